@@ -1,0 +1,30 @@
+/* rangefetch command line: declarations shared by the cli/ files. */
+#ifndef RF_CLI_H
+#define RF_CLI_H
+
+#include "rangefetch.h"
+
+#define CLI_PROGRAM "rangefetch"
+
+/* Exit statuses (documented in `rangefetch --help` and docs/cli.md). */
+enum cli_exit {
+  CLI_EXIT_OK = 0,
+  CLI_EXIT_FAILURE = 1, /* anything not listed below */
+  CLI_EXIT_USAGE = 2,   /* bad command line */
+  CLI_EXIT_NETWORK = 3, /* network, TLS, proxy or HTTP failure */
+  CLI_EXIT_LOCAL = 4,   /* local file or disk error */
+  CLI_EXIT_CHANGED = 5, /* remote content changed during the download */
+  CLI_EXIT_SIGNAL = 128 /* + signal number: 130 SIGINT, 143 SIGTERM */
+};
+
+/* The exit status for an engine error code (RF_OK gives 0). */
+int cli_exit_code(int err);
+
+/* Subcommands: argv[0] is the subcommand name.  Return the exit status. */
+int cli_get_main(int argc, char **argv);
+int cli_serve_main(int argc, char **argv);
+
+/* The exit-status table shared by every --help text. */
+extern const char cli_exit_help[];
+
+#endif

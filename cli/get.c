@@ -1,0 +1,965 @@
+/* `rangefetch get`: download one URL to one file. */
+#ifndef _DEFAULT_SOURCE
+#  define _DEFAULT_SOURCE
+#endif
+
+#include "cli.h"
+#include "args.h"
+#include "progress.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define GET_FALLBACK_NAME "download"
+#define GET_MIN_PIECE     (16u * 1024u)
+#define GET_MAX_PIECE     (1024u * 1024u * 1024u)
+#define GET_MAX_TRIES     1000u
+#define GET_MAX_SECONDS   86400u
+
+static const char get_help[] =
+    "Usage: " CLI_PROGRAM " get URL [OPTIONS]\n"
+    "\n"
+    "Download URL (http:// or https://) over several HTTP range requests in\n"
+    "parallel.  Bytes go to FILE.part, renamed to FILE once complete.\n"
+    "\n"
+    "Options:\n"
+    "  -o, --output FILE        save to FILE; an existing directory or a\n"
+    "                           name ending in '/' saves into it (default:\n"
+    "                           the last segment of the URL path, else\n"
+    "                           \"" GET_FALLBACK_NAME "\", in the current "
+    "directory)\n"
+    "  -c, --connections N      parallel connections, 1-64 (default 8)\n"
+    "      --piece-size SIZE    piece size, 16K-1G, suffixes K M G (default:\n"
+    "                           1 MiB, larger for files over 64 GiB)\n"
+    "      --proxy URL          use this proxy for every request\n"
+    "                           (http://, https://, socks5h://, ...)\n"
+    "      --no-proxy           use no proxy, whatever the environment says\n"
+    "      --max-tries N        tries per request before giving up, 1-1000\n"
+    "                           (default 5)\n"
+    "      --timeout-stall SEC  fail a request after SEC seconds without\n"
+    "                           data (default 30)\n"
+    "      --connect-timeout SEC\n"
+    "                           give up connecting after SEC seconds\n"
+    "                           (default 15)\n"
+    "      --cacert FILE        also trust the CA certificates in FILE\n"
+    "  -f, --force              overwrite FILE if it exists\n"
+    "      --json               print newline-delimited JSON events on\n"
+    "                           stdout instead of the progress bar and the\n"
+    "                           result line\n"
+    "  -q, --quiet              print nothing unless the download fails\n"
+    "  -v, --verbose            log what the engine does (-vv: debug)\n"
+    "  -h, --help               show this help and exit\n"
+    "\n"
+    "Without --proxy or --no-proxy the proxy is taken from https_proxy,\n"
+    "http_proxy or all_proxy (upper case accepted, except HTTP_PROXY), and\n"
+    "no_proxy lists the hosts to reach directly, as with curl.\n"
+    "\n"
+    "A progress bar is drawn on stderr when it is a terminal.  On success\n"
+    "one line goes to stdout: saved 'FILE' SIZE in SECONDS (RATE, ...).\n"
+    "Errors go to stderr.  Ctrl-C stops the download and keeps FILE.part.\n"
+    "\n";
+
+enum get_opt_id {
+  OPT_OUTPUT = 1,
+  OPT_CONNECTIONS,
+  OPT_PIECE_SIZE,
+  OPT_PROXY,
+  OPT_NO_PROXY,
+  OPT_MAX_TRIES,
+  OPT_TIMEOUT_STALL,
+  OPT_CONNECT_TIMEOUT,
+  OPT_CACERT,
+  OPT_FORCE,
+  OPT_JSON,
+  OPT_QUIET,
+  OPT_VERBOSE,
+  OPT_HELP
+};
+
+static const cli_option get_options[] = {
+  { "output", 'o', 1, OPT_OUTPUT },
+  { "connections", 'c', 1, OPT_CONNECTIONS },
+  { "piece-size", 0, 1, OPT_PIECE_SIZE },
+  { "proxy", 0, 1, OPT_PROXY },
+  { "no-proxy", 0, 0, OPT_NO_PROXY },
+  { "max-tries", 0, 1, OPT_MAX_TRIES },
+  { "timeout-stall", 0, 1, OPT_TIMEOUT_STALL },
+  { "connect-timeout", 0, 1, OPT_CONNECT_TIMEOUT },
+  { "cacert", 0, 1, OPT_CACERT },
+  { "force", 'f', 0, OPT_FORCE },
+  { "json", 0, 0, OPT_JSON },
+  { "quiet", 'q', 0, OPT_QUIET },
+  { "verbose", 'v', 0, OPT_VERBOSE },
+  { "help", 'h', 0, OPT_HELP },
+  { NULL, 0, 0, 0 },
+};
+
+typedef struct get_args {
+  const char *url;
+  const char *output;
+  unsigned connections;
+  uint64_t piece_size;
+  const char *proxy; /* --proxy, or NULL */
+  int no_proxy;
+  unsigned max_tries;
+  unsigned stall_ms;
+  unsigned connect_ms;
+  const char *cacert;
+  int force;
+  int json;
+  int quiet;
+  int verbose;
+  int help; /* --help was shown */
+} get_args;
+
+typedef struct get_ctx {
+  uv_loop_t loop;
+  uv_signal_t sigint;
+  uv_signal_t sigterm;
+  rf_engine *engine;
+  rf_job *job;
+  cli_progress progress;
+  const get_args *args;
+  const char *output;
+  int done;  /* the completion callback ran */
+  int signo; /* the signal that cancelled the job, 0: none */
+  int exit_code;
+} get_ctx;
+
+/* ------------------------------------------------------------- URL bits */
+
+typedef struct url_parts {
+  const char *scheme;
+  size_t scheme_len;
+  const char *userinfo; /* NULL: none */
+  size_t userinfo_len;
+  const char *host; /* without brackets and port */
+  size_t host_len;
+  const char *path; /* up to '?' or '#', may be empty */
+  size_t path_len;
+} url_parts;
+
+/*
+ * Split "scheme://[userinfo@]host[:port][/path][?query][#fragment]".
+ * With allow_no_scheme, "host:port" (a proxy spelled without scheme) is
+ * accepted too.  Returns 0 or -1.
+ */
+static int url_split(const char *url, int allow_no_scheme, url_parts *u)
+{
+  const char *sep = strstr(url, "://");
+  const char *auth, *end, *at, *h;
+  size_t i;
+
+  memset(u, 0, sizeof(*u));
+  if (sep != NULL) {
+    for (i = 0; url + i < sep; i++) {
+      char c = url[i];
+      int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+               (i > 0 &&
+                ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'));
+      if (!ok)
+        break;
+    }
+    if (url + i != sep || i == 0)
+      sep = NULL;
+  }
+  if (sep == NULL) {
+    if (!allow_no_scheme)
+      return -1;
+    auth = url;
+  } else {
+    u->scheme = url;
+    u->scheme_len = (size_t)(sep - url);
+    auth = sep + 3;
+  }
+  end = auth + strcspn(auth, "/?#");
+  at = NULL;
+  for (h = auth; h < end; h++) {
+    if (*h == '@')
+      at = h;
+  }
+  if (at != NULL) {
+    u->userinfo = auth;
+    u->userinfo_len = (size_t)(at - auth);
+    h = at + 1;
+  } else {
+    h = auth;
+  }
+  if (*h == '[') {
+    const char *close = memchr(h, ']', (size_t)(end - h));
+    if (close == NULL)
+      return -1;
+    u->host = h + 1;
+    u->host_len = (size_t)(close - h - 1);
+  } else {
+    const char *colon = memchr(h, ':', (size_t)(end - h));
+    u->host = h;
+    u->host_len = (size_t)((colon != NULL ? colon : end) - h);
+  }
+  u->path = end;
+  u->path_len = strcspn(end, "?#");
+  return 0;
+}
+
+static int url_scheme_is(const url_parts *u, const char *scheme)
+{
+  return u->scheme != NULL && u->scheme_len == strlen(scheme) &&
+         strncasecmp(u->scheme, scheme, u->scheme_len) == 0;
+}
+
+/*
+ * A copy of url with the password of its userinfo replaced by "***"
+ * ("http://user:***@host:3128").  Never NULL: without memory it is a
+ * static placeholder.  Release with url_mask_free.
+ */
+static char url_mask_oom[] = "(URL hidden)";
+
+static char *url_mask(const char *url, int allow_no_scheme)
+{
+  url_parts u;
+  const char *colon;
+  size_t head, tail_off;
+  char *out;
+
+  if (url_split(url, allow_no_scheme, &u) != 0 || u.userinfo == NULL)
+    goto copy;
+  colon = memchr(u.userinfo, ':', u.userinfo_len);
+  if (colon == NULL)
+    goto copy;
+  head = (size_t)(colon + 1 - url);
+  tail_off = (size_t)(u.userinfo + u.userinfo_len - url);
+  out = malloc(head + 3 + strlen(url + tail_off) + 1);
+  if (out == NULL)
+    return url_mask_oom;
+  memcpy(out, url, head);
+  memcpy(out + head, "***", 3);
+  strcpy(out + head + 3, url + tail_off);
+  return out;
+copy:
+  out = strdup(url);
+  return out != NULL ? out : url_mask_oom;
+}
+
+static void url_mask_free(char *masked)
+{
+  if (masked != url_mask_oom)
+    free(masked);
+}
+
+static int hex_value(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/*
+ * The file name for url: its last path segment, percent-decoded, or
+ * GET_FALLBACK_NAME when that is empty, ".", "..", has a '/', a control
+ * character or is too long.  Returns a malloc'd string or NULL (no memory).
+ */
+static char *url_file_name(const url_parts *u)
+{
+  const char *seg = u->path, *end = u->path + u->path_len, *c;
+  char *name = NULL;
+  size_t n = 0;
+
+  for (c = u->path; c < end; c++) {
+    if (*c == '/')
+      seg = c + 1;
+  }
+  name = malloc((size_t)(end - seg) + 1);
+  if (name == NULL)
+    goto out;
+  for (c = seg; c < end; c++) {
+    int hi, lo;
+
+    if (*c == '%' && end - c >= 3 && (hi = hex_value(c[1])) >= 0 &&
+        (lo = hex_value(c[2])) >= 0) {
+      name[n++] = (char)(hi * 16 + lo);
+      c += 2;
+    } else {
+      name[n++] = *c;
+    }
+  }
+  name[n] = '\0';
+  for (size_t i = 0; i < n; i++) {
+    unsigned char b = (unsigned char)name[i];
+    if (b < 0x20 || b == 0x7f || b == '/')
+      goto fallback;
+  }
+  if (n == 0 || n > 255 || strcmp(name, ".") == 0 || strcmp(name, "..") == 0)
+    goto fallback;
+  goto out;
+fallback:
+  free(name);
+  name = strdup(GET_FALLBACK_NAME);
+out:
+  return name;
+}
+
+/* ---------------------------------------------------------------- proxy */
+
+/* Parse an IPv4 or IPv6 literal (len bytes at s).  Returns 4, 16 or 0. */
+static size_t ip_parse(const char *s, size_t len, unsigned char addr[16])
+{
+  char buf[INET6_ADDRSTRLEN + 1];
+
+  if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
+    s++;
+    len -= 2;
+  }
+  if (len == 0 || len >= sizeof(buf))
+    return 0;
+  memcpy(buf, s, len);
+  buf[len] = '\0';
+  if (inet_pton(AF_INET, buf, addr) == 1)
+    return 4;
+  if (inet_pton(AF_INET6, buf, addr) == 1)
+    return 16;
+  return 0;
+}
+
+/* One no_proxy entry (len bytes at e, nonempty) against host. */
+static int noproxy_entry(const char *e, size_t len, const char *host,
+                         size_t host_len)
+{
+  unsigned char ha[16], ea[16];
+  size_t hn, en, bits, full;
+  const char *slash;
+
+  hn = ip_parse(host, host_len, ha);
+  if (hn != 0) {
+    slash = memchr(e, '/', len);
+    en = ip_parse(e, slash != NULL ? (size_t)(slash - e) : len, ea);
+    if (en != hn)
+      return 0;
+    full = en * 8;
+    bits = full;
+    if (slash != NULL) {
+      unsigned b;
+      char num[8];
+      size_t nl = len - (size_t)(slash - e) - 1;
+
+      if (nl == 0 || nl >= sizeof(num))
+        return 0;
+      memcpy(num, slash + 1, nl);
+      num[nl] = '\0';
+      if (cli_parse_uint(num, 0, (unsigned)full, &b) != 0)
+        return 0;
+      bits = b;
+    }
+    if (memcmp(ha, ea, bits / 8) != 0)
+      return 0;
+    if (bits % 8 != 0) {
+      unsigned mask = (0xffu << (8 - bits % 8)) & 0xffu;
+      if ((ha[bits / 8] & mask) != (ea[bits / 8] & mask))
+        return 0;
+    }
+    return 1;
+  }
+  /* Names: leading and trailing dots are ignored; a tail match must end
+   * at a label boundary. */
+  while (len > 0 && e[0] == '.') {
+    e++;
+    len--;
+  }
+  while (len > 0 && e[len - 1] == '.')
+    len--;
+  while (host_len > 0 && host[host_len - 1] == '.')
+    host_len--;
+  if (len == 0 || len > host_len)
+    return 0;
+  if (strncasecmp(host + host_len - len, e, len) != 0)
+    return 0;
+  return len == host_len || host[host_len - len - 1] == '.';
+}
+
+/* Whether host is listed in a no_proxy value (curl's grammar). */
+static int noproxy_match(const char *list, const char *host, size_t host_len)
+{
+  const char *p = list, *e;
+  size_t len;
+
+  p += strspn(p, " \t");
+  if (p[0] == '*' && p[1 + strspn(p + 1, " \t")] == '\0')
+    return 1;
+  while (*p != '\0') {
+    p += strspn(p, ", \t");
+    e = p;
+    len = strcspn(e, ", \t");
+    p += len;
+    if (len > 0 && noproxy_entry(e, len, host, host_len))
+      return 1;
+  }
+  return 0;
+}
+
+static const char *env_nonempty(const char *name)
+{
+  const char *v = getenv(name);
+  return v != NULL && v[0] != '\0' ? v : NULL;
+}
+
+/*
+ * The proxy for the URL from the environment, as curl reads it, or NULL.
+ * *from names the variable.  Uppercase HTTP_PROXY is never read (httpoxy).
+ */
+static const char *proxy_from_env(const url_parts *u, const char **from)
+{
+  static const char *const https_vars[] = { "https_proxy", "HTTPS_PROXY",
+                                            "all_proxy", "ALL_PROXY", NULL };
+  static const char *const http_vars[] = { "http_proxy", "all_proxy",
+                                           "ALL_PROXY", NULL };
+  const char *const *vars = url_scheme_is(u, "https") ? https_vars : http_vars;
+  const char *proxy = NULL, *np;
+  size_t i;
+
+  *from = NULL;
+  for (i = 0; vars[i] != NULL && proxy == NULL; i++) {
+    proxy = env_nonempty(vars[i]);
+    if (proxy != NULL)
+      *from = vars[i];
+  }
+  if (proxy == NULL)
+    return NULL;
+  np = env_nonempty("no_proxy");
+  if (np == NULL)
+    np = env_nonempty("NO_PROXY");
+  if (np != NULL && noproxy_match(np, u->host, u->host_len)) {
+    *from = "no_proxy";
+    return NULL;
+  }
+  return proxy;
+}
+
+/* ------------------------------------------------------------ reporting */
+
+/* Write s to stderr with control characters replaced by '?'. */
+static void put_clean(const char *s)
+{
+  for (; *s != '\0'; s++) {
+    unsigned char c = (unsigned char)*s;
+    fputc(c < 0x20 || c == 0x7f ? '?' : c, stderr);
+  }
+}
+
+static void get_error(get_ctx *c, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
+/* Print "rangefetch: error: MESSAGE (ENAME)" on stderr. */
+static void get_error(get_ctx *c, int err, const char *fmt, ...)
+{
+  char msg[1024];
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof(msg), fmt, ap);
+  va_end(ap);
+  cli_progress_clear(&c->progress);
+  fflush(stdout);
+  fputs(CLI_PROGRAM ": error: ", stderr);
+  put_clean(msg);
+  fprintf(stderr, " (%s)\n", rf_err_name(err));
+}
+
+static int part_kept(const char *path, const char *output)
+{
+  struct stat st;
+
+  if (path == NULL || strcmp(path, output) == 0)
+    return 0;
+  return stat(path, &st) == 0 && S_ISREG(st.st_mode);
+}
+
+static void get_on_log(rf_log_level level, const char *module, const char *msg,
+                       void *user_data)
+{
+  get_ctx *c = user_data;
+
+  (void)level;
+  cli_progress_clear(&c->progress);
+  fprintf(stderr, CLI_PROGRAM ": [%s] ", module != NULL ? module : "?");
+  put_clean(msg != NULL ? msg : "");
+  fputc('\n', stderr);
+  cli_progress_restore(&c->progress);
+}
+
+static void get_on_progress(rf_job *job, const rf_progress *pr, void *user_data)
+{
+  get_ctx *c = user_data;
+
+  (void)job;
+  if (!c->done)
+    cli_progress_update(&c->progress, pr);
+}
+
+static void get_on_done(rf_job *job, const rf_result *r, void *user_data)
+{
+  get_ctx *c = user_data;
+  const get_args *a = c->args;
+  const char *msg = r->message != NULL && r->message[0] != '\0'
+                        ? r->message
+                        : rf_strerror(r->error);
+  int kept = r->error != RF_OK && part_kept(r->path, c->output);
+
+  (void)job;
+  c->done = 1;
+  c->job = NULL;
+  cli_progress_clear(&c->progress);
+  if (a->json)
+    cli_json_done(r);
+
+  if (r->error == RF_OK) {
+    c->exit_code = CLI_EXIT_OK;
+    if (!a->quiet && !a->json)
+      cli_print_saved(r);
+  } else if (r->error == RF_ECANCELED && c->signo != 0) {
+    c->exit_code = CLI_EXIT_SIGNAL + c->signo;
+    fflush(stdout);
+    if (kept) {
+      fputs(CLI_PROGRAM ": interrupted; partial download kept in ", stderr);
+      put_clean(r->path);
+      fputc('\n', stderr);
+    } else {
+      fputs(CLI_PROGRAM ": interrupted\n", stderr);
+    }
+  } else {
+    c->exit_code = cli_exit_code(r->error);
+    get_error(c, r->error, "%s", msg);
+    if (kept) {
+      fputs(CLI_PROGRAM ": partial download kept in ", stderr);
+      put_clean(r->path);
+      fputc('\n', stderr);
+    }
+  }
+  uv_stop(&c->loop);
+}
+
+/* A done event for a job that never started (JSON mode only). */
+static void get_json_failed(const get_ctx *c, int err, const char *msg)
+{
+  rf_result r;
+
+  if (!c->args->json)
+    return;
+  memset(&r, 0, sizeof(r));
+  r.error = err;
+  r.message = msg;
+  r.path = c->output;
+  cli_json_done(&r);
+}
+
+static void get_on_signal(uv_signal_t *handle, int signum)
+{
+  get_ctx *c = handle->data;
+
+  /* A second signal gets the default action: it ends the process. */
+  uv_signal_stop(&c->sigint);
+  uv_signal_stop(&c->sigterm);
+  if (c->done || c->job == NULL)
+    return;
+  c->signo = signum;
+  rf_job_cancel(c->job);
+}
+
+static void get_count_handle(uv_handle_t *handle, void *arg)
+{
+  if (!uv_is_closing(handle))
+    (*(unsigned *)arg)++;
+}
+
+/* ------------------------------------------------------------- commands */
+
+/* Parse the command line into *a.  Returns 0, or an exit status. */
+static int get_parse(int argc, char **argv, get_args *a)
+{
+  cli_parser p;
+  const char *v;
+  int id, ret = CLI_EXIT_USAGE;
+
+  memset(a, 0, sizeof(*a));
+  cli_parser_init(&p, "get", argc, argv, get_options);
+  while ((id = cli_parser_next(&p, &v)) != CLI_ARGS_END) {
+    const char *opt = cli_parser_spelled(&p);
+
+    switch (id) {
+    case CLI_ARGS_ERROR:
+      goto out;
+    case CLI_ARGS_OPERAND:
+      if (a->url != NULL) {
+        cli_usage_error("get", "unexpected argument '%s' (one URL only)", v);
+        goto out;
+      }
+      a->url = v;
+      break;
+    case OPT_OUTPUT:
+      if (strcmp(v, "-") == 0) {
+        cli_usage_error("get",
+                        "%s -: writing to standard output is not "
+                        "supported; give a file name",
+                        opt);
+        goto out;
+      }
+      if (v[0] == '\0') {
+        cli_usage_error("get", "%s: empty file name", opt);
+        goto out;
+      }
+      a->output = v;
+      break;
+    case OPT_CONNECTIONS:
+      if (cli_parse_uint(v, 1, RF_MAX_CONNECTIONS, &a->connections) != 0) {
+        cli_usage_error("get",
+                        "invalid value '%s' for %s: expected a whole "
+                        "number from 1 to %d",
+                        v, opt, RF_MAX_CONNECTIONS);
+        goto out;
+      }
+      break;
+    case OPT_PIECE_SIZE: {
+      int err = rf_parse_size(v, &a->piece_size);
+
+      if (err != 0 || a->piece_size < GET_MIN_PIECE ||
+          a->piece_size > GET_MAX_PIECE) {
+        cli_usage_error("get",
+                        "invalid value '%s' for %s: expected a size "
+                        "from 16K to 1G (e.g. 512K, 4M)",
+                        v, opt);
+        goto out;
+      }
+      break;
+    }
+    case OPT_PROXY:
+      a->proxy = v;
+      break;
+    case OPT_NO_PROXY:
+      a->no_proxy = 1;
+      break;
+    case OPT_MAX_TRIES:
+      if (cli_parse_uint(v, 1, GET_MAX_TRIES, &a->max_tries) != 0) {
+        cli_usage_error("get",
+                        "invalid value '%s' for %s: expected a whole "
+                        "number from 1 to %u",
+                        v, opt, GET_MAX_TRIES);
+        goto out;
+      }
+      break;
+    case OPT_TIMEOUT_STALL:
+    case OPT_CONNECT_TIMEOUT:
+      if (cli_parse_seconds(v, GET_MAX_SECONDS,
+                            id == OPT_TIMEOUT_STALL ? &a->stall_ms
+                                                    : &a->connect_ms) != 0) {
+        cli_usage_error("get",
+                        "invalid value '%s' for %s: expected seconds "
+                        "(e.g. 30 or 2.5), more than 0 and at most %u",
+                        v, opt, GET_MAX_SECONDS);
+        goto out;
+      }
+      break;
+    case OPT_CACERT:
+      a->cacert = v;
+      break;
+    case OPT_FORCE:
+      a->force = 1;
+      break;
+    case OPT_JSON:
+      a->json = 1;
+      break;
+    case OPT_QUIET:
+      a->quiet = 1;
+      break;
+    case OPT_VERBOSE:
+      a->verbose++;
+      break;
+    case OPT_HELP:
+      fputs(get_help, stdout);
+      fputs(cli_exit_help, stdout);
+      a->help = 1;
+      ret = CLI_EXIT_OK;
+      goto out;
+    default:
+      cli_usage_error("get", "internal error: option %d", id);
+      goto out;
+    }
+  }
+  if (a->url == NULL) {
+    cli_usage_error("get", "missing URL");
+    goto out;
+  }
+  if (a->proxy != NULL && a->no_proxy) {
+    cli_usage_error("get", "--proxy and --no-proxy cannot be used together");
+    goto out;
+  }
+  ret = 0;
+out:
+  return ret;
+}
+
+/*
+ * The output path: -o as given, -o DIR joined with the URL's file name,
+ * or the URL's file name.  Returns a malloc'd string or NULL (no memory).
+ */
+static char *get_output_path(const get_args *a, const url_parts *u)
+{
+  struct stat st;
+  char *name = NULL, *path = NULL;
+  size_t len;
+
+  if (a->output != NULL) {
+    len = strlen(a->output);
+    if (a->output[len - 1] != '/' &&
+        !(stat(a->output, &st) == 0 && S_ISDIR(st.st_mode))) {
+      path = strdup(a->output);
+      goto out;
+    }
+  }
+  name = url_file_name(u);
+  if (name == NULL)
+    goto out;
+  if (a->output == NULL) {
+    path = name;
+    name = NULL;
+    goto out;
+  }
+  len = strlen(a->output);
+  path = malloc(len + 1 + strlen(name) + 1);
+  if (path == NULL)
+    goto out;
+  sprintf(path, "%s%s%s", a->output, a->output[len - 1] == '/' ? "" : "/",
+          name);
+out:
+  free(name);
+  return path;
+}
+
+static void get_log_proxy(get_ctx *c, const char *proxy, const char *from)
+{
+  char *masked;
+  char line[1024];
+
+  if (proxy == NULL) {
+    if (from != NULL)
+      snprintf(line, sizeof(line), "no proxy: the host is in %s", from);
+    else
+      snprintf(line, sizeof(line), "no proxy%s",
+               c->args->no_proxy ? " (--no-proxy)" : "");
+    get_on_log(RF_LOG_INFO, "cli", line, c);
+    return;
+  }
+  masked = url_mask(proxy, 1);
+  snprintf(line, sizeof(line), "proxy %s (from %s)", masked, from);
+  url_mask_free(masked);
+  get_on_log(RF_LOG_INFO, "cli", line, c);
+}
+
+/* Message for a job rf_job_add refused. */
+static void get_add_failed(get_ctx *c, int err, const char *url)
+{
+  char msg[1024];
+  char *masked;
+
+  switch (err) {
+  case RF_EEXIST:
+    snprintf(msg, sizeof(msg),
+             "'%s' already exists (use --force to "
+             "overwrite it)",
+             c->output);
+    break;
+  case RF_EACCES:
+  case RF_ENOENT:
+  case RF_EIO:
+  case RF_ENOSPC:
+    snprintf(msg, sizeof(msg), "cannot create '%s.part': %s", c->output,
+             rf_strerror(err));
+    break;
+  case RF_EURL:
+    masked = url_mask(url, 0);
+    snprintf(msg, sizeof(msg), "invalid URL '%s'", masked);
+    url_mask_free(masked);
+    break;
+  case RF_EINVAL:
+    snprintf(msg, sizeof(msg), "the download engine refused the options");
+    break;
+  default:
+    snprintf(msg, sizeof(msg), "cannot start the download: %s",
+             rf_strerror(err));
+    break;
+  }
+  get_json_failed(c, err, msg);
+  get_error(c, err, "%s", msg);
+  c->exit_code =
+      err == RF_EURL || err == RF_EINVAL ? CLI_EXIT_USAGE : cli_exit_code(err);
+}
+
+int cli_get_main(int argc, char **argv)
+{
+  get_args a;
+  get_ctx c;
+  url_parts u;
+  rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
+  rf_job_options jo;
+  const char *proxy = NULL, *proxy_from = NULL;
+  char *output = NULL, *masked = NULL;
+  int err, loop_ready = 0, signals_ready = 0;
+  cli_progress_mode mode;
+
+  memset(&c, 0, sizeof(c));
+  c.args = &a;
+  c.exit_code = get_parse(argc, argv, &a);
+  if (c.exit_code != 0 || a.help)
+    goto out;
+  c.exit_code = CLI_EXIT_FAILURE;
+
+  masked = url_mask(a.url, 0);
+  if (url_split(a.url, 0, &u) != 0 ||
+      !(url_scheme_is(&u, "http") || url_scheme_is(&u, "https"))) {
+    cli_usage_error("get",
+                    "invalid URL '%s': expected http://HOST/... or "
+                    "https://HOST/...",
+                    masked);
+    c.exit_code = CLI_EXIT_USAGE;
+    goto out;
+  }
+  if (u.host_len == 0) {
+    cli_usage_error("get", "invalid URL '%s': no host name", masked);
+    c.exit_code = CLI_EXIT_USAGE;
+    goto out;
+  }
+  output = get_output_path(&a, &u);
+  if (output == NULL) {
+    fputs(CLI_PROGRAM ": error: out of memory\n", stderr);
+    goto out;
+  }
+  c.output = output;
+
+  if (a.proxy != NULL) {
+    proxy = a.proxy[0] != '\0' ? a.proxy : NULL;
+    proxy_from = "--proxy";
+  } else if (!a.no_proxy) {
+    proxy = proxy_from_env(&u, &proxy_from);
+  }
+
+  if (a.json)
+    mode = CLI_PROGRESS_JSON;
+  else if (!a.quiet && isatty(STDERR_FILENO))
+    mode = CLI_PROGRESS_BAR;
+  else
+    mode = CLI_PROGRESS_NONE;
+  cli_progress_init(&c.progress, mode);
+
+  err = uv_loop_init(&c.loop);
+  if (err != 0) {
+    fprintf(stderr, CLI_PROGRAM ": error: cannot create an event loop: %s\n",
+            uv_strerror(err));
+    goto out;
+  }
+  loop_ready = 1;
+  eo.loop = &c.loop;
+  if (a.verbose > 0) {
+    eo.log_cb = get_on_log;
+    eo.log_level = a.verbose > 1 ? RF_LOG_DEBUG : RF_LOG_INFO;
+    eo.log_user_data = &c;
+  }
+  err = rf_engine_new(&c.engine, &eo);
+  if (err != 0) {
+    get_error(&c, err, "cannot start the download engine: %s",
+              rf_strerror(err));
+    c.exit_code = cli_exit_code(err);
+    goto out;
+  }
+
+  if (a.verbose > 0) {
+    char line[1024];
+
+    snprintf(line, sizeof(line), "%s -> %s", masked, output);
+    get_on_log(RF_LOG_INFO, "cli", line, &c);
+    get_log_proxy(&c, proxy, proxy_from);
+  }
+  if (a.json)
+    cli_json_start(masked, output);
+
+  rf_job_options_init(&jo);
+  jo.url = a.url;
+  jo.output = output;
+  jo.connections = a.connections;
+  jo.piece_size = a.piece_size;
+  jo.proxy = proxy != NULL ? proxy : "";
+  jo.max_tries = a.max_tries;
+  jo.stall_timeout_ms = a.stall_ms;
+  jo.connect_timeout_ms = a.connect_ms;
+  jo.progress_interval_ms = CLI_PROGRESS_INTERVAL_MS;
+  jo.ca_file = a.cacert;
+  jo.overwrite = a.force;
+  jo.on_progress = mode != CLI_PROGRESS_NONE ? get_on_progress : NULL;
+  jo.on_done = get_on_done;
+  jo.user_data = &c;
+  err = rf_job_add(c.engine, &c.job, &jo);
+  if (err != 0) {
+    get_add_failed(&c, err, a.url);
+    goto out;
+  }
+
+  /* Signals must not keep the loop alive: uv_run returns when the engine
+   * has nothing left to do, whether or not the job reported. */
+  c.sigint.data = &c;
+  c.sigterm.data = &c;
+  if (uv_signal_init(&c.loop, &c.sigint) != 0 ||
+      uv_signal_init(&c.loop, &c.sigterm) != 0) {
+    fputs(CLI_PROGRAM ": error: cannot install signal handlers\n", stderr);
+    goto out;
+  }
+  signals_ready = 1;
+  uv_signal_start(&c.sigint, get_on_signal, SIGINT);
+  uv_signal_start(&c.sigterm, get_on_signal, SIGTERM);
+  uv_unref((uv_handle_t *)&c.sigint);
+  uv_unref((uv_handle_t *)&c.sigterm);
+
+  uv_run(&c.loop, UV_RUN_DEFAULT);
+  if (!c.done) {
+    get_error(&c, RF_EINTERNAL,
+              "the engine stopped before the download "
+              "finished");
+    get_json_failed(&c, RF_EINTERNAL,
+                    "the engine stopped before the "
+                    "download finished");
+    c.exit_code = CLI_EXIT_FAILURE;
+  }
+
+out:
+  rf_engine_free(c.engine);
+  if (signals_ready) {
+    uv_close((uv_handle_t *)&c.sigint, NULL);
+    uv_close((uv_handle_t *)&c.sigterm, NULL);
+  }
+  if (loop_ready) {
+    uv_run(&c.loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&c.loop) != 0 && a.verbose > 0) {
+      unsigned open = 0;
+
+      uv_walk(&c.loop, get_count_handle, &open);
+      fprintf(stderr,
+              CLI_PROGRAM ": [cli] %u libuv handle%s still open at "
+                          "exit\n",
+              open, open == 1 ? "" : "s");
+    }
+  }
+  if (masked != NULL)
+    url_mask_free(masked);
+  free(output);
+  if (fflush(stdout) != 0 && c.exit_code == CLI_EXIT_OK)
+    c.exit_code = CLI_EXIT_FAILURE;
+  return c.exit_code;
+}

@@ -1,0 +1,330 @@
+/* Progress bar, JSON events and the result line of `rangefetch get`. */
+#ifndef _DEFAULT_SOURCE
+#  define _DEFAULT_SOURCE
+#endif
+
+#include "progress.h"
+
+#include <math.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <unistd.h>
+#include <uv.h>
+
+#define PROGRESS_MIN_COLS 20
+
+void cli_progress_init(cli_progress *p, cli_progress_mode mode)
+{
+  memset(p, 0, sizeof(*p));
+  p->mode = mode;
+}
+
+const char *cli_human_bytes(char *buf, size_t size, double bytes)
+{
+  static const char *const units[] = {
+    "KiB", "MiB", "GiB", "TiB", "PiB", "EiB"
+  };
+  double v = bytes;
+  size_t i = 0;
+
+  if (!isfinite(v) || v < 0.0)
+    v = 0.0;
+  if (v < 1024.0) {
+    snprintf(buf, size, "%.0f B", v);
+    return buf;
+  }
+  v /= 1024.0;
+  /* Move up while the value would print as 1024.0 or more. */
+  while (v >= 1023.95 && i + 1 < sizeof(units) / sizeof(units[0])) {
+    v /= 1024.0;
+    i++;
+  }
+  snprintf(buf, size, "%.1f %s", v, units[i]);
+  return buf;
+}
+
+/* "1:02:03", "2:03" or "--:--". */
+static void progress_eta(char *buf, size_t size, const rf_progress *pr)
+{
+  double secs;
+  unsigned long s;
+
+  if (pr->total == RF_SIZE_UNKNOWN || !(pr->rate >= 1.0) ||
+      pr->received > pr->total)
+    goto unknown;
+  secs = ceil((double)(pr->total - pr->received) / pr->rate);
+  if (!(secs < 360000.0))
+    goto unknown;
+  s = (unsigned long)secs;
+  if (s >= 3600)
+    snprintf(buf, size, "%lu:%02lu:%02lu", s / 3600, s / 60 % 60, s % 60);
+  else
+    snprintf(buf, size, "%lu:%02lu", s / 60, s % 60);
+  return;
+unknown:
+  snprintf(buf, size, "--:--");
+}
+
+static unsigned progress_columns(void)
+{
+  struct winsize ws;
+  unsigned cols = 80;
+
+  if (ioctl(STDERR_FILENO, TIOCGWINSZ, &ws) == 0 && ws.ws_col > 0)
+    cols = ws.ws_col;
+  return cols;
+}
+
+/* Build the bar for pr into p->line, at most width - 1 columns. */
+static void progress_format(cli_progress *p, const rf_progress *pr)
+{
+  char done[32], total[32], rate[32], eta[32];
+  char left[16], right[160];
+  unsigned cols = progress_columns();
+  size_t width, used, bar, fill, i;
+  unsigned pct;
+  char *o = p->line;
+
+  if (cols < PROGRESS_MIN_COLS)
+    cols = PROGRESS_MIN_COLS;
+  width = cols - 1; /* never touch the last column: no auto-wrap */
+  if (width > sizeof(p->line) - 1)
+    width = sizeof(p->line) - 1;
+  cli_human_bytes(done, sizeof(done), (double)pr->received);
+  cli_human_bytes(rate, sizeof(rate), pr->rate);
+
+  if (pr->total == RF_SIZE_UNKNOWN) {
+    snprintf(o, sizeof(p->line), "%s  %s/s", done, rate);
+    goto out;
+  }
+
+  if (pr->total == 0 || pr->received >= pr->total)
+    pct = pr->received >= pr->total ? 100 : 0;
+  else
+    pct = (unsigned)((double)pr->received * 100.0 / (double)pr->total);
+  if (pct >= 100 && pr->received < pr->total)
+    pct = 99;
+  cli_human_bytes(total, sizeof(total), (double)pr->total);
+  progress_eta(eta, sizeof(eta), pr);
+  snprintf(left, sizeof(left), "%3u%% ", pct);
+  snprintf(right, sizeof(right), " %s/%s  %s/s  ETA %s  %u conn", done, total,
+           rate, eta, pr->connections);
+
+  used = strlen(left) + strlen(right) + 2;
+  if (width < used + 10) {
+    snprintf(o, sizeof(p->line), "%s%s", left, right + 1);
+    goto out;
+  }
+  bar = width - used;
+  if (bar > 50)
+    bar = 50;
+  fill = (size_t)((double)bar * pct / 100.0);
+  i = strlen(left);
+  memcpy(o, left, i);
+  o[i++] = '[';
+  for (size_t k = 0; k < bar; k++) {
+    if (k < fill)
+      o[i++] = '=';
+    else if (k == fill)
+      o[i++] = '>';
+    else
+      o[i++] = ' ';
+  }
+  o[i++] = ']';
+  snprintf(o + i, sizeof(p->line) - i, "%s", right);
+out:
+  if (strlen(p->line) > width)
+    p->line[width] = '\0';
+}
+
+static void progress_draw(cli_progress *p)
+{
+  fprintf(stderr, "\r%s\033[K", p->line);
+  fflush(stderr);
+  p->shown = 1;
+}
+
+static void json_double(FILE *f, double v)
+{
+  if (!isfinite(v))
+    v = 0.0;
+  fprintf(f, "%.3f", v);
+}
+
+static void progress_json(const rf_progress *pr)
+{
+  FILE *f = stdout;
+
+  fputs("{\"event\":\"progress\",\"total\":", f);
+  if (pr->total == RF_SIZE_UNKNOWN)
+    fputs("null", f);
+  else
+    fprintf(f, "%llu", (unsigned long long)pr->total);
+  fprintf(f, ",\"received\":%llu,\"written\":%llu,\"rate\":",
+          (unsigned long long)pr->received, (unsigned long long)pr->written);
+  json_double(f, pr->rate);
+  fprintf(f,
+          ",\"connections\":%u,\"pieces_done\":%u,\"pieces_total\":%u,"
+          "\"retries\":%u,\"elapsed\":",
+          pr->connections, pr->pieces_done, pr->pieces_total, pr->retries);
+  json_double(f, pr->elapsed);
+  fputs("}\n", f);
+  fflush(f);
+}
+
+void cli_progress_update(cli_progress *p, const rf_progress *pr)
+{
+  uint64_t now = uv_hrtime();
+  const uint64_t min_ns = (uint64_t)CLI_PROGRESS_INTERVAL_MS * 1000000u * 3 / 4;
+
+  if (p->mode == CLI_PROGRESS_NONE)
+    return;
+  if (p->last_ns != 0 && now - p->last_ns < min_ns)
+    return;
+  p->last_ns = now;
+  if (p->mode == CLI_PROGRESS_JSON) {
+    progress_json(pr);
+    return;
+  }
+  progress_format(p, pr);
+  progress_draw(p);
+}
+
+void cli_progress_clear(cli_progress *p)
+{
+  if (p->mode != CLI_PROGRESS_BAR || !p->shown)
+    return;
+  fputs("\r\033[K", stderr);
+  fflush(stderr);
+  p->shown = 0;
+}
+
+void cli_progress_restore(cli_progress *p)
+{
+  if (p->mode != CLI_PROGRESS_BAR || p->shown || p->line[0] == '\0')
+    return;
+  progress_draw(p);
+}
+
+/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
+static size_t utf8_sequence(const unsigned char *s)
+{
+  size_t n, i;
+  uint32_t cp;
+
+  if (s[0] < 0x80)
+    return 1;
+  if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+    n = 2;
+    cp = s[0] & 0x1fu;
+  } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+    n = 3;
+    cp = s[0] & 0x0fu;
+  } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+    n = 4;
+    cp = s[0] & 0x07u;
+  } else {
+    return 0;
+  }
+  for (i = 1; i < n; i++) {
+    if ((s[i] & 0xc0) != 0x80)
+      return 0; /* also stops at the terminating NUL */
+    cp = (cp << 6) | (s[i] & 0x3fu);
+  }
+  if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
+      (cp >= 0xd800 && cp <= 0xdfff))
+    return 0;
+  return n;
+}
+
+void cli_json_string(FILE *f, const char *s)
+{
+  const unsigned char *c = (const unsigned char *)s;
+  size_t n;
+
+  if (s == NULL) {
+    fputs("null", f);
+    return;
+  }
+  fputc('"', f);
+  while (*c != '\0') {
+    switch (*c) {
+    case '"':
+      fputs("\\\"", f);
+      break;
+    case '\\':
+      fputs("\\\\", f);
+      break;
+    case '\n':
+      fputs("\\n", f);
+      break;
+    case '\r':
+      fputs("\\r", f);
+      break;
+    case '\t':
+      fputs("\\t", f);
+      break;
+    default:
+      if (*c < 0x20 || *c == 0x7f) {
+        fprintf(f, "\\u%04x", (unsigned)*c);
+        break;
+      }
+      n = utf8_sequence(c);
+      if (n == 0) {
+        fputs("\\ufffd", f);
+        break;
+      }
+      fwrite(c, 1, n, f);
+      c += n - 1;
+      break;
+    }
+    c++;
+  }
+  fputc('"', f);
+}
+
+void cli_json_start(const char *url, const char *output)
+{
+  fputs("{\"event\":\"start\",\"url\":", stdout);
+  cli_json_string(stdout, url);
+  fputs(",\"output\":", stdout);
+  cli_json_string(stdout, output);
+  fputs("}\n", stdout);
+  fflush(stdout);
+}
+
+void cli_json_done(const rf_result *r)
+{
+  FILE *f = stdout;
+
+  fprintf(f, "{\"event\":\"done\",\"ok\":%s,\"error\":",
+          r->error == RF_OK ? "true" : "false");
+  if (r->error == RF_OK)
+    fputs("null", f);
+  else
+    cli_json_string(f, rf_err_name(r->error));
+  fputs(",\"message\":", f);
+  cli_json_string(f, r->message != NULL ? r->message : "");
+  fputs(",\"path\":", f);
+  cli_json_string(f, r->path);
+  fprintf(f, ",\"bytes\":%llu,\"seconds\":", (unsigned long long)r->bytes);
+  json_double(f, r->seconds);
+  fprintf(f, ",\"http_status\":%ld,\"tries\":%u,\"retries\":%u}\n",
+          r->http_status, r->tries, r->retries);
+  fflush(f);
+}
+
+void cli_print_saved(const rf_result *r)
+{
+  char size[32], rate[32];
+  double secs = r->seconds > 0.0 ? r->seconds : 0.0;
+
+  cli_human_bytes(size, sizeof(size), (double)r->bytes);
+  cli_human_bytes(rate, sizeof(rate),
+                  secs > 0.0 ? (double)r->bytes / secs : 0.0);
+  printf("saved '%s' %s in %.2f s (%s/s, %u connection%s, %u retr%s)\n",
+         r->path != NULL ? r->path : "", size, secs, rate,
+         r->connections_opened, r->connections_opened == 1 ? "" : "s",
+         r->retries, r->retries == 1 ? "y" : "ies");
+  fflush(stdout);
+}

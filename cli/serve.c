@@ -1,0 +1,247 @@
+/* `rangefetch serve`: serve a directory over HTTP with range support. */
+#ifndef _DEFAULT_SOURCE
+#  define _DEFAULT_SOURCE
+#endif
+
+#include "cli.h"
+#include "args.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <uv.h>
+
+#define SERVE_DEFAULT_HOST "127.0.0.1"
+#define SERVE_DEFAULT_PORT 8080u
+
+static const char serve_help[] =
+    "Usage: " CLI_PROGRAM " serve DIR [OPTIONS]\n"
+    "\n"
+    "Serve the files under DIR over HTTP/1.1 with single-range support\n"
+    "(206/416), HEAD, keep-alive, ETag and Last-Modified.  Paths leaving\n"
+    "DIR are refused.  Stops on Ctrl-C or SIGTERM.\n"
+    "\n"
+    "Options:\n"
+    "  -l, --listen HOST:PORT   address to listen on "
+    "(default " SERVE_DEFAULT_HOST ":8080);\n"
+    "                           a numeric IPv4 address, [IPv6] in brackets\n"
+    "                           or localhost; port 0 picks a free port\n"
+    "  -q, --quiet              no access log\n"
+    "  -h, --help               show this help and exit\n"
+    "\n"
+    "Prints \"serving DIR on http://HOST:PORT/\" on stdout once listening,\n"
+    "then one access log line per request on stderr.\n"
+    "\n"
+    "Exit status:\n"
+    "  0    stopped by SIGINT or SIGTERM\n"
+    "  1    the server could not start (address in use, ...)\n"
+    "  2    usage error (bad option, DIR is not a directory)\n";
+
+enum serve_opt_id { OPT_LISTEN = 1, OPT_QUIET, OPT_HELP };
+
+static const cli_option serve_options[] = {
+  { "listen", 'l', 1, OPT_LISTEN },
+  { "quiet", 'q', 0, OPT_QUIET },
+  { "help", 'h', 0, OPT_HELP },
+  { NULL, 0, 0, 0 },
+};
+
+typedef struct serve_ctx {
+  uv_loop_t loop;
+  uv_signal_t sigint;
+  uv_signal_t sigterm;
+  rf_server *server;
+  int stopping;
+} serve_ctx;
+
+/*
+ * Split "HOST:PORT" or "[IPv6]:PORT" into host (brackets removed) and
+ * port.  "localhost" becomes 127.0.0.1.  *is_v6 tells how to print it.
+ * Returns 0 or -1.
+ */
+static int serve_parse_listen(const char *text, char *host, size_t host_size,
+                              uint16_t *port, int *is_v6)
+{
+  unsigned char addr[16];
+  const char *colon;
+  size_t len;
+  unsigned p;
+
+  if (text[0] == '[') {
+    const char *close = strchr(text, ']');
+
+    if (close == NULL || close[1] != ':')
+      return -1;
+    len = (size_t)(close - text - 1);
+    colon = close + 1;
+    if (len == 0 || len >= host_size)
+      return -1;
+    memcpy(host, text + 1, len);
+    host[len] = '\0';
+    if (inet_pton(AF_INET6, host, addr) != 1)
+      return -1;
+    *is_v6 = 1;
+  } else {
+    colon = strchr(text, ':');
+    if (colon == NULL || strchr(colon + 1, ':') != NULL)
+      return -1;
+    len = (size_t)(colon - text);
+    if (len == 0 || len >= host_size)
+      return -1;
+    memcpy(host, text, len);
+    host[len] = '\0';
+    if (strcmp(host, "localhost") == 0)
+      snprintf(host, host_size, "127.0.0.1");
+    if (inet_pton(AF_INET, host, addr) != 1)
+      return -1;
+    *is_v6 = 0;
+  }
+  if (cli_parse_uint(colon + 1, 0, 65535, &p) != 0)
+    return -1;
+  *port = (uint16_t)p;
+  return 0;
+}
+
+static void serve_on_log(const char *line, void *user_data)
+{
+  const char *c;
+
+  (void)user_data;
+  for (c = line; *c != '\0'; c++) {
+    unsigned char b = (unsigned char)*c;
+    fputc(b < 0x20 || b == 0x7f ? '?' : b, stderr);
+  }
+  fputc('\n', stderr);
+}
+
+static void serve_on_signal(uv_signal_t *handle, int signum)
+{
+  serve_ctx *c = handle->data;
+
+  (void)signum;
+  if (c->stopping)
+    return;
+  c->stopping = 1;
+  rf_server_free(c->server);
+  c->server = NULL;
+  /* Closing the handles restores the default action: a second signal
+   * ends the process at once. */
+  uv_close((uv_handle_t *)&c->sigint, NULL);
+  uv_close((uv_handle_t *)&c->sigterm, NULL);
+}
+
+int cli_serve_main(int argc, char **argv)
+{
+  serve_ctx c;
+  cli_parser p;
+  rf_server_options so = RF_SERVER_OPTIONS_INIT;
+  const char *dir = NULL, *v;
+  char host[INET6_ADDRSTRLEN + 1] = SERVE_DEFAULT_HOST;
+  uint16_t port = SERVE_DEFAULT_PORT;
+  struct stat st;
+  int id, err, quiet = 0, is_v6 = 0, loop_ready = 0, signals_ready = 0;
+  int ret = CLI_EXIT_USAGE;
+
+  memset(&c, 0, sizeof(c));
+  cli_parser_init(&p, "serve", argc, argv, serve_options);
+  while ((id = cli_parser_next(&p, &v)) != CLI_ARGS_END) {
+    switch (id) {
+    case CLI_ARGS_ERROR:
+      goto out;
+    case CLI_ARGS_OPERAND:
+      if (dir != NULL) {
+        cli_usage_error("serve", "unexpected argument '%s' (one DIR only)", v);
+        goto out;
+      }
+      dir = v;
+      break;
+    case OPT_LISTEN:
+      if (serve_parse_listen(v, host, sizeof(host), &port, &is_v6) != 0) {
+        cli_usage_error("serve",
+                        "invalid value '%s' for %s: expected "
+                        "HOST:PORT, e.g. 127.0.0.1:8080 or "
+                        "[::1]:8080",
+                        v, cli_parser_spelled(&p));
+        goto out;
+      }
+      break;
+    case OPT_QUIET:
+      quiet = 1;
+      break;
+    case OPT_HELP:
+      fputs(serve_help, stdout);
+      ret = CLI_EXIT_OK;
+      goto out;
+    default:
+      cli_usage_error("serve", "internal error: option %d", id);
+      goto out;
+    }
+  }
+  if (dir == NULL) {
+    cli_usage_error("serve", "missing DIR");
+    goto out;
+  }
+  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    cli_usage_error("serve", "'%s' is not a directory", dir);
+    goto out;
+  }
+
+  ret = CLI_EXIT_FAILURE;
+  err = uv_loop_init(&c.loop);
+  if (err != 0) {
+    fprintf(stderr, CLI_PROGRAM ": error: cannot create an event loop: %s\n",
+            uv_strerror(err));
+    goto out;
+  }
+  loop_ready = 1;
+
+  so.loop = &c.loop;
+  so.root = dir;
+  so.host = host;
+  so.port = port;
+  so.log_cb = quiet ? NULL : serve_on_log;
+  so.user_data = &c;
+  err = rf_server_new(&c.server, &so);
+  if (err != 0) {
+    fprintf(stderr,
+            CLI_PROGRAM ": error: cannot serve '%s' on %s%s%s:%u: "
+                        "%s (%s)\n",
+            dir, is_v6 ? "[" : "", host, is_v6 ? "]" : "", (unsigned)port,
+            rf_strerror(err), rf_err_name(err));
+    goto out;
+  }
+
+  c.sigint.data = &c;
+  c.sigterm.data = &c;
+  if (uv_signal_init(&c.loop, &c.sigint) != 0 ||
+      uv_signal_init(&c.loop, &c.sigterm) != 0) {
+    fputs(CLI_PROGRAM ": error: cannot install signal handlers\n", stderr);
+    goto out;
+  }
+  signals_ready = 1;
+  uv_signal_start(&c.sigint, serve_on_signal, SIGINT);
+  uv_signal_start(&c.sigterm, serve_on_signal, SIGTERM);
+
+  printf("serving %s on http://%s%s%s:%u/\n", dir, is_v6 ? "[" : "", host,
+         is_v6 ? "]" : "", (unsigned)rf_server_port(c.server));
+  fflush(stdout);
+
+  uv_run(&c.loop, UV_RUN_DEFAULT);
+  ret = CLI_EXIT_OK;
+
+out:
+  rf_server_free(c.server);
+  if (signals_ready && !c.stopping) {
+    uv_close((uv_handle_t *)&c.sigint, NULL);
+    uv_close((uv_handle_t *)&c.sigterm, NULL);
+  }
+  if (loop_ready) {
+    uv_run(&c.loop, UV_RUN_DEFAULT);
+    uv_loop_close(&c.loop);
+  }
+  return ret;
+}

@@ -1,0 +1,156 @@
+/* The public façade: engine and job handles, option checks, re-entrancy. */
+#include "job.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+static void on_curl_done(rf__curlm *m, CURL *easy, CURLcode res, void *ud)
+{
+  rf__conn *c = NULL;
+
+  (void)m;
+  (void)ud;
+  curl_easy_getinfo(easy, CURLINFO_PRIVATE, (char **)&c);
+  if (c != NULL)
+    rf__job_on_done(c->job, c, res);
+}
+
+static void on_curl_after(rf__curlm *m, void *ud)
+{
+  rf_engine *e = ud;
+  rf_job *job, *next;
+
+  (void)m;
+  for (job = e->jobs; job != NULL; job = next) {
+    next = job->next;
+    rf__job_after_actions(job);
+  }
+}
+
+int rf_engine_new(rf_engine **out, const rf_engine_options *opts)
+{
+  rf_engine_options defaults = RF_ENGINE_OPTIONS_INIT;
+  rf_engine *e;
+  int rc;
+
+  if (out == NULL)
+    return RF_EINVAL;
+  *out = NULL;
+  if (opts == NULL)
+    opts = &defaults;
+  if (opts->version != RF_ENGINE_OPTIONS_VERSION)
+    return RF_EINVAL;
+  if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
+    return RF_EIO;
+  e = calloc(1, sizeof(*e));
+  if (e == NULL)
+    return RF_ENOMEM;
+  e->log.cb = opts->log_cb;
+  e->log.level = opts->log_level;
+  e->log.user_data = opts->log_user_data;
+  if (opts->loop != NULL) {
+    e->loop = opts->loop;
+  } else {
+    if (uv_loop_init(&e->own_loop) != 0) {
+      free(e);
+      return RF_EIO;
+    }
+    e->own = 1;
+    e->loop = &e->own_loop;
+  }
+  rc = rf__curlm_init(&e->m, e->loop, on_curl_done, on_curl_after, e);
+  if (rc != 0) {
+    if (e->own)
+      uv_loop_close(&e->own_loop);
+    free(e);
+    return rc;
+  }
+  *out = e;
+  return 0;
+}
+
+struct uv_loop_s *rf_engine_loop(rf_engine *engine)
+{
+  return engine->loop;
+}
+
+int rf_engine_run(rf_engine *e)
+{
+  if (e == NULL || !e->own)
+    return RF_EINVAL;
+  if (e->in_callback)
+    return RF_EREENTRANT;
+  uv_run(e->loop, UV_RUN_DEFAULT);
+  return 0;
+}
+
+void rf__engine_job_gone(rf_engine *e)
+{
+  (void)e;
+}
+
+static void on_multi_closed(rf__curlm *m, void *ud)
+{
+  rf_engine *e = ud;
+
+  (void)m;
+  e->m.multi = NULL;
+  if (!e->own)
+    free(e);
+}
+
+void rf_engine_free(rf_engine *e)
+{
+  rf_job *job, *next;
+
+  if (e == NULL)
+    return;
+  e->freeing = 1;
+  for (job = e->jobs; job != NULL; job = next) {
+    next = job->next;
+    rf__job_abort(job);
+  }
+  rf__curlm_close(&e->m, on_multi_closed);
+  if (e->own) {
+    /* Run until every handle is closed, then release the loop. */
+    uv_run(e->loop, UV_RUN_DEFAULT);
+    uv_loop_close(e->loop);
+    free(e);
+  }
+}
+
+void rf_job_options_init(rf_job_options *opts)
+{
+  memset(opts, 0, sizeof(*opts));
+  opts->version = RF_JOB_OPTIONS_VERSION;
+}
+
+int rf_job_add(rf_engine *e, rf_job **out, const rf_job_options *opts)
+{
+  rf_job *job = NULL;
+  int rc;
+
+  if (out != NULL)
+    *out = NULL;
+  if (e == NULL || opts == NULL || opts->version != RF_JOB_OPTIONS_VERSION)
+    return RF_EINVAL;
+  if (e->freeing)
+    return RF_EINVAL;
+  rc = rf__job_create(e, opts, &job);
+  if (rc != 0)
+    return rc;
+  if (out != NULL)
+    *out = job;
+  return 0;
+}
+
+void rf_job_cancel(rf_job *job)
+{
+  if (job != NULL)
+    rf__job_cancel(job);
+}
+
+void rf_job_get_progress(const rf_job *job, rf_progress *out)
+{
+  rf__job_progress(job, out);
+}

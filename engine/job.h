@@ -1,0 +1,189 @@
+/*
+ * Internal shapes of the engine, a job and its connections, shared by
+ * engine.c (public façade), job.c (life of a download) and transfer.c
+ * (one HTTP range request on one connection).
+ */
+#ifndef RF_JOB_H
+#define RF_JOB_H
+
+#include <curl/curl.h>
+#include <uv.h>
+#include <xxhash.h>
+
+#include "rangefetch/rangefetch.h"
+#include "log.h"
+#include "loop.h"
+#include "scheduler.h"
+#include "store.h"
+
+typedef struct rf__conn rf__conn;
+
+/* Why a transfer ended, as the transfer code saw it. */
+typedef enum rf__stop {
+  RF__STOP_NONE = 0,
+  RF__STOP_TRUNCATED,   /* we cut it at its (lowered) end on purpose */
+  RF__STOP_PAUSED_FULL, /* unused */
+  RF__STOP_ERROR        /* err/status describe the failure */
+} rf__stop;
+
+struct rf__conn {
+  rf_job *job;
+  unsigned id;
+  CURL *easy;
+  int busy;          /* added to the multi */
+  int cancel;        /* remove it at the next opportunity */
+  int paused;        /* write callback returned PAUSE */
+  int waiting;       /* back-off timer running */
+  unsigned gen;      /* job generation the request belongs to */
+
+  /* The run of pieces assigned (valid when busy or continuing). */
+  uint32_t run_first, run_count;
+  int is_dup;        /* endgame duplicate of one piece */
+  int probe;         /* the first request of the job */
+  /* The HTTP request: bytes [req_start, req_end) (req_end exclusive; for a
+   * single stream of unknown length, RF_SIZE_UNKNOWN). */
+  uint64_t req_start, req_end;
+  uint64_t end;      /* logical end, <= req_end, lowered by stealing */
+  uint64_t pos;      /* next content offset expected */
+  uint32_t piece;    /* piece pos is in */
+  int piece_fresh;   /* pos is at the start of piece (hash reset pending) */
+  XXH3_state_t *hash;
+  rf__block *blk;
+
+  /* Response state, reset per response (redirects give several). */
+  long status;
+  int headers_done;
+  int accepted;      /* body bytes may be written */
+  uint64_t discard;  /* error body bytes swallowed */
+  char etag[256];
+  char last_modified[64];
+  char reason[96];
+  int has_cr;
+  uint64_t cr_first, cr_last, cr_total;
+  int64_t content_length;
+  int accept_ranges;
+  uint64_t retry_after_ms;
+  int has_retry_after;
+  int has_location;
+
+  rf__stop stop;
+  int err;           /* RF_E* when stop == RF__STOP_ERROR */
+  int retryable;     /* err may go away if asked again */
+  char errmsg[256];
+
+  unsigned fails;    /* consecutive failures of this connection */
+  uv_timer_t timer;  /* back-off */
+  char range[64];
+  char errbuf[CURL_ERROR_SIZE];
+  uint64_t bytes_total; /* received over its life, for rates */
+};
+
+struct rf_engine {
+  uv_loop_t *loop;
+  uv_loop_t own_loop;
+  int own;
+  rf__curlm m;
+  rf__logger log;
+  rf_job *jobs;        /* linked list */
+  unsigned njobs;
+  int in_callback;
+  int freeing;
+};
+
+typedef enum rf__job_state {
+  RF__JOB_PROBING,
+  RF__JOB_RUNNING,
+  RF__JOB_FINISHING,  /* store op FINISH pending */
+  RF__JOB_DONE        /* done callback called; closing handles */
+} rf__job_state;
+
+struct rf_job {
+  rf_engine *engine;
+  rf_job *next;
+  rf__job_state state;
+  unsigned gen;            /* bumped on restart */
+  unsigned restarts;
+
+  /* Options (copied). */
+  char *url;               /* as given */
+  char *url_safe;          /* without credentials, for messages */
+  char *effective_url;     /* after redirects of the probe */
+  char *output;
+  char *part;
+  char *proxy;
+  char *user_agent;
+  char *ca_file;
+  unsigned nconns;
+  uint64_t piece_size_opt;
+  unsigned max_tries;
+  unsigned retry_base_ms, retry_max_ms;
+  unsigned stall_timeout_ms, connect_timeout_ms;
+  unsigned progress_interval_ms;
+  rf_progress_cb on_progress;
+  rf_done_cb on_done;
+  void *user_data;
+
+  /* What the probe learned. */
+  uint64_t total;          /* RF_SIZE_UNKNOWN until known */
+  int single;              /* server ignores ranges / unknown length */
+  char etag[256];
+  char last_modified[64];
+  struct curl_slist *if_range; /* header list for requests after the probe */
+  int finish_pending;      /* FINISH waits for a running PREALLOC */
+  int dirty;               /* something changed: run the scheduler */
+  unsigned probe_tries;
+
+  rf__sched sched;
+  rf__store store;
+  int store_open;
+  rf__conn *conns;
+
+  /* Accounting. */
+  uint64_t received;
+  uint64_t recv_at_tick;
+  double rate;
+  uint64_t start_ms;
+  unsigned retries;
+  unsigned connects;
+  uv_timer_t tick;         /* progress + housekeeping */
+  uv_timer_t kick;         /* deferred work, 0 ms */
+
+  /* Outcome. */
+  int cancelled;
+  int error;
+  char message[512];
+  long http_status;
+  int curl_code;
+  unsigned tries;
+  unsigned open_handles;   /* uv handles + store still to close */
+};
+
+/* job.c */
+int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out);
+void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res);
+void rf__job_after_actions(rf_job *job);
+void rf__job_cancel(rf_job *job);
+void rf__job_abort(rf_job *job); /* engine freed: no callback */
+void rf__job_progress(const rf_job *job, rf_progress *p);
+void rf__job_destroy(rf_job *job);
+
+/* engine.c: a job was released. */
+void rf__engine_job_gone(rf_engine *e);
+/* At the end of a response's headers: 0 to accept the body, or an RF_E*
+ * code (c->err, c->errmsg and c->retryable set). */
+int rf__job_validate(rf_job *job, rf__conn *c);
+/* Every byte of piece i arrived on c and was handed to the writer. */
+void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
+                        XXH128_hash_t digest);
+
+/* transfer.c */
+int rf__conn_init(rf__conn *c, rf_job *job, unsigned id);
+void rf__conn_cleanup(rf__conn *c);
+/* Configure the easy handle for bytes [start, end) and the current URL. */
+int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end);
+void rf__conn_reset_response(rf__conn *c);
+/* Submit and drop the conn's staging block. */
+void rf__conn_flush_block(rf__conn *c);
+void rf__conn_drop_block(rf__conn *c);
+
+#endif

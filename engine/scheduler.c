@@ -1,0 +1,145 @@
+/* Piece table and run selection (see scheduler.h). */
+#include "scheduler.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "rangefetch/rangefetch.h"
+
+#define RF__MAX_PIECES (1u << 20)
+
+uint64_t rf__sched_auto_piece_size(uint64_t total)
+{
+  uint64_t p = 1ULL << 20;
+
+  while (total / p >= 65536 && p < (1ULL << 30))
+    p <<= 1;
+  return p;
+}
+
+int rf__sched_init(rf__sched *s, uint64_t total, uint64_t piece_size)
+{
+  uint64_t n;
+
+  memset(s, 0, sizeof(*s));
+  if (piece_size == 0)
+    return RF_EINVAL;
+  n = total == 0 ? 0 : (total - 1) / piece_size + 1;
+  if (n > RF__MAX_PIECES)
+    return RF_EINVAL;
+  s->total = total;
+  s->piece_size = piece_size;
+  s->npieces = (uint32_t)n;
+  s->state = calloc(n > 0 ? n : 1, 1);
+  s->tries = calloc(n > 0 ? n : 1, 1);
+  if (s->state == NULL || s->tries == NULL) {
+    rf__sched_free(s);
+    return RF_ENOMEM;
+  }
+  return 0;
+}
+
+void rf__sched_free(rf__sched *s)
+{
+  free(s->state);
+  free(s->tries);
+  s->state = NULL;
+  s->tries = NULL;
+  s->npieces = 0;
+}
+
+void rf__sched_reset(rf__sched *s)
+{
+  memset(s->state, RF__PIECE_FREE, s->npieces);
+  memset(s->tries, 0, s->npieces);
+  s->ndone = 0;
+}
+
+void rf__sched_piece_range(const rf__sched *s, uint32_t i, uint64_t *off,
+                           uint64_t *len)
+{
+  uint64_t o = (uint64_t)i * s->piece_size;
+  uint64_t l = s->total - o < s->piece_size ? s->total - o : s->piece_size;
+
+  *off = o;
+  *len = l;
+}
+
+uint32_t rf__sched_piece_of(const rf__sched *s, uint64_t off)
+{
+  return (uint32_t)(off / s->piece_size);
+}
+
+int rf__sched_take(rf__sched *s, uint32_t max_pieces, uint32_t *first,
+                   uint32_t *count)
+{
+  uint32_t best = 0, best_len = 0, i = 0, start, len, k;
+
+  if (max_pieces == 0)
+    max_pieces = 1;
+  while (i < s->npieces) {
+    if (s->state[i] != RF__PIECE_FREE) {
+      i++;
+      continue;
+    }
+    start = i;
+    while (i < s->npieces && s->state[i] == RF__PIECE_FREE)
+      i++;
+    len = i - start;
+    if (len > best_len) {
+      best = start;
+      best_len = len;
+    }
+  }
+  if (best_len == 0)
+    return 0;
+  start = best;
+  len = best_len;
+  if (start > 0 && s->state[start - 1] == RF__PIECE_ACTIVE && len >= 2) {
+    start += len / 2;
+    len -= len / 2;
+  }
+  if (len > max_pieces)
+    len = max_pieces;
+  for (k = 0; k < len; k++)
+    s->state[start + k] = RF__PIECE_ACTIVE;
+  *first = start;
+  *count = len;
+  return 1;
+}
+
+void rf__sched_release(rf__sched *s, uint32_t first, uint32_t count)
+{
+  uint32_t k;
+
+  for (k = 0; k < count && first + k < s->npieces; k++)
+    if (s->state[first + k] != RF__PIECE_DONE)
+      s->state[first + k] = RF__PIECE_FREE;
+}
+
+int rf__sched_mark_done(rf__sched *s, uint32_t i)
+{
+  if (i >= s->npieces || s->state[i] == RF__PIECE_DONE)
+    return 0;
+  s->state[i] = RF__PIECE_DONE;
+  s->ndone++;
+  return 1;
+}
+
+unsigned rf__sched_fail(rf__sched *s, uint32_t i)
+{
+  if (i >= s->npieces)
+    return 0;
+  if (s->tries[i] < 255)
+    s->tries[i]++;
+  return s->tries[i];
+}
+
+uint32_t rf__sched_free_count(const rf__sched *s)
+{
+  uint32_t i, n = 0;
+
+  for (i = 0; i < s->npieces; i++)
+    n += s->state[i] == RF__PIECE_FREE;
+  return n;
+}

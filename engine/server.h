@@ -1,0 +1,94 @@
+/*
+ * Internal extensions of the range server (include/rangefetch/server.h)
+ * used by the tests.  Nothing here is reachable from `rangefetch serve`.
+ *
+ * Test mode adds two things to a server:
+ *
+ * 1. Generated files.  "/gen/<SIZE>[?seed=N]" serves SIZE bytes (decimal)
+ *    whose content is rf__gen_fill(..., N) (seed 1 by default), with the
+ *    ETag "gen-<SIZE>-<N>" and a Last-Modified that depends on the seed
+ *    only.  No memory proportional to SIZE is used.
+ *
+ * 2. Fault directives in the query string, for any path.  The server keeps
+ *    one record per request-target (path and query, byte for byte) with the
+ *    number of requests received for it (every method, every status).
+ *    "times=T" (default 1) bounds the one-shot faults: each of cut,
+ *    corrupt, stall, badrange and shortlen has its own counter and applies
+ *    to the first T responses of that target where it is applicable (see
+ *    below).  Directives, combined with '&', unknown ones ignored:
+ *
+ *    cut=K         GET responses with more than K body bytes: headers, K
+ *                  body bytes, then the connection is closed.
+ *    corrupt=OFF   GET responses whose body covers content offset OFF: that
+ *                  byte is sent XORed with 0xFF.
+ *    stall=MS      GET responses with more than stall_at=K (default 0) body
+ *    stall_at=K    bytes: after K body bytes, nothing is sent for MS ms.
+ *    badrange=1    GET responses that are 206: the range actually served
+ *                  and announced in Content-Range starts one byte later than
+ *                  asked, with the asked length (one byte earlier, or one
+ *                  byte shorter, where that would pass the end).
+ *    shortlen=1    GET responses that are 206 with at least one body byte:
+ *                  correct headers, then half the body (rounded down) and
+ *                  the connection is closed.
+ *    s503=T        The target's first T requests get 503 with
+ *    s429=T        "Retry-After: S" (ra=S, default 1) and a short text body
+ *    ra=S          (s503 is checked first; both count the same requests).
+ *    status=CODE   Every request gets CODE (200..599) and a short text body.
+ *    norange=1     Range is ignored: 200 with the whole content, always.
+ *    chunked=1     Range is ignored and the body is sent with
+ *                  "Transfer-Encoding: chunked" (HTTP/1.1 requests only).
+ *    change_after=N  From the target's request N+1 on, the content has
+ *                  changed: a generated file uses seed+1 (ETag and
+ *                  Last-Modified follow), a real file is served XORed with
+ *                  0x5A, with "-x5a" appended inside its ETag and a
+ *                  Last-Modified one day later.  If-Range is compared with
+ *                  the validators of the content served now.
+ *    rate=BPS      The connection sends body bytes at no more than BPS
+ *                  bytes per second (token bucket, 10 ms ticks, 20 ms of
+ *                  burst); the cap stays on the connection for its later
+ *                  requests until one names another rate.
+ *    noetag=1      No ETag and no Last-Modified (If-Range never matches).
+ *    delay=MS      Every response's headers are sent MS ms late.
+ *
+ *    Precedence: 405 (method) > status > s503 > s429 > 400/403/404 > the
+ *    range logic.  Numbers are decimal; a malformed number disables that
+ *    directive.
+ */
+#ifndef RF_SERVER_INTERNAL_H
+#define RF_SERVER_INTERNAL_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "rangefetch/server.h"
+
+/*
+ * rf__server_enable_testing - turn on generated files and fault directives
+ * for s.  Call it right after rf_server_new, on the loop's thread; never
+ * enabled by `rangefetch serve`.
+ */
+void rf__server_enable_testing(rf_server *s);
+
+/*
+ * rf__server_set_idle_timeout - close connections that make no progress for
+ * ms milliseconds (default 60000; 0 restores the default).  Call it on the
+ * loop's thread; it applies to timers armed afterwards.
+ */
+void rf__server_set_idle_timeout(rf_server *s, uint64_t ms);
+
+/*
+ * rf__gen_fill - fill buf with bytes [off, off + len) of the generated
+ * content for seed.  Any slice equals the same slice of the whole: word i
+ * (bytes 8i..8i+7, little-endian) is splitmix64(i ^ (seed * golden)).
+ */
+void rf__gen_fill(void *buf, uint64_t off, size_t len, uint64_t seed);
+
+/*
+ * rf__server_requests - requests parsed by s so far (well-formed or not).
+ * rf__server_connections - TCP connections s accepted so far.
+ * Both are atomic reads, callable from any thread while s is alive.
+ */
+uint64_t rf__server_requests(const rf_server *s);
+uint64_t rf__server_connections(const rf_server *s);
+
+#endif /* RF_SERVER_INTERNAL_H */

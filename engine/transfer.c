@@ -1,0 +1,364 @@
+/*
+ * One HTTP range request on one connection: easy-handle setup, response
+ * header parsing, and the write callback that checks every byte against the
+ * range asked for, hashes it into its piece and copies it into a staging
+ * block for the writer thread.
+ */
+#include "job.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "parse.h"
+
+#ifdef RF_HAVE_XXH_DISPATCH
+#  include <xxh_x86dispatch.h>
+#endif
+
+/* Error bodies (404 pages...) we read and forget before giving up. */
+#define RF__MAX_DISCARD (64 * 1024)
+
+void rf__conn_reset_response(rf__conn *c)
+{
+  c->status = 0;
+  c->headers_done = 0;
+  c->accepted = 0;
+  c->discard = 0;
+  c->etag[0] = '\0';
+  c->last_modified[0] = '\0';
+  c->reason[0] = '\0';
+  c->has_cr = 0;
+  c->cr_first = c->cr_last = 0;
+  c->cr_total = RF_SIZE_UNKNOWN;
+  c->content_length = -1;
+  c->accept_ranges = 0;
+  c->retry_after_ms = 0;
+  c->has_retry_after = 0;
+  c->has_location = 0;
+}
+
+static void copy_value(char *dst, size_t size, const char *v, size_t len)
+{
+  if (len >= size)
+    len = size - 1;
+  memcpy(dst, v, len);
+  dst[len] = '\0';
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
+{
+  rf__conn *c = ud;
+  size_t len = size * nitems;
+  const char *v;
+  size_t vl;
+
+  if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
+    /* A new response (first, after a redirect, or after 100). */
+    const char *sp = memchr(buf, ' ', len);
+    rf__conn_reset_response(c);
+    if (sp != NULL) {
+      size_t rest = len - (size_t)(sp + 1 - buf);
+      long code = 0;
+      const char *p = sp + 1;
+      while (rest > 0 && *p >= '0' && *p <= '9') {
+        code = code * 10 + (*p - '0');
+        p++;
+        rest--;
+      }
+      c->status = code;
+      while (rest > 0 && *p == ' ') {
+        p++;
+        rest--;
+      }
+      while (rest > 0 && (p[rest - 1] == '\r' || p[rest - 1] == '\n'))
+        rest--;
+      copy_value(c->reason, sizeof(c->reason), p, rest);
+    }
+    return len;
+  }
+  if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
+    if (c->status >= 100 && c->status < 200)
+      return len; /* interim answer: the real one follows */
+    if (c->status >= 300 && c->status < 400 && c->has_location)
+      return len; /* libcurl follows it */
+    c->headers_done = 1;
+    if (rf__job_validate(c->job, c) != 0) {
+      c->stop = RF__STOP_ERROR;
+      /* Keep a small error body flowing so the connection may be reused;
+       * the write callback gives up past RF__MAX_DISCARD. */
+      return len;
+    }
+    c->accepted = 1;
+    return len;
+  }
+  if (rf__header_match(buf, len, "Content-Range", &v, &vl)) {
+    rf__content_range cr;
+    if (rf__parse_content_range(v, vl, &cr) == 0) {
+      c->has_cr = cr.unsatisfied ? 2 : 1;
+      c->cr_first = cr.first;
+      c->cr_last = cr.last;
+      c->cr_total = cr.complete;
+    } else {
+      c->has_cr = -1; /* present but malformed */
+    }
+  } else if (rf__header_match(buf, len, "ETag", &v, &vl)) {
+    copy_value(c->etag, sizeof(c->etag), v, vl);
+  } else if (rf__header_match(buf, len, "Last-Modified", &v, &vl)) {
+    copy_value(c->last_modified, sizeof(c->last_modified), v, vl);
+  } else if (rf__header_match(buf, len, "Content-Length", &v, &vl)) {
+    uint64_t n = 0;
+    char tmp[32];
+    copy_value(tmp, sizeof(tmp), v, vl);
+    if (rf_parse_size(tmp, &n) == 0 && tmp[0] != '\0' &&
+        tmp[strlen(tmp) - 1] >= '0' && tmp[strlen(tmp) - 1] <= '9' &&
+        n <= INT64_MAX)
+      c->content_length = (int64_t)n;
+  } else if (rf__header_match(buf, len, "Accept-Ranges", &v, &vl)) {
+    c->accept_ranges = vl >= 5 && strncmp(v, "bytes", 5) == 0;
+  } else if (rf__header_match(buf, len, "Retry-After", &v, &vl)) {
+    uint64_t ms;
+    if (rf__parse_retry_after(v, vl, (int64_t)time(NULL), &ms) == 0) {
+      c->retry_after_ms = ms;
+      c->has_retry_after = 1;
+    }
+  } else if (rf__header_match(buf, len, "Location", &v, &vl)) {
+    c->has_location = 1;
+  }
+  return len;
+}
+
+static uint64_t piece_end(const rf_job *job, uint32_t i)
+{
+  uint64_t off, len;
+
+  rf__sched_piece_range(&job->sched, i, &off, &len);
+  return off + len;
+}
+
+/* How many fresh blocks taking n bytes at c->pos would need. */
+static unsigned blocks_needed(const rf__conn *c, size_t n)
+{
+  const rf_job *job = c->job;
+  size_t cap = job->store.block_size;
+  size_t space = c->blk != NULL ? c->blk->cap - c->blk->len : 0;
+  uint64_t pos = c->pos;
+  uint32_t piece = c->piece;
+  unsigned need = 0;
+
+  while (n > 0) {
+    uint64_t left = UINT64_MAX, ch;
+    if (space == 0) {
+      need++;
+      space = cap;
+    }
+    if (!job->single)
+      left = piece_end(job, piece) - pos;
+    ch = n;
+    if (ch > space)
+      ch = space;
+    if (ch > left)
+      ch = left;
+    n -= (size_t)ch;
+    pos += ch;
+    space -= (size_t)ch;
+    if (ch == left) {
+      space = 0;
+      piece++;
+    }
+  }
+  return need;
+}
+
+void rf__conn_flush_block(rf__conn *c)
+{
+  if (c->blk != NULL) {
+    rf__store_submit(&c->job->store, c->blk);
+    c->blk = NULL;
+  }
+}
+
+void rf__conn_drop_block(rf__conn *c)
+{
+  if (c->blk != NULL) {
+    rf__store_drop(&c->job->store, c->blk);
+    c->blk = NULL;
+  }
+}
+
+/* Take n bytes (already checked to fit the range and the pool). */
+static void take(rf__conn *c, const unsigned char *p, size_t n)
+{
+  rf_job *job = c->job;
+
+  while (n > 0) {
+    size_t ch = n;
+    uint64_t pend = 0;
+
+    if (c->blk == NULL) {
+      c->blk = rf__store_get(&job->store);
+      c->blk->off = c->pos;
+    }
+    if (ch > c->blk->cap - c->blk->len)
+      ch = c->blk->cap - c->blk->len;
+    if (!job->single) {
+      pend = piece_end(job, c->piece);
+      if (ch > pend - c->pos)
+        ch = (size_t)(pend - c->pos);
+      if (c->piece_fresh) {
+        XXH3_128bits_reset(c->hash);
+        c->piece_fresh = 0;
+      }
+      XXH3_128bits_update(c->hash, p, ch);
+    }
+    memcpy(c->blk->data + c->blk->len, p, ch);
+    c->blk->len += ch;
+    c->pos += ch;
+    c->bytes_total += ch;
+    job->received += ch;
+    p += ch;
+    n -= ch;
+    if (c->blk->len == c->blk->cap)
+      rf__conn_flush_block(c);
+    if (!job->single && c->pos == pend) {
+      uint32_t done = c->piece;
+      rf__conn_flush_block(c);
+      c->piece++;
+      c->piece_fresh = 1;
+      rf__job_piece_done(job, c, done, XXH3_128bits_digest(c->hash));
+    }
+  }
+}
+
+static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
+{
+  rf__conn *c = ud;
+  rf_job *job = c->job;
+  size_t len = size * nmemb, n = len;
+
+  if (!c->accepted) {
+    /* An error answer (or one we refused): swallow a little of it. */
+    if (!c->headers_done)
+      return CURL_WRITEFUNC_ERROR;
+    c->discard += len;
+    return c->discard > RF__MAX_DISCARD ? CURL_WRITEFUNC_ERROR : len;
+  }
+  if (c->cancel || c->gen != job->gen || job->state == RF__JOB_DONE) {
+    c->stop = RF__STOP_TRUNCATED;
+    return CURL_WRITEFUNC_ERROR;
+  }
+  if (c->end != RF_SIZE_UNKNOWN && (uint64_t)n > c->end - c->pos)
+    n = (size_t)(c->end - c->pos);
+  if (n > 0) {
+    if (blocks_needed(c, n) > rf__store_available(&job->store)) {
+      c->paused = 1; /* back-pressure: resumed when blocks come back */
+      return CURL_WRITEFUNC_PAUSE;
+    }
+    take(c, (const unsigned char *)ptr, n);
+  }
+  if (n < len) {
+    if (c->end < c->req_end) {
+      c->stop = RF__STOP_TRUNCATED; /* its tail was given to another */
+    } else {
+      c->stop = RF__STOP_ERROR;
+      c->err = RF_ERANGE;
+      c->retryable = 1;
+      snprintf(c->errmsg, sizeof(c->errmsg),
+               "server sent more than the %llu bytes asked for",
+               (unsigned long long)(c->req_end - c->req_start));
+    }
+    return CURL_WRITEFUNC_ERROR;
+  }
+  return len;
+}
+
+int rf__conn_init(rf__conn *c, rf_job *job, unsigned id)
+{
+  memset(c, 0, sizeof(*c));
+  c->job = job;
+  c->id = id;
+  c->easy = curl_easy_init();
+  c->hash = XXH3_createState();
+  if (c->easy == NULL || c->hash == NULL) {
+    rf__conn_cleanup(c);
+    return RF_ENOMEM;
+  }
+  curl_easy_setopt(c->easy, CURLOPT_PRIVATE, c);
+  curl_easy_setopt(c->easy, CURLOPT_WRITEFUNCTION, on_write);
+  curl_easy_setopt(c->easy, CURLOPT_WRITEDATA, c);
+  curl_easy_setopt(c->easy, CURLOPT_HEADERFUNCTION, on_header);
+  curl_easy_setopt(c->easy, CURLOPT_HEADERDATA, c);
+  curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
+  curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
+  /* Parallel ranges: one HTTP/1.1 connection each (DESIGN 2.6). */
+  curl_easy_setopt(c->easy, CURLOPT_HTTP_VERSION,
+                   (long)CURL_HTTP_VERSION_1_1);
+  curl_easy_setopt(c->easy, CURLOPT_BUFFERSIZE, 256L * 1024);
+  curl_easy_setopt(c->easy, CURLOPT_FOLLOWLOCATION, 1L);
+  curl_easy_setopt(c->easy, CURLOPT_MAXREDIRS, 10L);
+  curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c->easy, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
+  curl_easy_setopt(c->easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
+  /* Dead pooled connections (curl#10646 in 7.88.1): do not keep them long. */
+  curl_easy_setopt(c->easy, CURLOPT_MAXAGE_CONN, 30L);
+  curl_easy_setopt(c->easy, CURLOPT_USERAGENT, job->user_agent);
+  curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS,
+                   (long)job->connect_timeout_ms);
+  /* A connection with no byte for stall_timeout is failed (and retried). */
+  curl_easy_setopt(c->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
+  curl_easy_setopt(c->easy, CURLOPT_LOW_SPEED_TIME,
+                   (long)((job->stall_timeout_ms + 999) / 1000));
+  /* The engine decides about proxies; libcurl must not read the
+   * environment: "" disables the proxy, NOPROXY "" ignores no_proxy. */
+  curl_easy_setopt(c->easy, CURLOPT_PROXY,
+                   job->proxy != NULL ? job->proxy : "");
+  curl_easy_setopt(c->easy, CURLOPT_NOPROXY, "");
+  if (job->ca_file != NULL)
+    curl_easy_setopt(c->easy, CURLOPT_CAINFO, job->ca_file);
+  return 0;
+}
+
+void rf__conn_cleanup(rf__conn *c)
+{
+  if (c->easy != NULL)
+    curl_easy_cleanup(c->easy);
+  if (c->hash != NULL)
+    XXH3_freeState(c->hash);
+  c->easy = NULL;
+  c->hash = NULL;
+}
+
+int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end)
+{
+  rf_job *job = c->job;
+
+  rf__conn_reset_response(c);
+  c->stop = RF__STOP_NONE;
+  c->err = 0;
+  c->retryable = 0;
+  c->errmsg[0] = '\0';
+  c->errbuf[0] = '\0';
+  c->cancel = 0;
+  c->paused = 0;
+  c->gen = job->gen;
+  c->req_start = start;
+  c->req_end = end;
+  c->end = end;
+  c->pos = start;
+  c->piece_fresh = 1;
+  if (!job->single && job->sched.npieces > 0)
+    c->piece = rf__sched_piece_of(&job->sched, start);
+  curl_easy_setopt(c->easy, CURLOPT_URL,
+                   job->effective_url != NULL ? job->effective_url : job->url);
+  if (job->single && !c->probe) {
+    curl_easy_setopt(c->easy, CURLOPT_RANGE, NULL);
+  } else {
+    snprintf(c->range, sizeof(c->range), "%llu-%llu",
+             (unsigned long long)start, (unsigned long long)(end - 1));
+    curl_easy_setopt(c->easy, CURLOPT_RANGE, c->range);
+  }
+  curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->probe ? NULL
+                                                         : job->if_range);
+  return 0;
+}

@@ -1,0 +1,6 @@
+/* rangefetch — everything in one include. */
+#ifndef RF_UMBRELLA_H
+#define RF_UMBRELLA_H
+#include "rangefetch/rangefetch.h"
+#include "rangefetch/server.h"
+#endif

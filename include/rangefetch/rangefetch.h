@@ -1,0 +1,242 @@
+/*
+ * rangefetch — parallel, verified HTTP range downloads on libuv + libcurl.
+ *
+ * Umbrella header: include this one.
+ *
+ * Model
+ *   An rf_engine owns a libcurl multi handle driven by a libuv loop (yours,
+ *   or one it creates).  Jobs are added to it; each job downloads one URL to
+ *   one file over several HTTP range requests in parallel, writing every
+ *   byte once, at its offset, into "<output>.part", renamed to <output> when
+ *   every byte has arrived.
+ *
+ * Threads
+ *   Every function must be called from the thread that runs the loop, and
+ *   every callback is called on that thread.  Callbacks are never called
+ *   synchronously from the API call that armed them.
+ *
+ * Ownership
+ *   Option structs are read during the call and never retained: strings are
+ *   copied.  Pointers handed to callbacks are borrowed and valid only for the
+ *   duration of the callback.
+ */
+#ifndef RF_RANGEFETCH_H
+#define RF_RANGEFETCH_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "version.h"
+#include "errors.h"
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+struct uv_loop_s; /* libuv's uv_loop_t, so this header needs no <uv.h> */
+
+typedef struct rf_engine rf_engine;
+typedef struct rf_job rf_job;
+
+/* ---------------------------------------------------------------- logging */
+
+typedef enum rf_log_level {
+  RF_LOG_ERROR = 0,
+  RF_LOG_WARN = 1,
+  RF_LOG_INFO = 2,
+  RF_LOG_DEBUG = 3
+} rf_log_level;
+
+/*
+ * Log sink.  module names the part of the engine ("sched", "http", "store",
+ * ...); msg is one line without a trailing newline.  Secrets (passwords in
+ * proxy URLs, credentials) are never part of msg.
+ */
+typedef void (*rf_log_cb)(rf_log_level level, const char *module,
+                          const char *msg, void *user_data);
+
+/* ----------------------------------------------------------------- engine */
+
+#define RF_ENGINE_OPTIONS_VERSION 1
+
+typedef struct rf_engine_options {
+  unsigned version; /* RF_ENGINE_OPTIONS_VERSION */
+  /* The loop to run on.  NULL: the engine creates its own, which
+   * rf_engine_run() drives. */
+  struct uv_loop_s *loop;
+  rf_log_cb log_cb;       /* NULL: the library stays silent */
+  rf_log_level log_level; /* messages above this level are not formatted */
+  void *log_user_data;
+} rf_engine_options;
+
+#define RF_ENGINE_OPTIONS_INIT                                                 \
+  {                                                                            \
+    RF_ENGINE_OPTIONS_VERSION, NULL, NULL, RF_LOG_WARN, NULL                   \
+  }
+
+/*
+ * rf_engine_new - create an engine.
+ *
+ * out:  receives the engine; set to NULL on failure.
+ * opts: may be NULL for the defaults; read during the call only.
+ *
+ * Returns 0, RF_EINVAL (unknown options version), RF_ENOMEM, RF_EIO (the
+ * loop or libcurl could not be initialised).
+ */
+RF_EXTERN int rf_engine_new(rf_engine **out, const rf_engine_options *opts);
+
+/*
+ * rf_engine_run - run the engine's own loop until no job is left.
+ *
+ * Only for an engine created without a loop; with a caller's loop, run that
+ * loop instead (uv_run).  Returns 0, RF_EINVAL (the engine runs on a caller's
+ * loop), RF_EREENTRANT (called from a callback).
+ */
+RF_EXTERN int rf_engine_run(rf_engine *engine);
+
+/*
+ * rf_engine_free - cancel every job and release the engine.  NULL is a no-op.
+ *
+ * Jobs still running are cancelled and their completion callbacks are NOT
+ * called.  With the engine's own loop everything is released before the
+ * call returns.  With a caller's loop the engine closes its libuv handles
+ * and finishes releasing itself when the caller next runs the loop (as with
+ * uv_close); the handle must not be used after this call either way.
+ * Must not be called from inside one of the engine's callbacks.
+ */
+RF_EXTERN void rf_engine_free(rf_engine *engine);
+
+/*
+ * rf_engine_loop - the loop the engine runs on (borrowed).
+ */
+RF_EXTERN struct uv_loop_s *rf_engine_loop(rf_engine *engine);
+
+/* ------------------------------------------------------------------- jobs */
+
+/* Snapshot of a job's progress, passed to rf_progress_cb. */
+typedef struct rf_progress {
+  uint64_t total;      /* content length; RF_SIZE_UNKNOWN until known */
+  uint64_t received;   /* bytes accepted so far (at their final offsets) */
+  uint64_t written;    /* bytes that have reached the .part file */
+  double rate;         /* bytes per second over the last few seconds */
+  double elapsed;      /* seconds since the job started */
+  unsigned connections;/* transfers running now */
+  unsigned pieces_total;
+  unsigned pieces_done;
+  unsigned retries;    /* requests retried so far */
+  int single_stream;   /* 1: the server cannot do ranges, one stream */
+} rf_progress;
+
+#define RF_SIZE_UNKNOWN UINT64_MAX
+
+/* Outcome of a job, passed to rf_done_cb. */
+typedef struct rf_result {
+  int error;           /* RF_OK or an RF_E* code */
+  const char *message; /* one line naming the cause; "" on success */
+  const char *path;    /* final path on success, the .part file otherwise */
+  long http_status;    /* last HTTP status that mattered (0: none) */
+  int curl_code;       /* last libcurl error that mattered (0: none) */
+  unsigned tries;      /* tries made for the request that gave up */
+  uint64_t bytes;      /* bytes of content written */
+  double seconds;      /* wall time of the job */
+  unsigned retries;    /* requests retried over the whole job */
+  unsigned connections_opened; /* TCP connections libcurl opened */
+} rf_result;
+
+/*
+ * Progress callback: called every progress_interval_ms while the job runs,
+ * and once more just before the completion callback.
+ */
+typedef void (*rf_progress_cb)(rf_job *job, const rf_progress *progress,
+                               void *user_data);
+
+/*
+ * Completion callback: called exactly once per job that rf_job_add accepted
+ * (unless the engine is freed first).  The job handle is released by the
+ * engine when this callback returns.
+ */
+typedef void (*rf_done_cb)(rf_job *job, const rf_result *result,
+                           void *user_data);
+
+#define RF_JOB_OPTIONS_VERSION 1
+
+typedef struct rf_job_options {
+  unsigned version;   /* RF_JOB_OPTIONS_VERSION */
+  const char *url;    /* http:// or https:// (required) */
+  const char *output; /* destination path (required) */
+
+  unsigned connections; /* parallel connections; 0: RF_DEFAULT_CONNECTIONS */
+  uint64_t piece_size;  /* bytes, 0: chosen from the size (1 or 4 MiB) */
+  /* Proxy URL for every request ("http://host:3128", "socks5h://..."),
+   * NULL or "": no proxy.  The engine never reads proxy variables from the
+   * environment on its own. */
+  const char *proxy;
+  unsigned max_tries;       /* tries per request; 0: 5 */
+  unsigned retry_base_ms;   /* first back-off; 0: 500 */
+  unsigned retry_max_ms;    /* back-off cap; 0: 30000 */
+  unsigned stall_timeout_ms;  /* no byte for this long = failed; 0: 30000 */
+  unsigned connect_timeout_ms;/* 0: 15000 */
+  unsigned progress_interval_ms; /* 0: 250 */
+  const char *user_agent;   /* NULL: "rangefetch/<version>" */
+  const char *ca_file;      /* extra CA bundle for https origins, or NULL */
+  int overwrite;            /* 1: replace an existing output file */
+
+  rf_progress_cb on_progress; /* may be NULL */
+  rf_done_cb on_done;         /* may be NULL */
+  void *user_data;
+} rf_job_options;
+
+#define RF_DEFAULT_CONNECTIONS 8
+#define RF_MAX_CONNECTIONS 64
+
+/*
+ * rf_job_options_init - fill opts with the defaults (version set, every
+ * other field zero or NULL).
+ */
+RF_EXTERN void rf_job_options_init(rf_job_options *opts);
+
+/*
+ * rf_job_add - start downloading opts->url to opts->output.
+ *
+ * out: receives the job handle (borrowed: owned by the engine, valid until
+ *      its completion callback returns); NULL on failure.  May be NULL.
+ *
+ * The output directory is checked and "<output>.part" is created before the
+ * call returns, so a bad path fails here and not after the download.
+ *
+ * Returns 0, RF_EINVAL (missing url/output, bad option), RF_EURL (not an
+ * http(s) URL), RF_EEXIST (output exists and overwrite is 0), RF_EACCES /
+ * RF_ENOENT / RF_EIO (the .part file cannot be created), RF_ENOMEM,
+ * RF_EREENTRANT.  On failure no callback is ever called for the job.
+ */
+RF_EXTERN int rf_job_add(rf_engine *engine, rf_job **out,
+                         const rf_job_options *opts);
+
+/*
+ * rf_job_cancel - stop a job.  The .part file is kept.  The completion
+ * callback follows later (never from inside this call) with RF_ECANCELED.
+ * Cancelling a job twice is harmless.  Allowed from inside callbacks.
+ */
+RF_EXTERN void rf_job_cancel(rf_job *job);
+
+/*
+ * rf_job_get_progress - fill *out with the job's current progress.
+ */
+RF_EXTERN void rf_job_get_progress(const rf_job *job, rf_progress *out);
+
+/* ---------------------------------------------------------------- helpers */
+
+/*
+ * rf_parse_size - parse a byte count: decimal digits with an optional
+ * suffix K, M, G or T (powers of 1024; "KiB"/"kB"-style spellings and a
+ * trailing "B" accepted, case-insensitive).  Whitespace is not allowed.
+ *
+ * Returns 0, RF_EINVAL (empty, not a number, unknown suffix, trailing
+ * garbage), RF_ETOOBIG (does not fit in 64 bits).  *out untouched on error.
+ */
+RF_EXTERN int rf_parse_size(const char *text, uint64_t *out);
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* RF_RANGEFETCH_H */
