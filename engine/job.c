@@ -311,8 +311,19 @@ static int validate_probe(rf_job *job, rf__conn *c)
   if (c->status == 206) {
     if (c->has_cr != 1 || c->cr_first != 0 || c->cr_total == RF_SIZE_UNKNOWN ||
         c->cr_last >= c->req_end) {
+      if (c->has_cr == 1)
+        return set_conn_error(c, RF_ERANGE, 1,
+                              "server answered with Content-Range "
+                              "%llu-%llu/%llu to a request for bytes 0-%llu",
+                              (unsigned long long)c->cr_first,
+                              (unsigned long long)c->cr_last,
+                              (unsigned long long)c->cr_total,
+                              (unsigned long long)(c->req_end - 1)),
+               c->err;
       return set_conn_error(c, RF_ERANGE, 1,
-                            "bad Content-Range in the answer to bytes=0-%llu",
+                            "HTTP 206 with a %s Content-Range to a request "
+                            "for bytes 0-%llu",
+                            c->has_cr == 0 ? "missing" : "malformed",
                             (unsigned long long)(c->req_end - 1)),
              c->err;
     }
@@ -645,7 +656,13 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
   if (err != 0) {
     ra = c->has_retry_after ? c->retry_after_ms : 0;
     if (job->single) {
-      job->received = 0; /* a single stream starts again from byte 0 */
+      /* A single stream cannot resume: probe again and start over from
+       * byte 0 (the server may even do ranges this time). */
+      job->received = 0;
+      job->single = 0;
+      job->total = RF_SIZE_UNKNOWN;
+      job->state = RF__JOB_PROBING;
+      c->probe = 1;
     }
     if (c->probe && job->state == RF__JOB_RUNNING && !job->single) {
       /* The probe's headers were fine; only its body failed. */

@@ -24,6 +24,8 @@
  */
 #include "server.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
@@ -106,6 +108,7 @@ typedef struct srv_resp {
   char method[16];
   int mkind;          /* SRV_M_* */
   int keep_alive;     /* the connection stays open after the response */
+  int http11;         /* HTTP/1.1 (else 1.0) */
   int parse_status;   /* 0, or the status answering a malformed head */
   char *target;       /* request-target as received (owned) */
   int range_seen;
@@ -825,7 +828,8 @@ static size_t req_parse(srv_conn *c)
     r->parse_status = 505;
     return head_end;
   }
-  r->keep_alive = ver[7] != '0';
+  r->http11 = ver[7] != '0';
+  r->keep_alive = r->http11;
 
   /* Header fields. */
   pos = line_end;
@@ -1080,7 +1084,7 @@ static void resp_ready(srv_conn *c)
   if (r->lastmod[0] != '\0')
     out_add(c, "Last-Modified: %s\r\n", r->lastmod);
   out_add(c, "Content-Type: application/octet-stream\r\n");
-  if (tg != NULL && q->chunked && r->status == 200 && r->keep_alive) {
+  if (tg != NULL && q->chunked && r->status == 200 && r->http11) {
     r->chunked = 1;
     out_add(c, "Transfer-Encoding: chunked\r\n");
   } else {
@@ -1243,6 +1247,7 @@ static void on_fs_open(uv_fs_t *req)
     return;
   }
   c->r.fd = (uv_file)res;
+  c->fs.data = c;
   rc = uv_fs_fstat(c->srv->loop, &c->fs, c->r.fd, on_fs_stat);
   if (rc < 0) {
     c->fs_busy = 0;
@@ -1294,6 +1299,7 @@ static void on_fs_realpath(uv_fs_t *req)
       resp_text(c, 500, NULL);
       return;
     }
+    c->fs.data = c;
     rc = uv_fs_open(c->srv->loop, &c->fs, resolved, O_RDONLY | O_CLOEXEC, 0,
                     on_fs_open);
     free(resolved);
@@ -1323,7 +1329,7 @@ static int path_decode(const char *s, size_t n, char *out, size_t size)
     if (ch == '%') {
       int hi;
       int lo;
-      if (i + 2 >= n + 0 && i + 2 > n - 1 + 0 && i + 2 >= n)
+      if (i + 2 >= n)
         return 400;
       hi = s[i + 1];
       lo = s[i + 2];
@@ -1514,6 +1520,21 @@ static void on_head_written(uv_write_t *req, int status)
     return;
   }
   c->r.sent += c->r.text_len;
+  conn_touch(c);
+  resp_pump(c);
+}
+
+static void on_tail_written(uv_write_t *req, int status)
+{
+  srv_conn *c = req->data;
+
+  c->writes--;
+  if (c->closing)
+    return;
+  if (status < 0) {
+    conn_close(c);
+    return;
+  }
   conn_touch(c);
   resp_pump(c);
 }
@@ -1723,7 +1744,7 @@ static void resp_pump(srv_conn *c)
     ub = uv_buf_init(c->tail, 5);
     c->tail_req.data = c;
     if (uv_write(&c->tail_req, (uv_stream_t *)&c->tcp, &ub, 1,
-                 on_head_written) != 0) {
+                 on_tail_written) != 0) {
       conn_close(c);
       return;
     }

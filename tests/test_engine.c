@@ -1,0 +1,632 @@
+/*
+ * The engine end to end against the in-process range server, under every
+ * fault it can inject.  Each result is compared byte for byte with the
+ * generated content.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "rangefetch/rangefetch.h"
+#include "server.h"
+#include "support/testserver.h"
+
+static ts_server *srv;
+static char dir[256];
+
+static void setup(void)
+{
+  /* The server writes to sockets the engine may close (stolen tails,
+   * endgame losers): like any server process, ignore SIGPIPE. */
+  signal(SIGPIPE, SIG_IGN);
+  srv = ts_start(NULL);
+  cr_assert_not_null(srv, "test server did not start");
+  snprintf(dir, sizeof(dir), "/tmp/rf-engine-XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+}
+
+static void teardown(void)
+{
+  char cmd[300];
+
+  ts_stop(srv);
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", dir);
+}
+
+TestSuite(engine, .init = setup, .fini = teardown, .timeout = 300);
+
+typedef struct outcome {
+  int done;
+  int error;
+  char message[512];
+  char path[512];
+  long http_status;
+  unsigned tries;
+  unsigned retries;
+  uint64_t bytes;
+  double seconds;
+  unsigned connections_opened;
+  unsigned progress_calls;
+  unsigned max_connections;
+  int saw_single;
+} outcome;
+
+static void on_progress(rf_job *job, const rf_progress *p, void *ud)
+{
+  outcome *o = ud;
+
+  (void)job;
+  o->progress_calls++;
+  if (p->connections > o->max_connections)
+    o->max_connections = p->connections;
+  if (p->single_stream)
+    o->saw_single = 1;
+}
+
+static void on_done(rf_job *job, const rf_result *r, void *ud)
+{
+  outcome *o = ud;
+
+  (void)job;
+  o->done++;
+  o->error = r->error;
+  snprintf(o->message, sizeof(o->message), "%s", r->message);
+  snprintf(o->path, sizeof(o->path), "%s", r->path);
+  o->http_status = r->http_status;
+  o->tries = r->tries;
+  o->retries = r->retries;
+  o->bytes = r->bytes;
+  o->seconds = r->seconds;
+  o->connections_opened = r->connections_opened;
+}
+
+static char *out_path(const char *name)
+{
+  static char p[512];
+
+  snprintf(p, sizeof(p), "%s/%s", dir, name);
+  return p;
+}
+
+/* Download path_and_query with opts (url/output/callbacks filled here). */
+static outcome fetch(const char *path_and_query, const char *output,
+                     rf_job_options *opts)
+{
+  outcome o;
+  rf_engine *e = NULL;
+  rf_job_options local;
+  char *url = ts_url(srv, path_and_query);
+  int rc;
+
+  memset(&o, 0, sizeof(o));
+  if (opts == NULL) {
+    rf_job_options_init(&local);
+    opts = &local;
+  }
+  opts->url = url;
+  opts->output = output;
+  opts->on_done = on_done;
+  opts->on_progress = on_progress;
+  opts->user_data = &o;
+  opts->progress_interval_ms = 20;
+  if (opts->retry_base_ms == 0)
+    opts->retry_base_ms = 20;
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  rc = rf_job_add(e, NULL, opts);
+  cr_assert_eq(rc, 0, "rf_job_add: %s", rf_strerror(rc));
+  cr_assert_eq(rf_engine_run(e), 0);
+  rf_engine_free(e);
+  free(url);
+  cr_assert_eq(o.done, 1, "completion callback called %d times", o.done);
+  return o;
+}
+
+static int exists(const char *path)
+{
+  struct stat sb;
+
+  return stat(path, &sb) == 0;
+}
+
+static void expect_gen(const char *path, uint64_t size, uint64_t seed)
+{
+  struct stat sb;
+
+  cr_assert_eq(stat(path, &sb), 0, "%s missing", path);
+  cr_assert_eq((uint64_t)sb.st_size, size, "size %lld, want %llu",
+               (long long)sb.st_size, (unsigned long long)size);
+  cr_assert(ts_file_matches_gen(path, size, seed), "content differs");
+}
+
+static void fetch_gen_ok(uint64_t size, unsigned conns, uint64_t piece)
+{
+  char path[64], name[64], part[600];
+  rf_job_options o;
+  outcome r;
+
+  rf_job_options_init(&o);
+  o.connections = conns;
+  o.piece_size = piece;
+  snprintf(path, sizeof(path), "/gen/%llu?seed=7", (unsigned long long)size);
+  snprintf(name, sizeof(name), "out-%llu-%u", (unsigned long long)size, conns);
+  r = fetch(path, out_path(name), &o);
+  cr_assert_eq(r.error, 0, "size %llu, %u conns: %s",
+               (unsigned long long)size, conns, r.message);
+  cr_assert_eq(r.bytes, size);
+  expect_gen(out_path(name), size, 7);
+  snprintf(part, sizeof(part), "%s.part", out_path(name));
+  cr_assert_not(exists(part), ".part left behind");
+}
+
+Test(engine, zero_bytes)
+{
+  fetch_gen_ok(0, 4, 0);
+}
+
+Test(engine, one_byte)
+{
+  fetch_gen_ok(1, 4, 0);
+}
+
+Test(engine, piece_size_edges)
+{
+  const uint64_t p = 64 * 1024;
+
+  fetch_gen_ok(p - 1, 4, p);
+  fetch_gen_ok(p, 4, p);
+  fetch_gen_ok(p + 1, 4, p);
+  fetch_gen_ok(3 * p + 1, 3, p);
+}
+
+Test(engine, connections_1_to_32)
+{
+  static const unsigned conns[] = { 1, 2, 3, 8, 16, 32 };
+  size_t i;
+
+  for (i = 0; i < sizeof(conns) / sizeof(conns[0]); i++)
+    fetch_gen_ok(5 * 1024 * 1024 + 3, conns[i], 128 * 1024);
+}
+
+Test(engine, default_options_20_mib)
+{
+  fetch_gen_ok(20 * 1024 * 1024 + 777, 0, 0);
+}
+
+Test(engine, one_gib_generated)
+{
+  fetch_gen_ok(1ULL << 30, 8, 0);
+}
+
+Test(engine, real_file_and_keepalive)
+{
+  char src[600];
+  rf_job_options o;
+  outcome r;
+  const uint64_t size = 9 * 1024 * 1024 + 5;
+
+  snprintf(src, sizeof(src), "%s/real.bin", ts_root(srv));
+  cr_assert_eq(ts_write_gen_file(src, size, 3), 0);
+  rf_job_options_init(&o);
+  o.connections = 4;
+  o.piece_size = 256 * 1024;
+  r = fetch("/real.bin", out_path("real.bin"), &o);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(out_path("real.bin"), size, 3);
+  /* 37 pieces over 4 connections: connections are reused across runs. */
+  cr_assert_leq(ts_connections(srv), 8, "%llu connections for 4 slots",
+                (unsigned long long)ts_connections(srv));
+  cr_assert_gt(r.progress_calls, 0);
+}
+
+Test(engine, server_ignores_range)
+{
+  outcome r;
+  const uint64_t size = 3 * 1024 * 1024 + 1;
+
+  r = fetch("/gen/3145729?seed=2&norange=1", out_path("norange"), NULL);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  cr_assert(r.saw_single);
+  expect_gen(out_path("norange"), size, 2);
+}
+
+Test(engine, single_stream_cut_starts_over)
+{
+  outcome r;
+
+  r = fetch("/gen/3145729?seed=8&norange=1&cut=500000&times=2",
+            out_path("norange-cut"), NULL);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  cr_assert_geq(r.retries, 2);
+  expect_gen(out_path("norange-cut"), 3145729, 8);
+}
+
+Test(engine, chunked_without_length)
+{
+  outcome r;
+  const uint64_t size = 2 * 1024 * 1024 + 11;
+
+  r = fetch("/gen/2097163?seed=4&chunked=1", out_path("chunked"), NULL);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(out_path("chunked"), size, 4);
+}
+
+Test(engine, connection_cut_is_retried)
+{
+  outcome r;
+  rf_job_options o;
+
+  rf_job_options_init(&o);
+  o.connections = 4;
+  o.piece_size = 256 * 1024;
+  r = fetch("/gen/4194304?seed=5&cut=100000&times=3", out_path("cut"), &o);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  cr_assert_geq(r.retries, 1, "no retry after a cut connection");
+  expect_gen(out_path("cut"), 4194304, 5);
+}
+
+Test(engine, gives_up_after_max_tries)
+{
+  outcome r;
+  rf_job_options o;
+  char *url;
+
+  rf_job_options_init(&o);
+  o.max_tries = 3;
+  r = fetch("/gen/1000000?cut=10&times=1000", out_path("cutall"), &o);
+  cr_assert_eq(r.error, RF_ELENGTH, "%s (%s)", rf_err_name(r.error),
+               r.message);
+  cr_assert_eq(r.tries, 3);
+  url = ts_url(srv, "/gen/1000000");
+  cr_assert(strstr(r.message, url) != NULL, "URL not named: %s", r.message);
+  cr_assert(strstr(r.message, "3 tries") != NULL, "%s", r.message);
+  free(url);
+  cr_assert_not(exists(out_path("cutall")), "a complete-looking file");
+}
+
+Test(engine, retry_after_is_honoured)
+{
+  outcome r;
+  rf_job_options o;
+
+  rf_job_options_init(&o);
+  o.connections = 2;
+  r = fetch("/gen/300000?seed=9&s503=2&ra=1", out_path("503"), &o);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  cr_assert_geq(r.retries, 2);
+  /* Two 503s each asking for one second: at least two seconds. */
+  cr_assert_geq(r.seconds, 1.9, "Retry-After ignored: %.2f s", r.seconds);
+  expect_gen(out_path("503"), 300000, 9);
+}
+
+Test(engine, too_many_requests_429)
+{
+  outcome r;
+
+  r = fetch("/gen/300000?seed=9&s429=1&ra=1", out_path("429"), NULL);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  cr_assert_geq(r.seconds, 0.9);
+  expect_gen(out_path("429"), 300000, 9);
+}
+
+Test(engine, http_404_is_fatal)
+{
+  outcome r;
+  char part[600];
+
+  r = fetch("/nothing-here.bin", out_path("404"), NULL);
+  cr_assert_eq(r.error, RF_EHTTP);
+  cr_assert_eq(r.http_status, 404);
+  cr_assert(strstr(r.message, "404") != NULL, "%s", r.message);
+  cr_assert_not(exists(out_path("404")));
+  snprintf(part, sizeof(part), "%s.part", out_path("404"));
+  cr_assert_not(exists(part), "empty .part left after a 404");
+}
+
+Test(engine, http_500_retried_then_fails)
+{
+  outcome r;
+  rf_job_options o;
+
+  rf_job_options_init(&o);
+  o.max_tries = 2;
+  r = fetch("/gen/1000?status=500", out_path("500"), &o);
+  cr_assert_eq(r.error, RF_EHTTP);
+  cr_assert_eq(r.tries, 2);
+  cr_assert(strstr(r.message, "HTTP 500") != NULL, "%s", r.message);
+}
+
+Test(engine, bad_content_range_never_written)
+{
+  outcome r;
+  rf_job_options o;
+
+  rf_job_options_init(&o);
+  o.connections = 3;
+  o.piece_size = 128 * 1024;
+  /* Every request lies about its range the first two times. */
+  r = fetch("/gen/2000000?seed=6&badrange=1&times=2", out_path("badrange"),
+            &o);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  cr_assert_geq(r.retries, 1);
+  expect_gen(out_path("badrange"), 2000000, 6);
+}
+
+Test(engine, lying_server_fails_cleanly)
+{
+  outcome r;
+  rf_job_options o;
+
+  rf_job_options_init(&o);
+  o.max_tries = 2;
+  r = fetch("/gen/2000000?badrange=1&times=1000", out_path("liar"), &o);
+  cr_assert_eq(r.error, RF_ERANGE, "%s: %s", rf_err_name(r.error), r.message);
+  cr_assert(strstr(r.message, "Content-Range") != NULL, "%s", r.message);
+  cr_assert_not(exists(out_path("liar")));
+}
+
+Test(engine, content_change_restarts)
+{
+  outcome r;
+  rf_job_options o;
+
+  rf_job_options_init(&o);
+  o.connections = 4;
+  o.piece_size = 64 * 1024;
+  /* After 3 requests the server switches to seed 12: the download must
+   * notice (If-Range / ETag) and deliver the new content whole. */
+  r = fetch("/gen/3000000?seed=11&change_after=3", out_path("changed"), &o);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(out_path("changed"), 3000000, 12);
+}
+
+Test(engine, stalled_connection_does_not_hold_the_download)
+{
+  outcome r;
+  rf_job_options o;
+
+  rf_job_options_init(&o);
+  o.connections = 4;
+  o.piece_size = 256 * 1024;
+  o.stall_timeout_ms = 2000;
+  /* The first request stalls for 20 s after 1000 bytes. */
+  r = fetch("/gen/8000000?seed=13&stall=20000&stall_at=1000",
+            out_path("stall"), &o);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  cr_assert_lt(r.seconds, 15.0, "waited for the stalled connection");
+  expect_gen(out_path("stall"), 8000000, 13);
+}
+
+Test(engine, rate_capped_connections_all_used)
+{
+  outcome r;
+  rf_job_options o;
+
+  rf_job_options_init(&o);
+  o.connections = 6;
+  o.piece_size = 64 * 1024;
+  r = fetch("/gen/3000000?seed=14&rate=2000000", out_path("rate"), &o);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  cr_assert_geq(r.max_connections, 4, "only %u connections ran at once",
+                r.max_connections);
+  expect_gen(out_path("rate"), 3000000, 14);
+}
+
+Test(engine, unreachable_port)
+{
+  outcome o;
+  rf_engine *e = NULL;
+  rf_job_options opts;
+  uv_tcp_t probe;
+  struct sockaddr_in sa;
+  struct sockaddr_storage bound;
+  int len = sizeof(bound);
+  char url[128];
+  uv_loop_t loop;
+
+  /* A port that was free a moment ago and that nobody listens on. */
+  uv_loop_init(&loop);
+  uv_tcp_init(&loop, &probe);
+  uv_ip4_addr("127.0.0.1", 0, &sa);
+  cr_assert_eq(uv_tcp_bind(&probe, (const struct sockaddr *)&sa, 0), 0);
+  uv_tcp_getsockname(&probe, (struct sockaddr *)&bound, &len);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%d/x",
+           ntohs(((struct sockaddr_in *)&bound)->sin_port));
+  uv_close((uv_handle_t *)&probe, NULL);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  uv_loop_close(&loop);
+
+  memset(&o, 0, sizeof(o));
+  rf_job_options_init(&opts);
+  opts.url = url;
+  opts.output = out_path("unreachable");
+  opts.max_tries = 2;
+  opts.retry_base_ms = 10;
+  opts.on_done = on_done;
+  opts.user_data = &o;
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  cr_assert_eq(rf_job_add(e, NULL, &opts), 0);
+  rf_engine_run(e);
+  rf_engine_free(e);
+  cr_assert_eq(o.error, RF_ECONNECT, "%s: %s", rf_err_name(o.error),
+               o.message);
+  cr_assert(strstr(o.message, url) != NULL, "%s", o.message);
+}
+
+Test(engine, bad_arguments)
+{
+  rf_engine *e = NULL;
+  rf_job_options o;
+  rf_job *job = (rf_job *)&o;
+  char *url = ts_url(srv, "/gen/10");
+
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  rf_job_options_init(&o);
+  o.url = "ftp://example.org/x";
+  o.output = out_path("x");
+  cr_assert_eq(rf_job_add(e, &job, &o), RF_EURL);
+  cr_assert_null(job);
+  o.url = "http://";
+  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EURL);
+  o.url = "not a url";
+  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EURL);
+  o.url = url;
+  o.output = "/nonexistent-dir/sub/x";
+  cr_assert_eq(rf_job_add(e, NULL, &o), RF_ENOENT);
+  o.output = NULL;
+  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EINVAL);
+  o.output = out_path("x");
+  o.connections = RF_MAX_CONNECTIONS + 1;
+  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EINVAL);
+  o.connections = 0;
+  o.version = 999;
+  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EINVAL);
+  rf_engine_free(e);
+  free(url);
+}
+
+Test(engine, unwritable_directory)
+{
+  rf_engine *e = NULL;
+  rf_job_options o;
+  char *url = ts_url(srv, "/gen/10");
+  char ro[600];
+
+  if (geteuid() == 0)
+    cr_skip_test("root writes everywhere; covered by the ENOENT case");
+  snprintf(ro, sizeof(ro), "%s/ro", dir);
+  cr_assert_eq(mkdir(ro, 0500), 0);
+  strcat(ro, "/x");
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  rf_job_options_init(&o);
+  o.url = url;
+  o.output = ro;
+  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EACCES);
+  rf_engine_free(e);
+  free(url);
+}
+
+Test(engine, existing_output_needs_overwrite)
+{
+  rf_engine *e = NULL;
+  rf_job_options o;
+  outcome r;
+  FILE *f = fopen(out_path("exists"), "w");
+
+  cr_assert_not_null(f);
+  fputs("keep me", f);
+  fclose(f);
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  rf_job_options_init(&o);
+  o.url = "http://127.0.0.1:1/x";
+  o.output = out_path("exists");
+  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EEXIST);
+  rf_engine_free(e);
+  rf_job_options_init(&o);
+  o.overwrite = 1;
+  r = fetch("/gen/1000?seed=3", out_path("exists"), &o);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(out_path("exists"), 1000, 3);
+}
+
+static void cancel_on_progress(rf_job *job, const rf_progress *p, void *ud)
+{
+  (void)ud;
+  if (p->received > 0)
+    rf_job_cancel(job);
+}
+
+Test(engine, cancel_keeps_part)
+{
+  outcome o;
+  rf_engine *e = NULL;
+  rf_job_options opts;
+  char *url = ts_url(srv, "/gen/50000000?rate=2000000");
+  char part[600];
+
+  memset(&o, 0, sizeof(o));
+  rf_job_options_init(&opts);
+  opts.url = url;
+  opts.output = out_path("cancel");
+  opts.connections = 2;
+  opts.on_done = on_done;
+  opts.on_progress = cancel_on_progress;
+  opts.progress_interval_ms = 50;
+  opts.user_data = &o;
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  cr_assert_eq(rf_job_add(e, NULL, &opts), 0);
+  rf_engine_run(e);
+  rf_engine_free(e);
+  free(url);
+  cr_assert_eq(o.done, 1);
+  cr_assert_eq(o.error, RF_ECANCELED);
+  snprintf(part, sizeof(part), "%s.part", out_path("cancel"));
+  cr_assert(exists(part), ".part removed on cancel");
+  cr_assert_str_eq(o.path, part);
+  cr_assert_not(exists(out_path("cancel")));
+}
+
+Test(engine, disk_full)
+{
+  outcome r;
+  struct rlimit rl = { 1 << 20, 1 << 20 };
+  char part[600];
+
+  /* The test runs in its own process: a 1 MiB file-size limit stands in
+   * for a full disk (EFBIG, reported as ENOSPC). */
+  signal(SIGXFSZ, SIG_IGN);
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+  r = fetch("/gen/4000000?seed=1", out_path("full"), NULL);
+  cr_assert_eq(r.error, RF_ENOSPC, "%s: %s", rf_err_name(r.error), r.message);
+  snprintf(part, sizeof(part), "%s.part", out_path("full"));
+  cr_assert(strstr(r.message, part) != NULL, "%s", r.message);
+  cr_assert_not(exists(out_path("full")));
+}
+
+/* Two engines' worth of jobs on a caller-owned loop. */
+Test(engine, runs_on_caller_loop_with_two_jobs)
+{
+  uv_loop_t loop;
+  rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
+  rf_engine *e = NULL;
+  rf_job_options o;
+  outcome a, b;
+  char *ua = ts_url(srv, "/gen/3000000?seed=21");
+  char *ub = ts_url(srv, "/gen/2000000?seed=22");
+
+  memset(&a, 0, sizeof(a));
+  memset(&b, 0, sizeof(b));
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  eo.loop = &loop;
+  cr_assert_eq(rf_engine_new(&e, &eo), 0);
+  cr_assert_eq(rf_engine_run(e), RF_EINVAL, "run is for own loops only");
+  rf_job_options_init(&o);
+  o.url = ua;
+  o.output = out_path("a");
+  o.on_done = on_done;
+  o.user_data = &a;
+  cr_assert_eq(rf_job_add(e, NULL, &o), 0);
+  o.url = ub;
+  o.output = out_path("b");
+  o.user_data = &b;
+  cr_assert_eq(rf_job_add(e, NULL, &o), 0);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_eq(a.done, 1);
+  cr_assert_eq(b.done, 1);
+  cr_assert_eq(a.error, 0, "%s", a.message);
+  cr_assert_eq(b.error, 0, "%s", b.message);
+  rf_engine_free(e);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_eq(uv_loop_close(&loop), 0, "handles left open");
+  expect_gen(out_path("a"), 3000000, 21);
+  expect_gen(out_path("b"), 2000000, 22);
+  free(ua);
+  free(ub);
+}
