@@ -449,8 +449,12 @@ void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
   uint32_t k;
 
   (void)digest; /* kept for the journal and manifest checks */
+  uint64_t off, len;
+
   if (c->gen != job->gen || !rf__sched_mark_done(&job->sched, i))
     return;
+  rf__sched_piece_range(&job->sched, i, &off, &len);
+  job->done_bytes += len;
   job->dirty = 1;
   /* Whoever lost an endgame race stops now. */
   for (k = 0; k < job->nconns; k++) {
@@ -553,6 +557,7 @@ static void job_restart(rf_job *job, const char *why)
   job->total = RF_SIZE_UNKNOWN;
   job->single = 0;
   job->received = 0;
+  job->done_bytes = 0;
   job->etag[0] = job->last_modified[0] = '\0';
   curl_slist_free_all(job->if_range);
   job->if_range = NULL;
@@ -828,7 +833,20 @@ void rf__job_progress(const rf_job *job, rf_progress *p)
 
   memset(p, 0, sizeof(*p));
   p->total = job->total;
-  p->received = job->received;
+  if (job->single || job->sched.npieces == 0) {
+    p->received = job->received;
+  } else {
+    /* Content bytes, each counted once: finished pieces plus the parts of
+     * pieces being received (duplicates and re-fetches not counted). */
+    p->received = job->done_bytes;
+    for (k = 0; k < job->nconns; k++) {
+      const rf__conn *c = &job->conns[k];
+      if (c->busy && !c->is_dup && c->accepted && !c->piece_fresh &&
+          c->gen == job->gen && c->piece < job->sched.npieces &&
+          job->sched.state[c->piece] != RF__PIECE_DONE)
+        p->received += c->pos - (uint64_t)c->piece * job->sched.piece_size;
+    }
+  }
   p->written = job->store_open ? rf__store_written(&mj->store) : 0;
   p->rate = job->rate;
   p->elapsed = (double)(uv_now(job->engine->loop) - job->start_ms) / 1000.0;

@@ -139,7 +139,8 @@ struct rf_job {
   rf__conn *conns;
 
   /* Accounting. */
-  uint64_t received;
+  uint64_t received;        /* bytes taken from the network */
+  uint64_t done_bytes;      /* bytes of DONE pieces */
   uint64_t recv_at_tick;
   double rate;
   uint64_t start_ms;

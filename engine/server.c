@@ -19,6 +19,12 @@
  *   every connection is gone and every asynchronous close(2) has finished,
  *   which all happens while the caller runs the loop after rf_server_free.
  *
+ * Signals
+ *   libuv writes with write(2): a peer that hangs up while a body is being
+ *   sent raises SIGPIPE.  The process hosting a server must ignore SIGPIPE
+ *   (signal(SIGPIPE, SIG_IGN)), as every libuv program does; the library
+ *   does not change signal dispositions itself.
+ *
  * Test mode (engine/server.h) adds generated files and fault directives;
  * its semantics are documented there.
  */
@@ -39,16 +45,16 @@
 
 #include <uv.h>
 
-#define SRV_CHUNK (256 * 1024)  /* body bytes per write */
-#define SRV_NBUFS 2             /* body writes queued per connection */
-#define SRV_HEAD_MAX (16 * 1024) /* request head limit: 431 beyond */
-#define SRV_OUT_MAX 2048         /* response head (and short body) */
-#define SRV_IDLE_MS 60000        /* default idle timeout */
-#define SRV_LINGER_MS 2000       /* wait for the peer's FIN after ours */
-#define SRV_RATE_TICK_MS 10      /* token bucket refill period */
-#define SRV_BUCKETS 64           /* fault table hash buckets */
-#define SRV_GEN_MTIME 1577836800 /* 2020-01-01T00:00:00Z */
-#define SRV_FIELD_MAX 128        /* longest Range / If-Range kept */
+#define SRV_CHUNK        (256 * 1024) /* body bytes per write */
+#define SRV_NBUFS        2            /* body writes queued per connection */
+#define SRV_HEAD_MAX     (16 * 1024)  /* request head limit: 431 beyond */
+#define SRV_OUT_MAX      2048         /* response head (and short body) */
+#define SRV_IDLE_MS      60000        /* default idle timeout */
+#define SRV_LINGER_MS    2000         /* wait for the peer's FIN after ours */
+#define SRV_RATE_TICK_MS 10           /* token bucket refill period */
+#define SRV_BUCKETS      64           /* fault table hash buckets */
+#define SRV_GEN_MTIME    1577836800   /* 2020-01-01T00:00:00Z */
+#define SRV_FIELD_MAX    128          /* longest Range / If-Range kept */
 
 /* Fault counters of one request-target (test mode). */
 typedef struct srv_target {
@@ -59,7 +65,7 @@ typedef struct srv_target {
   uint64_t stall;
   uint64_t badrange;
   uint64_t shortlen;
-  char name[];       /* the request-target, NUL-terminated */
+  char name[]; /* the request-target, NUL-terminated */
 } srv_target;
 
 /* Directives read from a query string (test mode); see server.h. */
@@ -106,49 +112,49 @@ enum { SRV_PH_RESOLVE, SRV_PH_BODY };
 typedef struct srv_resp {
   /* Request. */
   char method[16];
-  int mkind;          /* SRV_M_* */
-  int keep_alive;     /* the connection stays open after the response */
-  int http11;         /* HTTP/1.1 (else 1.0) */
-  int parse_status;   /* 0, or the status answering a malformed head */
-  char *target;       /* request-target as received (owned) */
+  int mkind;        /* SRV_M_* */
+  int keep_alive;   /* the connection stays open after the response */
+  int http11;       /* HTTP/1.1 (else 1.0) */
+  int parse_status; /* 0, or the status answering a malformed head */
+  char *target;     /* request-target as received (owned) */
   int range_seen;
-  int range_bad;      /* repeated, too long: ignored */
+  int range_bad; /* repeated, too long: ignored */
   char range[SRV_FIELD_MAX];
   int if_range_seen;
-  int if_range_bad;   /* too long: never matches */
+  int if_range_bad; /* too long: never matches */
   char if_range[SRV_FIELD_MAX];
   /* Test mode. */
   srv_query q;
-  srv_target *tg;     /* NULL when testing is off */
-  uint64_t nreq;      /* 1-based number of this request for tg */
+  srv_target *tg; /* NULL when testing is off */
+  uint64_t nreq;  /* 1-based number of this request for tg */
   /* Response. */
-  int phase;          /* SRV_PH_* */
+  int phase; /* SRV_PH_* */
   int status;
-  int kind;           /* SRV_K_* */
-  uv_file fd;         /* SRV_K_FILE: open file, or -1 */
-  uint64_t size;      /* size of the whole content */
-  uint64_t start;     /* first content offset of the body */
-  uint64_t len;       /* announced body length */
-  uint64_t limit;     /* body bytes actually produced (<= len) */
-  uint64_t produced;  /* body bytes handed to buffers so far */
-  uint64_t sent;      /* body bytes whose write completed */
-  uint64_t text_len;  /* short body carried in the head write */
-  uint64_t seed;      /* SRV_K_GEN */
+  int kind;               /* SRV_K_* */
+  uv_file fd;             /* SRV_K_FILE: open file, or -1 */
+  uint64_t size;          /* size of the whole content */
+  uint64_t start;         /* first content offset of the body */
+  uint64_t len;           /* announced body length */
+  uint64_t limit;         /* body bytes actually produced (<= len) */
+  uint64_t produced;      /* body bytes handed to buffers so far */
+  uint64_t sent;          /* body bytes whose write completed */
+  uint64_t text_len;      /* short body carried in the head write */
+  uint64_t seed;          /* SRV_K_GEN */
   unsigned char xor_mask; /* content XOR (change_after on real files) */
   int corrupt;
   uint64_t corrupt_off;
-  int stall;          /* a stall is still to come */
+  int stall; /* a stall is still to come */
   uint64_t stall_at;
   uint64_t stall_ms;
-  uint64_t delay_ms;  /* head not yet sent: wait this long first */
+  uint64_t delay_ms; /* head not yet sent: wait this long first */
   int chunked;
-  int abort_after;    /* close the connection after the body (cut) */
-  int tail_sent;      /* chunked terminator queued */
-  int waiting;        /* fault timer armed (delay, stall or rate) */
+  int abort_after; /* close the connection after the body (cut) */
+  int tail_sent;   /* chunked terminator queued */
+  int waiting;     /* fault timer armed (delay, stall or rate) */
   int logged;
-  srv_buf *filling;   /* buffer whose file read is in flight */
-  char etag[96];      /* with quotes; "" for none */
-  char lastmod[40];   /* IMF-fixdate; "" for none */
+  srv_buf *filling; /* buffer whose file read is in flight */
+  char etag[96];    /* with quotes; "" for none */
+  char lastmod[40]; /* IMF-fixdate; "" for none */
 } srv_resp;
 
 /* One accepted connection. */
@@ -157,22 +163,22 @@ typedef struct srv_conn {
   struct srv_conn *prev;
   struct srv_conn *next;
   uv_tcp_t tcp;
-  uv_timer_t idle;    /* idle timeout, then lingering close */
-  uv_timer_t fault;   /* delay, stall and rate ticks */
-  uv_fs_t fs;         /* the one file-system request in flight */
+  uv_timer_t idle;  /* idle timeout, then lingering close */
+  uv_timer_t fault; /* delay, stall and rate ticks */
+  uv_fs_t fs;       /* the one file-system request in flight */
   uv_write_t head_req;
   uv_write_t tail_req;
   uv_shutdown_t shut_req;
-  unsigned refs;      /* open handles + fs request in flight */
-  unsigned writes;    /* uv_write requests in flight */
+  unsigned refs;   /* open handles + fs request in flight */
+  unsigned writes; /* uv_write requests in flight */
   int closing;
   int lingering;
   int reading;
   int responding;
   int fs_busy;
-  uint64_t rate;      /* bytes per second, 0: no cap */
+  uint64_t rate; /* bytes per second, 0: no cap */
   double tokens;
-  uint64_t rate_t;    /* uv_hrtime of the last refill */
+  uint64_t rate_t; /* uv_hrtime of the last refill */
   srv_resp r;
   srv_buf bufs[SRV_NBUFS];
   size_t in_len;
@@ -185,7 +191,7 @@ typedef struct srv_conn {
 struct rf_server {
   uv_loop_t *loop;
   uv_tcp_t listener;
-  char *root;         /* realpath of the served directory */
+  char *root; /* realpath of the served directory */
   size_t root_len;
   void (*log_cb)(const char *line, void *user_data);
   void *user_data;
@@ -196,7 +202,7 @@ struct rf_server {
   uint64_t idle_ms;
   srv_conn *conns;
   size_t nconns;
-  unsigned pending;   /* asynchronous closes of files in flight */
+  unsigned pending; /* asynchronous closes of files in flight */
   srv_target *targets[SRV_BUCKETS];
   _Atomic uint64_t requests;
   _Atomic uint64_t connections;
@@ -328,9 +334,10 @@ static void fmt_http_date(char *out, size_t size, int64_t t)
 {
   static const char days[7][4] = { "Sun", "Mon", "Tue", "Wed",
                                    "Thu", "Fri", "Sat" };
-  static const char months[12][4] = { "Jan", "Feb", "Mar", "Apr",
-                                      "May", "Jun", "Jul", "Aug",
-                                      "Sep", "Oct", "Nov", "Dec" };
+  static const char months[12][4] = {
+    "Jan", "Feb", "Mar", "Apr", "May", "Jun",
+    "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"
+  };
   time_t tt = (time_t)t;
   struct tm tm;
 
@@ -339,9 +346,9 @@ static void fmt_http_date(char *out, size_t size, int64_t t)
     snprintf(out, size, "Thu, 01 Jan 1970 00:00:00 GMT");
     return;
   }
-  snprintf(out, size, "%s, %02d %s %04d %02d:%02d:%02d GMT",
-           days[tm.tm_wday], tm.tm_mday, months[tm.tm_mon],
-           tm.tm_year + 1900, tm.tm_hour, tm.tm_min, tm.tm_sec);
+  snprintf(out, size, "%s, %02d %s %04d %02d:%02d:%02d GMT", days[tm.tm_wday],
+           tm.tm_mday, months[tm.tm_mon], tm.tm_year + 1900, tm.tm_hour,
+           tm.tm_min, tm.tm_sec);
 }
 
 /* Reason phrase of an HTTP status. */
@@ -618,8 +625,7 @@ static void resp_log(srv_conn *c)
   }
   target[i] = '\0';
   snprintf(line, sizeof(line), "%s %s %d %" PRIu64,
-           r->method[0] != '\0' ? r->method : "-", target, r->status,
-           r->sent);
+           r->method[0] != '\0' ? r->method : "-", target, r->status, r->sent);
   s->log_cb(line, s->user_data);
 }
 
@@ -642,10 +648,10 @@ static void on_idle_timeout(uv_timer_t *t)
   conn_close(t->data);
 }
 
-/* Restart the idle timer after progress. */
+/* Restart the idle timer after progress (not while a fault holds us). */
 static void conn_touch(srv_conn *c)
 {
-  if (c->closing)
+  if (c->closing || c->r.waiting)
     return;
   uv_timer_start(&c->idle, on_idle_timeout,
                  c->lingering ? SRV_LINGER_MS : c->srv->idle_ms, 0);
@@ -783,8 +789,7 @@ static size_t req_parse(srv_conn *c)
   }
 
   /* Request line: METHOD SP target SP HTTP/1.x */
-  line_end = (size_t)((const char *)memchr(in + start, '\n', len - start) -
-                      in);
+  line_end = (size_t)((const char *)memchr(in + start, '\n', len - start) - in);
   if (line_end > start && in[line_end - 1] == '\r')
     line_end--;
   sp1 = memchr(in + start, ' ', line_end - start);
@@ -917,8 +922,8 @@ bad:
 }
 
 /* Append to the response head; overflow truncates (never happens). */
-__attribute__((format(printf, 2, 3))) static void
-out_add(srv_conn *c, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void out_add(srv_conn *c,
+                                                          const char *fmt, ...)
 {
   size_t used = strlen(c->out);
   va_list ap;
@@ -938,8 +943,8 @@ static void out_begin(srv_conn *c, int status)
   c->r.status = status;
   c->out[0] = '\0';
   fmt_http_date(date, sizeof(date), (int64_t)time(NULL));
-  out_add(c, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: rangefetch/%s\r\n",
-          status, status_reason(status), date, RF_VERSION_STRING);
+  out_add(c, "HTTP/1.1 %d %s\r\nDate: %s\r\nServer: rangefetch/%s\r\n", status,
+          status_reason(status), date, RF_VERSION_STRING);
 }
 
 /*
@@ -1214,8 +1219,8 @@ static void on_fs_stat(uv_fs_t *req)
     resp_text(c, 403, NULL);
     return;
   }
-  changed = r->tg != NULL && r->q.has_change_after &&
-            r->nreq > r->q.change_after;
+  changed =
+      r->tg != NULL && r->q.has_change_after && r->nreq > r->q.change_after;
   r->kind = SRV_K_FILE;
   r->size = st.st_size;
   r->xor_mask = changed ? 0x5A : 0;
@@ -1402,8 +1407,7 @@ static void req_start(srv_conn *c)
       goto out;
     }
     if (r->nreq <= r->q.s503 || r->nreq <= r->q.s429) {
-      snprintf(extra, sizeof(extra), "Retry-After: %" PRIu64 "\r\n",
-               r->q.ra);
+      snprintf(extra, sizeof(extra), "Retry-After: %" PRIu64 "\r\n", r->q.ra);
       resp_text(c, r->nreq <= r->q.s503 ? 503 : 429, extra);
       goto out;
     }
@@ -1572,8 +1576,8 @@ static void resp_send_head(srv_conn *c)
   r->phase = SRV_PH_BODY;
   ub = uv_buf_init(c->out, (unsigned)strlen(c->out));
   c->head_req.data = c;
-  if (uv_write(&c->head_req, (uv_stream_t *)&c->tcp, &ub, 1,
-               on_head_written) != 0) {
+  if (uv_write(&c->head_req, (uv_stream_t *)&c->tcp, &ub, 1, on_head_written) !=
+      0) {
     conn_close(c);
     return;
   }
@@ -1604,8 +1608,7 @@ static void chunk_send(srv_conn *c, srv_buf *b, size_t n, uint64_t off)
     ub[nb++] = uv_buf_init(c->crlf, 2);
   b->content_len = n;
   b->req.data = b;
-  if (uv_write(&b->req, (uv_stream_t *)&c->tcp, ub, nb, on_body_written) !=
-      0) {
+  if (uv_write(&b->req, (uv_stream_t *)&c->tcp, ub, nb, on_body_written) != 0) {
     b->busy = 0;
     conn_close(c);
     return;
@@ -1737,8 +1740,7 @@ static void resp_pump(srv_conn *c)
   }
   if (r->produced < r->limit || r->filling != NULL || r->waiting)
     return;
-  if (r->chunked && !r->abort_after && !r->tail_sent &&
-      r->mkind == SRV_M_GET) {
+  if (r->chunked && !r->abort_after && !r->tail_sent && r->mkind == SRV_M_GET) {
     r->tail_sent = 1;
     memcpy(c->tail, "0\r\n\r\n", 5);
     ub = uv_buf_init(c->tail, 5);
@@ -1855,8 +1857,7 @@ int rf_server_new(rf_server **out, const rf_server_options *opts)
   if (rc == 0)
     rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
   if (rc == 0)
-    rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound,
-                            &namelen);
+    rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &namelen);
   if (rc != 0) {
     rc = map_uv_error(rc);
     /* The handle is released when the caller next runs the loop. */

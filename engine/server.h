@@ -34,9 +34,11 @@
  *    s429=T        "Retry-After: S" (ra=S, default 1) and a short text body
  *    ra=S          (s503 is checked first; both count the same requests).
  *    status=CODE   Every request gets CODE (200..599) and a short text body.
- *    norange=1     Range is ignored: 200 with the whole content, always.
- *    chunked=1     Range is ignored and the body is sent with
- *                  "Transfer-Encoding: chunked" (HTTP/1.1 requests only).
+ *    norange=1     Range is ignored: 200 with the whole content, always,
+ *                  and no Accept-Ranges header.
+ *    chunked=1     As norange, and the body is sent with
+ *                  "Transfer-Encoding: chunked" and no Content-Length
+ *                  (HTTP/1.1 requests only).
  *    change_after=N  From the target's request N+1 on, the content has
  *                  changed: a generated file uses seed+1 (ETag and
  *                  Last-Modified follow), a real file is served XORed with
