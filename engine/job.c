@@ -513,6 +513,18 @@ static int map_curl(CURLcode res, int *retryable)
   }
 }
 
+static uint64_t next_random(rf_job *job)
+{
+  /* xorshift64*: per job, so the library keeps no global state. */
+  uint64_t x = job->rng;
+
+  x ^= x >> 12;
+  x ^= x << 25;
+  x ^= x >> 27;
+  job->rng = x;
+  return x * 0x2545F4914F6CDD1DULL;
+}
+
 static void on_backoff(uv_timer_t *t)
 {
   rf__conn *c = t->data;
@@ -600,10 +612,12 @@ static void conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
   if (delay > job->retry_max_ms)
     delay = job->retry_max_ms;
   /* Jitter: 50% to 150%, so connections do not retry in lockstep. */
-  delay = delay / 2 + (uint64_t)((double)delay * ((double)rand() /
-                                                   ((double)RAND_MAX + 1.0)));
-  if (retry_after_ms > delay)
-    delay = retry_after_ms;
+  delay = delay / 2 + next_random(job) % (delay + 1);
+  if (retry_after_ms > delay) {
+    /* The server's wish, within reason: at most ten back-off caps. */
+    uint64_t cap = (uint64_t)job->retry_max_ms * 10;
+    delay = retry_after_ms < cap ? retry_after_ms : cap;
+  }
   RF_LOG(&job->engine->log, RF_LOG_WARN, "http",
          "conn %u: %s; retrying in %llu ms (try %u of %u)", c->id, msg,
          (unsigned long long)delay, tries + 1, job->max_tries);
@@ -1108,6 +1122,7 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
     return RF_ENOMEM;
   job->engine = e;
   job->total = RF_SIZE_UNKNOWN;
+  job->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)job) | 1;
   job->url = strdup(o->url);
   job->url_safe = strip_credentials(o->url);
   job->output = strdup(o->output);

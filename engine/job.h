@@ -132,6 +132,7 @@ struct rf_job {
   int finish_pending;      /* FINISH waits for a running PREALLOC */
   int dirty;               /* something changed: run the scheduler */
   unsigned probe_tries;
+  uint64_t rng;            /* xorshift state for back-off jitter */
 
   rf__sched sched;
   rf__store store;

@@ -204,10 +204,14 @@ RF_EXTERN void rf_job_options_init(rf_job_options *opts);
  * The output directory is checked and "<output>.part" is created before the
  * call returns, so a bad path fails here and not after the download.
  *
- * Returns 0, RF_EINVAL (missing url/output, bad option), RF_EURL (not an
- * http(s) URL), RF_EEXIST (output exists and overwrite is 0), RF_EACCES /
- * RF_ENOENT / RF_EIO (the .part file cannot be created), RF_ENOMEM,
- * RF_EREENTRANT.  On failure no callback is ever called for the job.
+ * May be called from inside a callback, e.g. to queue the next download
+ * from a completion callback.
+ *
+ * Returns 0, RF_EINVAL (missing url/output, bad option, engine being
+ * freed), RF_EURL (not an http(s) URL), RF_EEXIST (output exists and
+ * overwrite is 0), RF_EACCES / RF_ENOENT / RF_EIO (the .part file cannot
+ * be created), RF_ENOMEM.  On failure no callback is ever called for the
+ * job.
  */
 RF_EXTERN int rf_job_add(rf_engine *engine, rf_job **out,
                          const rf_job_options *opts);
