@@ -8,6 +8,7 @@
 #include "progress.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -416,33 +417,39 @@ static const char *env_nonempty(const char *name)
 
 /*
  * The proxy for the URL from the environment, as curl reads it, or NULL.
- * *from names the variable.  Uppercase HTTP_PROXY is never read (httpoxy).
+ * *why names the variable the proxy came from, or why there is none (NULL:
+ * nothing set).  Uppercase HTTP_PROXY is never read (httpoxy).
  */
-static const char *proxy_from_env(const url_parts *u, const char **from)
+static const char *proxy_from_env(const url_parts *u, const char **why)
 {
   static const char *const https_vars[] = { "https_proxy", "HTTPS_PROXY",
                                             "all_proxy", "ALL_PROXY", NULL };
   static const char *const http_vars[] = { "http_proxy", "all_proxy",
                                            "ALL_PROXY", NULL };
   const char *const *vars = url_scheme_is(u, "https") ? https_vars : http_vars;
-  const char *proxy = NULL, *np;
+  const char *proxy = NULL, *np, *np_why;
   size_t i;
 
-  *from = NULL;
-  for (i = 0; vars[i] != NULL && proxy == NULL; i++) {
+  *why = NULL;
+  for (i = 0; vars[i] != NULL; i++) {
     proxy = env_nonempty(vars[i]);
     if (proxy != NULL)
-      *from = vars[i];
+      break;
   }
   if (proxy == NULL)
-    return NULL;
+    goto out;
+  *why = vars[i];
   np = env_nonempty("no_proxy");
-  if (np == NULL)
+  np_why = "the host matches no_proxy";
+  if (np == NULL) {
     np = env_nonempty("NO_PROXY");
-  if (np != NULL && noproxy_match(np, u->host, u->host_len)) {
-    *from = "no_proxy";
-    return NULL;
+    np_why = "the host matches NO_PROXY";
   }
+  if (np != NULL && noproxy_match(np, u->host, u->host_len)) {
+    proxy = NULL;
+    *why = np_why;
+  }
+out:
   return proxy;
 }
 
@@ -699,6 +706,11 @@ static int get_parse(int argc, char **argv, get_args *a)
     cli_usage_error("get", "missing URL");
     goto out;
   }
+  if (a->cacert != NULL && access(a->cacert, R_OK) != 0) {
+    cli_usage_error("get", "cannot read the --cacert file '%s': %s", a->cacert,
+                    strerror(errno));
+    goto out;
+  }
   if (a->proxy != NULL && a->no_proxy) {
     cli_usage_error("get", "--proxy and --no-proxy cannot be used together");
     goto out;
@@ -751,11 +763,8 @@ static void get_log_proxy(get_ctx *c, const char *proxy, const char *from)
   char line[1024];
 
   if (proxy == NULL) {
-    if (from != NULL)
-      snprintf(line, sizeof(line), "no proxy: the host is in %s", from);
-    else
-      snprintf(line, sizeof(line), "no proxy%s",
-               c->args->no_proxy ? " (--no-proxy)" : "");
+    snprintf(line, sizeof(line), "no proxy (%s)",
+             from != NULL ? from : "none set in the environment");
     get_on_log(RF_LOG_INFO, "cli", line, c);
     return;
   }
@@ -847,8 +856,10 @@ int cli_get_main(int argc, char **argv)
 
   if (a.proxy != NULL) {
     proxy = a.proxy[0] != '\0' ? a.proxy : NULL;
-    proxy_from = "--proxy";
-  } else if (!a.no_proxy) {
+    proxy_from = proxy != NULL ? "--proxy" : "--proxy \"\"";
+  } else if (a.no_proxy) {
+    proxy_from = "--no-proxy";
+  } else {
     proxy = proxy_from_env(&u, &proxy_from);
   }
 

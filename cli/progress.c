@@ -75,14 +75,18 @@ static unsigned progress_columns(void)
   return cols;
 }
 
-/* Build the bar for pr into p->line, at most width - 1 columns. */
+/*
+ * Build the bar for pr into p->line, at most width - 1 columns.  When the
+ * terminal is narrow, drop the bar, then the connections, the ETA and the
+ * rate, in that order.
+ */
 static void progress_format(cli_progress *p, const rf_progress *pr)
 {
   char done[32], total[32], rate[32], eta[32];
-  char left[16], right[160];
+  char pct[8], parts[4][80], tail[4 * 80 + 8];
   unsigned cols = progress_columns();
-  size_t width, used, bar, fill, i;
-  unsigned pct;
+  size_t width, bar, fill, i, n, keep;
+  unsigned percent;
   char *o = p->line;
 
   if (cols < PROGRESS_MIN_COLS)
@@ -98,40 +102,48 @@ static void progress_format(cli_progress *p, const rf_progress *pr)
     goto out;
   }
 
-  if (pr->total == 0 || pr->received >= pr->total)
-    pct = pr->received >= pr->total ? 100 : 0;
+  if (pr->received >= pr->total)
+    percent = 100;
   else
-    pct = (unsigned)((double)pr->received * 100.0 / (double)pr->total);
-  if (pct >= 100 && pr->received < pr->total)
-    pct = 99;
+    percent = (unsigned)((double)pr->received * 100.0 / (double)pr->total);
+  if (percent >= 100 && pr->received < pr->total)
+    percent = 99;
   cli_human_bytes(total, sizeof(total), (double)pr->total);
   progress_eta(eta, sizeof(eta), pr);
-  snprintf(left, sizeof(left), "%3u%% ", pct);
-  snprintf(right, sizeof(right), " %s/%s  %s/s  ETA %s  %u conn", done, total,
-           rate, eta, pr->connections);
+  snprintf(pct, sizeof(pct), "%3u%%", percent);
+  snprintf(parts[0], sizeof(parts[0]), " %s/%s", done, total);
+  snprintf(parts[1], sizeof(parts[1]), "  %s/s", rate);
+  snprintf(parts[2], sizeof(parts[2]), "  ETA %s", eta);
+  snprintf(parts[3], sizeof(parts[3]), "  %u conn", pr->connections);
 
-  used = strlen(left) + strlen(right) + 2;
-  if (width < used + 10) {
-    snprintf(o, sizeof(p->line), "%s%s", left, right + 1);
+  /* Everything, with a bar of at least 10 columns. */
+  snprintf(tail, sizeof(tail), "%s%s%s%s", parts[0], parts[1], parts[2],
+           parts[3]);
+  n = strlen(pct) + 3 + strlen(tail);
+  if (width >= n + 10) {
+    bar = width - n;
+    if (bar > 50)
+      bar = 50;
+    fill = (size_t)((double)bar * percent / 100.0);
+    i = strlen(pct);
+    memcpy(o, pct, i);
+    o[i++] = ' ';
+    o[i++] = '[';
+    for (size_t k = 0; k < bar; k++)
+      o[i++] = k < fill ? '=' : k == fill ? '>' : ' ';
+    o[i++] = ']';
+    snprintf(o + i, sizeof(p->line) - i, "%s", tail);
     goto out;
   }
-  bar = width - used;
-  if (bar > 50)
-    bar = 50;
-  fill = (size_t)((double)bar * pct / 100.0);
-  i = strlen(left);
-  memcpy(o, left, i);
-  o[i++] = '[';
-  for (size_t k = 0; k < bar; k++) {
-    if (k < fill)
-      o[i++] = '=';
-    else if (k == fill)
-      o[i++] = '>';
-    else
-      o[i++] = ' ';
+  /* No bar: as many of the parts as fit. */
+  for (keep = 4; keep > 0; keep--) {
+    tail[0] = '\0';
+    for (i = 0; i < keep; i++)
+      strcat(tail, parts[i]);
+    if (strlen(pct) + strlen(tail) <= width)
+      break;
   }
-  o[i++] = ']';
-  snprintf(o + i, sizeof(p->line) - i, "%s", right);
+  snprintf(o, sizeof(p->line), "%s%s", pct, keep > 0 ? tail : "");
 out:
   if (strlen(p->line) > width)
     p->line[width] = '\0';
@@ -309,8 +321,11 @@ void cli_json_done(const rf_result *r)
   cli_json_string(f, r->path);
   fprintf(f, ",\"bytes\":%llu,\"seconds\":", (unsigned long long)r->bytes);
   json_double(f, r->seconds);
-  fprintf(f, ",\"http_status\":%ld,\"tries\":%u,\"retries\":%u}\n",
-          r->http_status, r->tries, r->retries);
+  fprintf(f,
+          ",\"http_status\":%ld,\"tries\":%u,\"retries\":%u,"
+          "\"connections\":%u,\"connections_opened\":%u}\n",
+          r->http_status, r->tries, r->retries, r->connections_max,
+          r->connections_opened);
   fflush(f);
 }
 
@@ -324,7 +339,7 @@ void cli_print_saved(const rf_result *r)
                   secs > 0.0 ? (double)r->bytes / secs : 0.0);
   printf("saved '%s' %s in %.2f s (%s/s, %u connection%s, %u retr%s)\n",
          r->path != NULL ? r->path : "", size, secs, rate,
-         r->connections_opened, r->connections_opened == 1 ? "" : "s",
+         r->connections_max, r->connections_max == 1 ? "" : "s",
          r->retries, r->retries == 1 ? "y" : "ies");
   fflush(stdout);
 }

@@ -106,6 +106,22 @@ static int serve_parse_listen(const char *text, char *host, size_t host_size,
   return 0;
 }
 
+/* Why rf_server_new failed, in the words of someone starting a server. */
+static const char *serve_strerror(int err)
+{
+  switch (err) {
+  case RF_EBUSY:
+    return "address already in use";
+  case RF_EINVAL:
+    return "invalid address or address not available here";
+  case RF_EACCES:
+    return "permission denied (unreadable directory, or a port below "
+           "1024 without privileges)";
+  default:
+    return rf_strerror(err);
+  }
+}
+
 static void serve_on_log(const char *line, void *user_data)
 {
   const char *c;
@@ -211,7 +227,7 @@ int cli_serve_main(int argc, char **argv)
             CLI_PROGRAM ": error: cannot serve '%s' on %s%s%s:%u: "
                         "%s (%s)\n",
             dir, is_v6 ? "[" : "", host, is_v6 ? "]" : "", (unsigned)port,
-            rf_strerror(err), rf_err_name(err));
+            serve_strerror(err), rf_err_name(err));
     goto out;
   }
 

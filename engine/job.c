@@ -65,9 +65,16 @@ static uint64_t run_end_byte(const rf_job *job, uint32_t first, uint32_t n)
 
 static void conn_remove(rf__conn *c)
 {
+  long n = 0;
+
   if (c->busy) {
+    /* Connections opened for this transfer, counted before it goes. */
+    if (curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &n) == CURLE_OK &&
+        n > 0)
+      c->job->connects += (unsigned)n;
     rf__curlm_remove(&c->job->engine->m, c->easy);
     c->busy = 0;
+    c->job->busy_now--;
   }
   c->paused = 0;
 }
@@ -94,6 +101,8 @@ static int conn_start(rf__conn *c, uint64_t start, uint64_t end)
   if (rc != 0)
     return job_fail(job, rc, "cannot start a transfer: %s", rf_strerror(rc));
   c->busy = 1;
+  if (++job->busy_now > job->busy_max)
+    job->busy_max = job->busy_now;
   RF_LOG(&job->engine->log, RF_LOG_DEBUG, "sched",
          "conn %u: bytes %llu-%llu%s", c->id, (unsigned long long)start,
          (unsigned long long)(end == RF_SIZE_UNKNOWN ? 0 : end - 1),
@@ -472,7 +481,7 @@ void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
 
 /* ----------------------------------------------------------- completion */
 
-static int map_curl(CURLcode res, int *retryable)
+static int map_curl(CURLcode res, int proxied, int *retryable)
 {
   *retryable = 1;
   switch (res) {
@@ -483,7 +492,7 @@ static int map_curl(CURLcode res, int *retryable)
     *retryable = 0;
     return RF_EPROXY;
   case CURLE_COULDNT_CONNECT:
-    return RF_ECONNECT;
+    return proxied ? RF_EPROXY : RF_ECONNECT;
   case CURLE_OPERATION_TIMEDOUT:
     return RF_ETIMEDOUT;
   case CURLE_URL_MALFORMAT:
@@ -602,8 +611,8 @@ static void conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
                                             : c->run_first);
   if (tries >= job->max_tries) {
     job->tries = tries;
-    job_fail(job, err, "%s: giving up after %u tries: %s", safe_url(job),
-             tries, msg);
+    job_fail(job, err, "%s: giving up after %u %s: %s", safe_url(job),
+             tries, tries == 1 ? "try" : "tries", msg);
     return;
   }
   job->retries++;
@@ -630,10 +639,7 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
   int retryable = 1, err;
   char msg[300];
   uint64_t ra;
-  long num_connects = 0;
 
-  curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &num_connects);
-  job->connects += (unsigned)num_connects;
   conn_remove(c);
   if (job->state == RF__JOB_DONE || c->gen != job->gen) {
     rf__conn_drop_block(c);
@@ -657,9 +663,13 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
     retryable = c->retryable;
     snprintf(msg, sizeof(msg), "%s", c->errmsg);
   } else if (res != CURLE_OK) {
-    err = map_curl(res, &retryable);
-    snprintf(msg, sizeof(msg), "%s",
-             c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(res));
+    err = map_curl(res, job->proxy != NULL, &retryable);
+    if (err == RF_EPROXY && res == CURLE_COULDNT_CONNECT)
+      snprintf(msg, sizeof(msg), "cannot connect to the proxy: %s",
+               c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(res));
+    else
+      snprintf(msg, sizeof(msg), "%s",
+               c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(res));
     job->curl_code = (int)res;
   } else if (!c->headers_done) {
     err = RF_EPROTO;
@@ -968,6 +978,7 @@ static void job_complete(rf_job *job, int err)
   r.seconds = p.elapsed;
   r.retries = job->retries;
   r.connections_opened = job->connects;
+  r.connections_max = job->busy_max;
   p.connections = 0;
   p.written = r.bytes;
   job->engine->in_callback++;

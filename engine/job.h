@@ -147,6 +147,8 @@ struct rf_job {
   uint64_t start_ms;
   unsigned retries;
   unsigned connects;
+  unsigned busy_now;       /* transfers in the multi now */
+  unsigned busy_max;
   uv_timer_t tick;         /* progress + housekeeping */
   uv_timer_t kick;         /* deferred work, 0 ms */
 

@@ -141,6 +141,7 @@ typedef struct rf_result {
   double seconds;      /* wall time of the job */
   unsigned retries;    /* requests retried over the whole job */
   unsigned connections_opened; /* TCP connections libcurl opened */
+  unsigned connections_max;    /* most transfers that ran at once */
 } rf_result;
 
 /*
@@ -166,7 +167,9 @@ typedef struct rf_job_options {
   const char *output; /* destination path (required) */
 
   unsigned connections; /* parallel connections; 0: RF_DEFAULT_CONNECTIONS */
-  uint64_t piece_size;  /* bytes, 0: chosen from the size (1 or 4 MiB) */
+  /* Bytes per piece (the unit of scheduling and of verification); 0: 1 MiB,
+   * doubled until the content has at most 65536 pieces. */
+  uint64_t piece_size;
   /* Proxy URL for every request ("http://host:3128", "socks5h://..."),
    * NULL or "": no proxy.  The engine never reads proxy variables from the
    * environment on its own. */
