@@ -53,6 +53,9 @@ static const char get_help[] =
     "                           (default 15)\n"
     "      --cacert FILE        also trust the CA certificates in FILE\n"
     "  -f, --force              overwrite FILE if it exists\n"
+    "      --no-sync            do not flush FILE to disk before renaming\n"
+    "                           it (faster on slow disks; a power cut just\n"
+    "                           after may damage FILE)\n"
     "      --json               print newline-delimited JSON events on\n"
     "                           stdout instead of the progress bar and the\n"
     "                           result line\n"
@@ -80,6 +83,7 @@ enum get_opt_id {
   OPT_CONNECT_TIMEOUT,
   OPT_CACERT,
   OPT_FORCE,
+  OPT_NO_SYNC,
   OPT_JSON,
   OPT_QUIET,
   OPT_VERBOSE,
@@ -97,6 +101,7 @@ static const cli_option get_options[] = {
   { "connect-timeout", 0, 1, OPT_CONNECT_TIMEOUT },
   { "cacert", 0, 1, OPT_CACERT },
   { "force", 'f', 0, OPT_FORCE },
+  { "no-sync", 0, 0, OPT_NO_SYNC },
   { "json", 0, 0, OPT_JSON },
   { "quiet", 'q', 0, OPT_QUIET },
   { "verbose", 'v', 0, OPT_VERBOSE },
@@ -116,6 +121,7 @@ typedef struct get_args {
   unsigned connect_ms;
   const char *cacert;
   int force;
+  int no_sync;
   int json;
   int quiet;
   int verbose;
@@ -679,6 +685,9 @@ static int get_parse(int argc, char **argv, get_args *a)
     case OPT_CACERT:
       a->cacert = v;
       break;
+    case OPT_NO_SYNC:
+      a->no_sync = 1;
+      break;
     case OPT_FORCE:
       a->force = 1;
       break;
@@ -914,6 +923,7 @@ int cli_get_main(int argc, char **argv)
   jo.progress_interval_ms = CLI_PROGRESS_INTERVAL_MS;
   jo.ca_file = a.cacert;
   jo.overwrite = a.force;
+  jo.no_sync = a.no_sync;
   jo.on_progress = mode != CLI_PROGRESS_NONE ? get_on_progress : NULL;
   jo.on_done = get_on_done;
   jo.user_data = &c;

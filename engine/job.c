@@ -17,7 +17,12 @@
 
 #define RF__PROBE_LEN (1ULL << 20)
 #define RF__MAX_RUN (64ULL << 20)
-#define RF__BLOCK_SIZE ((size_t)512 * 1024)
+/* Staging blocks: 1 MiB each (measured: fewer pwrite calls and wake-ups
+ * than 512 KiB, no gain at 2 MiB), 2 per connection + 4, 8 to 24 blocks,
+ * so memory stays bounded whatever the file size. */
+#define RF__BLOCK_SIZE ((size_t)1 << 20)
+#define RF__MIN_BLOCKS 8u
+#define RF__MAX_BLOCKS 24u
 #define RF__DUP_MIN_LEFT (128ULL * 1024)
 #define RF__MAX_RESTARTS 3
 
@@ -1177,15 +1182,18 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
       goto fail;
   }
   /* Last step that can fail: it creates the .part file. */
-  rc = rf__store_open(&job->store, e->loop, job->part, job->output,
-                      RF__BLOCK_SIZE,
-                      job->nconns * 4 < 16   ? 16
-                      : job->nconns * 4 > 64 ? 64
-                                             : job->nconns * 4,
-                      on_store_wake, job);
+  {
+    unsigned nblocks = 2 * job->nconns + 4;
+    nblocks = nblocks < RF__MIN_BLOCKS   ? RF__MIN_BLOCKS
+              : nblocks > RF__MAX_BLOCKS ? RF__MAX_BLOCKS
+                                         : nblocks;
+    rc = rf__store_open(&job->store, e->loop, job->part, job->output,
+                        RF__BLOCK_SIZE, nblocks, on_store_wake, job);
+  }
   if (rc != 0)
     goto fail;
   job->store_open = 1;
+  job->store.durable = !o->no_sync;
   for (k = 0; k < job->nconns; k++) {
     uv_timer_init(e->loop, &job->conns[k].timer);
     job->conns[k].timer.data = &job->conns[k];

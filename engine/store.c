@@ -88,7 +88,7 @@ static int do_op(rf__store *st, int op, uint64_t arg)
   /* RF__STORE_FINISH */
   if (ftruncate(st->fd, (off_t)arg) != 0)
     return map_errno(errno);
-  if (fdatasync(st->fd) != 0)
+  if (st->durable && fdatasync(st->fd) != 0)
     return map_errno(errno);
   if (rename(st->part_path, st->final_path) != 0)
     return map_errno(errno);
@@ -105,8 +105,11 @@ static void *writer_main(void *arg)
     rf__block *b;
     int e = 0, had_err;
 
-    while (st->queue_head == NULL && !st->quit)
+    while (st->queue_head == NULL && !st->quit) {
+      st->writer_waiting = 1;
       pthread_cond_wait(&st->cv, &st->mu);
+      st->writer_waiting = 0;
+    }
     b = st->queue_head;
     if (b == NULL)
       break; /* quit, and the queue is drained */
@@ -124,6 +127,11 @@ static void *writer_main(void *arg)
     } else {
       if (!had_err && b->len > 0)
         e = write_all(st->fd, b->data, b->len, b->off);
+      /* Start writeback now, so that the final fdatasync finds little
+       * left to do: disk and network work at the same time. */
+      if (e == 0 && b->len > 0 && st->durable)
+        sync_file_range(st->fd, (off_t)b->off, (off_t)b->len,
+                        SYNC_FILE_RANGE_WRITE);
       pthread_mutex_lock(&st->mu);
       if (e != 0 && st->err == 0) {
         st->err = map_errno(e);
@@ -258,7 +266,8 @@ void rf__store_submit(rf__store *st, rf__block *b)
   else
     st->queue_head = b;
   st->queue_tail = b;
-  pthread_cond_signal(&st->cv);
+  if (st->writer_waiting)
+    pthread_cond_signal(&st->cv);
   pthread_mutex_unlock(&st->mu);
 }
 
@@ -356,7 +365,7 @@ void rf__store_close(rf__store *st,
   if (st->thread_started) {
     pthread_mutex_lock(&st->mu);
     st->quit = 1;
-    pthread_cond_signal(&st->cv);
+    pthread_cond_signal(&st->cv); /* whether it waits or not */
     pthread_mutex_unlock(&st->mu);
     pthread_join(st->thread, NULL);
     st->thread_started = 0;

@@ -40,6 +40,7 @@ struct rf__store {
   char *final_path;
   size_t block_size;
   unsigned max_blocks;
+  int durable;   /* sync_file_range as blocks land, fdatasync at FINISH */
 
   /* Shared with the writer; guarded by mu. */
   pthread_mutex_t mu;
@@ -49,6 +50,7 @@ struct rf__store {
   unsigned nblocks;        /* allocated */
   unsigned nfree;
   int quit;
+  int writer_waiting;      /* the writer sleeps on cv */
   int err;                 /* first error (RF_E*), sticky */
   int err_errno;
   uint64_t written;        /* bytes pwritten */

@@ -251,7 +251,9 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
   if (c->end != RF_SIZE_UNKNOWN && (uint64_t)n > c->end - c->pos)
     n = (size_t)(c->end - c->pos);
   if (n > 0) {
-    if (blocks_needed(c, n) > rf__store_available(&job->store)) {
+    unsigned need = blocks_needed(c, n);
+    /* Most calls fit the current block: no lock taken for them. */
+    if (need > 0 && need > rf__store_available(&job->store)) {
       c->paused = 1; /* back-pressure: resumed when blocks come back */
       return CURL_WRITEFUNC_PAUSE;
     }
@@ -294,7 +296,15 @@ int rf__conn_init(rf__conn *c, rf_job *job, unsigned id)
   /* Parallel ranges: one HTTP/1.1 connection each (DESIGN 2.6). */
   curl_easy_setopt(c->easy, CURLOPT_HTTP_VERSION,
                    (long)CURL_HTTP_VERSION_1_1);
-  curl_easy_setopt(c->easy, CURLOPT_BUFFERSIZE, 256L * 1024);
+  /* Larger receive buffers mean fewer recv() calls (DESIGN 2.5: 0.34 ns/B
+   * at 256 KiB, 0.25 at 1 MiB); 8 MiB in all, between 256 KiB and 1 MiB
+   * per connection. */
+  {
+    long buf = (8L << 20) / (long)job->nconns;
+    buf = buf > (1L << 20) ? (1L << 20) : buf < (256L << 10) ? 256L << 10
+                                                              : buf;
+    curl_easy_setopt(c->easy, CURLOPT_BUFFERSIZE, buf);
+  }
   curl_easy_setopt(c->easy, CURLOPT_FOLLOWLOCATION, 1L);
   curl_easy_setopt(c->easy, CURLOPT_MAXREDIRS, 10L);
   curl_easy_setopt(c->easy, CURLOPT_PROTOCOLS_STR, "http,https");

@@ -187,6 +187,12 @@ typedef struct rf_job_options {
   rf_progress_cb on_progress; /* may be NULL */
   rf_done_cb on_done;         /* may be NULL */
   void *user_data;
+
+  /* 1: do not flush the file to disk before renaming it (like curl, wget
+   * and aria2).  Faster when the disk is slower than the network, but a
+   * power cut soon after the download may leave a damaged file under the
+   * final name.  Default 0: the data is on disk before the rename. */
+  int no_sync;
 } rf_job_options;
 
 #define RF_DEFAULT_CONNECTIONS 8
