@@ -1,6 +1,8 @@
 /* The public façade: engine and job handles, option checks, re-entrancy. */
 #include "job.h"
 
+#include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -84,6 +86,20 @@ int rf_engine_run(rf_engine *e)
   return 0;
 }
 
+void rf__engine_set_error(rf_engine *e, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(e->last_error, sizeof(e->last_error), fmt, ap);
+  va_end(ap);
+}
+
+const char *rf_engine_last_error(const rf_engine *engine)
+{
+  return engine != NULL ? engine->last_error : "";
+}
+
 void rf__engine_job_gone(rf_engine *e)
 {
   (void)e;
@@ -134,9 +150,12 @@ int rf_job_add(rf_engine *e, rf_job **out, const rf_job_options *opts)
     *out = NULL;
   if (e == NULL || opts == NULL || opts->version != RF_JOB_OPTIONS_VERSION)
     return RF_EINVAL;
+  e->last_error[0] = '\0';
   if (e->freeing)
     return RF_EINVAL;
   rc = rf__job_create(e, opts, &job);
+  if (rc != 0 && e->last_error[0] == '\0')
+    rf__engine_set_error(e, "%s", rf_strerror(rc));
   if (rc != 0)
     return rc;
   if (out != NULL)

@@ -40,6 +40,7 @@ int rf_is_fatal(int err)
   case RF_ETIMEDOUT:
   case RF_ENETWORK:
   case RF_ELENGTH:
+  case RF_EHASH:
     return 0;
   default:
     return 1;

@@ -13,7 +13,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "manifest_internal.h"
 #include "parse.h"
+#include "rangefetch/manifest.h"
+
+#ifdef RF_HAVE_XXH_DISPATCH
+#  include <xxh_x86dispatch.h>
+#endif
 
 #define RF__PROBE_LEN (1ULL << 20)
 #define RF__MAX_RUN (64ULL << 20)
@@ -30,6 +36,9 @@ static void job_finish(rf_job *job);
 static void job_complete(rf_job *job, int err);
 static void job_schedule(rf_job *job);
 static void conn_start_probe(rf__conn *c);
+static void on_backoff(uv_timer_t *t);
+static void conn_start_manifest(rf__conn *c);
+static int submit_op(rf_job *job, rf__block *op);
 
 static uint64_t now_ms(rf_job *job)
 {
@@ -122,6 +131,7 @@ static void conn_start_run(rf__conn *c, uint32_t first, uint32_t count)
   c->run_first = first;
   c->run_count = count;
   c->probe = 0;
+  c->probe_discard = 0;
   conn_start(c, piece_off(job, first), run_end_byte(job, first, count));
 }
 
@@ -198,10 +208,12 @@ static int duplicate(rf_job *job, rf__conn *c)
   if (victim == NULL || best < RF__DUP_MIN_LEFT)
     return 0;
   rf__sched_piece_range(&job->sched, victim->piece, &off, &len);
+  job->raced[victim->piece] = 1;
   c->is_dup = 1;
   c->run_first = victim->piece;
   c->run_count = 1;
   c->probe = 0;
+  c->probe_discard = 0;
   RF_LOG(&job->engine->log, RF_LOG_DEBUG, "sched",
          "endgame: conn %u duplicates piece %u of conn %u", c->id,
          victim->piece, victim->id);
@@ -298,23 +310,141 @@ static void learn_validator(rf_job *job, const rf__conn *c)
   job->if_range = curl_slist_append(NULL, line);
 }
 
-static int start_pieces(rf_job *job, rf__conn *c)
+static int submit_op(rf_job *job, rf__block *op)
 {
-  uint64_t ps = job->piece_size_opt != 0
-                    ? job->piece_size_opt
-                    : rf__sched_auto_piece_size(job->total);
-  int rc = rf__sched_init(&job->sched, job->total, ps);
+  if (op == NULL)
+    return RF_ENOMEM;
+  op->gen = job->gen;
+  rf__store_submit(&job->store, op);
+  return 0;
+}
 
+static int create_journal(rf_job *job)
+{
+  rf__journal_meta *m;
+  rf__block *op;
+
+  if (job->no_verify || job->total == 0)
+    return 0;
+  m = calloc(1, sizeof(*m));
+  op = rf__store_op(RF__OP_JOURNAL_CREATE);
+  if (m == NULL || op == NULL) {
+    free(m);
+    free(op);
+    return RF_ENOMEM;
+  }
+  m->url = strdup(job->url_safe);
+  m->etag = strdup(job->etag);
+  m->last_modified = strdup(job->last_modified);
+  m->length = job->total;
+  m->piece_size = job->sched.piece_size;
+  m->npieces = job->sched.npieces;
+  m->has_manifest = job->manifest != NULL;
+  m->manifest_digest = job->manifest_digest;
+  op->ptr = m;
+  if (m->url == NULL || m->etag == NULL || m->last_modified == NULL) {
+    rf__store_op_free(op);
+    return RF_ENOMEM;
+  }
+  return submit_op(job, op);
+}
+
+/* What the probe learned decides the pieces; keep: resume a former run. */
+static int start_pieces(rf_job *job, rf__conn *c, int keep)
+{
+  uint64_t ps;
+  rf__block *op;
+  int rc;
+
+  if (job->manifest != NULL)
+    ps = rf_manifest_piece_size(job->manifest);
+  else if (keep)
+    ps = job->resume->meta.piece_size;
+  else if (job->piece_size_opt != 0)
+    ps = job->piece_size_opt;
+  else
+    ps = rf__sched_auto_piece_size(job->total);
+  if (job->manifest != NULL &&
+      rf_manifest_length(job->manifest) != job->total) {
+    set_conn_error(c, RF_EHASH, 0,
+                   "the manifest describes %llu bytes, the server has %llu",
+                   (unsigned long long)rf_manifest_length(job->manifest),
+                   (unsigned long long)job->total);
+    return c->err;
+  }
+  rc = rf__sched_init(&job->sched, job->total, ps);
+  if (rc == 0) {
+    free(job->raced);
+    job->raced = calloc(job->sched.npieces + 1, 1);
+    if (job->raced == NULL)
+      rc = RF_ENOMEM;
+  }
   if (rc != 0) {
     set_conn_error(c, rc, 0, "cannot plan %llu bytes in pieces of %llu",
                    (unsigned long long)job->total, (unsigned long long)ps);
     return rc;
   }
-  rc = rf__store_start_op(&job->store, RF__STORE_PREALLOC, job->total);
-  if (rc != 0) {
-    set_conn_error(c, rc, 0, "cannot preallocate the output");
-    return rc;
+  op = rf__store_op(RF__OP_PREALLOC);
+  if (op != NULL) {
+    op->arg = job->total;
+    op->flag = keep;
   }
+  rc = submit_op(job, op);
+  if (rc == 0 && !keep)
+    rc = create_journal(job);
+  if (rc != 0)
+    set_conn_error(c, rc, 0, "out of memory");
+  return rc;
+}
+
+/* The server still has what the journal describes: take the pieces on
+ * disk, hashed again by the writer before they count. */
+static int resume_pieces(rf_job *job, rf__conn *c)
+{
+  rf__journal_state *js = job->resume;
+  rf__verify_item *items = NULL;
+  rf__block *reopen, *verify;
+  uint32_t i, n = 0, bad = 0;
+  int rc = start_pieces(job, c, 1);
+
+  if (rc != 0)
+    return rc;
+  items = calloc(js->npieces + 1, sizeof(*items));
+  reopen = rf__store_op(RF__OP_JOURNAL_REOPEN);
+  verify = rf__store_op(RF__OP_VERIFY_MANY);
+  if (items == NULL || reopen == NULL || verify == NULL) {
+    free(items);
+    free(reopen);
+    free(verify);
+    set_conn_error(c, RF_ENOMEM, 0, "out of memory");
+    return c->err;
+  }
+  for (i = 0; i < js->npieces && i < job->sched.npieces; i++) {
+    uint64_t off, len;
+    if (js->claimed[i] == 0)
+      continue;
+    if (job->manifest != NULL &&
+        !XXH128_isEqual(js->hashes[i], rf__manifest_piece(job->manifest, i))) {
+      bad++; /* recorded with another hash than the manifest's */
+      continue;
+    }
+    rf__sched_piece_range(&job->sched, i, &off, &len);
+    items[n].piece = i;
+    items[n].off = off;
+    items[n].len = len;
+    items[n].hash = js->hashes[i];
+    n++;
+    job->sched.state[i] = RF__PIECE_ACTIVE; /* until checked */
+  }
+  reopen->ptr = js;
+  verify->ptr = items;
+  verify->count = n;
+  submit_op(job, reopen);
+  submit_op(job, verify);
+  job->verifying++;
+  RF_LOG(&job->engine->log, RF_LOG_INFO, "resume",
+         "resuming: checking %u pieces on disk%s", n,
+         bad ? " (some disagree with the manifest)" : "");
   return 0;
 }
 
@@ -322,7 +452,32 @@ static int validate_probe(rf_job *job, rf__conn *c)
 {
   char *eff = NULL;
 
-  if (c->status == 206) {
+  if (job->resume != NULL) {
+    /* Same content as last time?  If-Range answered 206 with the old
+     * validator; anything else means it changed. */
+    if (c->status != 206 || c->has_cr != 1 || c->cr_first != c->req_start ||
+        c->cr_total != job->resume->meta.length || validator_changed(job, c))
+      return set_conn_error(c, RF_ECHANGED, 0,
+                            "the remote file changed since the last run "
+                            "(HTTP %ld, ETag %s -> %s)",
+                            c->status, job->etag[0] ? job->etag : "none",
+                            c->etag[0] ? c->etag : "none"),
+             c->err;
+    job->total = c->cr_total;
+    if (resume_pieces(job, c) != 0)
+      return c->err;
+    c->req_end = c->end = c->cr_last + 1;
+    if (c->probe_discard) {
+      c->run_count = 0;
+    } else {
+      uint32_t k, last = rf__sched_piece_of(&job->sched, c->cr_last);
+      c->run_first = rf__sched_piece_of(&job->sched, c->req_start);
+      c->run_count = last - c->run_first + 1;
+      for (k = c->run_first; k <= last; k++)
+        job->sched.state[k] = RF__PIECE_ACTIVE;
+      c->piece = c->run_first;
+    }
+  } else if (c->status == 206) {
     if (c->has_cr != 1 || c->cr_first != 0 || c->cr_total == RF_SIZE_UNKNOWN ||
         c->cr_last >= c->req_end) {
       if (c->has_cr == 1)
@@ -343,7 +498,7 @@ static int validate_probe(rf_job *job, rf__conn *c)
     }
     job->total = c->cr_total;
     learn_validator(job, c);
-    if (start_pieces(job, c) != 0)
+    if (start_pieces(job, c, 0) != 0)
       return c->err;
     /* The probe owns the pieces its range covers; if its range ends inside
      * a piece it continues that piece with a second request. */
@@ -361,21 +516,33 @@ static int validate_probe(rf_job *job, rf__conn *c)
            (unsigned long long)job->total, job->sched.npieces,
            (unsigned long long)job->sched.piece_size);
   } else if (c->status == 200) {
+    rf__block *op;
+    if (job->manifest != NULL && c->content_length >= 0 &&
+        (uint64_t)c->content_length != rf_manifest_length(job->manifest))
+      return set_conn_error(c, RF_EHASH, 0,
+                            "the manifest describes %llu bytes, the server "
+                            "has %lld",
+                            (unsigned long long)rf_manifest_length(
+                                job->manifest),
+                            (long long)c->content_length),
+             c->err;
     job->single = 1;
     job->total = c->content_length >= 0 ? (uint64_t)c->content_length
                                         : RF_SIZE_UNKNOWN;
     learn_validator(job, c);
     c->req_end = c->end = job->total;
-    if (rf__store_start_op(&job->store, RF__STORE_PREALLOC,
-                           job->total == RF_SIZE_UNKNOWN ? 0 : job->total))
-      return set_conn_error(c, RF_EIO, 0, "cannot preallocate"), c->err;
+    op = rf__store_op(RF__OP_PREALLOC);
+    if (op != NULL)
+      op->arg = job->total == RF_SIZE_UNKNOWN ? 0 : job->total;
+    if (submit_op(job, op) != 0)
+      return set_conn_error(c, RF_ENOMEM, 0, "out of memory"), c->err;
     RF_LOG(&job->engine->log, RF_LOG_WARN, "http",
            "server does not do ranges (HTTP 200%s): one stream",
            job->total == RF_SIZE_UNKNOWN ? ", no length" : "");
   } else if (c->status == 416 && c->has_cr == 2 && c->cr_total == 0) {
     job->total = 0;
     learn_validator(job, c);
-    if (start_pieces(job, c) != 0)
+    if (start_pieces(job, c, 0) != 0)
       return c->err;
     c->req_end = c->end = 0;
     c->run_count = 0;
@@ -402,6 +569,14 @@ int rf__job_validate(rf_job *job, rf__conn *c)
   job->http_status = c->status;
   if (c->gen != job->gen)
     return set_conn_error(c, RF_ECANCELED, 0, "stale"), c->err;
+  if (c->fetch_manifest) {
+    if (c->status == 200)
+      return 0;
+    status_error(c);
+    snprintf(c->errmsg, sizeof(c->errmsg), "manifest %s: HTTP %ld %s",
+             job->manifest_url, c->status, c->reason);
+    return c->err;
+  }
   if (c->probe)
     return validate_probe(job, c);
   if (c->status == 206) {
@@ -457,30 +632,110 @@ int rf__job_validate(rf_job *job, rf__conn *c)
 
 /* ---------------------------------------------------------------- pieces */
 
-void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
-                        XXH128_hash_t digest)
-{
-  uint32_t k;
+static void defer_fail(rf_job *job, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
 
-  (void)digest; /* kept for the journal and manifest checks */
+/* A failure noticed inside a libcurl callback, acted on after it. */
+static void defer_fail(rf_job *job, int err, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (job->deferred_err != 0)
+    return;
+  job->deferred_err = err;
+  va_start(ap, fmt);
+  vsnprintf(job->deferred_msg, sizeof(job->deferred_msg), fmt, ap);
+  va_end(ap);
+}
+
+static void piece_accept(rf_job *job, uint32_t i)
+{
   uint64_t off, len;
 
-  if (c->gen != job->gen || !rf__sched_mark_done(&job->sched, i))
+  if (!rf__sched_mark_done(&job->sched, i))
     return;
   rf__sched_piece_range(&job->sched, i, &off, &len);
   job->done_bytes += len;
+  if (job->manifest != NULL)
+    job->pieces_verified++;
   job->dirty = 1;
-  /* Whoever lost an endgame race stops now. */
+}
+
+static void piece_reject(rf_job *job, uint32_t i, const char *why)
+{
+  unsigned tries = rf__sched_fail(&job->sched, i);
+
+  job->pieces_failed++;
+  job->source_bad++;
+  job->sched.state[i] = RF__PIECE_FREE;
+  job->dirty = 1;
+  RF_LOG(&job->engine->log, RF_LOG_WARN, "verify",
+         "piece %u %s: fetching it again", i, why);
+  if (tries >= job->max_tries)
+    defer_fail(job, RF_EHASH,
+               "%s: piece %u failed verification %u times: the server "
+               "keeps sending corrupt data",
+               job->url_safe, i, tries);
+}
+
+/* Called from the write callback: flags and queued operations only. */
+void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
+                        XXH128_hash_t digest)
+{
+  uint64_t off, len;
+  uint32_t k;
+  int raced;
+
+  if (c->gen != job->gen || i >= job->sched.npieces ||
+      job->sched.state[i] == RF__PIECE_DONE)
+    return;
+  if (job->manifest != NULL && !job->no_verify &&
+      !XXH128_isEqual(digest, rf__manifest_piece(job->manifest, i))) {
+    if (c->is_dup)
+      return; /* the owner may still bring a good copy */
+    piece_reject(job, i, "does not match the manifest");
+    return;
+  }
+  /* A good copy: whoever else works on this piece stops now. */
+  raced = job->raced[i];
   for (k = 0; k < job->nconns; k++) {
     rf__conn *o = &job->conns[k];
-    if (o == c || !o->busy || o->cancel || o->run_count == 0)
+    if (o == c || !o->busy || o->cancel || o->run_count == 0 ||
+        o->gen != job->gen)
       continue;
-    if (o->is_dup && o->run_first == i) {
+    if ((o->is_dup && o->run_first == i) || (!o->is_dup && o->piece == i)) {
       o->cancel = 1;
-    } else if (c->is_dup && !o->is_dup && o->piece == i) {
-      /* The duplicate won: the slow owner gives up its run. */
-      o->cancel = 1;
+      raced = 1;
     }
+  }
+  rf__sched_piece_range(&job->sched, i, &off, &len);
+  if (raced && !job->no_verify) {
+    /* Two connections wrote these bytes: read them back once the other
+     * one's queued blocks are written, before the piece counts. */
+    rf__block *op = rf__store_op(RF__OP_VERIFY);
+    if (op == NULL) {
+      defer_fail(job, RF_ENOMEM, "out of memory");
+      return;
+    }
+    op->piece = i;
+    op->off = off;
+    op->len = (size_t)len;
+    op->hash = digest;
+    submit_op(job, op);
+    job->verifying++;
+    return;
+  }
+  piece_accept(job, i);
+  if (!job->no_verify) {
+    rf__block *op = rf__store_op(RF__OP_PIECE);
+    if (op == NULL) {
+      defer_fail(job, RF_ENOMEM, "out of memory");
+      return;
+    }
+    op->piece = i;
+    op->hash = digest;
+    submit_op(job, op); /* after the piece's blocks: the journal follows
+                           the data */
   }
 }
 
@@ -545,6 +800,10 @@ static void on_backoff(uv_timer_t *t)
   rf_job *job = c->job;
 
   c->waiting = 0;
+  if (job->state == RF__JOB_MANIFEST) {
+    conn_start_manifest(c);
+    return;
+  }
   if (job->state == RF__JOB_PROBING && c->probe)
     conn_start_probe(c);
   else if (job->state == RF__JOB_PROBING && c->id == 0)
@@ -580,10 +839,18 @@ static void job_restart(rf_job *job, const char *why)
     }
   }
   rf__sched_free(&job->sched);
+  if (job->resume != NULL) {
+    /* A journal op may still hold it: it is freed when it comes back. */
+    job->resume_orphan = job->resume;
+    job->resume = NULL;
+  }
+  job->verifying = 0;
   job->total = RF_SIZE_UNKNOWN;
   job->single = 0;
   job->received = 0;
   job->done_bytes = 0;
+  job->bytes_resumed = 0;
+  job->pieces_resumed = 0;
   job->etag[0] = job->last_modified[0] = '\0';
   curl_slist_free_all(job->if_range);
   job->if_range = NULL;
@@ -639,6 +906,67 @@ static void conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
   uv_timer_start(&c->timer, on_backoff, delay, 0);
 }
 
+static int load_manifest_text(rf_job *job, const char *text, size_t len,
+                              char *err, size_t errlen)
+{
+  struct rf_manifest *m = NULL;
+  int rc = rf_manifest_parse(&m, text, len, err, errlen);
+
+  if (rc != 0)
+    return rc;
+  job->manifest = m;
+  job->manifest_digest = XXH3_128bits(text, len);
+  return 0;
+}
+
+static void conn_start_manifest(rf__conn *c)
+{
+  rf_job *job = c->job;
+  int rc;
+
+  free(job->manifest_buf);
+  job->manifest_buf = NULL;
+  job->manifest_len = 0;
+  rf__conn_prepare_manifest(c);
+  rc = rf__curlm_add(&job->engine->m, c->easy);
+  if (rc != 0) {
+    job_fail(job, rc, "cannot fetch the manifest: %s", rf_strerror(rc));
+    return;
+  }
+  c->busy = 1;
+  job->busy_now++;
+}
+
+static void manifest_fetched(rf_job *job, rf__conn *c, int err,
+                             int retryable, const char *msg)
+{
+  char why[300];
+
+  c->fetch_manifest = 0;
+  if (err != 0) {
+    if (retryable && ++job->probe_tries < job->max_tries) {
+      job->retries++;
+      c->waiting = 1; /* on_backoff fetches it again */
+      uv_timer_start(&c->timer, on_backoff, job->retry_base_ms, 0);
+      return;
+    }
+    job_fail(job, err, "cannot fetch the manifest %s: %s", job->manifest_url,
+             msg);
+    return;
+  }
+  if (load_manifest_text(job, job->manifest_buf != NULL ? job->manifest_buf
+                                                        : "",
+                         job->manifest_len, why, sizeof(why)) != 0) {
+    job_fail(job, RF_EINVAL, "%s: %s", job->manifest_url, why);
+    return;
+  }
+  free(job->manifest_buf);
+  job->manifest_buf = NULL;
+  job->probe_tries = 0;
+  job->state = RF__JOB_PROBING;
+  conn_start_probe(c);
+}
+
 void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
 {
   int retryable = 1, err;
@@ -686,6 +1014,10 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
              (unsigned long long)(c->end - c->req_start));
   } else {
     err = 0;
+  }
+  if (c->fetch_manifest) {
+    manifest_fetched(job, c, err, retryable, msg);
+    return;
   }
   if (err != 0) {
     ra = c->has_retry_after ? c->retry_after_ms : 0;
@@ -739,6 +1071,10 @@ void rf__job_after_actions(rf_job *job)
 
   if (job->state == RF__JOB_DONE || job->state == RF__JOB_FINISHING)
     return;
+  if (job->deferred_err != 0) {
+    job_fail(job, job->deferred_err, "%s", job->deferred_msg);
+    return;
+  }
   for (k = 0; k < job->nconns; k++) {
     rf__conn *c = &job->conns[k];
     if (c->busy && c->cancel) {
@@ -750,7 +1086,7 @@ void rf__job_after_actions(rf_job *job)
     }
   }
   if (job->state == RF__JOB_RUNNING && !job->single &&
-      rf__sched_complete(&job->sched)) {
+      job->verifying == 0 && rf__sched_complete(&job->sched)) {
     job_finish(job);
     return;
   }
@@ -765,19 +1101,39 @@ void rf__job_after_actions(rf_job *job)
 static void conn_start_probe(rf__conn *c)
 {
   rf_job *job = c->job;
-  uint64_t len = job->piece_size_opt != 0 ? job->piece_size_opt
-                                          : RF__PROBE_LEN;
+  uint64_t start = 0, len = job->piece_size_opt != 0 ? job->piece_size_opt
+                                                     : RF__PROBE_LEN;
 
   c->probe = 1;
   c->is_dup = 0;
+  c->probe_discard = 0;
   c->run_count = 0;
-  conn_start(c, 0, len);
+  if (job->manifest != NULL)
+    len = rf_manifest_piece_size(job->manifest);
+  if (job->resume != NULL) {
+    /* Ask for the first piece the journal does not have, under the old
+     * validator; when it has them all, one byte that is thrown away. */
+    const rf__journal_state *js = job->resume;
+    uint32_t i = 0;
+    while (i < js->npieces && js->claimed[i] != 0)
+      i++;
+    len = js->meta.piece_size;
+    if (i < js->npieces) {
+      start = (uint64_t)i * js->meta.piece_size;
+      if (start + len > js->meta.length)
+        len = js->meta.length - start;
+    } else {
+      len = 1;
+      c->probe_discard = 1;
+    }
+  }
+  conn_start(c, start, start + len);
 }
 
 static void job_finish(rf_job *job)
 {
   uint32_t k;
-  int rc;
+  rf__block *op;
 
   if (job->state == RF__JOB_FINISHING || job->state == RF__JOB_DONE)
     return;
@@ -792,57 +1148,140 @@ static void job_finish(rf_job *job)
     }
   }
   job->state = RF__JOB_FINISHING;
-  rc = rf__store_start_op(&job->store, RF__STORE_FINISH, job->total);
-  if (rc != 0) {
-    /* A preallocation is still running; finish when it ends. */
-    job->finish_pending = 1;
+  op = rf__store_op(RF__OP_FINISH);
+  if (op == NULL) {
+    job_fail(job, RF_ENOMEM, "out of memory");
+    return;
   }
+  op->arg = job->total;
+  if (job->manifest != NULL && !job->single) {
+    XXH128_canonical_t cn;
+    rf_manifest_content_xxh128(job->manifest, cn.digest);
+    op->flag = 1;
+    op->hash = XXH128_hashFromCanonical(&cn);
+  }
+  submit_op(job, op);
 }
 
 static void store_error(rf_job *job, int err)
 {
   int e = 0;
+  const char *what = NULL;
 
-  rf__store_error(&job->store, &e);
-  job_fail(job, err, "cannot write %s: %s", job->part,
-           e != 0 ? strerror(e) : rf_strerror(err));
+  rf__store_error(&job->store, &e, &what);
+  job_fail(job, err, "cannot %s %s: %s%s", what != NULL ? what : "write",
+           job->part, e != 0 ? strerror(e) : rf_strerror(err),
+           err == RF_ENOSPC ? " (verified pieces are kept: run the same "
+                              "command again once there is space)"
+                            : "");
+}
+
+static void resume_checked(rf_job *job, rf__block *op)
+{
+  rf__verify_item *it = op->ptr;
+  unsigned bad = 0;
+  uint32_t k;
+
+  if (job->verifying > 0)
+    job->verifying--;
+  for (k = 0; k < op->count; k++) {
+    if (it[k].ok) {
+      piece_accept(job, it[k].piece);
+      job->pieces_resumed++;
+      job->bytes_resumed += it[k].len;
+    } else {
+      job->sched.state[it[k].piece] = RF__PIECE_FREE;
+      bad++;
+    }
+  }
+  if (bad > 0)
+    RF_LOG(&job->engine->log, RF_LOG_WARN, "resume",
+           "%u pieces on disk did not match the journal: fetching them "
+           "again", bad);
+  RF_LOG(&job->engine->log, RF_LOG_INFO, "resume",
+         "%u pieces (%llu bytes) kept from the last run", job->pieces_resumed,
+         (unsigned long long)job->bytes_resumed);
+  free(it);
+  op->ptr = NULL;
+  job->dirty = 1;
+}
+
+static void op_done(rf_job *job, rf__block *op)
+{
+  if (job->state == RF__JOB_DONE)
+    return;
+  if (op->op == RF__OP_JOURNAL_REOPEN) {
+    rf__journal_state *js = op->ptr;
+    if (op->result != 0)
+      RF_LOG(&job->engine->log, RF_LOG_WARN, "resume",
+             "cannot reopen the journal (%s): going on without one",
+             rf_strerror(op->result));
+    if (js == job->resume)
+      job->resume = NULL;
+    if (js == job->resume_orphan)
+      job->resume_orphan = NULL;
+    rf__journal_state_free(js);
+    free(js);
+    return;
+  }
+  if (op->gen != job->gen)
+    return; /* from before a restart */
+  switch (op->op) {
+  case RF__OP_PREALLOC:
+    if (op->result != 0)
+      job_fail(job, op->result, "cannot allocate %llu bytes for %s: %s",
+               (unsigned long long)op->arg, job->part,
+               rf_strerror(op->result));
+    break;
+  case RF__OP_VERIFY:
+    if (job->verifying > 0)
+      job->verifying--;
+    if (op->result == 0)
+      piece_accept(job, op->piece);
+    else if (op->result == RF_EHASH)
+      piece_reject(job, op->piece, "changed on disk after two connections "
+                                   "wrote it");
+    else
+      store_error(job, op->result);
+    break;
+  case RF__OP_VERIFY_MANY:
+    resume_checked(job, op);
+    break;
+  case RF__OP_FINISH:
+    if (op->result == 0)
+      job_complete(job, 0);
+    else if (op->result == RF_EHASH)
+      job_fail(job, RF_EHASH,
+               "%s: every piece matched, but the whole content does not "
+               "match the manifest's hash: %s kept, not renamed",
+               job->url_safe, job->part);
+    else
+      job_fail(job, op->result, "cannot finish %s: %s", job->output,
+               rf_strerror(op->result));
+    break;
+  default:
+    break;
+  }
 }
 
 static void on_store_wake(rf__store *st, void *ud)
 {
   rf_job *job = ud;
-  int result, err;
+  rf__block *op, *next;
+  int err;
   uint32_t k;
 
-  (void)st;
+  for (op = rf__store_take_done(st); op != NULL; op = next) {
+    next = op->next;
+    op_done(job, op);
+    rf__store_op_free(op);
+  }
   if (job->state == RF__JOB_DONE)
     return;
-  err = rf__store_error(&job->store, NULL);
+  err = rf__store_error(&job->store, NULL, NULL);
   if (err != 0) {
     store_error(job, err);
     return;
-  }
-  if (rf__store_op_poll(&job->store, &result)) {
-    if (job->state == RF__JOB_FINISHING && !job->finish_pending) {
-      if (result != 0) {
-        int e = 0;
-        rf__store_error(&job->store, &e);
-        job_fail(job, result, "cannot finish %s: %s", job->output,
-                 rf_strerror(result));
-      } else {
-        job_complete(job, 0);
-      }
-      return;
-    }
-    if (result != 0) {
-      store_error(job, result);
-      return;
-    }
-    if (job->finish_pending) {
-      job->finish_pending = 0;
-      rf__store_start_op(&job->store, RF__STORE_FINISH, job->total);
-      return;
-    }
   }
   /* Blocks came back: resume paused transfers (loop thread, outside any
    * libcurl callback; curl_easy_pause may call the write callback). */
@@ -853,6 +1292,7 @@ static void on_store_wake(rf__store *st, void *ud)
       curl_easy_pause(c->easy, CURLPAUSE_CONT);
     }
   }
+  rf__job_after_actions(job);
 }
 
 void rf__job_progress(const rf_job *job, rf_progress *p)
@@ -885,6 +1325,9 @@ void rf__job_progress(const rf_job *job, rf_progress *p)
   p->pieces_done = job->single ? 0 : job->sched.ndone;
   p->retries = job->retries;
   p->single_stream = job->single;
+  p->pieces_verified = job->pieces_verified;
+  p->pieces_failed = job->pieces_failed;
+  p->resumed = job->bytes_resumed;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -984,6 +1427,9 @@ static void job_complete(rf_job *job, int err)
   r.retries = job->retries;
   r.connections_opened = job->connects;
   r.connections_max = job->busy_max;
+  r.pieces_verified = job->pieces_verified;
+  r.pieces_failed = job->pieces_failed;
+  r.resumed = job->bytes_resumed;
   p.connections = 0;
   p.written = r.bytes;
   job->engine->in_callback++;
@@ -1003,8 +1449,11 @@ static void on_kick(uv_timer_t *t)
     job_complete(job, RF_ECANCELED);
     return;
   }
-  if (job->state == RF__JOB_PROBING && !job->conns[0].busy &&
+  if (job->state == RF__JOB_MANIFEST && !job->conns[0].busy &&
       !job->conns[0].waiting)
+    conn_start_manifest(&job->conns[0]);
+  else if (job->state == RF__JOB_PROBING && !job->conns[0].busy &&
+           !job->conns[0].waiting)
     conn_start_probe(&job->conns[0]);
 }
 
@@ -1097,6 +1546,19 @@ void rf__job_destroy(rf_job *job)
   free(job->conns);
   rf__sched_free(&job->sched);
   curl_slist_free_all(job->if_range);
+  rf_manifest_free(job->manifest);
+  free(job->manifest_url);
+  free(job->manifest_buf);
+  free(job->journal_path);
+  free(job->raced);
+  if (job->resume != NULL) {
+    rf__journal_state_free(job->resume);
+    free(job->resume);
+  }
+  if (job->resume_orphan != NULL) {
+    rf__journal_state_free(job->resume_orphan);
+    free(job->resume_orphan);
+  }
   free(job->url);
   free(job->url_safe);
   free(job->effective_url);
@@ -1112,6 +1574,140 @@ void rf__job_destroy(rf_job *job)
 static char *dup_or_null(const char *s)
 {
   return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
+}
+
+static int file_exists(const char *path)
+{
+  struct stat sb;
+
+  return stat(path, &sb) == 0;
+}
+
+/*
+ * Manifest (a file is read now; a URL is fetched first thing) and an
+ * earlier run's journal: resume it, or refuse to touch another download.
+ */
+static int prepare_integrity(rf_job *job, const rf_job_options *o)
+{
+  rf_engine *e = job->engine;
+  char why[300];
+  rf__journal_state *js;
+  int rc;
+
+  if (o->manifest != NULL && o->manifest[0] != '\0') {
+    if (strncmp(o->manifest, "http://", 7) == 0 ||
+        strncmp(o->manifest, "https://", 8) == 0) {
+      job->manifest_url = strdup(o->manifest);
+      if (job->manifest_url == NULL)
+        return RF_ENOMEM;
+    } else {
+      char *text = NULL;
+      size_t len = 0;
+      FILE *f = fopen(o->manifest, "rb");
+      if (f == NULL) {
+        rf__engine_set_error(e, "cannot read the manifest %s: %s",
+                             o->manifest, strerror(errno));
+        return errno == ENOENT ? RF_ENOENT : RF_EACCES;
+      }
+      rc = 0;
+      for (;;) {
+        char *grown = realloc(text, len + 65536 + 1);
+        size_t n;
+        if (grown == NULL) {
+          rc = RF_ENOMEM;
+          break;
+        }
+        text = grown;
+        n = fread(text + len, 1, 65536, f);
+        len += n;
+        if (n < 65536)
+          break;
+        if (len > ((size_t)64 << 20)) {
+          rc = RF_ETOOBIG;
+          break;
+        }
+      }
+      fclose(f);
+      if (rc == 0) {
+        text[len] = '\0';
+        rc = load_manifest_text(job, text, len, why, sizeof(why));
+        if (rc != 0)
+          rf__engine_set_error(e, "%s: %s", o->manifest, why);
+      } else {
+        rf__engine_set_error(e, "%s: %s", o->manifest, rf_strerror(rc));
+      }
+      free(text);
+      if (rc != 0)
+        return rc;
+    }
+  }
+  if (o->no_verify)
+    return 0;
+  job->journal_path = malloc(strlen(job->part) + sizeof(RF__JOURNAL_SUFFIX));
+  if (job->journal_path == NULL)
+    return RF_ENOMEM;
+  sprintf(job->journal_path, "%s%s", job->part, RF__JOURNAL_SUFFIX);
+  if (o->no_resume || !file_exists(job->part) ||
+      !file_exists(job->journal_path))
+    return 0; /* a fresh start: the .part is truncated once the size is
+                 known, the journal replaced */
+  js = calloc(1, sizeof(*js));
+  if (js == NULL)
+    return RF_ENOMEM;
+  rc = rf__journal_load(job->journal_path, js, why, sizeof(why));
+  if (rc != 0) {
+    RF_LOG(&e->log, RF_LOG_WARN, "resume",
+           "%s is unusable (%s): starting over", job->journal_path, why);
+    free(js);
+    return 0;
+  }
+  if (js->meta.url == NULL || strcmp(js->meta.url, job->url_safe) != 0) {
+    rf__engine_set_error(e,
+                         "%s holds an unfinished download of %s, not of "
+                         "%s: nothing was touched (resume that one, use "
+                         "another output, or start over with --no-resume)",
+                         job->part, js->meta.url ? js->meta.url : "?",
+                         job->url_safe);
+    rf__journal_state_free(js);
+    free(js);
+    return RF_ERESUME;
+  }
+  if ((job->manifest != NULL) != (js->meta.has_manifest != 0) ||
+      (job->manifest != NULL &&
+       !XXH128_isEqual(job->manifest_digest, js->meta.manifest_digest)) ||
+      (js->meta.etag[0] == '\0' && js->meta.last_modified[0] == '\0')) {
+    RF_LOG(&e->log, RF_LOG_WARN, "resume",
+           "%s: %s: starting over", job->part,
+           js->meta.etag[0] == '\0' && js->meta.last_modified[0] == '\0'
+               ? "the server gave no validator (ETag or Last-Modified), so "
+                 "an unchanged file cannot be told from a changed one"
+               : "the manifest differs from the last run's");
+    rf__journal_state_free(js);
+    free(js);
+    return 0;
+  }
+  /* Resume: the probe sends the old validator in If-Range. */
+  snprintf(job->etag, sizeof(job->etag), "%s", js->meta.etag);
+  snprintf(job->last_modified, sizeof(job->last_modified), "%s",
+           js->meta.last_modified);
+  {
+    char line[320];
+    if (job->etag[0] != '\0' && strncmp(job->etag, "W/", 2) != 0)
+      snprintf(line, sizeof(line), "If-Range: %s", job->etag);
+    else
+      snprintf(line, sizeof(line), "If-Range: %s", job->last_modified);
+    job->if_range = curl_slist_append(NULL, line);
+    if (job->if_range == NULL) {
+      rf__journal_state_free(js);
+      free(js);
+      return RF_ENOMEM;
+    }
+  }
+  job->resume = js;
+  RF_LOG(&e->log, RF_LOG_INFO, "resume",
+         "%s: %u records in the journal%s", job->part, js->records,
+         js->torn ? " (a torn tail was ignored)" : "");
+  return 0;
 }
 
 int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
@@ -1170,6 +1766,16 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
   job->on_progress = o->on_progress;
   job->on_done = o->on_done;
   job->user_data = o->user_data;
+  job->no_verify = o->no_verify;
+  if (o->no_verify && o->manifest != NULL) {
+    rf__engine_set_error(e, "a manifest needs verification: drop "
+                            "no_verify");
+    rc = RF_EINVAL;
+    goto fail;
+  }
+  rc = prepare_integrity(job, o);
+  if (rc != 0)
+    goto fail;
 
   job->conns = calloc(job->nconns, sizeof(*job->conns));
   if (job->conns == NULL) {
@@ -1188,6 +1794,7 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
               : nblocks > RF__MAX_BLOCKS ? RF__MAX_BLOCKS
                                          : nblocks;
     rc = rf__store_open(&job->store, e->loop, job->part, job->output,
+                        job->no_verify ? NULL : job->journal_path,
                         RF__BLOCK_SIZE, nblocks, on_store_wake, job);
   }
   if (rc != 0)
@@ -1207,7 +1814,7 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
                  job->progress_interval_ms);
   /* The first request goes out from the loop, not from this call. */
   uv_timer_start(&job->kick, on_kick, 0, 0);
-  job->state = RF__JOB_PROBING;
+  job->state = job->manifest_url != NULL ? RF__JOB_MANIFEST : RF__JOB_PROBING;
   job->next = e->jobs;
   e->jobs = job;
   e->njobs++;
@@ -1218,6 +1825,14 @@ fail:
   if (job->conns != NULL) {
     for (k = 0; k < inited; k++)
       rf__conn_cleanup(&job->conns[k]);
+  }
+  rf_manifest_free(job->manifest);
+  free(job->manifest_url);
+  free(job->journal_path);
+  curl_slist_free_all(job->if_range);
+  if (job->resume != NULL) {
+    rf__journal_state_free(job->resume);
+    free(job->resume);
   }
   free(job->conns);
   free(job->url);

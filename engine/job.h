@@ -16,6 +16,8 @@
 #include "scheduler.h"
 #include "store.h"
 
+struct rf_manifest;
+
 typedef struct rf__conn rf__conn;
 
 /* Why a transfer ended, as the transfer code saw it. */
@@ -40,6 +42,9 @@ struct rf__conn {
   uint32_t run_first, run_count;
   int is_dup;        /* endgame duplicate of one piece */
   int probe;         /* the first request of the job */
+  int probe_discard; /* accept the body but keep none of it (a resume
+                        probe when every piece is on disk already) */
+  int fetch_manifest;/* this transfer fetches the manifest */
   /* The HTTP request: bytes [req_start, req_end) (req_end exclusive; for a
    * single stream of unknown length, RF_SIZE_UNKNOWN). */
   uint64_t req_start, req_end;
@@ -88,9 +93,11 @@ struct rf_engine {
   unsigned njobs;
   int in_callback;
   int freeing;
+  char last_error[512];
 };
 
 typedef enum rf__job_state {
+  RF__JOB_MANIFEST,   /* fetching the manifest named by a URL */
   RF__JOB_PROBING,
   RF__JOB_RUNNING,
   RF__JOB_FINISHING,  /* store op FINISH pending */
@@ -129,7 +136,27 @@ struct rf_job {
   char etag[256];
   char last_modified[64];
   struct curl_slist *if_range; /* header list for requests after the probe */
-  int finish_pending;      /* FINISH waits for a running PREALLOC */
+  /* Integrity. */
+  struct rf_manifest *manifest; /* NULL: none */
+  char *manifest_url;      /* manifest to fetch before probing */
+  XXH128_hash_t manifest_digest;
+  CURL *manifest_easy;
+  char *manifest_buf;
+  size_t manifest_len;
+  int no_verify;           /* no hashing, no journal */
+  char *journal_path;
+  rf__journal_state *resume; /* journal of an earlier run, until used */
+  rf__journal_state *resume_orphan; /* dropped by a restart, op pending */
+  unsigned verifying;      /* read-back checks in flight */
+  uint8_t *raced;          /* per piece: more than one connection wrote it */
+  unsigned pieces_verified;
+  unsigned pieces_failed;
+  unsigned pieces_resumed;
+  uint64_t bytes_resumed;
+  unsigned source_bad;     /* pieces from the source that failed */
+  int deferred_err;        /* a failure seen inside a libcurl callback */
+  char deferred_msg[300];
+  int finish_pending;      /* unused */
   int dirty;               /* something changed: run the scheduler */
   unsigned probe_tries;
   uint64_t rng;            /* xorshift state for back-off jitter */
@@ -173,6 +200,9 @@ void rf__job_destroy(rf_job *job);
 
 /* engine.c: a job was released. */
 void rf__engine_job_gone(rf_engine *e);
+/* engine.c: detail for the last failed rf_job_add. */
+void rf__engine_set_error(rf_engine *e, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 /* At the end of a response's headers: 0 to accept the body, or an RF_E*
  * code (c->err, c->errmsg and c->retryable set). */
 int rf__job_validate(rf_job *job, rf__conn *c);
@@ -186,6 +216,8 @@ void rf__conn_cleanup(rf__conn *c);
 /* Configure the easy handle for bytes [start, end) and the current URL. */
 int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end);
 void rf__conn_reset_response(rf__conn *c);
+/* Configure the easy handle to GET the job's manifest URL. */
+void rf__conn_prepare_manifest(rf__conn *c);
 /* Submit and drop the conn's staging block. */
 void rf__conn_flush_block(rf__conn *c);
 void rf__conn_drop_block(rf__conn *c);

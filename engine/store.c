@@ -1,4 +1,4 @@
-/* Writer thread, staging blocks and the .part file (see store.h). */
+/* Writer thread, staging blocks, the .part file and its journal. */
 #include "store.h"
 
 #include <errno.h>
@@ -10,6 +10,10 @@
 #include <unistd.h>
 
 #include "rangefetch/rangefetch.h"
+
+#ifdef RF_HAVE_XXH_DISPATCH
+#  include <xxh_x86dispatch.h>
+#endif
 
 static int map_errno(int e)
 {
@@ -50,6 +54,25 @@ static int write_all(int fd, const unsigned char *p, size_t len, uint64_t off)
   return 0;
 }
 
+/* Read len bytes at off; short files read as an error. */
+static int read_all(int fd, unsigned char *p, size_t len, uint64_t off)
+{
+  while (len > 0) {
+    ssize_t n = pread(fd, p, len, (off_t)off);
+    if (n < 0) {
+      if (errno == EINTR)
+        continue;
+      return errno;
+    }
+    if (n == 0)
+      return EIO;
+    p += n;
+    len -= (size_t)n;
+    off += (uint64_t)n;
+  }
+  return 0;
+}
+
 static int fsync_dir_of(const char *path)
 {
   char *copy = strdup(path);
@@ -67,43 +90,216 @@ static int fsync_dir_of(const char *path)
   return rc;
 }
 
-static int do_op(rf__store *st, int op, uint64_t arg)
+/* Called with mu held: remember the first error. */
+static void set_error(rf__store *st, int rf_err, int e, const char *what)
+{
+  if (st->err == 0) {
+    st->err = rf_err;
+    st->err_errno = e;
+    st->err_what = what;
+  }
+}
+
+/* XXH3-128 of [off, off+len) of the file, read in block_size chunks. */
+static int hash_range(rf__store *st, uint64_t off, uint64_t len,
+                      XXH128_hash_t *out)
+{
+  XXH3_state_t *h = XXH3_createState();
+  int e = 0;
+
+  if (h == NULL)
+    return ENOMEM;
+  XXH3_128bits_reset(h);
+  while (len > 0) {
+    size_t n = len < st->block_size ? (size_t)len : st->block_size;
+    e = read_all(st->fd, st->scratch, n, off);
+    if (e != 0)
+      break;
+    XXH3_128bits_update(h, st->scratch, n);
+    off += n;
+    len -= n;
+  }
+  *out = XXH3_128bits_digest(h);
+  XXH3_freeState(h);
+  return e;
+}
+
+/* Writer thread: make every PIECE record so far durable, when due. */
+static int maybe_checkpoint(rf__store *st, int force)
+{
+  uint64_t now;
+  int rc;
+
+  if (!st->journal_open || !st->durable || st->unchecked == 0)
+    return 0;
+  now = uv_hrtime();
+  if (!force && st->ckpt_bytes < st->checkpoint_bytes &&
+      now - st->ckpt_time < (uint64_t)st->checkpoint_ms * 1000000)
+    return 0;
+  /* Data first, then the record that vouches for it. */
+  if (fdatasync(st->fd) != 0)
+    return map_errno(errno);
+  rc = rf__journal_checkpoint(&st->journal);
+  if (rc != 0)
+    return rc;
+  st->unchecked = 0;
+  st->ckpt_bytes = 0;
+  st->ckpt_time = now;
+  return 0;
+}
+
+static int op_prealloc(rf__store *st, rf__block *op)
 {
   int e;
 
-  if (op == RF__STORE_PREALLOC) {
-    if (ftruncate(st->fd, 0) != 0)
-      return map_errno(errno);
-    if (arg == 0)
-      return 0;
-    if (fallocate(st->fd, 0, 0, (off_t)arg) != 0) {
-      e = errno;
-      if (e != EOPNOTSUPP && e != ENOSYS && e != EINVAL)
-        return map_errno(e);
-    }
-    if (ftruncate(st->fd, (off_t)arg) != 0)
-      return map_errno(errno);
-    return 0;
-  }
-  /* RF__STORE_FINISH */
-  if (ftruncate(st->fd, (off_t)arg) != 0)
+  if (!op->flag && ftruncate(st->fd, 0) != 0)
     return map_errno(errno);
+  if (op->arg == 0)
+    return 0;
+  if (fallocate(st->fd, 0, 0, (off_t)op->arg) != 0) {
+    e = errno;
+    if (e != EOPNOTSUPP && e != ENOSYS && e != EINVAL)
+      return map_errno(e);
+  }
+  if (ftruncate(st->fd, (off_t)op->arg) != 0)
+    return map_errno(errno);
+  return 0;
+}
+
+static int op_finish(rf__store *st, rf__block *op)
+{
+  int e;
+
+  if (ftruncate(st->fd, (off_t)op->arg) != 0)
+    return map_errno(errno);
+  if (op->flag) {
+    /* The whole content against the manifest's hash, read back in
+     * order: a wrong file never gets the final name. */
+    XXH3_state_t *h = XXH3_createState();
+    uint64_t off = 0;
+    XXH128_hash_t got;
+    if (h == NULL)
+      return RF_ENOMEM;
+    XXH3_128bits_reset(h);
+    e = 0;
+    while (off < op->arg && e == 0) {
+      size_t n = op->arg - off < st->block_size ? (size_t)(op->arg - off)
+                                                : st->block_size;
+      e = read_all(st->fd, st->scratch, n, off);
+      if (e == 0)
+        XXH3_128bits_update(h, st->scratch, n);
+      off += n;
+    }
+    got = XXH3_128bits_digest(h);
+    XXH3_freeState(h);
+    if (e != 0)
+      return map_errno(e);
+    if (!XXH128_isEqual(got, op->hash))
+      return RF_EHASH;
+  }
   if (st->durable && fdatasync(st->fd) != 0)
     return map_errno(errno);
   if (rename(st->part_path, st->final_path) != 0)
     return map_errno(errno);
   e = fsync_dir_of(st->final_path);
-  return e == 0 ? 0 : map_errno(e);
+  if (e != 0)
+    return map_errno(e);
+  if (st->journal_open) {
+    rf__journal_close(&st->journal);
+    st->journal_open = 0;
+  }
+  if (st->journal_path != NULL)
+    rf__journal_remove(st->journal_path);
+  return 0;
+}
+
+/* Run one control operation; returns 1 if it goes back to the loop. */
+static int run_op(rf__store *st, rf__block *op, int prior_err)
+{
+  int rc = 0, report = 1;
+  XXH128_hash_t got;
+  uint32_t k;
+
+  switch (op->op) {
+  case RF__OP_PREALLOC:
+    rc = prior_err ? prior_err : op_prealloc(st, op);
+    break;
+  case RF__OP_JOURNAL_CREATE:
+    report = 0;
+    if (st->journal_open) {
+      rf__journal_close(&st->journal);
+      st->journal_open = 0;
+    }
+    if (!prior_err && st->journal_path != NULL) {
+      rc = rf__journal_create(&st->journal, st->journal_path, op->ptr);
+      st->journal_open = rc == 0;
+      st->unchecked = 0;
+    }
+    rf__journal_meta_free(op->ptr);
+    free(op->ptr);
+    op->ptr = NULL;
+    break;
+  case RF__OP_JOURNAL_REOPEN:
+    if (st->journal_open) {
+      rf__journal_close(&st->journal);
+      st->journal_open = 0;
+    }
+    if (!prior_err && st->journal_path != NULL) {
+      rc = rf__journal_reopen(&st->journal, st->journal_path, op->ptr);
+      st->journal_open = rc == 0;
+    }
+    break;
+  case RF__OP_PIECE:
+    report = 0;
+    if (!prior_err && st->journal_open) {
+      rc = rf__journal_piece(&st->journal, op->piece, op->hash);
+      st->unchecked++;
+    }
+    break;
+  case RF__OP_VERIFY:
+    if (prior_err) {
+      rc = prior_err;
+      break;
+    }
+    rc = hash_range(st, op->off, op->len, &got);
+    if (rc != 0) {
+      rc = map_errno(rc);
+    } else if (!XXH128_isEqual(got, op->hash)) {
+      rc = RF_EHASH;
+    } else if (st->journal_open) {
+      rc = rf__journal_piece(&st->journal, op->piece, op->hash);
+      st->unchecked++;
+    }
+    break;
+  case RF__OP_VERIFY_MANY: {
+    rf__verify_item *it = op->ptr;
+    for (k = 0; k < op->count && !prior_err; k++) {
+      int e = hash_range(st, it[k].off, it[k].len, &got);
+      it[k].ok = e == 0 && XXH128_isEqual(got, it[k].hash);
+    }
+    rc = prior_err;
+    break;
+  }
+  case RF__OP_FINISH:
+    rc = prior_err ? prior_err : op_finish(st, op);
+    break;
+  default:
+    rc = RF_EINTERNAL;
+    break;
+  }
+  op->result = rc;
+  return report;
 }
 
 static void *writer_main(void *arg)
 {
   rf__store *st = arg;
+  int e_final;
 
   pthread_mutex_lock(&st->mu);
   for (;;) {
     rf__block *b;
-    int e = 0, had_err;
+    int e = 0, had_err, report = 0, ck;
 
     while (st->queue_head == NULL && !st->quit) {
       st->writer_waiting = 1;
@@ -114,31 +310,43 @@ static void *writer_main(void *arg)
     if (b == NULL)
       break; /* quit, and the queue is drained */
     st->queue_head = b->next;
-    if (st->queue_head == NULL)
+    if (st->queue_tail == b)
       st->queue_tail = NULL;
     had_err = st->err;
     pthread_mutex_unlock(&st->mu);
-    if (b->op != 0) {
-      int r = had_err != 0 ? had_err : do_op(st, b->op, b->op_arg);
-      free(b);
+    if (b->op != RF__OP_DATA) {
+      report = run_op(st, b, had_err);
+      ck = had_err ? 0 : maybe_checkpoint(st, 0);
       pthread_mutex_lock(&st->mu);
-      st->op_result = r;
-      st->op_state = RF__OP_DONE;
+      if (!report && b->result != 0)
+        set_error(st, b->result, 0, "journal");
+      if (ck != 0)
+        set_error(st, ck, errno, "journal checkpoint");
+      b->next = NULL;
+      if (report) {
+        if (st->done_tail != NULL)
+          st->done_tail->next = b;
+        else
+          st->done_head = b;
+        st->done_tail = b;
+      } else {
+        rf__store_op_free(b);
+      }
     } else {
       if (!had_err && b->len > 0)
         e = write_all(st->fd, b->data, b->len, b->off);
-      /* Start writeback now, so that the final fdatasync finds little
-       * left to do: disk and network work at the same time. */
+      /* Start writeback now, so that fdatasync finds little left to do:
+       * disk and network work at the same time. */
       if (e == 0 && b->len > 0 && st->durable)
         sync_file_range(st->fd, (off_t)b->off, (off_t)b->len,
                         SYNC_FILE_RANGE_WRITE);
+      if (e == 0 && !had_err)
+        st->ckpt_bytes += b->len;
       pthread_mutex_lock(&st->mu);
-      if (e != 0 && st->err == 0) {
-        st->err = map_errno(e);
-        st->err_errno = e;
-      } else if (e == 0 && !had_err) {
+      if (e != 0)
+        set_error(st, map_errno(e), e, "write");
+      else if (!had_err)
         st->written += b->len;
-      }
       b->next = st->free_list;
       st->free_list = b;
       st->nfree++;
@@ -148,6 +356,12 @@ static void *writer_main(void *arg)
     pthread_mutex_lock(&st->mu);
   }
   pthread_mutex_unlock(&st->mu);
+  /* A clean stop leaves every record durable. */
+  pthread_mutex_lock(&st->mu);
+  e_final = st->err;
+  pthread_mutex_unlock(&st->mu);
+  if (e_final == 0)
+    maybe_checkpoint(st, 1);
   return NULL;
 }
 
@@ -160,9 +374,9 @@ static void on_async(uv_async_t *a)
 }
 
 int rf__store_open(rf__store *st, uv_loop_t *loop, const char *part_path,
-                   const char *final_path, size_t block_size,
-                   unsigned max_blocks, rf__store_wake_cb wake_cb,
-                   void *user_data)
+                   const char *final_path, const char *journal_path,
+                   size_t block_size, unsigned max_blocks,
+                   rf__store_wake_cb wake_cb, void *user_data)
 {
   int rc = 0;
 
@@ -172,9 +386,15 @@ int rf__store_open(rf__store *st, uv_loop_t *loop, const char *part_path,
   st->max_blocks = max_blocks;
   st->wake_cb = wake_cb;
   st->user_data = user_data;
+  st->checkpoint_ms = 2000;
+  st->checkpoint_bytes = 256ULL << 20;
+  st->ckpt_time = uv_hrtime();
   st->part_path = strdup(part_path);
   st->final_path = strdup(final_path);
-  if (st->part_path == NULL || st->final_path == NULL) {
+  st->journal_path = journal_path != NULL ? strdup(journal_path) : NULL;
+  st->scratch = malloc(block_size);
+  if (st->part_path == NULL || st->final_path == NULL ||
+      st->scratch == NULL || (journal_path != NULL && !st->journal_path)) {
     rc = RF_ENOMEM;
     goto fail;
   }
@@ -207,7 +427,10 @@ fail:
     close(st->fd);
   free(st->part_path);
   free(st->final_path);
-  st->part_path = st->final_path = NULL;
+  free(st->journal_path);
+  free(st->scratch);
+  st->part_path = st->final_path = st->journal_path = NULL;
+  st->scratch = NULL;
   st->fd = -1;
   return rc;
 }
@@ -224,7 +447,7 @@ rf__block *rf__store_get(rf__store *st)
   } else if (st->nblocks < st->max_blocks) {
     st->nblocks++;
     pthread_mutex_unlock(&st->mu);
-    b = malloc(sizeof(*b));
+    b = calloc(1, sizeof(*b));
     if (b != NULL) {
       b->data = malloc(st->block_size);
       if (b->data == NULL) {
@@ -242,7 +465,7 @@ rf__block *rf__store_get(rf__store *st)
     b->off = 0;
     b->len = 0;
     b->cap = st->block_size;
-    b->op = 0;
+    b->op = RF__OP_DATA;
   }
   return b;
 }
@@ -280,44 +503,40 @@ void rf__store_drop(rf__store *st, rf__block *b)
   pthread_mutex_unlock(&st->mu);
 }
 
-int rf__store_start_op(rf__store *st, int op, uint64_t arg)
+rf__block *rf__store_op(int op)
 {
-  rf__block *b;
-  int rc = 0;
+  rf__block *b = calloc(1, sizeof(*b));
 
-  pthread_mutex_lock(&st->mu);
-  if (st->op_state == RF__OP_PENDING)
-    rc = RF_EBUSY;
-  pthread_mutex_unlock(&st->mu);
-  if (rc != 0)
-    return rc;
-  b = calloc(1, sizeof(*b));
-  if (b == NULL)
-    return RF_ENOMEM;
-  b->op = op;
-  b->op_arg = arg;
-  pthread_mutex_lock(&st->mu);
-  st->op_state = RF__OP_PENDING;
-  pthread_mutex_unlock(&st->mu);
-  rf__store_submit(st, b);
-  return 0;
+  if (b != NULL)
+    b->op = op;
+  return b;
 }
 
-int rf__store_op_poll(rf__store *st, int *result)
+void rf__store_op_free(rf__block *op)
 {
-  int done = 0;
-
-  pthread_mutex_lock(&st->mu);
-  if (st->op_state == RF__OP_DONE) {
-    *result = st->op_result;
-    st->op_state = RF__OP_IDLE;
-    done = 1;
+  if (op == NULL)
+    return;
+  if (op->op == RF__OP_JOURNAL_CREATE && op->ptr != NULL) {
+    rf__journal_meta_free(op->ptr);
+    free(op->ptr);
+  } else if (op->op == RF__OP_VERIFY_MANY) {
+    free(op->ptr);
   }
-  pthread_mutex_unlock(&st->mu);
-  return done;
+  free(op);
 }
 
-int rf__store_error(rf__store *st, int *err_errno)
+rf__block *rf__store_take_done(rf__store *st)
+{
+  rf__block *list;
+
+  pthread_mutex_lock(&st->mu);
+  list = st->done_head;
+  st->done_head = st->done_tail = NULL;
+  pthread_mutex_unlock(&st->mu);
+  return list;
+}
+
+int rf__store_error(rf__store *st, int *err_errno, const char **what)
 {
   int e;
 
@@ -325,6 +544,8 @@ int rf__store_error(rf__store *st, int *err_errno)
   e = st->err;
   if (err_errno != NULL)
     *err_errno = st->err_errno;
+  if (what != NULL)
+    *what = st->err_what;
   pthread_mutex_unlock(&st->mu);
   return e;
 }
@@ -349,11 +570,18 @@ static void on_async_closed(uv_handle_t *h)
     free(b->data);
     free(b);
   }
+  while ((b = st->done_head) != NULL) {
+    st->done_head = b->next;
+    rf__store_op_free(b);
+  }
   pthread_mutex_destroy(&st->mu);
   pthread_cond_destroy(&st->cv);
   free(st->part_path);
   free(st->final_path);
-  st->part_path = st->final_path = NULL;
+  free(st->journal_path);
+  free(st->scratch);
+  st->part_path = st->final_path = st->journal_path = NULL;
+  st->scratch = NULL;
   if (st->closed_cb != NULL)
     st->closed_cb(st, st->user_data);
 }
@@ -369,6 +597,10 @@ void rf__store_close(rf__store *st,
     pthread_mutex_unlock(&st->mu);
     pthread_join(st->thread, NULL);
     st->thread_started = 0;
+  }
+  if (st->journal_open) {
+    rf__journal_close(&st->journal);
+    st->journal_open = 0;
   }
   if (st->fd >= 0) {
     close(st->fd);

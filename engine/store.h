@@ -1,5 +1,5 @@
 /*
- * The disk path: a writer thread that owns the .part file.
+ * The disk path: a writer thread that owns the .part file and its journal.
  *
  * The loop thread fills staging blocks (bounded pool) with received bytes
  * and submits them; the writer pwrite()s each at its offset and gives the
@@ -8,6 +8,12 @@
  * come back, when an operation finished, or when a write failed.  So disk
  * writes never block the loop thread and memory stays bounded whatever the
  * file size.
+ *
+ * Control operations (preallocate, journal records, verification reads,
+ * finish) travel in the same FIFO as the data blocks, so each runs after
+ * every block submitted before it: a piece's journal record is appended
+ * only after its bytes were written.  Operations that report back are
+ * handed to the loop through rf__store_take_done().
  */
 #ifndef RF_STORE_H
 #define RF_STORE_H
@@ -16,15 +22,59 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <uv.h>
+#include <xxhash.h>
+
+#include "journal.h"
+
+/* What an operation does (rf__block.op). */
+enum rf__store_op {
+  RF__OP_DATA = 0,
+  /* arg: size; flag: 1 = keep the existing bytes (resume). Set the file
+   * to size and reserve the space. Reported. */
+  RF__OP_PREALLOC,
+  /* ptr: rf__journal_meta (freed by the writer). Create the journal. */
+  RF__OP_JOURNAL_CREATE,
+  /* ptr: rf__journal_state (borrowed; the loop frees it when the op comes
+   * back). Reopen the journal after its last good record. Reported. */
+  RF__OP_JOURNAL_REOPEN,
+  /* piece, hash: append a PIECE record (its blocks precede it). */
+  RF__OP_PIECE,
+  /* piece, off, len, hash: read the piece back and hash it; result 0 and
+   * a PIECE record when it matches, RF_EHASH otherwise. Reported. */
+  RF__OP_VERIFY,
+  /* ptr: rf__verify_item array, count: items. Re-hash pieces on disk
+   * (resume); sets each item's ok. Reported. */
+  RF__OP_VERIFY_MANY,
+  /* arg: final size; flag: 1 = check hash (XXH128 of the whole file)
+   * first. Then fdatasync (when durable), rename part -> final, fsync the
+   * directory, remove the journal. Reported. */
+  RF__OP_FINISH
+};
+
+typedef struct rf__verify_item {
+  uint32_t piece;
+  uint64_t off;
+  uint64_t len;
+  XXH128_hash_t hash;
+  int ok;
+} rf__verify_item;
 
 typedef struct rf__block {
   struct rf__block *next;
-  uint64_t off;  /* file offset of data[0] */
-  size_t len;    /* bytes filled */
+  uint64_t off;  /* file offset of data[0]; for ops: byte offset */
+  size_t len;    /* bytes filled; for ops: byte length */
   size_t cap;
   unsigned char *data;
-  int op;        /* 0: data block; else a control operation (below) */
-  uint64_t op_arg;
+  /* Control operations only. */
+  int op;
+  int flag;
+  int result;
+  uint64_t arg;
+  uint32_t piece;
+  uint32_t count;
+  XXH128_hash_t hash;
+  void *ptr;
+  unsigned gen;  /* the job generation that queued it */
 } rf__block;
 
 typedef struct rf__store rf__store;
@@ -32,20 +82,31 @@ typedef struct rf__store rf__store;
 /* Loop-thread notification: blocks came back, an op finished, or error. */
 typedef void (*rf__store_wake_cb)(rf__store *st, void *user_data);
 
-enum rf__store_op_state { RF__OP_IDLE, RF__OP_PENDING, RF__OP_DONE };
-
 struct rf__store {
   int fd;
   char *part_path;
   char *final_path;
+  char *journal_path;
   size_t block_size;
   unsigned max_blocks;
-  int durable;   /* sync_file_range as blocks land, fdatasync at FINISH */
+  int durable;   /* write back as blocks land, fdatasync before rename and
+                    before each journal checkpoint */
+  unsigned checkpoint_ms;    /* at most this long between checkpoints */
+  uint64_t checkpoint_bytes; /* ... or this many bytes */
+
+  /* Writer-thread state. */
+  rf__journal journal;
+  int journal_open;
+  unsigned unchecked;        /* PIECE records since the last checkpoint */
+  uint64_t ckpt_bytes;       /* bytes written since the last checkpoint */
+  uint64_t ckpt_time;        /* uv_hrtime of the last checkpoint */
+  unsigned char *scratch;    /* block_size bytes for read-backs */
 
   /* Shared with the writer; guarded by mu. */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   rf__block *queue_head, *queue_tail; /* submitted, FIFO */
+  rf__block *done_head, *done_tail;   /* reported ops, for the loop */
   rf__block *free_list;
   unsigned nblocks;        /* allocated */
   unsigned nfree;
@@ -53,11 +114,8 @@ struct rf__store {
   int writer_waiting;      /* the writer sleeps on cv */
   int err;                 /* first error (RF_E*), sticky */
   int err_errno;
+  const char *err_what;    /* "write", "journal", ... */
   uint64_t written;        /* bytes pwritten */
-  /* One control operation at a time (preallocate, finish); it travels in
-   * the block FIFO so it runs after every block submitted before it. */
-  enum rf__store_op_state op_state;
-  int op_result;
 
   pthread_t thread;
   int thread_started;
@@ -67,16 +125,15 @@ struct rf__store {
   void (*closed_cb)(rf__store *st, void *user_data);
 };
 
-enum { RF__STORE_PREALLOC = 1, RF__STORE_FINISH = 2 };
-
 /*
- * Open (create or truncate) part_path for writing, start the writer.
- * Returns 0, RF_EACCES, RF_ENOENT, RF_ENOSPC, RF_EIO, RF_ENOMEM.
+ * Open (create if needed; never truncated here) part_path for writing,
+ * start the writer.  journal_path: where the journal goes (may be NULL: no
+ * journal).  Returns 0, RF_EACCES, RF_ENOENT, RF_ENOSPC, RF_EIO, RF_ENOMEM.
  */
 int rf__store_open(rf__store *st, uv_loop_t *loop, const char *part_path,
-                   const char *final_path, size_t block_size,
-                   unsigned max_blocks, rf__store_wake_cb wake_cb,
-                   void *user_data);
+                   const char *final_path, const char *journal_path,
+                   size_t block_size, unsigned max_blocks,
+                   rf__store_wake_cb wake_cb, void *user_data);
 
 /* A free block (off/len reset), or NULL when the pool is exhausted. */
 rf__block *rf__store_get(rf__store *st);
@@ -87,25 +144,22 @@ void rf__store_submit(rf__store *st, rf__block *b);
 /* Give back a block without writing it. */
 void rf__store_drop(rf__store *st, rf__block *b);
 
-/*
- * Start a control operation, run by the writer after every block submitted
- * before it: RF__STORE_PREALLOC (arg: size; set the file to that size and
- * reserve the space), RF__STORE_FINISH (arg: final size; truncate to it,
- * fdatasync, rename part -> final, fsync the directory).  Completion is
- * seen by rf__store_op_poll from the wake callback.  Returns RF_EBUSY if an
- * operation is pending.
- */
-int rf__store_start_op(rf__store *st, int op, uint64_t arg);
-/* Returns 1 and sets *result when the pending operation is done. */
-int rf__store_op_poll(rf__store *st, int *result);
+/* A zeroed operation of the given kind (NULL without memory); queue it
+ * with rf__store_submit. */
+rf__block *rf__store_op(int op);
+/* Reported operations, oldest first; the caller frees each with
+ * rf__store_op_free. */
+rf__block *rf__store_take_done(rf__store *st);
+void rf__store_op_free(rf__block *op);
 
-/* First write error (RF_E*) and its errno, 0 if none. */
-int rf__store_error(rf__store *st, int *err_errno);
+/* First write error (RF_E*), its errno and what failed; 0 if none. */
+int rf__store_error(rf__store *st, int *err_errno, const char **what);
 uint64_t rf__store_written(rf__store *st);
 
 /*
- * Write whatever is queued, stop the writer, close the file (kept on disk)
- * and the async handle; closed_cb when released.
+ * Write whatever is queued, checkpoint the journal (when durable), stop the
+ * writer, close the files (kept on disk) and the async handle; closed_cb
+ * when released.
  */
 void rf__store_close(rf__store *st,
                      void (*closed_cb)(rf__store *st, void *user_data));

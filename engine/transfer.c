@@ -25,7 +25,7 @@ void rf__conn_reset_response(rf__conn *c)
   c->status = 0;
   c->headers_done = 0;
   c->accepted = 0;
-  c->discard = 0;
+  c->probe_discard = 0;
   c->etag[0] = '\0';
   c->last_modified[0] = '\0';
   c->reason[0] = '\0';
@@ -210,7 +210,8 @@ static void take(rf__conn *c, const unsigned char *p, size_t n)
         XXH3_128bits_reset(c->hash);
         c->piece_fresh = 0;
       }
-      XXH3_128bits_update(c->hash, p, ch);
+      if (!job->no_verify)
+        XXH3_128bits_update(c->hash, p, ch);
     }
     memcpy(c->blk->data + c->blk->len, p, ch);
     c->blk->len += ch;
@@ -231,11 +232,33 @@ static void take(rf__conn *c, const unsigned char *p, size_t n)
   }
 }
 
+#define RF__MAX_MANIFEST ((size_t)64 << 20)
+
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 {
   rf__conn *c = ud;
   rf_job *job = c->job;
   size_t len = size * nmemb, n = len;
+
+  if (c->fetch_manifest && c->accepted) {
+    char *grown;
+    if (job->manifest_len + len > RF__MAX_MANIFEST) {
+      c->stop = RF__STOP_ERROR;
+      c->err = RF_ETOOBIG;
+      c->retryable = 0;
+      snprintf(c->errmsg, sizeof(c->errmsg),
+               "the manifest is larger than %zu MiB", RF__MAX_MANIFEST >> 20);
+      return CURL_WRITEFUNC_ERROR;
+    }
+    grown = realloc(job->manifest_buf, job->manifest_len + len + 1);
+    if (grown == NULL)
+      return CURL_WRITEFUNC_ERROR;
+    job->manifest_buf = grown;
+    memcpy(job->manifest_buf + job->manifest_len, ptr, len);
+    job->manifest_len += len;
+    job->manifest_buf[job->manifest_len] = '\0';
+    return len;
+  }
 
   if (!c->accepted) {
     /* An error answer (or one we refused): swallow a little of it. */
@@ -250,7 +273,9 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
   }
   if (c->end != RF_SIZE_UNKNOWN && (uint64_t)n > c->end - c->pos)
     n = (size_t)(c->end - c->pos);
-  if (n > 0) {
+  if (n > 0 && c->probe_discard) {
+    c->pos += n; /* a resume probe's byte: everything is on disk */
+  } else if (n > 0) {
     unsigned need = blocks_needed(c, n);
     /* Most calls fit the current block: no lock taken for them. */
     if (need > 0 && need > rf__store_available(&job->store)) {
@@ -351,6 +376,7 @@ int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end)
   c->errbuf[0] = '\0';
   c->cancel = 0;
   c->paused = 0;
+  c->fetch_manifest = 0;
   c->gen = job->gen;
   c->req_start = start;
   c->req_end = end;
@@ -368,7 +394,30 @@ int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end)
              (unsigned long long)start, (unsigned long long)(end - 1));
     curl_easy_setopt(c->easy, CURLOPT_RANGE, c->range);
   }
-  curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, c->probe ? NULL
-                                                         : job->if_range);
+  /* A first probe has no validator yet; a resume's probe checks the one
+   * the journal kept. */
+  curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER,
+                   c->probe && job->resume == NULL ? NULL : job->if_range);
   return 0;
+}
+
+void rf__conn_prepare_manifest(rf__conn *c)
+{
+  rf__conn_reset_response(c);
+  c->stop = RF__STOP_NONE;
+  c->err = 0;
+  c->retryable = 0;
+  c->errmsg[0] = '\0';
+  c->errbuf[0] = '\0';
+  c->cancel = 0;
+  c->paused = 0;
+  c->probe = 0;
+  c->probe_discard = 0;
+  c->fetch_manifest = 1;
+  c->gen = c->job->gen;
+  c->req_start = c->pos = 0;
+  c->req_end = c->end = RF_SIZE_UNKNOWN;
+  curl_easy_setopt(c->easy, CURLOPT_URL, c->job->manifest_url);
+  curl_easy_setopt(c->easy, CURLOPT_RANGE, NULL);
+  curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, NULL);
 }

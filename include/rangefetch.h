@@ -3,4 +3,5 @@
 #define RF_UMBRELLA_H
 #include "rangefetch/rangefetch.h"
 #include "rangefetch/server.h"
+#include "rangefetch/manifest.h"
 #endif

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "journal.h"
 #include "rangefetch/rangefetch.h"
 #include "store.h"
 
@@ -51,16 +52,42 @@ static void on_closed(rf__store *st, void *ud)
   c->closed = 1;
 }
 
-/* Run the loop until the pending operation completes (bounded). */
-static int wait_op(uv_loop_t *loop, rf__store *st)
+/* Queue an operation and run the loop until it comes back (bounded);
+ * returns its result. */
+static int run_op(uv_loop_t *loop, rf__store *st, int kind, uint64_t arg,
+                  int flag)
 {
+  rf__block *op = rf__store_op(kind), *done = NULL;
   int result = 12345, i;
 
-  for (i = 0; i < 5000 && !rf__store_op_poll(st, &result); i++) {
+  cr_assert_not_null(op);
+  op->arg = arg;
+  op->flag = flag;
+  rf__store_submit(st, op);
+  for (i = 0; i < 5000 && done == NULL; i++) {
     uv_run(loop, UV_RUN_NOWAIT);
-    usleep(1000);
+    done = rf__store_take_done(st);
+    if (done == NULL)
+      usleep(1000);
   }
+  cr_assert_not_null(done, "operation %d never came back", kind);
+  cr_assert_null(done->next);
+  result = done->result;
+  rf__store_op_free(done);
   return result;
+}
+
+static int open_store(rf__store *st, uv_loop_t *loop, const char *part,
+                      const char *fin, const char *journal, size_t bs,
+                      unsigned nblocks, ctx *c)
+{
+  int rc = rf__store_open(st, loop, part, fin, journal, bs, nblocks, on_wake,
+                          c);
+  /* The store's async handle is unreferenced (an engine's job timer keeps
+   * the loop alive); here nothing else would, so reference it. */
+  if (rc == 0)
+    uv_ref((uv_handle_t *)&st->async);
+  return rc;
 }
 
 static void close_store(uv_loop_t *loop, rf__store *st, ctx *c)
@@ -89,12 +116,8 @@ Test(store, writes_at_offsets_then_renames)
   uv_loop_init(&loop);
   path_of(part, sizeof(part), "a.part");
   path_of(fin, sizeof(fin), "a");
-  cr_assert_eq(rf__store_open(&st, &loop, part, fin, bs, 4, on_wake, &c), 0);
-  /* The store's async handle is unreferenced (an engine's job timer keeps
-   * the loop alive); here nothing else would, so reference it. */
-  uv_ref((uv_handle_t *)&st.async);
-  cr_assert_eq(rf__store_start_op(&st, RF__STORE_PREALLOC, 4 * bs), 0);
-  cr_assert_eq(wait_op(&loop, &st), 0);
+  cr_assert_eq(open_store(&st, &loop, part, fin, NULL, bs, 4, &c), 0);
+  cr_assert_eq(run_op(&loop, &st, RF__OP_PREALLOC, 4 * bs, 0), 0);
   /* Blocks in reverse order: each lands at its own offset. */
   for (k = 3; k >= 0; k--) {
     rf__block *b = rf__store_get(&st);
@@ -105,8 +128,7 @@ Test(store, writes_at_offsets_then_renames)
     rf__store_submit(&st, b);
   }
   /* FINISH runs after every block queued before it. */
-  cr_assert_eq(rf__store_start_op(&st, RF__STORE_FINISH, 4 * bs), 0);
-  cr_assert_eq(wait_op(&loop, &st), 0);
+  cr_assert_eq(run_op(&loop, &st, RF__OP_FINISH, 4 * bs, 0), 0);
   cr_assert_eq(rf__store_written(&st), 4 * bs);
   cr_assert_eq(access(part, F_OK), -1, ".part still there");
   f = fopen(fin, "rb");
@@ -135,8 +157,7 @@ Test(store, pool_is_bounded)
   uv_loop_init(&loop);
   path_of(part, sizeof(part), "b.part");
   path_of(fin, sizeof(fin), "b");
-  cr_assert_eq(rf__store_open(&st, &loop, part, fin, 4096, 2, on_wake, &c),
-               0);
+  cr_assert_eq(open_store(&st, &loop, part, fin, NULL, 4096, 2, &c), 0);
   cr_assert_eq(rf__store_available(&st), 2);
   a = rf__store_get(&st);
   b = rf__store_get(&st);
@@ -166,7 +187,8 @@ Test(store, open_errors)
 
   uv_loop_init(&loop);
   cr_assert_eq(rf__store_open(&st, &loop, "/nonexistent/dir/x.part",
-                              "/nonexistent/dir/x", 1024, 2, on_wake, &c),
+                              "/nonexistent/dir/x", NULL, 1024, 2, on_wake,
+                              &c),
                RF_ENOENT);
   cr_assert_eq(uv_loop_close(&loop), 0, "failed open left a handle");
 }
@@ -186,22 +208,20 @@ Test(store, write_error_is_sticky)
   uv_loop_init(&loop);
   path_of(part, sizeof(part), "c.part");
   path_of(fin, sizeof(fin), "c");
-  cr_assert_eq(rf__store_open(&st, &loop, part, fin, 4096, 4, on_wake, &c),
-               0);
+  cr_assert_eq(open_store(&st, &loop, part, fin, NULL, 4096, 4, &c), 0);
   b = rf__store_get(&st);
   b->off = 1 << 20; /* past the limit */
   b->len = 4096;
   memset(b->data, 1, 4096);
   rf__store_submit(&st, b);
-  for (i = 0; i < 5000 && rf__store_error(&st, &e) == 0; i++) {
+  for (i = 0; i < 5000 && rf__store_error(&st, &e, NULL) == 0; i++) {
     uv_run(&loop, UV_RUN_NOWAIT);
     usleep(1000);
   }
-  cr_assert_eq(rf__store_error(&st, &e), RF_ENOSPC);
+  cr_assert_eq(rf__store_error(&st, &e, NULL), RF_ENOSPC);
   cr_assert_neq(e, 0);
   /* Later operations report the same error instead of running. */
-  cr_assert_eq(rf__store_start_op(&st, RF__STORE_FINISH, 4096), 0);
-  cr_assert_eq(wait_op(&loop, &st), RF_ENOSPC);
+  cr_assert_eq(run_op(&loop, &st, RF__OP_FINISH, 4096, 0), RF_ENOSPC);
   cr_assert_eq(access(fin, F_OK), -1, "renamed despite the error");
   close_store(&loop, &st, &c);
 }
@@ -219,9 +239,87 @@ Test(store, prealloc_reports_no_space)
   uv_loop_init(&loop);
   path_of(part, sizeof(part), "d.part");
   path_of(fin, sizeof(fin), "d");
-  cr_assert_eq(rf__store_open(&st, &loop, part, fin, 4096, 4, on_wake, &c),
-               0);
-  cr_assert_eq(rf__store_start_op(&st, RF__STORE_PREALLOC, 8 << 20), 0);
-  cr_assert_eq(wait_op(&loop, &st), RF_ENOSPC);
+  cr_assert_eq(open_store(&st, &loop, part, fin, NULL, 4096, 4, &c), 0);
+  cr_assert_eq(run_op(&loop, &st, RF__OP_PREALLOC, 8 << 20, 0), RF_ENOSPC);
   close_store(&loop, &st, &c);
+}
+
+static void fill(rf__store *st, uint64_t off, size_t len, int byte)
+{
+  rf__block *b = rf__store_get(st);
+
+  cr_assert_not_null(b);
+  b->off = off;
+  b->len = len;
+  memset(b->data, byte, len);
+  rf__store_submit(st, b);
+}
+
+Test(store, journal_follows_data_and_verify_reads_back)
+{
+  uv_loop_t loop;
+  rf__store st;
+  ctx c = { 0, 0 };
+  char part[128], fin[128], jpath[160], err[128];
+  unsigned char buf[4096];
+  rf__journal_meta *meta = calloc(1, sizeof(*meta));
+  rf__journal_state js;
+  rf__block *op;
+  XXH128_hash_t h0, h1;
+
+  memset(buf, 'x', sizeof(buf));
+  h0 = XXH3_128bits(buf, sizeof(buf));
+  memset(buf, 'y', sizeof(buf));
+  h1 = XXH3_128bits(buf, sizeof(buf));
+  uv_loop_init(&loop);
+  path_of(part, sizeof(part), "j.part");
+  path_of(fin, sizeof(fin), "j");
+  snprintf(jpath, sizeof(jpath), "%s.rfj", part);
+  cr_assert_eq(open_store(&st, &loop, part, fin, jpath, 4096, 4, &c), 0);
+  st.durable = 1;
+  cr_assert_eq(run_op(&loop, &st, RF__OP_PREALLOC, 8192, 0), 0);
+  meta->url = strdup("http://example.org/x");
+  meta->etag = strdup("\"e\"");
+  meta->last_modified = strdup("");
+  meta->length = 8192;
+  meta->piece_size = 4096;
+  meta->npieces = 2;
+  op = rf__store_op(RF__OP_JOURNAL_CREATE);
+  op->ptr = meta;
+  rf__store_submit(&st, op);
+  fill(&st, 0, 4096, 'x');
+  op = rf__store_op(RF__OP_PIECE);
+  op->piece = 0;
+  op->hash = h0;
+  rf__store_submit(&st, op);
+  /* Piece 1 is read back: right hash first, then a wrong one. */
+  fill(&st, 4096, 4096, 'y');
+  op = rf__store_op(RF__OP_VERIFY);
+  op->piece = 1;
+  op->off = 4096;
+  op->len = 4096;
+  op->hash = h0; /* wrong */
+  rf__store_submit(&st, op);
+  {
+    rf__block *done = NULL;
+    int i;
+    for (i = 0; i < 5000 && done == NULL; i++) {
+      uv_run(&loop, UV_RUN_NOWAIT);
+      done = rf__store_take_done(&st);
+      if (done == NULL)
+        usleep(1000);
+    }
+    cr_assert_not_null(done);
+    cr_assert_eq(done->result, RF_EHASH);
+    rf__store_op_free(done);
+  }
+  close_store(&loop, &st, &c);
+  /* The journal has piece 0 only, checkpointed by the clean close. */
+  cr_assert_eq(rf__journal_load(jpath, &js, err, sizeof(err)), 0, "%s", err);
+  cr_assert_eq(js.npieces, 2);
+  cr_assert_eq(js.claimed[0], 2);
+  cr_assert(XXH128_isEqual(js.hashes[0], h0));
+  cr_assert_eq(js.claimed[1], 0, "a failed read-back was journaled");
+  rf__journal_state_free(&js);
+  (void)h1;
 }

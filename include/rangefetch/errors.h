@@ -39,7 +39,9 @@ extern "C" {
   XX(ENOENT, -21, "no such file or directory")                                 \
   XX(ETOOBIG, -22, "value too large")                                          \
   XX(ELENGTH, -23, "body length does not match the announced length")          \
-  XX(EINTERNAL, -24, "internal error")
+  XX(EINTERNAL, -24, "internal error")                                         \
+  XX(EHASH, -25, "content does not match its expected hash")                   \
+  XX(ERESUME, -26, "an unfinished download of other content uses this output")
 
 /* Error codes: RF_OK is 0, every error is negative. */
 typedef enum rf_error {

@@ -125,6 +125,9 @@ typedef struct rf_progress {
   unsigned pieces_done;
   unsigned retries;    /* requests retried so far */
   int single_stream;   /* 1: the server cannot do ranges, one stream */
+  unsigned pieces_verified; /* pieces whose hash matched the manifest */
+  unsigned pieces_failed;   /* pieces that failed and were fetched again */
+  uint64_t resumed;         /* bytes found intact on disk from a former run */
 } rf_progress;
 
 #define RF_SIZE_UNKNOWN UINT64_MAX
@@ -142,6 +145,9 @@ typedef struct rf_result {
   unsigned retries;    /* requests retried over the whole job */
   unsigned connections_opened; /* TCP connections libcurl opened */
   unsigned connections_max;    /* most transfers that ran at once */
+  unsigned pieces_verified;    /* pieces checked against the manifest */
+  unsigned pieces_failed;      /* pieces that failed verification */
+  uint64_t resumed;            /* bytes kept from a former run */
 } rf_result;
 
 /*
@@ -193,6 +199,21 @@ typedef struct rf_job_options {
    * power cut soon after the download may leave a damaged file under the
    * final name.  Default 0: the data is on disk before the rename. */
   int no_sync;
+
+  /* A manifest (rangefetch manifest format, docs/manifest.md): a local
+   * path, or an http(s) URL fetched first.  Every piece is checked against
+   * it as it arrives (a bad piece is fetched again), and the whole content
+   * before the rename.  NULL: pieces are still hashed, for the journal. */
+  const char *manifest;
+  /* 1: ignore an unfinished download of the same output and start over.
+   * Default 0: "<output>.part" and its journal "<output>.part.rfj" are
+   * picked up; the server is asked whether the content is unchanged
+   * (If-Range), the pieces on disk are hashed again, and only what is
+   * missing or bad is fetched. */
+  int no_resume;
+  /* 1: no hashing and no journal (no resume).  For measuring the cost of
+   * verification; not with a manifest. */
+  int no_verify;
 } rf_job_options;
 
 #define RF_DEFAULT_CONNECTIONS 8
@@ -216,14 +237,23 @@ RF_EXTERN void rf_job_options_init(rf_job_options *opts);
  * May be called from inside a callback, e.g. to queue the next download
  * from a completion callback.
  *
- * Returns 0, RF_EINVAL (missing url/output, bad option, engine being
- * freed), RF_EURL (not an http(s) URL), RF_EEXIST (output exists and
- * overwrite is 0), RF_EACCES / RF_ENOENT / RF_EIO (the .part file cannot
- * be created), RF_ENOMEM.  On failure no callback is ever called for the
- * job.
+ * Returns 0, RF_EINVAL (missing url/output, bad option or manifest,
+ * engine being freed), RF_EURL (not an http(s) URL), RF_EEXIST (output
+ * exists and overwrite is 0), RF_ERESUME ("<output>.part" belongs to an
+ * unfinished download of another URL: nothing is touched), RF_EACCES /
+ * RF_ENOENT / RF_EIO (the .part file cannot be created), RF_ENOMEM.  On
+ * failure no callback is ever called for the job, and
+ * rf_engine_last_error() says why.
  */
 RF_EXTERN int rf_job_add(rf_engine *engine, rf_job **out,
                          const rf_job_options *opts);
+
+/*
+ * rf_engine_last_error - one line explaining why the last rf_job_add on
+ * this engine failed ("" if it did not), e.g. naming the manifest line
+ * that is malformed.  Borrowed; valid until the next rf_job_add.
+ */
+RF_EXTERN const char *rf_engine_last_error(const rf_engine *engine);
 
 /*
  * rf_job_cancel - stop a job.  The .part file is kept.  The completion

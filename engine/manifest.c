@@ -1,0 +1,1130 @@
+/*
+ * Piece manifests: parse, format, save, and create by hashing a file.
+ *
+ * Hashing reads the file once in chunks of about 1 MiB, several threads
+ * reading different chunks at the same time (a copy out of the page cache
+ * costs more than XXH3 on AVX2, so the reads are what needs spreading over
+ * the cores).  Pieces that lie whole in a chunk are hashed by the thread
+ * that read it, in parallel.  The whole-content hashes (XXH3-128, SHA-256)
+ * are sequential: a thread feeds its chunk to them when its turn comes,
+ * chunk after chunk in file order, while the others read ahead.  Pieces
+ * larger than 4 MiB are cut into 1 MiB slices that are fed, in turn, to one
+ * streaming state the same way.
+ */
+#include "manifest_internal.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <xxhash.h>
+#ifdef RF_HAVE_XXH_DISPATCH
+#  include <xxh_x86dispatch.h>
+#endif
+
+#include "rangefetch/rangefetch.h"
+#include "scheduler.h"
+
+#define MF_MAGIC       "rangefetch-manifest"
+#define MF_MAX_LINE    4096u             /* bytes, without the line end */
+#define MF_MAX_NAME    (MF_MAX_LINE - 5) /* "name " + value fits a line */
+#define MF_CHUNK       (1u << 20)        /* bytes read at once */
+#define MF_MAX_WHOLE   (4u << 20)        /* larger pieces are sliced */
+#define MF_MAX_THREADS 64u
+
+struct rf_manifest {
+  uint64_t length;
+  uint64_t piece_size;
+  uint32_t npieces;
+  int has_sha256;
+  XXH128_hash_t content;
+  unsigned char sha256[32];
+  char *name; /* NULL: none */
+  XXH128_hash_t *pieces;
+};
+
+static const char mf_hex[] = "0123456789abcdef";
+
+/* ------------------------------------------------------------ accessors */
+
+XXH128_hash_t rf__manifest_piece(const rf_manifest *m, uint32_t i)
+{
+  return m->pieces[i];
+}
+
+XXH128_hash_t rf__manifest_content(const rf_manifest *m)
+{
+  return m->content;
+}
+
+uint64_t rf_manifest_length(const rf_manifest *m)
+{
+  return m->length;
+}
+
+uint64_t rf_manifest_piece_size(const rf_manifest *m)
+{
+  return m->piece_size;
+}
+
+uint32_t rf_manifest_pieces(const rf_manifest *m)
+{
+  return m->npieces;
+}
+
+int rf_manifest_piece_hash(const rf_manifest *m, uint32_t i,
+                           unsigned char out[16])
+{
+  XXH128_canonical_t c;
+
+  if (m == NULL || out == NULL || i >= m->npieces)
+    return RF_EINVAL;
+  XXH128_canonicalFromHash(&c, m->pieces[i]);
+  memcpy(out, c.digest, 16);
+  return 0;
+}
+
+void rf_manifest_content_xxh128(const rf_manifest *m, unsigned char out[16])
+{
+  XXH128_canonical_t c;
+
+  XXH128_canonicalFromHash(&c, m->content);
+  memcpy(out, c.digest, 16);
+}
+
+int rf_manifest_has_sha256(const rf_manifest *m)
+{
+  return m->has_sha256;
+}
+
+void rf_manifest_content_sha256(const rf_manifest *m, unsigned char out[32])
+{
+  memcpy(out, m->sha256, 32);
+}
+
+const char *rf_manifest_name(const rf_manifest *m)
+{
+  return m->name;
+}
+
+void rf_manifest_free(rf_manifest *m)
+{
+  if (m == NULL)
+    return;
+  free(m->name);
+  free(m->pieces);
+  free(m);
+}
+
+static int mf_alloc(rf_manifest **out, uint32_t npieces)
+{
+  rf_manifest *m = calloc(1, sizeof(*m));
+
+  *out = NULL;
+  if (m == NULL)
+    return RF_ENOMEM;
+  m->npieces = npieces;
+  m->pieces = calloc(npieces > 0 ? npieces : 1, sizeof(*m->pieces));
+  if (m->pieces == NULL) {
+    free(m);
+    return RF_ENOMEM;
+  }
+  *out = m;
+  return 0;
+}
+
+static int mf_errno(int e)
+{
+  switch (e) {
+  case ENOENT:
+  case ENOTDIR:
+    return RF_ENOENT;
+  case EACCES:
+  case EPERM:
+  case EROFS:
+    return RF_EACCES;
+  case ENOSPC:
+  case EDQUOT:
+    return RF_ENOSPC;
+  case ENOMEM:
+    return RF_ENOMEM;
+  default:
+    return RF_EIO;
+  }
+}
+
+/* --------------------------------------------------------------- parser */
+
+typedef struct mf_parser {
+  const char *text;
+  size_t len;
+  size_t pos;         /* start of the next line */
+  unsigned long line; /* number of the line last read, 1-based */
+  char *err;
+  size_t errlen;
+} mf_parser;
+
+/* Header keys, in the order the formatter writes them. */
+enum {
+  KEY_LENGTH,
+  KEY_PIECE_SIZE,
+  KEY_PIECES,
+  KEY_XXH128,
+  KEY_SHA256,
+  KEY_NAME,
+  KEY_COUNT
+};
+
+static const char *const mf_keys[KEY_COUNT] = {
+  "length", "piece-size", "pieces", "content-xxh128", "content-sha256", "name"
+};
+
+__attribute__((format(printf, 4, 5))) static int
+mf_fail_at(mf_parser *p, unsigned long line, int rc, const char *fmt, ...)
+{
+  va_list ap;
+  int n;
+
+  if (p->err == NULL || p->errlen == 0)
+    return rc;
+  if (line > 0)
+    n = snprintf(p->err, p->errlen, "manifest line %lu: ", line);
+  else
+    n = snprintf(p->err, p->errlen, "manifest: ");
+  if (n < 0 || (size_t)n >= p->errlen)
+    return rc;
+  va_start(ap, fmt);
+  vsnprintf(p->err + n, p->errlen - (size_t)n, fmt, ap);
+  va_end(ap);
+  return rc;
+}
+
+/*
+ * Read the next line into [*s, *s + *n), without its "\n" or "\r\n".
+ * Returns 1, 0 at the end of the text, or an error.
+ */
+static int mf_next_line(mf_parser *p, const char **s, size_t *n)
+{
+  const char *start, *nl;
+  size_t i, len;
+
+  if (p->pos == p->len)
+    return 0;
+  p->line++;
+  start = p->text + p->pos;
+  nl = memchr(start, '\n', p->len - p->pos);
+  if (nl == NULL)
+    return mf_fail_at(p, p->line, RF_EINVAL,
+                      "no newline at the end of the line (truncated?)");
+  len = (size_t)(nl - start);
+  p->pos += len + 1;
+  if (len > 0 && start[len - 1] == '\r')
+    len--;
+  if (len > MF_MAX_LINE)
+    return mf_fail_at(p, p->line, RF_EINVAL, "line longer than %u bytes",
+                      MF_MAX_LINE);
+  for (i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)start[i];
+
+    if (c < 0x20 || c == 0x7f)
+      return mf_fail_at(p, p->line, RF_EINVAL,
+                        "control character 0x%02x at column %zu", c, i + 1);
+  }
+  *s = start;
+  *n = len;
+  return 1;
+}
+
+static int mf_is(const char *s, size_t n, const char *lit)
+{
+  size_t l = strlen(lit);
+
+  return n == l && memcmp(s, lit, l) == 0;
+}
+
+static int mf_hexval(char c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}
+
+/* Exactly 2 * nbytes hex digits (either case) into out.  Returns 0 or -1. */
+static int mf_unhex(const char *s, size_t n, unsigned char *out, size_t nbytes)
+{
+  size_t i;
+
+  if (n != 2 * nbytes)
+    return -1;
+  for (i = 0; i < nbytes; i++) {
+    int hi = mf_hexval(s[2 * i]);
+    int lo = mf_hexval(s[2 * i + 1]);
+
+    if (hi < 0 || lo < 0)
+      return -1;
+    out[i] = (unsigned char)(hi << 4 | lo);
+  }
+  return 0;
+}
+
+/* Decimal digits, no sign, no leading zero.  0, RF_EINVAL or RF_ETOOBIG. */
+static int mf_number(const char *s, size_t n, uint64_t *out)
+{
+  uint64_t v = 0;
+  size_t i;
+
+  if (n == 0 || (n > 1 && s[0] == '0'))
+    return RF_EINVAL;
+  for (i = 0; i < n; i++) {
+    unsigned d;
+
+    if (s[i] < '0' || s[i] > '9')
+      return RF_EINVAL;
+    d = (unsigned)(s[i] - '0');
+    if (v > (UINT64_MAX - d) / 10)
+      return RF_ETOOBIG;
+    v = v * 10 + d;
+  }
+  *out = v;
+  return 0;
+}
+
+typedef struct mf_header {
+  unsigned long seen[KEY_COUNT]; /* line of each key, 0: not seen */
+  uint64_t length;
+  uint64_t piece_size;
+  uint64_t pieces;
+  XXH128_hash_t content;
+  unsigned char sha256[32];
+  const char *name;
+  size_t name_len;
+} mf_header;
+
+/* One "KEY VALUE" line of the header, value [v, v + vn). */
+static int mf_header_value(mf_parser *p, mf_header *h, int key, const char *v,
+                           size_t vn)
+{
+  XXH128_canonical_t c;
+  uint64_t num = 0;
+  int rc;
+
+  switch (key) {
+  case KEY_LENGTH:
+  case KEY_PIECE_SIZE:
+  case KEY_PIECES:
+    rc = mf_number(v, vn, &num);
+    if (rc == RF_ETOOBIG)
+      return mf_fail_at(p, p->line, rc, "%s does not fit in 64 bits",
+                        mf_keys[key]);
+    if (rc != 0)
+      return mf_fail_at(p, p->line, rc,
+                        "bad number in %s (expected decimal digits)",
+                        mf_keys[key]);
+    break;
+  case KEY_XXH128:
+    if (mf_unhex(v, vn, c.digest, sizeof(c.digest)) != 0)
+      return mf_fail_at(p, p->line, RF_EINVAL,
+                        "bad hex in content-xxh128 (expected 32 hex "
+                        "digits)");
+    h->content = XXH128_hashFromCanonical(&c);
+    return 0;
+  case KEY_SHA256:
+    if (mf_unhex(v, vn, h->sha256, sizeof(h->sha256)) != 0)
+      return mf_fail_at(p, p->line, RF_EINVAL,
+                        "bad hex in content-sha256 (expected 64 hex "
+                        "digits)");
+    return 0;
+  default:
+    h->name = v;
+    h->name_len = vn;
+    return 0;
+  }
+  if (key == KEY_LENGTH) {
+    if (num > RF_MANIFEST_MAX_LENGTH)
+      return mf_fail_at(p, p->line, RF_ETOOBIG,
+                        "length %" PRIu64 " is over the limit of 2^62", num);
+    h->length = num;
+  } else if (key == KEY_PIECE_SIZE) {
+    if (num < RF_MANIFEST_MIN_PIECE_SIZE)
+      return mf_fail_at(p, p->line, RF_EINVAL,
+                        "piece-size %" PRIu64 " is below the minimum of %u",
+                        num, RF_MANIFEST_MIN_PIECE_SIZE);
+    if (num > RF_MANIFEST_MAX_PIECE_SIZE)
+      return mf_fail_at(p, p->line, RF_ETOOBIG,
+                        "piece-size %" PRIu64 " is over the maximum of %u",
+                        num, RF_MANIFEST_MAX_PIECE_SIZE);
+    h->piece_size = num;
+  } else {
+    if (num > RF_MANIFEST_MAX_PIECES)
+      return mf_fail_at(p, p->line, RF_ETOOBIG,
+                        "pieces %" PRIu64 " is over the limit of %u", num,
+                        RF_MANIFEST_MAX_PIECES);
+    h->pieces = num;
+  }
+  return 0;
+}
+
+/* One header line [s, s + n): a known key, or an x- extension (ignored). */
+static int mf_header_line(mf_parser *p, mf_header *h, const char *s, size_t n)
+{
+  const char *sp = memchr(s, ' ', n);
+  size_t klen = sp != NULL ? (size_t)(sp - s) : n;
+  int key;
+
+  if (klen > 2 && s[0] == 'x' && s[1] == '-')
+    return 0;
+  for (key = 0; key < KEY_COUNT; key++) {
+    if (mf_is(s, klen, mf_keys[key]))
+      break;
+  }
+  if (key == KEY_COUNT) {
+    if (klen == 0)
+      return mf_fail_at(p, p->line, RF_EINVAL,
+                        n == 0 ? "empty line" : "line starts with a space");
+    return mf_fail_at(p, p->line, RF_EINVAL,
+                      "unknown key '%.*s' (extension keys start with 'x-')",
+                      (int)(klen > 40 ? 40 : klen), s);
+  }
+  if (h->seen[key] != 0)
+    return mf_fail_at(p, p->line, RF_EINVAL,
+                      "duplicate key '%s' (first on line %lu)", mf_keys[key],
+                      h->seen[key]);
+  if (sp == NULL || klen + 1 == n)
+    return mf_fail_at(p, p->line, RF_EINVAL, "missing value for %s",
+                      mf_keys[key]);
+  h->seen[key] = p->line;
+  return mf_header_value(p, h, key, sp + 1, n - klen - 1);
+}
+
+/* The header is over (first "p" or "end" line): check it, make *m. */
+static int mf_header_done(mf_parser *p, mf_header *h, rf_manifest **m)
+{
+  static const int required[] = { KEY_LENGTH, KEY_PIECE_SIZE, KEY_PIECES,
+                                  KEY_XXH128 };
+  uint64_t expect;
+  size_t i;
+  int rc;
+
+  for (i = 0; i < sizeof(required) / sizeof(required[0]); i++) {
+    if (h->seen[required[i]] == 0)
+      return mf_fail_at(p, p->line, RF_EINVAL,
+                        "missing '%s' before the piece list",
+                        mf_keys[required[i]]);
+  }
+  expect = h->length == 0 ? 0 : (h->length - 1) / h->piece_size + 1;
+  if (h->pieces != expect)
+    return mf_fail_at(p, h->seen[KEY_PIECES], RF_EINVAL,
+                      "pieces %" PRIu64 " does not match length %" PRIu64
+                      " and piece-size %" PRIu64 " (expected %" PRIu64 ")",
+                      h->pieces, h->length, h->piece_size, expect);
+  rc = mf_alloc(m, (uint32_t)h->pieces);
+  if (rc != 0)
+    return mf_fail_at(p, 0, rc, "out of memory");
+  (*m)->length = h->length;
+  (*m)->piece_size = h->piece_size;
+  (*m)->content = h->content;
+  if (h->seen[KEY_SHA256] != 0) {
+    (*m)->has_sha256 = 1;
+    memcpy((*m)->sha256, h->sha256, sizeof(h->sha256));
+  }
+  if (h->seen[KEY_NAME] != 0) {
+    (*m)->name = malloc(h->name_len + 1);
+    if ((*m)->name == NULL)
+      return mf_fail_at(p, 0, RF_ENOMEM, "out of memory");
+    memcpy((*m)->name, h->name, h->name_len);
+    (*m)->name[h->name_len] = '\0';
+  }
+  return 0;
+}
+
+static int mf_missing_end(mf_parser *p)
+{
+  return mf_fail_at(p, p->line + 1, RF_EINVAL,
+                    "missing 'end' line (truncated?)");
+}
+
+int rf_manifest_parse(rf_manifest **out, const char *text, size_t len,
+                      char *err, size_t errlen)
+{
+  mf_parser p = { text, len, 0, 0, err, errlen };
+  mf_header h;
+  rf_manifest *m = NULL;
+  XXH128_canonical_t c;
+  const char *s = NULL;
+  size_t n = 0, vlen = strlen(MF_MAGIC " ");
+  uint32_t i = 0;
+  int rc;
+
+  if (err != NULL && errlen > 0)
+    err[0] = '\0';
+  if (out != NULL)
+    *out = NULL;
+  if (out == NULL || (text == NULL && len > 0)) {
+    rc = mf_fail_at(&p, 0, RF_EINVAL, "invalid argument");
+    goto out;
+  }
+  memset(&h, 0, sizeof(h));
+  if (len > RF_MANIFEST_MAX_TEXT) {
+    rc = mf_fail_at(&p, 0, RF_ETOOBIG,
+                    "text of %zu bytes is over the limit of %u bytes", len,
+                    RF_MANIFEST_MAX_TEXT);
+    goto out;
+  }
+
+  /* Line 1: "rangefetch-manifest 1". */
+  rc = mf_next_line(&p, &s, &n);
+  if (rc <= 0) {
+    if (rc == 0)
+      rc = mf_fail_at(&p, 1, RF_EINVAL,
+                      "empty text, not a rangefetch manifest");
+    goto out;
+  }
+  if (n <= vlen || memcmp(s, MF_MAGIC " ", vlen) != 0) {
+    rc = mf_fail_at(&p, p.line, RF_EINVAL,
+                    "not a rangefetch manifest (the first line must be '"
+                    MF_MAGIC " %d')",
+                    RF_MANIFEST_FORMAT_VERSION);
+    goto out;
+  }
+  if (!mf_is(s + vlen, n - vlen, "1")) {
+    rc = mf_fail_at(&p, p.line, RF_EINVAL,
+                    "unsupported version '%.*s' (this build reads version "
+                    "%d)",
+                    (int)(n - vlen > 20 ? 20 : n - vlen), s + vlen,
+                    RF_MANIFEST_FORMAT_VERSION);
+    goto out;
+  }
+
+  /* Header lines, up to the first "p" or "end" line. */
+  for (;;) {
+    rc = mf_next_line(&p, &s, &n);
+    if (rc <= 0) {
+      if (rc == 0)
+        rc = mf_missing_end(&p);
+      goto out;
+    }
+    if ((n >= 2 && s[0] == 'p' && s[1] == ' ') || mf_is(s, n, "end"))
+      break;
+    rc = mf_header_line(&p, &h, s, n);
+    if (rc != 0)
+      goto out;
+  }
+  rc = mf_header_done(&p, &h, &m);
+  if (rc != 0)
+    goto out;
+
+  /* Piece lines, then "end". */
+  for (;;) {
+    if (mf_is(s, n, "end")) {
+      if (i != m->npieces) {
+        rc = mf_fail_at(&p, p.line, RF_EINVAL,
+                        "'end' after %" PRIu32 " piece lines, expected "
+                        "%" PRIu32,
+                        i, m->npieces);
+        goto out;
+      }
+      break;
+    }
+    if (n < 2 || s[0] != 'p' || s[1] != ' ') {
+      rc = mf_fail_at(&p, p.line, RF_EINVAL,
+                      i < m->npieces ? "expected 'p HASH' or 'end'"
+                                     : "expected 'end'");
+      goto out;
+    }
+    if (i == m->npieces) {
+      rc = mf_fail_at(&p, p.line, RF_EINVAL,
+                      "more piece lines than pieces (%" PRIu32 ")",
+                      m->npieces);
+      goto out;
+    }
+    if (mf_unhex(s + 2, n - 2, c.digest, sizeof(c.digest)) != 0) {
+      rc = mf_fail_at(&p, p.line, RF_EINVAL,
+                      "bad hex in piece %" PRIu32 " (expected 'p' and 32 "
+                      "hex digits)",
+                      i);
+      goto out;
+    }
+    m->pieces[i++] = XXH128_hashFromCanonical(&c);
+    rc = mf_next_line(&p, &s, &n);
+    if (rc <= 0) {
+      if (rc == 0)
+        rc = mf_missing_end(&p);
+      goto out;
+    }
+  }
+  if (p.pos != p.len) {
+    rc = mf_fail_at(&p, p.line + 1, RF_EINVAL, "text after 'end'");
+    goto out;
+  }
+  *out = m;
+  m = NULL;
+  rc = 0;
+out:
+  rf_manifest_free(m);
+  return rc;
+}
+
+int rf_manifest_load(rf_manifest **out, const char *path, char *err,
+                     size_t errlen)
+{
+  mf_parser p = { NULL, 0, 0, 0, err, errlen };
+  struct stat st;
+  char *buf = NULL, *nbuf;
+  size_t cap, len = 0;
+  ssize_t r;
+  int fd = -1, rc;
+
+  if (err != NULL && errlen > 0)
+    err[0] = '\0';
+  if (out != NULL)
+    *out = NULL;
+  if (out == NULL || path == NULL) {
+    rc = mf_fail_at(&p, 0, RF_EINVAL, "invalid argument");
+    goto out;
+  }
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || fstat(fd, &st) != 0)
+    goto fail_errno;
+  /* Any readable file, pipes included: read until the end, at most one
+   * byte over the limit. */
+  cap = 65536;
+  if (S_ISREG(st.st_mode) && st.st_size >= 0 &&
+      (uint64_t)st.st_size < RF_MANIFEST_MAX_TEXT)
+    cap = (size_t)st.st_size + 1;
+  buf = malloc(cap);
+  if (buf == NULL) {
+    rc = mf_fail_at(&p, 0, RF_ENOMEM, "out of memory");
+    goto out;
+  }
+  for (;;) {
+    if (len == cap) {
+      if (cap > RF_MANIFEST_MAX_TEXT) {
+        rc = mf_fail_at(&p, 0, RF_ETOOBIG,
+                        "'%s' is over the limit of %u bytes", path,
+                        RF_MANIFEST_MAX_TEXT);
+        goto out;
+      }
+      cap = cap > RF_MANIFEST_MAX_TEXT / 2 ? RF_MANIFEST_MAX_TEXT + 1
+                                           : cap * 2;
+      nbuf = realloc(buf, cap);
+      if (nbuf == NULL) {
+        rc = mf_fail_at(&p, 0, RF_ENOMEM, "out of memory");
+        goto out;
+      }
+      buf = nbuf;
+    }
+    r = read(fd, buf + len, cap - len);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      goto fail_errno;
+    if (r == 0)
+      break;
+    len += (size_t)r;
+  }
+  rc = rf_manifest_parse(out, buf, len, err, errlen);
+  goto out;
+
+fail_errno:
+  rc = mf_errno(errno);
+  mf_fail_at(&p, 0, rc, "cannot read manifest '%s': %s", path,
+             strerror(errno));
+out:
+  if (fd >= 0)
+    close(fd);
+  free(buf);
+  return rc;
+}
+
+/* ------------------------------------------------------------ formatter */
+
+static char *mf_put_hex(char *d, const unsigned char *b, size_t n)
+{
+  size_t i;
+
+  for (i = 0; i < n; i++) {
+    *d++ = mf_hex[b[i] >> 4];
+    *d++ = mf_hex[b[i] & 15];
+  }
+  return d;
+}
+
+static char *mf_put_xxh(char *d, XXH128_hash_t h)
+{
+  XXH128_canonical_t c;
+
+  XXH128_canonicalFromHash(&c, h);
+  return mf_put_hex(d, c.digest, sizeof(c.digest));
+}
+
+int rf_manifest_format(const rf_manifest *m, char **out)
+{
+  size_t cap, nlen;
+  char *buf, *d;
+  uint32_t i;
+  int n;
+
+  if (out != NULL)
+    *out = NULL;
+  if (m == NULL || out == NULL)
+    return RF_EINVAL;
+  nlen = m->name != NULL ? strlen(m->name) : 0;
+  /* Header lines are under 80 bytes each but the name; 35 per piece. */
+  cap = 512 + nlen + (size_t)m->npieces * 35;
+  buf = malloc(cap);
+  if (buf == NULL)
+    return RF_ENOMEM;
+  n = snprintf(buf, cap,
+               MF_MAGIC " %d\nlength %" PRIu64 "\npiece-size %" PRIu64
+               "\npieces %" PRIu32 "\ncontent-xxh128 ",
+               RF_MANIFEST_FORMAT_VERSION, m->length, m->piece_size,
+               m->npieces);
+  d = mf_put_xxh(buf + n, m->content);
+  *d++ = '\n';
+  if (m->has_sha256) {
+    memcpy(d, "content-sha256 ", 15);
+    d = mf_put_hex(d + 15, m->sha256, sizeof(m->sha256));
+    *d++ = '\n';
+  }
+  if (m->name != NULL) {
+    memcpy(d, "name ", 5);
+    memcpy(d + 5, m->name, nlen);
+    d += 5 + nlen;
+    *d++ = '\n';
+  }
+  for (i = 0; i < m->npieces; i++) {
+    *d++ = 'p';
+    *d++ = ' ';
+    d = mf_put_xxh(d, m->pieces[i]);
+    *d++ = '\n';
+  }
+  memcpy(d, "end\n", 5);
+  *out = buf;
+  return 0;
+}
+
+/* Flush the directory holding path, so a rename in it is durable. */
+static void mf_sync_dir(const char *path)
+{
+  const char *slash = strrchr(path, '/');
+  char *dir;
+  int fd;
+
+  if (slash == NULL) {
+    dir = strdup(".");
+  } else {
+    size_t n = slash == path ? 1 : (size_t)(slash - path);
+
+    dir = malloc(n + 1);
+    if (dir != NULL) {
+      memcpy(dir, path, n);
+      dir[n] = '\0';
+    }
+  }
+  if (dir == NULL)
+    return;
+  fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd >= 0) {
+    (void)fsync(fd); /* best effort: some file systems refuse */
+    close(fd);
+  }
+  free(dir);
+}
+
+int rf_manifest_save(const rf_manifest *m, const char *path)
+{
+  char *text = NULL, *tmp = NULL;
+  size_t len, off = 0, plen;
+  ssize_t w;
+  int fd = -1, rc;
+
+  if (m == NULL || path == NULL || path[0] == '\0')
+    return RF_EINVAL;
+  rc = rf_manifest_format(m, &text);
+  if (rc != 0)
+    goto out;
+  len = strlen(text);
+  plen = strlen(path);
+  tmp = malloc(plen + 5);
+  if (tmp == NULL) {
+    rc = RF_ENOMEM;
+    goto out;
+  }
+  memcpy(tmp, path, plen);
+  memcpy(tmp + plen, ".tmp", 5);
+  fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
+  if (fd < 0) {
+    rc = mf_errno(errno);
+    goto out;
+  }
+  while (off < len) {
+    w = write(fd, text + off, len - off);
+    if (w < 0 && errno == EINTR)
+      continue;
+    if (w < 0)
+      goto fail_errno;
+    off += (size_t)w;
+  }
+  if (fsync(fd) != 0)
+    goto fail_errno;
+  if (close(fd) != 0) {
+    fd = -1;
+    goto fail_errno;
+  }
+  fd = -1;
+  if (rename(tmp, path) != 0)
+    goto fail_errno;
+  mf_sync_dir(path);
+  rc = 0;
+  goto out;
+
+fail_errno:
+  rc = mf_errno(errno);
+  if (fd >= 0)
+    close(fd);
+  fd = -1;
+  unlink(tmp);
+out:
+  if (fd >= 0)
+    close(fd);
+  free(tmp);
+  free(text);
+  return rc;
+}
+
+/* --------------------------------------------------------------- create */
+
+/*
+ * Shared state of the hashing threads.  The file is cut into chunks
+ * numbered in file order.  A thread claims the next chunk, reads it, hashes
+ * the pieces that lie whole in it, then waits for its turn (turn == its
+ * chunk) to feed the sequential states.
+ */
+typedef struct mf_hasher {
+  int fd;
+  uint64_t length;
+  uint64_t piece_size;
+  uint64_t chunk;    /* bytes per chunk */
+  int sliced;        /* 1: pieces span several chunks (slices) */
+  uint64_t slices;   /* sliced: chunks per full piece */
+  XXH128_hash_t *pieces;
+  XXH3_state_t *content;     /* fed in turn */
+  XXH3_state_t *piece_state; /* sliced: the piece being fed, in turn */
+  EVP_MD_CTX *sha;           /* NULL: no SHA-256 */
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  uint64_t next; /* next chunk to claim (under mu) */
+  uint64_t turn; /* next chunk to feed the sequential states (under mu) */
+  int err;       /* first error (under mu); stops every thread */
+} mf_hasher;
+
+/* Byte range of chunk k.  Returns 0 past the end of the file. */
+static int mf_chunk_range(const mf_hasher *h, uint64_t k, uint64_t *off,
+                          uint64_t *len)
+{
+  uint64_t end;
+
+  if (!h->sliced) {
+    if (k >= (h->length + h->chunk - 1) / h->chunk)
+      return 0;
+    *off = k * h->chunk;
+    end = *off + h->chunk;
+  } else {
+    uint64_t piece = k / h->slices;
+    uint64_t pend = (piece + 1) * h->piece_size;
+
+    if (piece >= (h->length + h->piece_size - 1) / h->piece_size)
+      return 0;
+    *off = piece * h->piece_size + (k % h->slices) * h->chunk;
+    if (*off >= h->length)
+      return 0;
+    end = *off + h->chunk < pend ? *off + h->chunk : pend;
+  }
+  *len = (end < h->length ? end : h->length) - *off;
+  return 1;
+}
+
+static void mf_set_error(mf_hasher *h, int err)
+{
+  pthread_mutex_lock(&h->mu);
+  if (h->err == 0)
+    h->err = err;
+  pthread_cond_broadcast(&h->cv);
+  pthread_mutex_unlock(&h->mu);
+}
+
+static int mf_read_full(int fd, unsigned char *buf, size_t len, uint64_t off)
+{
+  size_t got = 0;
+  ssize_t r;
+
+  while (got < len) {
+    r = pread(fd, buf + got, len - got, (off_t)(off + got));
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0)
+      return mf_errno(errno);
+    if (r == 0)
+      return RF_EIO; /* the file shrank */
+    got += (size_t)r;
+  }
+  return 0;
+}
+
+/* Feed chunk k, [off, off + len) in buf, to the sequential states. */
+static int mf_feed(mf_hasher *h, uint64_t k, uint64_t off,
+                   const unsigned char *buf, size_t len)
+{
+  if (XXH3_128bits_update(h->content, buf, len) != XXH_OK)
+    return RF_EINTERNAL;
+  if (h->sha != NULL && EVP_DigestUpdate(h->sha, buf, len) != 1)
+    return RF_EINTERNAL;
+  if (h->sliced) {
+    uint64_t piece = off / h->piece_size;
+    uint64_t pend = (piece + 1) * h->piece_size;
+
+    if (k % h->slices == 0 && XXH3_128bits_reset(h->piece_state) != XXH_OK)
+      return RF_EINTERNAL;
+    if (XXH3_128bits_update(h->piece_state, buf, len) != XXH_OK)
+      return RF_EINTERNAL;
+    if (off + len == pend || off + len == h->length)
+      h->pieces[piece] = XXH3_128bits_digest(h->piece_state);
+  }
+  return 0;
+}
+
+static void *mf_worker(void *arg)
+{
+  mf_hasher *h = arg;
+  unsigned char *buf = malloc((size_t)h->chunk);
+  uint64_t k, off, len, p;
+  int rc;
+
+  if (buf == NULL) {
+    mf_set_error(h, RF_ENOMEM);
+    return NULL;
+  }
+  for (;;) {
+    pthread_mutex_lock(&h->mu);
+    k = h->next++;
+    rc = h->err;
+    pthread_mutex_unlock(&h->mu);
+    if (rc != 0 || !mf_chunk_range(h, k, &off, &len))
+      break;
+    rc = mf_read_full(h->fd, buf, (size_t)len, off);
+    if (rc != 0) {
+      mf_set_error(h, rc);
+      break;
+    }
+    if (!h->sliced) {
+      for (p = 0; p < len; p += h->piece_size) {
+        uint64_t n = len - p < h->piece_size ? len - p : h->piece_size;
+
+        h->pieces[(off + p) / h->piece_size] =
+            XXH3_128bits(buf + p, (size_t)n);
+      }
+    }
+    pthread_mutex_lock(&h->mu);
+    while (h->turn != k && h->err == 0)
+      pthread_cond_wait(&h->cv, &h->mu);
+    rc = h->err;
+    pthread_mutex_unlock(&h->mu);
+    if (rc != 0)
+      break;
+    /* Only the thread whose turn it is touches the sequential states; the
+     * mutex orders its accesses after those of the previous turn. */
+    rc = mf_feed(h, k, off, buf, (size_t)len);
+    if (rc != 0) {
+      mf_set_error(h, rc);
+      break;
+    }
+    pthread_mutex_lock(&h->mu);
+    h->turn++;
+    pthread_cond_broadcast(&h->cv);
+    pthread_mutex_unlock(&h->mu);
+  }
+  free(buf);
+  return NULL;
+}
+
+/* Run the workers: the caller's thread and up to threads - 1 more. */
+static int mf_hash_all(mf_hasher *h, unsigned threads)
+{
+  pthread_t tids[MF_MAX_THREADS];
+  uint64_t chunks;
+  unsigned i, started = 0;
+
+  /* An upper bound is enough: extra threads find nothing to claim. */
+  chunks = (h->length + h->chunk - 1) / h->chunk + (h->sliced ? 1 : 0);
+  if (threads > chunks)
+    threads = chunks > 0 ? (unsigned)chunks : 1;
+  for (i = 1; i < threads; i++) {
+    /* Fewer threads than asked if the system refuses: still correct. */
+    if (pthread_create(&tids[started], NULL, mf_worker, h) != 0)
+      break;
+    started++;
+  }
+  mf_worker(h);
+  for (i = 0; i < started; i++)
+    pthread_join(tids[i], NULL);
+  return h->err;
+}
+
+/* The last component of path, control characters replaced by '?'. */
+static char *mf_name_of(const char *path)
+{
+  const char *base = strrchr(path, '/');
+  char *name;
+  size_t i, n;
+
+  base = base != NULL ? base + 1 : path;
+  n = strlen(base);
+  if (n == 0 || n > MF_MAX_NAME)
+    return NULL;
+  name = malloc(n + 1);
+  if (name == NULL)
+    return NULL;
+  for (i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)base[i];
+
+    name[i] = c < 0x20 || c == 0x7f ? '?' : base[i];
+  }
+  name[n] = '\0';
+  return name;
+}
+
+int rf_manifest_create(rf_manifest **out, const char *path,
+                       uint64_t piece_size, int with_sha256, unsigned threads)
+{
+  mf_hasher h;
+  rf_manifest *m = NULL;
+  struct stat st, st2;
+  uint64_t npieces;
+  int rc, locks = 0;
+  unsigned int dlen = 0;
+
+  memset(&h, 0, sizeof(h));
+  h.fd = -1;
+  if (out != NULL)
+    *out = NULL;
+  if (out == NULL || path == NULL || threads > MF_MAX_THREADS ||
+      (piece_size != 0 && (piece_size < RF_MANIFEST_MIN_PIECE_SIZE ||
+                           piece_size > RF_MANIFEST_MAX_PIECE_SIZE)))
+    return RF_EINVAL;
+  if (threads == 0)
+    threads = 2;
+  if (pthread_mutex_init(&h.mu, NULL) != 0)
+    return RF_ENOMEM;
+  if (pthread_cond_init(&h.cv, NULL) != 0) {
+    pthread_mutex_destroy(&h.mu);
+    return RF_ENOMEM;
+  }
+  locks = 1;
+  h.fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (h.fd < 0 || fstat(h.fd, &st) != 0) {
+    rc = mf_errno(errno);
+    goto out;
+  }
+  if (!S_ISREG(st.st_mode)) {
+    rc = RF_EINVAL;
+    goto out;
+  }
+  h.length = (uint64_t)st.st_size;
+  if (h.length > RF_MANIFEST_MAX_LENGTH) {
+    rc = RF_ETOOBIG;
+    goto out;
+  }
+  h.piece_size =
+      piece_size != 0 ? piece_size : rf__sched_auto_piece_size(h.length);
+  npieces = h.length == 0 ? 0 : (h.length - 1) / h.piece_size + 1;
+  if (npieces > RF_MANIFEST_MAX_PIECES) {
+    rc = RF_ETOOBIG;
+    goto out;
+  }
+  (void)posix_fadvise(h.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+
+  rc = mf_alloc(&m, (uint32_t)npieces);
+  if (rc != 0)
+    goto out;
+  m->length = h.length;
+  m->piece_size = h.piece_size;
+  m->name = mf_name_of(path); /* informational: none if out of memory */
+  h.pieces = m->pieces;
+  if (h.piece_size <= MF_CHUNK) {
+    h.chunk = MF_CHUNK / h.piece_size * h.piece_size;
+  } else if (h.piece_size <= MF_MAX_WHOLE) {
+    h.chunk = h.piece_size;
+  } else {
+    h.sliced = 1;
+    h.chunk = MF_CHUNK;
+    h.slices = (h.piece_size + MF_CHUNK - 1) / MF_CHUNK;
+    h.piece_state = XXH3_createState();
+    if (h.piece_state == NULL) {
+      rc = RF_ENOMEM;
+      goto out;
+    }
+  }
+  h.content = XXH3_createState();
+  if (h.content == NULL || XXH3_128bits_reset(h.content) != XXH_OK) {
+    rc = RF_ENOMEM;
+    goto out;
+  }
+  if (with_sha256) {
+    h.sha = EVP_MD_CTX_new();
+    if (h.sha == NULL) {
+      rc = RF_ENOMEM;
+      goto out;
+    }
+    if (EVP_DigestInit_ex(h.sha, EVP_sha256(), NULL) != 1) {
+      rc = RF_EINTERNAL;
+      goto out;
+    }
+  }
+
+  rc = mf_hash_all(&h, threads);
+  if (rc != 0)
+    goto out;
+  /* Modified while being read: the hashes may mix old and new bytes. */
+  if (fstat(h.fd, &st2) != 0 || st2.st_size != st.st_size ||
+      st2.st_mtim.tv_sec != st.st_mtim.tv_sec ||
+      st2.st_mtim.tv_nsec != st.st_mtim.tv_nsec) {
+    rc = RF_EIO;
+    goto out;
+  }
+  m->content = XXH3_128bits_digest(h.content);
+  if (h.sha != NULL) {
+    if (EVP_DigestFinal_ex(h.sha, m->sha256, &dlen) != 1 || dlen != 32) {
+      rc = RF_EINTERNAL;
+      goto out;
+    }
+    m->has_sha256 = 1;
+  }
+  *out = m;
+  m = NULL;
+  rc = 0;
+out:
+  rf_manifest_free(m);
+  if (h.fd >= 0)
+    close(h.fd);
+  XXH3_freeState(h.content);
+  XXH3_freeState(h.piece_state);
+  EVP_MD_CTX_free(h.sha);
+  if (locks) {
+    pthread_cond_destroy(&h.cv);
+    pthread_mutex_destroy(&h.mu);
+  }
+  return rc;
+}
