@@ -582,7 +582,8 @@ int rf__job_validate(rf_job *job, rf__conn *c)
   if (c->status == 206) {
     if (validator_changed(job, c))
       return set_conn_error(c, RF_ECHANGED, 0,
-                            "the validator changed (ETag %s -> %s)",
+                            "the remote file changed during the download "
+                            "(ETag %s -> %s)",
                             job->etag[0] ? job->etag : "none",
                             c->etag[0] ? c->etag : "none"),
              c->err;
@@ -617,15 +618,16 @@ int rf__job_validate(rf_job *job, rf__conn *c)
                             "server ignored the Range of a request"),
              c->err;
     return set_conn_error(c, RF_ECHANGED, 0,
-                          "server sent a new version of the content "
-                          "(ETag %s -> %s)",
+                          "the remote file changed during the download: "
+                          "the server sent a new version (ETag %s -> %s)",
                           job->etag[0] ? job->etag : "none",
                           c->etag[0] ? c->etag : "none"),
            c->err;
   }
   if (c->status == 416)
     return set_conn_error(c, RF_ECHANGED, 0,
-                          "range no longer satisfiable: the content shrank"),
+                          "the remote file changed during the download: it "
+                          "shrank"),
            c->err;
   return status_error(c);
 }
@@ -823,8 +825,7 @@ static void job_restart(rf_job *job, const char *why)
              safe_url(job), job->restarts, why);
     return;
   }
-  RF_LOG(&job->engine->log, RF_LOG_WARN, "job",
-         "remote content changed (%s): starting over", why);
+  RF_LOG(&job->engine->log, RF_LOG_WARN, "job", "%s: starting over", why);
   job->gen++;
   for (k = 0; k < job->nconns; k++) {
     rf__conn *c = &job->conns[k];
@@ -1227,6 +1228,15 @@ static void op_done(rf_job *job, rf__block *op)
   if (op->gen != job->gen)
     return; /* from before a restart */
   switch (op->op) {
+  case RF__OP_JOURNAL_CREATE:
+    if (op->result == RF_EINVAL)
+      RF_LOG(&job->engine->log, RF_LOG_WARN, "resume",
+             "the URL and validators are too long for the journal: this "
+             "download cannot be resumed if it is interrupted");
+    else if (op->result != 0)
+      job_fail(job, op->result, "cannot create the journal %s: %s",
+               job->journal_path, rf_strerror(op->result));
+    break;
   case RF__OP_PREALLOC:
     if (op->result != 0)
       job_fail(job, op->result, "cannot allocate %llu bytes for %s: %s",

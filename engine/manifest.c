@@ -364,8 +364,8 @@ static int mf_header_value(mf_parser *p, mf_header *h, int key, const char *v,
                         num, RF_MANIFEST_MIN_PIECE_SIZE);
     if (num > RF_MANIFEST_MAX_PIECE_SIZE)
       return mf_fail_at(p, p->line, RF_ETOOBIG,
-                        "piece-size %" PRIu64 " is over the maximum of %u",
-                        num, RF_MANIFEST_MAX_PIECE_SIZE);
+                        "piece-size %" PRIu64 " is over the maximum of %u", num,
+                        RF_MANIFEST_MAX_PIECE_SIZE);
     h->piece_size = num;
   } else {
     if (num > RF_MANIFEST_MAX_PIECES)
@@ -484,19 +484,27 @@ int rf_manifest_parse(rf_manifest **out, const char *text, size_t len,
     goto out;
   }
 
-  /* Line 1: "rangefetch-manifest 1". */
+  /* Line 1: "rangefetch-manifest 1".  The magic is checked first so that
+   * a binary file is "not a rangefetch manifest". */
+  if (len > 0 && memcmp(text, MF_MAGIC " ", len < vlen ? len : vlen) != 0) {
+    rc = mf_fail_at(
+        &p, 1, RF_EINVAL,
+        "not a rangefetch manifest (the first line must be '" MF_MAGIC " %d')",
+        RF_MANIFEST_FORMAT_VERSION);
+    goto out;
+  }
   rc = mf_next_line(&p, &s, &n);
   if (rc <= 0) {
     if (rc == 0)
-      rc = mf_fail_at(&p, 1, RF_EINVAL,
-                      "empty text, not a rangefetch manifest");
+      rc =
+          mf_fail_at(&p, 1, RF_EINVAL, "empty text, not a rangefetch manifest");
     goto out;
   }
   if (n <= vlen || memcmp(s, MF_MAGIC " ", vlen) != 0) {
-    rc = mf_fail_at(&p, p.line, RF_EINVAL,
-                    "not a rangefetch manifest (the first line must be '"
-                    MF_MAGIC " %d')",
-                    RF_MANIFEST_FORMAT_VERSION);
+    rc = mf_fail_at(
+        &p, p.line, RF_EINVAL,
+        "not a rangefetch manifest (the first line must be '" MF_MAGIC " %d')",
+        RF_MANIFEST_FORMAT_VERSION);
     goto out;
   }
   if (!mf_is(s + vlen, n - vlen, "1")) {
@@ -546,8 +554,7 @@ int rf_manifest_parse(rf_manifest **out, const char *text, size_t len,
     }
     if (i == m->npieces) {
       rc = mf_fail_at(&p, p.line, RF_EINVAL,
-                      "more piece lines than pieces (%" PRIu32 ")",
-                      m->npieces);
+                      "more piece lines than pieces (%" PRIu32 ")", m->npieces);
       goto out;
     }
     if (mf_unhex(s + 2, n - 2, c.digest, sizeof(c.digest)) != 0) {
@@ -612,13 +619,11 @@ int rf_manifest_load(rf_manifest **out, const char *path, char *err,
   for (;;) {
     if (len == cap) {
       if (cap > RF_MANIFEST_MAX_TEXT) {
-        rc = mf_fail_at(&p, 0, RF_ETOOBIG,
-                        "'%s' is over the limit of %u bytes", path,
-                        RF_MANIFEST_MAX_TEXT);
+        rc = mf_fail_at(&p, 0, RF_ETOOBIG, "'%s' is over the limit of %u bytes",
+                        path, RF_MANIFEST_MAX_TEXT);
         goto out;
       }
-      cap = cap > RF_MANIFEST_MAX_TEXT / 2 ? RF_MANIFEST_MAX_TEXT + 1
-                                           : cap * 2;
+      cap = cap > RF_MANIFEST_MAX_TEXT / 2 ? RF_MANIFEST_MAX_TEXT + 1 : cap * 2;
       nbuf = realloc(buf, cap);
       if (nbuf == NULL) {
         rc = mf_fail_at(&p, 0, RF_ENOMEM, "out of memory");
@@ -640,8 +645,7 @@ int rf_manifest_load(rf_manifest **out, const char *path, char *err,
 
 fail_errno:
   rc = mf_errno(errno);
-  mf_fail_at(&p, 0, rc, "cannot read manifest '%s': %s", path,
-             strerror(errno));
+  mf_fail_at(&p, 0, rc, "cannot read manifest '%s': %s", path, strerror(errno));
 out:
   if (fd >= 0)
     close(fd);
@@ -689,7 +693,7 @@ int rf_manifest_format(const rf_manifest *m, char **out)
     return RF_ENOMEM;
   n = snprintf(buf, cap,
                MF_MAGIC " %d\nlength %" PRIu64 "\npiece-size %" PRIu64
-               "\npieces %" PRIu32 "\ncontent-xxh128 ",
+                        "\npieces %" PRIu32 "\ncontent-xxh128 ",
                RF_MANIFEST_FORMAT_VERSION, m->length, m->piece_size,
                m->npieces);
   d = mf_put_xxh(buf + n, m->content);
@@ -817,9 +821,9 @@ typedef struct mf_hasher {
   int fd;
   uint64_t length;
   uint64_t piece_size;
-  uint64_t chunk;    /* bytes per chunk */
-  int sliced;        /* 1: pieces span several chunks (slices) */
-  uint64_t slices;   /* sliced: chunks per full piece */
+  uint64_t chunk;  /* bytes per chunk */
+  int sliced;      /* 1: pieces span several chunks (slices) */
+  uint64_t slices; /* sliced: chunks per full piece */
   XXH128_hash_t *pieces;
   XXH3_state_t *content;     /* fed in turn */
   XXH3_state_t *piece_state; /* sliced: the piece being fed, in turn */
@@ -933,8 +937,7 @@ static void *mf_worker(void *arg)
       for (p = 0; p < len; p += h->piece_size) {
         uint64_t n = len - p < h->piece_size ? len - p : h->piece_size;
 
-        h->pieces[(off + p) / h->piece_size] =
-            XXH3_128bits(buf + p, (size_t)n);
+        h->pieces[(off + p) / h->piece_size] = XXH3_128bits(buf + p, (size_t)n);
       }
     }
     pthread_mutex_lock(&h->mu);
@@ -1006,8 +1009,8 @@ static char *mf_name_of(const char *path)
   return name;
 }
 
-int rf_manifest_create(rf_manifest **out, const char *path,
-                       uint64_t piece_size, int with_sha256, unsigned threads)
+int rf_manifest_create(rf_manifest **out, const char *path, uint64_t piece_size,
+                       int with_sha256, unsigned threads)
 {
   mf_hasher h;
   rf_manifest *m = NULL;

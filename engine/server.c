@@ -205,6 +205,7 @@ struct rf_server {
   unsigned pending; /* asynchronous closes of files in flight */
   srv_target *targets[SRV_BUCKETS];
   _Atomic uint64_t requests;
+  _Atomic uint64_t body_bytes; /* body bytes handed to the kernel */
   _Atomic uint64_t connections;
 };
 
@@ -1557,6 +1558,8 @@ static void on_body_written(uv_write_t *req, int status)
     return;
   }
   c->r.sent += b->content_len;
+  atomic_fetch_add_explicit(&c->srv->body_bytes, b->content_len,
+                            memory_order_relaxed);
   conn_touch(c);
   resp_pump(c);
 }
@@ -1845,6 +1848,7 @@ int rf_server_new(rf_server **out, const rf_server_options *opts)
   s->user_data = opts->user_data;
   s->idle_ms = SRV_IDLE_MS;
   atomic_init(&s->requests, 0);
+  atomic_init(&s->body_bytes, 0);
   atomic_init(&s->connections, 0);
   rc = uv_tcp_init(s->loop, &s->listener);
   if (rc != 0) {
@@ -1913,6 +1917,11 @@ void rf__server_set_idle_timeout(rf_server *s, uint64_t ms)
 uint64_t rf__server_requests(const rf_server *s)
 {
   return atomic_load_explicit(&s->requests, memory_order_relaxed);
+}
+
+uint64_t rf__server_body_bytes(const rf_server *s)
+{
+  return atomic_load_explicit(&s->body_bytes, memory_order_relaxed);
 }
 
 uint64_t rf__server_connections(const rf_server *s)

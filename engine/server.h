@@ -92,5 +92,7 @@ void rf__gen_fill(void *buf, uint64_t off, size_t len, uint64_t seed);
  */
 uint64_t rf__server_requests(const rf_server *s);
 uint64_t rf__server_connections(const rf_server *s);
+/* rf__server_body_bytes - response body bytes written to sockets so far. */
+uint64_t rf__server_body_bytes(const rf_server *s);
 
 #endif /* RF_SERVER_INTERNAL_H */

@@ -225,7 +225,6 @@ static int run_op(rf__store *st, rf__block *op, int prior_err)
     rc = prior_err ? prior_err : op_prealloc(st, op);
     break;
   case RF__OP_JOURNAL_CREATE:
-    report = 0;
     if (st->journal_open) {
       rf__journal_close(&st->journal);
       st->journal_open = 0;

@@ -32,7 +32,8 @@ enum rf__store_op {
   /* arg: size; flag: 1 = keep the existing bytes (resume). Set the file
    * to size and reserve the space. Reported. */
   RF__OP_PREALLOC,
-  /* ptr: rf__journal_meta (freed by the writer). Create the journal. */
+  /* ptr: rf__journal_meta (freed by the writer). Create the journal.
+   * Reported (RF_EINVAL: the URL and validators do not fit). */
   RF__OP_JOURNAL_CREATE,
   /* ptr: rf__journal_state (borrowed; the loop frees it when the op comes
    * back). Reopen the journal after its last good record. Reported. */

@@ -181,6 +181,11 @@ uint64_t ts_requests(const ts_server *t)
   return t->srv != NULL ? rf__server_requests(t->srv) : 0;
 }
 
+uint64_t ts_body_bytes(const ts_server *t)
+{
+  return t->srv != NULL ? rf__server_body_bytes(t->srv) : 0;
+}
+
 uint64_t ts_connections(const ts_server *t)
 {
   return t->srv != NULL ? rf__server_connections(t->srv) : 0;

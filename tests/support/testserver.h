@@ -44,6 +44,8 @@ char *ts_url(const ts_server *t, const char *path_and_query);
 /* Requests parsed and connections accepted so far (any thread). */
 uint64_t ts_requests(const ts_server *t);
 uint64_t ts_connections(const ts_server *t);
+/* Response body bytes the server wrote to sockets so far (any thread). */
+uint64_t ts_body_bytes(const ts_server *t);
 
 /*
  * ts_stop - free the server on its thread, wait for the thread, remove the
