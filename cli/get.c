@@ -53,6 +53,12 @@ static const char get_help[] =
     "                           (default 15)\n"
     "      --cacert FILE        also trust the CA certificates in FILE\n"
     "  -f, --force              overwrite FILE if it exists\n"
+    "      --manifest PATH|URL  check every piece against this manifest\n"
+    "                           (rangefetch manifest) and the whole file\n"
+    "                           before renaming it\n"
+    "      --no-resume          start over even if FILE.part and its\n"
+    "                           journal hold an unfinished download\n"
+    "      --no-verify          do not hash pieces (no journal, no resume)\n"
     "      --no-sync            do not flush FILE to disk before renaming\n"
     "                           it (faster on slow disks; a power cut just\n"
     "                           after may damage FILE)\n"
@@ -84,6 +90,9 @@ enum get_opt_id {
   OPT_CACERT,
   OPT_FORCE,
   OPT_NO_SYNC,
+  OPT_MANIFEST,
+  OPT_NO_RESUME,
+  OPT_NO_VERIFY,
   OPT_JSON,
   OPT_QUIET,
   OPT_VERBOSE,
@@ -102,6 +111,9 @@ static const cli_option get_options[] = {
   { "cacert", 0, 1, OPT_CACERT },
   { "force", 'f', 0, OPT_FORCE },
   { "no-sync", 0, 0, OPT_NO_SYNC },
+  { "manifest", 0, 1, OPT_MANIFEST },
+  { "no-resume", 0, 0, OPT_NO_RESUME },
+  { "no-verify", 0, 0, OPT_NO_VERIFY },
   { "json", 0, 0, OPT_JSON },
   { "quiet", 'q', 0, OPT_QUIET },
   { "verbose", 'v', 0, OPT_VERBOSE },
@@ -122,6 +134,9 @@ typedef struct get_args {
   const char *cacert;
   int force;
   int no_sync;
+  int no_resume;
+  int no_verify;
+  const char *manifest;
   int json;
   int quiet;
   int verbose;
@@ -688,6 +703,15 @@ static int get_parse(int argc, char **argv, get_args *a)
     case OPT_NO_SYNC:
       a->no_sync = 1;
       break;
+    case OPT_MANIFEST:
+      a->manifest = v;
+      break;
+    case OPT_NO_RESUME:
+      a->no_resume = 1;
+      break;
+    case OPT_NO_VERIFY:
+      a->no_verify = 1;
+      break;
     case OPT_FORCE:
       a->force = 1;
       break;
@@ -800,8 +824,12 @@ static void get_add_failed(get_ctx *c, int err, const char *url)
   case RF_ENOENT:
   case RF_EIO:
   case RF_ENOSPC:
-    snprintf(msg, sizeof(msg), "cannot create '%s.part': %s", c->output,
-             rf_strerror(err));
+    if (c->args->manifest != NULL &&
+        strstr(rf_engine_last_error(c->engine), "manifest") != NULL)
+      snprintf(msg, sizeof(msg), "%s", rf_engine_last_error(c->engine));
+    else
+      snprintf(msg, sizeof(msg), "cannot create '%s.part': %s", c->output,
+               rf_strerror(err));
     break;
   case RF_EURL:
     masked = url_mask(url, 0);
@@ -809,7 +837,12 @@ static void get_add_failed(get_ctx *c, int err, const char *url)
     url_mask_free(masked);
     break;
   case RF_EINVAL:
-    snprintf(msg, sizeof(msg), "the download engine refused the options");
+  case RF_ERESUME:
+  case RF_ETOOBIG:
+    snprintf(msg, sizeof(msg), "%s",
+             rf_engine_last_error(c->engine)[0] != '\0'
+                 ? rf_engine_last_error(c->engine)
+                 : "the download engine refused the options");
     break;
   default:
     snprintf(msg, sizeof(msg), "cannot start the download: %s",
@@ -819,7 +852,9 @@ static void get_add_failed(get_ctx *c, int err, const char *url)
   get_json_failed(c, err, msg);
   get_error(c, err, "%s", msg);
   c->exit_code =
-      err == RF_EURL || err == RF_EINVAL ? CLI_EXIT_USAGE : cli_exit_code(err);
+      err == RF_EURL || err == RF_EINVAL ? CLI_EXIT_USAGE
+      : err == RF_ERESUME                ? CLI_EXIT_LOCAL
+                                         : cli_exit_code(err);
 }
 
 int cli_get_main(int argc, char **argv)
@@ -924,6 +959,9 @@ int cli_get_main(int argc, char **argv)
   jo.ca_file = a.cacert;
   jo.overwrite = a.force;
   jo.no_sync = a.no_sync;
+  jo.manifest = a.manifest;
+  jo.no_resume = a.no_resume;
+  jo.no_verify = a.no_verify;
   jo.on_progress = mode != CLI_PROGRESS_NONE ? get_on_progress : NULL;
   jo.on_done = get_on_done;
   jo.user_data = &c;

@@ -35,6 +35,9 @@ static const char main_help[] =
     "                        requests\n"
     "  serve DIR [OPTIONS]   serve the files under DIR over HTTP with range\n"
     "                        support\n"
+    "  manifest FILE [OPTIONS]\n"
+    "                        hash FILE into a piece manifest (FILE.rfm) that\n"
+    "                        'get --manifest' checks a download against\n"
     "\n"
     "Options:\n"
     "  -h, --help            show this help and exit\n"
@@ -64,6 +67,10 @@ int cli_exit_code(int err)
   case RF_EACCES:
   case RF_ENOENT:
   case RF_EEXIST:
+    return CLI_EXIT_LOCAL;
+  case RF_EHASH:
+    return CLI_EXIT_NETWORK; /* the server sent bytes that do not match */
+  case RF_ERESUME:
     return CLI_EXIT_LOCAL;
   case RF_ECHANGED:
     return CLI_EXIT_CHANGED;
@@ -96,7 +103,7 @@ int main(int argc, char **argv)
   sigaction(SIGPIPE, &sa, NULL);
 
   if (argc < 2) {
-    cli_usage_error(NULL, "missing command (get or serve)");
+    cli_usage_error(NULL, "missing command (get, serve or manifest)");
     goto out;
   }
   cmd = argv[1];
@@ -104,6 +111,8 @@ int main(int argc, char **argv)
     ret = cli_get_main(argc - 1, argv + 1);
   } else if (strcmp(cmd, "serve") == 0) {
     ret = cli_serve_main(argc - 1, argv + 1);
+  } else if (strcmp(cmd, "manifest") == 0) {
+    ret = cli_manifest_main(argc - 1, argv + 1);
   } else if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
     fputs(main_help, stdout);
     fputs(cli_exit_help, stdout);
@@ -114,7 +123,9 @@ int main(int argc, char **argv)
   } else if (cmd[0] == '-') {
     cli_usage_error(NULL, "unrecognized option '%s'", cmd);
   } else {
-    cli_usage_error(NULL, "unknown command '%s' (expected get or serve)", cmd);
+    cli_usage_error(NULL,
+                    "unknown command '%s' (expected get, serve or manifest)",
+                    cmd);
   }
 out:
   if (fflush(stdout) != 0 && ret == CLI_EXIT_OK)

@@ -177,8 +177,11 @@ static void progress_json(const rf_progress *pr)
   json_double(f, pr->rate);
   fprintf(f,
           ",\"connections\":%u,\"pieces_done\":%u,\"pieces_total\":%u,"
-          "\"retries\":%u,\"elapsed\":",
-          pr->connections, pr->pieces_done, pr->pieces_total, pr->retries);
+          "\"retries\":%u,\"pieces_verified\":%u,\"pieces_failed\":%u,"
+          "\"resumed\":%llu,\"elapsed\":",
+          pr->connections, pr->pieces_done, pr->pieces_total, pr->retries,
+          pr->pieces_verified, pr->pieces_failed,
+          (unsigned long long)pr->resumed);
   json_double(f, pr->elapsed);
   fputs("}\n", f);
   fflush(f);
@@ -323,9 +326,12 @@ void cli_json_done(const rf_result *r)
   json_double(f, r->seconds);
   fprintf(f,
           ",\"http_status\":%ld,\"tries\":%u,\"retries\":%u,"
-          "\"connections\":%u,\"connections_opened\":%u}\n",
+          "\"connections\":%u,\"connections_opened\":%u,"
+          "\"pieces_verified\":%u,\"pieces_failed\":%u,"
+          "\"resumed\":%llu}\n",
           r->http_status, r->tries, r->retries, r->connections_max,
-          r->connections_opened);
+          r->connections_opened, r->pieces_verified, r->pieces_failed,
+          (unsigned long long)r->resumed);
   fflush(f);
 }
 
@@ -337,9 +343,21 @@ void cli_print_saved(const rf_result *r)
   cli_human_bytes(size, sizeof(size), (double)r->bytes);
   cli_human_bytes(rate, sizeof(rate),
                   secs > 0.0 ? (double)r->bytes / secs : 0.0);
-  printf("saved '%s' %s in %.2f s (%s/s, %u connection%s, %u retr%s)\n",
+  printf("saved '%s' %s in %.2f s (%s/s, %u connection%s, %u retr%s",
          r->path != NULL ? r->path : "", size, secs, rate,
          r->connections_max, r->connections_max == 1 ? "" : "s",
          r->retries, r->retries == 1 ? "y" : "ies");
+  if (r->pieces_verified > 0)
+    printf(", %u piece%s verified", r->pieces_verified,
+           r->pieces_verified == 1 ? "" : "s");
+  if (r->pieces_failed > 0)
+    printf(", %u bad piece%s fetched again", r->pieces_failed,
+           r->pieces_failed == 1 ? "" : "s");
+  if (r->resumed > 0) {
+    char kept[32];
+    cli_human_bytes(kept, sizeof(kept), (double)r->resumed);
+    printf(", %s resumed", kept);
+  }
+  printf(")\n");
   fflush(stdout);
 }

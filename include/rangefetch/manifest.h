@@ -64,17 +64,19 @@ typedef struct rf_manifest rf_manifest;
  * RF_MANIFEST_MAX_PIECE_SIZE, a length over RF_MANIFEST_MAX_LENGTH or a
  * number that does not fit in 64 bits), RF_ENOMEM.
  */
-RF_EXTERN int rf_manifest_parse(rf_manifest **out, const char *text,
-                                size_t len, char *err, size_t errlen);
+RF_EXTERN int rf_manifest_parse(rf_manifest **out, const char *text, size_t len,
+                                char *err, size_t errlen);
 
 /*
  * rf_manifest_load - read the file at path and parse it.
  *
- * out, err, errlen: as for rf_manifest_parse.  An I/O failure gives a
- * message like "cannot read manifest 'PATH': No such file or directory".
+ * path is read to its end: a regular file, or a pipe or device (more than
+ * RF_MANIFEST_MAX_TEXT bytes gives RF_ETOOBIG).  out, err, errlen: as for
+ * rf_manifest_parse.  An I/O failure gives a message like "cannot read
+ * manifest 'PATH': No such file or directory".
  *
  * Returns what rf_manifest_parse returns, and RF_ENOENT, RF_EACCES (cannot
- * open path), RF_EIO (read error, path is not a regular file).
+ * open path), RF_EIO (read error, path is a directory).
  */
 RF_EXTERN int rf_manifest_load(rf_manifest **out, const char *path, char *err,
                                size_t errlen);
