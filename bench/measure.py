@@ -520,6 +520,14 @@ def cmd_report(a):
                 fmt(rf["rss_max"], 1), note, verdict(rf["rss_max"] < 64)))
         else:
             L.append("| peak RSS < 64 MiB (1 GiB, 8 connections) | %s | n/a |" % why(rf))
+    nos = by(summ, "loopback", "rangefetch-nosync")
+    nov = by(summ, "loopback", "rangefetch-noverify")
+    if nos is not None and nov is not None:
+        r = ratio(nos.get("cpu_gib_med"), nov.get("cpu_gib_med")) if ok(nos) and ok(nov) else None
+        L.append("| **verification** (XXH3-128 per piece + journal, vs `--no-verify`; both `--no-sync`) | | |")
+        L.append("| client CPU/GiB with verification ≤ 1.03× without | %s | %s |" % (
+            "%s vs %s s/GiB = %s" % (fmt(nos["cpu_gib_med"]), fmt(nov["cpu_gib_med"]), xr(r)) if r else why(nos, nov),
+            verdict(None if r is None else r <= 1.03)))
     L.append("| **rate-limited origin** | | |")
     for n in (8, 16):
         s = by(summ, "ratelimited", "rangefetch-c%d" % n)
