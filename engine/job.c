@@ -1160,6 +1160,13 @@ static void job_finish(rf_job *job)
     rf_manifest_content_xxh128(job->manifest, cn.digest);
     op->flag = 1;
     op->hash = XXH128_hashFromCanonical(&cn);
+    if (rf_manifest_has_sha256(job->manifest)) {
+      op->ptr = malloc(32);
+      if (op->ptr != NULL) {
+        rf_manifest_content_sha256(job->manifest, op->ptr);
+        op->flag |= 2;
+      }
+    }
   }
   submit_op(job, op);
 }
@@ -1263,8 +1270,10 @@ static void op_done(rf_job *job, rf__block *op)
     else if (op->result == RF_EHASH)
       job_fail(job, RF_EHASH,
                "%s: every piece matched, but the whole content does not "
-               "match the manifest's hash: %s kept, not renamed",
-               job->url_safe, job->part);
+               "match the manifest's XXH128%s: %s kept, not renamed",
+               job->url_safe,
+               rf_manifest_has_sha256(job->manifest) ? " or SHA-256" : "",
+               job->part);
     else
       job_fail(job, op->result, "cannot finish %s: %s", job->output,
                rf_strerror(op->result));

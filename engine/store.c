@@ -9,6 +9,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+
 #include "rangefetch/rangefetch.h"
 
 #ifdef RF_HAVE_XXH_DISPATCH
@@ -173,28 +175,49 @@ static int op_finish(rf__store *st, rf__block *op)
   if (ftruncate(st->fd, (off_t)op->arg) != 0)
     return map_errno(errno);
   if (op->flag) {
-    /* The whole content against the manifest's hash, read back in
+    /* The whole content against the manifest's hashes, read back in
      * order: a wrong file never gets the final name. */
     XXH3_state_t *h = XXH3_createState();
+    EVP_MD_CTX *sha = NULL;
+    unsigned char digest[EVP_MAX_MD_SIZE];
+    unsigned dlen = 0;
     uint64_t off = 0;
     XXH128_hash_t got;
+    int rc = 0;
     if (h == NULL)
       return RF_ENOMEM;
+    if (op->flag & 2) {
+      sha = EVP_MD_CTX_new();
+      if (sha == NULL || EVP_DigestInit_ex(sha, EVP_sha256(), NULL) != 1)
+        rc = RF_ENOMEM;
+    }
     XXH3_128bits_reset(h);
     e = 0;
-    while (off < op->arg && e == 0) {
+    while (rc == 0 && off < op->arg && e == 0) {
       size_t n = op->arg - off < st->block_size ? (size_t)(op->arg - off)
                                                 : st->block_size;
       e = read_all(st->fd, st->scratch, n, off);
-      if (e == 0)
+      if (e == 0) {
         XXH3_128bits_update(h, st->scratch, n);
+        if (sha != NULL && EVP_DigestUpdate(sha, st->scratch, n) != 1)
+          rc = RF_ENOMEM;
+      }
       off += n;
     }
     got = XXH3_128bits_digest(h);
     XXH3_freeState(h);
+    if (sha != NULL && rc == 0 && e == 0 &&
+        EVP_DigestFinal_ex(sha, digest, &dlen) != 1)
+      rc = RF_ENOMEM;
+    EVP_MD_CTX_free(sha);
+    if (rc != 0)
+      return rc;
     if (e != 0)
       return map_errno(e);
     if (!XXH128_isEqual(got, op->hash))
+      return RF_EHASH;
+    if ((op->flag & 2) && (dlen != 32 || op->ptr == NULL ||
+                           memcmp(digest, op->ptr, 32) != 0))
       return RF_EHASH;
   }
   if (st->durable && fdatasync(st->fd) != 0)
@@ -518,7 +541,7 @@ void rf__store_op_free(rf__block *op)
   if (op->op == RF__OP_JOURNAL_CREATE && op->ptr != NULL) {
     rf__journal_meta_free(op->ptr);
     free(op->ptr);
-  } else if (op->op == RF__OP_VERIFY_MANY) {
+  } else if (op->op == RF__OP_VERIFY_MANY || op->op == RF__OP_FINISH) {
     free(op->ptr);
   }
   free(op);

@@ -47,7 +47,8 @@ enum rf__store_op {
    * (resume); sets each item's ok. Reported. */
   RF__OP_VERIFY_MANY,
   /* arg: final size; flag: 1 = check hash (XXH128 of the whole file)
-   * first. Then fdatasync (when durable), rename part -> final, fsync the
+   * first, 2 = also check the SHA-256 in ptr (32 bytes, freed with the
+   * op). Then fdatasync (when durable), rename part -> final, fsync the
    * directory, remove the journal. Reported. */
   RF__OP_FINISH
 };

@@ -784,3 +784,79 @@ Test(resume, disk_full_then_resume)
   cr_assert(ts_file_matches_gen(out, 3000000, 51));
   free(url);
 }
+
+Test(resume, whole_content_sha256_is_checked_before_the_rename)
+{
+  char src[512], man[600], out[512], part[600], *url;
+  rf_manifest *m = NULL;
+  rf_job_options o;
+  outcome r;
+  char *text = NULL, *line;
+  FILE *f;
+
+  snprintf(src, sizeof(src), "%s/sha.bin", ts_root(srv));
+  cr_assert_eq(ts_write_gen_file(src, 300000, 61), 0);
+  cr_assert_eq(rf_manifest_create(&m, src, 65536, 1, 0), 0);
+  cr_assert(rf_manifest_has_sha256(m));
+  path_in(man, sizeof(man), "sha.rfm");
+  cr_assert_eq(rf_manifest_save(m, man), 0);
+  url = ts_url(srv, "/sha.bin");
+  path_in(out, sizeof(out), "sha.out");
+  snprintf(part, sizeof(part), "%s.part", out);
+  rf_job_options_init(&o);
+  o.manifest = man;
+  r = fetch(url, out, &o);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  cr_assert(ts_file_matches_gen(out, 300000, 61));
+  unlink(out);
+  /* The same manifest with one digit of its SHA-256 changed: every piece
+   * and the XXH128 still match, the SHA-256 does not. */
+  cr_assert_eq(rf_manifest_format(m, &text), 0);
+  line = strstr(text, "content-sha256 ");
+  cr_assert_not_null(line);
+  line += strlen("content-sha256 ");
+  *line = *line == '0' ? '1' : '0';
+  f = fopen(man, "w");
+  cr_assert_not_null(f);
+  fputs(text, f);
+  fclose(f);
+  free(text);
+  rf_manifest_free(m);
+  rf_job_options_init(&o);
+  o.manifest = man;
+  o.no_resume = 1;
+  r = fetch(url, out, &o);
+  cr_assert_eq(r.error, RF_EHASH, "%s: %s", rf_err_name(r.error), r.message);
+  cr_assert(strstr(r.message, "SHA-256") != NULL, "%s", r.message);
+  cr_assert_not(exists(out), "a file failing its SHA-256 got the final name");
+  cr_assert(exists(part));
+  free(url);
+}
+
+Test(resume, ctrl_c_keeps_the_part_and_the_next_run_resumes)
+{
+  const char *extra[] = { "-c", "4", "--piece-size", "64K", NULL };
+  char out[512], part[600], journal[640];
+  char *url = ts_url(srv, "/gen/6000000?seed=71&rate=1000000");
+  struct timespec ts = { 0, 600 * 1000000L };
+  pid_t pid;
+  int rc;
+
+  path_in(out, sizeof(out), "sigint.bin");
+  snprintf(part, sizeof(part), "%s.part", out);
+  snprintf(journal, sizeof(journal), "%s.rfj", part);
+  pid = spawn_get(url, out, extra);
+  nanosleep(&ts, NULL);
+  kill(pid, SIGINT);
+  rc = wait_exit(pid);
+  cr_assert_eq(rc, 130, "exit %d after SIGINT", rc);
+  cr_assert(exists(part), ".part removed");
+  cr_assert(exists(journal), "journal removed");
+  cr_assert_not(exists(out));
+  cr_assert_gt(claimed_bytes(journal), 0, "nothing journaled");
+  rc = wait_exit(spawn_get(url, out, extra));
+  cr_assert_eq(rc, 0, "resume exited %d", rc);
+  cr_assert(ts_file_matches_gen(out, 6000000, 71));
+  cr_assert_not(exists(journal));
+  free(url);
+}
