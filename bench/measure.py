@@ -427,6 +427,7 @@ def cmd_report(a):
     L.append("")
 
     scen_titles = {
+        "connections": "Loopback, %s file: rangefetch --no-sync by connection count",
         "loopback": "Loopback, %s file, 8 connections each",
         "ratelimited": "Rate-limited origin (4 MiB/s per TCP connection), %s file",
     }
@@ -449,6 +450,16 @@ def cmd_report(a):
                     result(s),
                     xr(ratio(s.get("mibs_med"), aria and aria.get("mibs_med"))),
                     xr(ratio(s.get("mibs_med"), wget and wget.get("mibs_med")))))
+        elif scen == "connections":
+            best = max((s.get("mibs_med") or 0) for s in rows) or None
+            L.append("| client | N | wall s, median (min–max) | MiB/s, median (min–max) | "
+                     "vs the best N | CPU s/GiB | peak RSS MiB | result |")
+            L.append("|---|---|---|---|---|---|---|---|")
+            for s in rows:
+                L.append("| %s | %d | %s | %s | %s | %s | %s | %s |" % (
+                    s["client"], s["conns"], cell(s, "wall"), cell(s, "mibs", 1),
+                    xr(ratio(s.get("mibs_med"), best)), fmt(s.get("cpu_gib_med")),
+                    fmt(s.get("rss_max"), 1), result(s)))
         else:
             L.append("| client | N | wall s, median (min–max) | aggregate MiB/s, median (min–max) | "
                      "% of N×4 MiB/s | nginx-ideal wall s | % of ideal | CPU s/GiB | peak RSS MiB | result |")
@@ -520,14 +531,6 @@ def cmd_report(a):
                 fmt(rf["rss_max"], 1), note, verdict(rf["rss_max"] < 64)))
         else:
             L.append("| peak RSS < 64 MiB (1 GiB, 8 connections) | %s | n/a |" % why(rf))
-    nos = by(summ, "loopback", "rangefetch-nosync")
-    nov = by(summ, "loopback", "rangefetch-noverify")
-    if nos is not None and nov is not None:
-        r = ratio(nos.get("cpu_gib_med"), nov.get("cpu_gib_med")) if ok(nos) and ok(nov) else None
-        L.append("| **verification** (XXH3-128 per piece + journal, vs `--no-verify`; both `--no-sync`) | | |")
-        L.append("| client CPU/GiB with verification ≤ 1.03× without | %s | %s |" % (
-            "%s vs %s s/GiB = %s" % (fmt(nos["cpu_gib_med"]), fmt(nov["cpu_gib_med"]), xr(r)) if r else why(nos, nov),
-            verdict(None if r is None else r <= 1.03)))
     L.append("| **rate-limited origin** | | |")
     for n in (8, 16):
         s = by(summ, "ratelimited", "rangefetch-c%d" % n)
