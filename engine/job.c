@@ -1547,21 +1547,15 @@ out:
   return rc;
 }
 
-void rf__job_destroy(rf_job *job)
+/* Everything a job owns besides its uv handles; NULL fields are fine, so
+ * this also undoes a half-built job. */
+static void job_free(rf_job *job)
 {
-  rf_engine *e = job->engine;
-  rf_job **pp;
   uint32_t k;
 
-  for (pp = &e->jobs; *pp != NULL; pp = &(*pp)->next) {
-    if (*pp == job) {
-      *pp = job->next;
-      e->njobs--;
-      break;
-    }
-  }
-  for (k = 0; k < job->nconns; k++)
-    rf__conn_cleanup(&job->conns[k]);
+  if (job->conns != NULL)
+    for (k = 0; k < job->nconns; k++)
+      rf__conn_cleanup(&job->conns[k]);
   free(job->conns);
   rf__sched_free(&job->sched);
   curl_slist_free_all(job->if_range);
@@ -1587,6 +1581,21 @@ void rf__job_destroy(rf_job *job)
   free(job->user_agent);
   free(job->ca_file);
   free(job);
+}
+
+void rf__job_destroy(rf_job *job)
+{
+  rf_engine *e = job->engine;
+  rf_job **pp;
+
+  for (pp = &e->jobs; *pp != NULL; pp = &(*pp)->next) {
+    if (*pp == job) {
+      *pp = job->next;
+      e->njobs--;
+      break;
+    }
+  }
+  job_free(job);
   rf__engine_job_gone(e);
 }
 
@@ -1734,7 +1743,7 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
   rf_job *job = NULL;
   char why[256];
   struct stat sb;
-  unsigned k, inited = 0;
+  unsigned k;
   int rc;
 
   if (o->url == NULL || o->output == NULL || o->output[0] == '\0')
@@ -1801,7 +1810,7 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
     rc = RF_ENOMEM;
     goto fail;
   }
-  for (k = 0; k < job->nconns; k++, inited++) {
+  for (k = 0; k < job->nconns; k++) {
     rc = rf__conn_init(&job->conns[k], job, k);
     if (rc != 0)
       goto fail;
@@ -1841,26 +1850,6 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
   return 0;
 
 fail:
-  if (job->conns != NULL) {
-    for (k = 0; k < inited; k++)
-      rf__conn_cleanup(&job->conns[k]);
-  }
-  rf_manifest_free(job->manifest);
-  free(job->manifest_url);
-  free(job->journal_path);
-  curl_slist_free_all(job->if_range);
-  if (job->resume != NULL) {
-    rf__journal_state_free(job->resume);
-    free(job->resume);
-  }
-  free(job->conns);
-  free(job->url);
-  free(job->url_safe);
-  free(job->output);
-  free(job->part);
-  free(job->proxy);
-  free(job->user_agent);
-  free(job->ca_file);
-  free(job);
+  job_free(job);
   return rc;
 }

@@ -1,9 +1,10 @@
 /* The resume journal (see journal.h, docs/journal.md). */
 #include "journal.h"
 
+#include "fileio.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -125,69 +126,6 @@ static void set_err(char *err, size_t errlen, const char *fmt, ...)
   va_end(ap);
 }
 
-/* Returns 0 or an errno value; *got < len only at end of file. */
-static int read_full(int fd, unsigned char *p, size_t len, uint64_t off,
-                     size_t *got)
-{
-  size_t done = 0;
-
-  while (done < len) {
-    ssize_t n = pread(fd, p + done, len - done, (off_t)(off + done));
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      *got = done;
-      return errno;
-    }
-    if (n == 0)
-      break;
-    done += (size_t)n;
-  }
-  *got = done;
-  return 0;
-}
-
-/* Returns 0 or an errno value (EIO for a write that makes no progress). */
-static int write_full(int fd, const unsigned char *p, size_t len,
-                      uint64_t off)
-{
-  while (len > 0) {
-    ssize_t n = pwrite(fd, p, len, (off_t)off);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      return errno;
-    }
-    if (n == 0)
-      return EIO;
-    p += n;
-    len -= (size_t)n;
-    off += (uint64_t)n;
-  }
-  return 0;
-}
-
-/* Returns 0 or an errno value.  EINVAL from fsync (no support) is fine. */
-static int fsync_dir_of(const char *path)
-{
-  char *copy = strdup(path);
-  int fd, rc = 0;
-
-  if (copy == NULL)
-    return ENOMEM;
-  fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    rc = errno;
-    goto out;
-  }
-  if (fsync(fd) != 0 && errno != EINVAL)
-    rc = errno;
-  close(fd);
-out:
-  free(copy);
-  return rc;
-}
-
 /*
  * 64 random bits: getrandom(2), else /dev/urandom, else a mix of clock,
  * pid and address (a salt only has to differ from the last journal's).
@@ -208,7 +146,7 @@ static uint64_t random_salt(void)
   fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
   if (fd >= 0) {
     size_t got = 0;
-    int e = read_full(fd, b, sizeof(b), 0, &got);
+    int e = rf__pread_full(fd, b, sizeof(b), 0, &got);
     close(fd);
     if (e == 0 && got == sizeof(b))
       return get64(b);
@@ -423,11 +361,11 @@ int rf__journal_create(rf__journal *j, const char *path,
     rc = map_errno(errno);
     goto out;
   }
-  e = write_full(fd, hdr, RF__JOURNAL_HEADER_SIZE, 0);
+  e = rf__pwrite_full(fd, hdr, RF__JOURNAL_HEADER_SIZE, 0);
   if (e == 0 && fsync(fd) != 0)
     e = errno;
   if (e == 0)
-    e = fsync_dir_of(path);
+    e = rf__fsync_dir_of(path);
   if (e != 0) {
     rc = map_errno(e);
     goto out;
@@ -519,7 +457,7 @@ int rf__journal_load(const char *path, rf__journal_state *st, char *err,
     set_err(err, errlen, "out of memory");
     goto out;
   }
-  e = read_full(fd, buf, RF__JOURNAL_HEADER_SIZE, 0, &got);
+  e = rf__pread_full(fd, buf, RF__JOURNAL_HEADER_SIZE, 0, &got);
   if (e != 0) {
     rc = map_errno(e);
     set_err(err, errlen, "cannot read journal: %s", strerror(e));
@@ -546,7 +484,7 @@ int rf__journal_load(const char *path, rf__journal_state *st, char *err,
 
   off = RF__JOURNAL_HEADER_SIZE;
   while (!done) {
-    e = read_full(fd, buf, bufsize, off, &got);
+    e = rf__pread_full(fd, buf, bufsize, off, &got);
     if (e != 0) {
       rc = map_errno(e);
       set_err(err, errlen, "cannot read journal: %s", strerror(e));
@@ -618,7 +556,7 @@ int rf__journal_reopen(rf__journal *j, const char *path,
     rc = map_errno(errno);
     goto out;
   }
-  e = read_full(fd, hdr, sizeof(hdr), 0, &got);
+  e = rf__pread_full(fd, hdr, sizeof(hdr), 0, &got);
   if (e != 0) {
     rc = map_errno(e);
     goto out;
@@ -666,7 +604,7 @@ static int append(rf__journal *j, uint32_t type, uint32_t piece,
   if (j->fd < 0)
     return RF_EINVAL;
   rf__journal_encode_record(r, type, j->next_seq, piece, hash, j->salt);
-  e = write_full(j->fd, r, sizeof(r), j->end);
+  e = rf__pwrite_full(j->fd, r, sizeof(r), j->end);
   if (e != 0) {
     /* Cut a partial record off so that the next append lands on a record
      * boundary; if even that fails, load stops at the partial record. */
@@ -710,6 +648,6 @@ int rf__journal_remove(const char *path)
 
   if (unlink(path) != 0 && errno != ENOENT)
     return map_errno(errno);
-  e = fsync_dir_of(path);
+  e = rf__fsync_dir_of(path);
   return e == 0 ? 0 : map_errno(e);
 }

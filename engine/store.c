@@ -1,9 +1,10 @@
 /* Writer thread, staging blocks, the .part file and its journal. */
 #include "store.h"
 
+#include "fileio.h"
+
 #include <errno.h>
 #include <fcntl.h>
-#include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -38,58 +39,13 @@ static int map_errno(int e)
   }
 }
 
-static int write_all(int fd, const unsigned char *p, size_t len, uint64_t off)
-{
-  while (len > 0) {
-    ssize_t n = pwrite(fd, p, len, (off_t)off);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      return errno;
-    }
-    if (n == 0)
-      return EIO;
-    p += n;
-    len -= (size_t)n;
-    off += (uint64_t)n;
-  }
-  return 0;
-}
-
-/* Read len bytes at off; short files read as an error. */
+/* Read exactly len bytes at off; a short file is an error (EIO). */
 static int read_all(int fd, unsigned char *p, size_t len, uint64_t off)
 {
-  while (len > 0) {
-    ssize_t n = pread(fd, p, len, (off_t)off);
-    if (n < 0) {
-      if (errno == EINTR)
-        continue;
-      return errno;
-    }
-    if (n == 0)
-      return EIO;
-    p += n;
-    len -= (size_t)n;
-    off += (uint64_t)n;
-  }
-  return 0;
-}
+  size_t got = 0;
+  int e = rf__pread_full(fd, p, len, off, &got);
 
-static int fsync_dir_of(const char *path)
-{
-  char *copy = strdup(path);
-  int fd, rc = 0;
-
-  if (copy == NULL)
-    return ENOMEM;
-  fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd >= 0) {
-    if (fsync(fd) != 0 && errno != EINVAL)
-      rc = errno;
-    close(fd);
-  }
-  free(copy);
-  return rc;
+  return e != 0 ? e : got < len ? EIO : 0;
 }
 
 /* Called with mu held: remember the first error. */
@@ -224,7 +180,7 @@ static int op_finish(rf__store *st, rf__block *op)
     return map_errno(errno);
   if (rename(st->part_path, st->final_path) != 0)
     return map_errno(errno);
-  e = fsync_dir_of(st->final_path);
+  e = rf__fsync_dir_of(st->final_path);
   if (e != 0)
     return map_errno(e);
   if (st->journal_open) {
@@ -356,7 +312,7 @@ static void *writer_main(void *arg)
       }
     } else {
       if (!had_err && b->len > 0)
-        e = write_all(st->fd, b->data, b->len, b->off);
+        e = rf__pwrite_full(st->fd, b->data, b->len, b->off);
       /* Start writeback now, so that fdatasync finds little left to do:
        * disk and network work at the same time. */
       if (e == 0 && b->len > 0 && st->durable)
