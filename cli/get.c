@@ -6,10 +6,9 @@
 #include "cli.h"
 #include "args.h"
 #include "progress.h"
+#include "proxy/env.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netinet/in.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -335,143 +334,24 @@ out:
 
 /* ---------------------------------------------------------------- proxy */
 
-/* Parse an IPv4 or IPv6 literal (len bytes at s).  Returns 4, 16 or 0. */
-static size_t ip_parse(const char *s, size_t len, unsigned char addr[16])
-{
-  char buf[INET6_ADDRSTRLEN + 1];
-
-  if (len >= 2 && s[0] == '[' && s[len - 1] == ']') {
-    s++;
-    len -= 2;
-  }
-  if (len == 0 || len >= sizeof(buf))
-    return 0;
-  memcpy(buf, s, len);
-  buf[len] = '\0';
-  if (inet_pton(AF_INET, buf, addr) == 1)
-    return 4;
-  if (inet_pton(AF_INET6, buf, addr) == 1)
-    return 16;
-  return 0;
-}
-
-/* One no_proxy entry (len bytes at e, nonempty) against host. */
-static int noproxy_entry(const char *e, size_t len, const char *host,
-                         size_t host_len)
-{
-  unsigned char ha[16], ea[16];
-  size_t hn, en, bits, full;
-  const char *slash;
-
-  hn = ip_parse(host, host_len, ha);
-  if (hn != 0) {
-    slash = memchr(e, '/', len);
-    en = ip_parse(e, slash != NULL ? (size_t)(slash - e) : len, ea);
-    if (en != hn)
-      return 0;
-    full = en * 8;
-    bits = full;
-    if (slash != NULL) {
-      unsigned b;
-      char num[8];
-      size_t nl = len - (size_t)(slash - e) - 1;
-
-      if (nl == 0 || nl >= sizeof(num))
-        return 0;
-      memcpy(num, slash + 1, nl);
-      num[nl] = '\0';
-      if (cli_parse_uint(num, 0, (unsigned)full, &b) != 0)
-        return 0;
-      bits = b;
-    }
-    if (memcmp(ha, ea, bits / 8) != 0)
-      return 0;
-    if (bits % 8 != 0) {
-      unsigned mask = (0xffu << (8 - bits % 8)) & 0xffu;
-      if ((ha[bits / 8] & mask) != (ea[bits / 8] & mask))
-        return 0;
-    }
-    return 1;
-  }
-  /* Names: leading and trailing dots are ignored; a tail match must end
-   * at a label boundary. */
-  while (len > 0 && e[0] == '.') {
-    e++;
-    len--;
-  }
-  while (len > 0 && e[len - 1] == '.')
-    len--;
-  while (host_len > 0 && host[host_len - 1] == '.')
-    host_len--;
-  if (len == 0 || len > host_len)
-    return 0;
-  if (strncasecmp(host + host_len - len, e, len) != 0)
-    return 0;
-  return len == host_len || host[host_len - len - 1] == '.';
-}
-
-/* Whether host is listed in a no_proxy value (curl's grammar). */
-static int noproxy_match(const char *list, const char *host, size_t host_len)
-{
-  const char *p = list, *e;
-  size_t len;
-
-  p += strspn(p, " \t");
-  if (p[0] == '*' && p[1 + strspn(p + 1, " \t")] == '\0')
-    return 1;
-  while (*p != '\0') {
-    p += strspn(p, ", \t");
-    e = p;
-    len = strcspn(e, ", \t");
-    p += len;
-    if (len > 0 && noproxy_entry(e, len, host, host_len))
-      return 1;
-  }
-  return 0;
-}
-
-static const char *env_nonempty(const char *name)
-{
-  const char *v = getenv(name);
-  return v != NULL && v[0] != '\0' ? v : NULL;
-}
-
 /*
- * The proxy for the URL from the environment, as curl reads it, or NULL.
- * *why names the variable the proxy came from, or why there is none (NULL:
- * nothing set).  Uppercase HTTP_PROXY is never read (httpoxy).
+ * The proxy for url from the environment, as curl reads it (one
+ * implementation for the engine and the CLI: engine/proxy/env.c).
+ * *proxy is malloc'd, or NULL for none; *why names the variable the proxy
+ * came from, or why there is none (NULL: nothing set).  Uppercase
+ * HTTP_PROXY is never read (httpoxy).  Returns 0, RF_EURL, RF_ENOMEM.
  */
-static const char *proxy_from_env(const url_parts *u, const char **why)
+static int proxy_from_env(const char *url, char **proxy, const char **why)
 {
-  static const char *const https_vars[] = { "https_proxy", "HTTPS_PROXY",
-                                            "all_proxy", "ALL_PROXY", NULL };
-  static const char *const http_vars[] = { "http_proxy", "all_proxy",
-                                           "ALL_PROXY", NULL };
-  const char *const *vars = url_scheme_is(u, "https") ? https_vars : http_vars;
-  const char *proxy = NULL, *np, *np_why;
-  size_t i;
+  const char *source = NULL;
+  int err;
 
-  *why = NULL;
-  for (i = 0; vars[i] != NULL; i++) {
-    proxy = env_nonempty(vars[i]);
-    if (proxy != NULL)
-      break;
-  }
-  if (proxy == NULL)
-    goto out;
-  *why = vars[i];
-  np = env_nonempty("no_proxy");
-  np_why = "the host matches no_proxy";
-  if (np == NULL) {
-    np = env_nonempty("NO_PROXY");
-    np_why = "the host matches NO_PROXY";
-  }
-  if (np != NULL && noproxy_match(np, u->host, u->host_len)) {
-    proxy = NULL;
-    *why = np_why;
-  }
-out:
-  return proxy;
+  err = rf__env_proxy_for(url, rf__env_getenv, NULL, proxy, &source);
+  *why = source;
+  if (err == 0 && *proxy == NULL && source != NULL)
+    *why = strcmp(source, "NO_PROXY") == 0 ? "the host matches NO_PROXY"
+                                           : "the host matches no_proxy";
+  return err;
 }
 
 /* ------------------------------------------------------------ reporting */
@@ -865,7 +745,7 @@ int cli_get_main(int argc, char **argv)
   rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
   rf_job_options jo;
   const char *proxy = NULL, *proxy_from = NULL;
-  char *output = NULL, *masked = NULL;
+  char *output = NULL, *masked = NULL, *env_proxy = NULL;
   int err, loop_ready = 0, signals_ready = 0;
   cli_progress_mode mode;
 
@@ -904,7 +784,16 @@ int cli_get_main(int argc, char **argv)
   } else if (a.no_proxy) {
     proxy_from = "--no-proxy";
   } else {
-    proxy = proxy_from_env(&u, &proxy_from);
+    /* RF_EURL: libcurl's URL parser refuses what url_split let through;
+     * rf_job_add (same parser) reports it, before any request. */
+    err = proxy_from_env(a.url, &env_proxy, &proxy_from);
+    if (err == RF_ENOMEM) {
+      fputs(CLI_PROGRAM ": error: out of memory\n", stderr);
+      goto out;
+    }
+    if (err == RF_EURL)
+      proxy_from = "the URL is malformed";
+    proxy = env_proxy;
   }
 
   if (a.json)
@@ -1018,6 +907,7 @@ out:
   if (masked != NULL)
     url_mask_free(masked);
   free(output);
+  free(env_proxy);
   if (fflush(stdout) != 0 && c.exit_code == CLI_EXIT_OK)
     c.exit_code = CLI_EXIT_FAILURE;
   return c.exit_code;

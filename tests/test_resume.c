@@ -91,7 +91,7 @@ static pid_t spawn_get(const char *url, const char *out, const char *const *extr
   argv[n++] = url;
   argv[n++] = "-o";
   argv[n++] = out;
-  argv[n++] = "--quiet";
+  argv[n++] = getenv("RF_TEST_VERBOSE") != NULL ? "-v" : "--quiet";
   for (k = 0; extra != NULL && extra[k] != NULL && n < 31; k++)
     argv[n++] = extra[k];
   argv[n] = NULL;
