@@ -7,6 +7,7 @@
 #include "args.h"
 
 #include <curl/curl.h>
+#include <locale.h>
 #include <signal.h>
 #include <stdio.h>
 #include <string.h>
@@ -101,6 +102,9 @@ int main(int argc, char **argv)
   sa.sa_handler = SIG_IGN;
   sigemptyset(&sa.sa_mask);
   sigaction(SIGPIPE, &sa, NULL);
+  /* Character classes from the environment, so that libcurl can turn
+   * international host names into punycode (numbers stay "C"). */
+  setlocale(LC_CTYPE, "");
 
   if (argc < 2) {
     cli_usage_error(NULL, "missing command (get, serve or manifest)");
