@@ -1755,8 +1755,24 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
     RF_LOG(&e->log, RF_LOG_ERROR, "job", "%s", why);
     return rc;
   }
-  if (!o->overwrite && stat(o->output, &sb) == 0)
-    return RF_EEXIST;
+  if (stat(o->output, &sb) == 0) {
+    /* A crash between the final rename and the journal's removal leaves
+     * a finished file and a journal without a .part: the journal is
+     * ours and stale. */
+    size_t n = strlen(o->output) + sizeof(".part");
+    char *part = malloc(n), *stale = malloc(n + sizeof(RF__JOURNAL_SUFFIX));
+    if (part != NULL && stale != NULL) {
+      snprintf(part, n, "%s.part", o->output);
+      snprintf(stale, n + sizeof(RF__JOURNAL_SUFFIX), "%s%s", part,
+               RF__JOURNAL_SUFFIX);
+      if (!file_exists(part) && file_exists(stale))
+        rf__journal_remove(stale);
+    }
+    free(part);
+    free(stale);
+    if (!o->overwrite)
+      return RF_EEXIST;
+  }
   job = calloc(1, sizeof(*job));
   if (job == NULL)
     return RF_ENOMEM;
