@@ -8,6 +8,29 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "rangefetch/errors.h"
+
+int rf__errno_to_rf(int e)
+{
+  switch (e) {
+  case ENOSPC:
+  case EDQUOT:
+  case EFBIG:
+    return RF_ENOSPC;
+  case EACCES:
+  case EPERM:
+  case EROFS:
+    return RF_EACCES;
+  case ENOENT:
+  case ENOTDIR:
+    return RF_ENOENT;
+  case ENOMEM:
+    return RF_ENOMEM;
+  default:
+    return RF_EIO;
+  }
+}
+
 int rf__pwrite_full(int fd, const unsigned char *p, size_t len, uint64_t off)
 {
   while (len > 0) {

@@ -19,4 +19,9 @@ int rf__pread_full(int fd, unsigned char *p, size_t len, uint64_t off,
  * is durable).  Returns 0 or an errno value; EINVAL (no support) is 0. */
 int rf__fsync_dir_of(const char *path);
 
+/* The RF_E* code for a file-system errno: ENOSPC/EDQUOT/EFBIG -> RF_ENOSPC,
+ * EACCES/EPERM/EROFS -> RF_EACCES, ENOENT/ENOTDIR -> RF_ENOENT, ENOMEM ->
+ * RF_ENOMEM, anything else RF_EIO. */
+int rf__errno_to_rf(int e);
+
 #endif

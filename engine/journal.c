@@ -51,27 +51,6 @@
 /* Records read per pread while loading. */
 #define LOAD_BATCH 1024u
 
-static int map_errno(int e)
-{
-  switch (e) {
-  case ENOSPC:
-  case EDQUOT:
-  case EFBIG:
-    return RF_ENOSPC;
-  case EACCES:
-  case EPERM:
-  case EROFS:
-    return RF_EACCES;
-  case ENOENT:
-  case ENOTDIR:
-    return RF_ENOENT;
-  case ENOMEM:
-    return RF_ENOMEM;
-  default:
-    return RF_EIO;
-  }
-}
-
 static void put32(unsigned char *p, uint32_t v)
 {
   p[0] = (unsigned char)v;
@@ -358,7 +337,7 @@ int rf__journal_create(rf__journal *j, const char *path,
     goto out;
   fd = open(path, O_RDWR | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
   if (fd < 0) {
-    rc = map_errno(errno);
+    rc = rf__errno_to_rf(errno);
     goto out;
   }
   e = rf__pwrite_full(fd, hdr, RF__JOURNAL_HEADER_SIZE, 0);
@@ -367,7 +346,7 @@ int rf__journal_create(rf__journal *j, const char *path,
   if (e == 0)
     e = rf__fsync_dir_of(path);
   if (e != 0) {
-    rc = map_errno(e);
+    rc = rf__errno_to_rf(e);
     goto out;
   }
   j->fd = fd;
@@ -441,7 +420,7 @@ int rf__journal_load(const char *path, rf__journal_state *st, char *err,
   fd = open(path, O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     e = errno;
-    rc = map_errno(e);
+    rc = rf__errno_to_rf(e);
     set_err(err, errlen, "cannot open journal: %s", strerror(e));
     goto out;
   }
@@ -459,7 +438,7 @@ int rf__journal_load(const char *path, rf__journal_state *st, char *err,
   }
   e = rf__pread_full(fd, buf, RF__JOURNAL_HEADER_SIZE, 0, &got);
   if (e != 0) {
-    rc = map_errno(e);
+    rc = rf__errno_to_rf(e);
     set_err(err, errlen, "cannot read journal: %s", strerror(e));
     goto out;
   }
@@ -486,7 +465,7 @@ int rf__journal_load(const char *path, rf__journal_state *st, char *err,
   while (!done) {
     e = rf__pread_full(fd, buf, bufsize, off, &got);
     if (e != 0) {
-      rc = map_errno(e);
+      rc = rf__errno_to_rf(e);
       set_err(err, errlen, "cannot read journal: %s", strerror(e));
       goto out;
     }
@@ -553,12 +532,12 @@ int rf__journal_reopen(rf__journal *j, const char *path,
   j->fd = -1;
   fd = open(path, O_RDWR | O_CLOEXEC);
   if (fd < 0) {
-    rc = map_errno(errno);
+    rc = rf__errno_to_rf(errno);
     goto out;
   }
   e = rf__pread_full(fd, hdr, sizeof(hdr), 0, &got);
   if (e != 0) {
-    rc = map_errno(e);
+    rc = rf__errno_to_rf(e);
     goto out;
   }
   if (got < sizeof(hdr) || memcmp(hdr, JOURNAL_MAGIC, 4) != 0 ||
@@ -568,7 +547,7 @@ int rf__journal_reopen(rf__journal *j, const char *path,
     goto out;
   }
   if (fstat(fd, &sb) != 0) {
-    rc = map_errno(errno);
+    rc = rf__errno_to_rf(errno);
     goto out;
   }
   if ((uint64_t)sb.st_size < st->valid_end) {
@@ -579,7 +558,7 @@ int rf__journal_reopen(rf__journal *j, const char *path,
     /* Make the cut durable before anything new lands after it, so old
      * records past it cannot reappear behind new ones after a crash. */
     if (ftruncate(fd, (off_t)st->valid_end) != 0 || fdatasync(fd) != 0) {
-      rc = map_errno(errno);
+      rc = rf__errno_to_rf(errno);
       goto out;
     }
   }
@@ -611,7 +590,7 @@ static int append(rf__journal *j, uint32_t type, uint32_t piece,
     if (ftruncate(j->fd, (off_t)j->end) != 0) {
       /* nothing more to do */
     }
-    return map_errno(e);
+    return rf__errno_to_rf(e);
   }
   j->end += sizeof(r);
   j->next_seq++;
@@ -630,7 +609,7 @@ int rf__journal_checkpoint(rf__journal *j)
 
   rc = append(j, RF__JOURNAL_CHECKPOINT, 0, zero);
   if (rc == 0 && fdatasync(j->fd) != 0)
-    rc = map_errno(errno);
+    rc = rf__errno_to_rf(errno);
   return rc;
 }
 
@@ -647,7 +626,7 @@ int rf__journal_remove(const char *path)
   int e;
 
   if (unlink(path) != 0 && errno != ENOENT)
-    return map_errno(errno);
+    return rf__errno_to_rf(errno);
   e = rf__fsync_dir_of(path);
-  return e == 0 ? 0 : map_errno(e);
+  return e == 0 ? 0 : rf__errno_to_rf(e);
 }

@@ -18,27 +18,6 @@
 #  include <xxh_x86dispatch.h>
 #endif
 
-static int map_errno(int e)
-{
-  switch (e) {
-  case ENOSPC:
-  case EDQUOT:
-  case EFBIG:
-    return RF_ENOSPC;
-  case EACCES:
-  case EPERM:
-  case EROFS:
-    return RF_EACCES;
-  case ENOENT:
-  case ENOTDIR:
-    return RF_ENOENT;
-  case ENOMEM:
-    return RF_ENOMEM;
-  default:
-    return RF_EIO;
-  }
-}
-
 /* Read exactly len bytes at off; a short file is an error (EIO). */
 static int read_all(int fd, unsigned char *p, size_t len, uint64_t off)
 {
@@ -96,7 +75,7 @@ static int maybe_checkpoint(rf__store *st, int force)
     return 0;
   /* Data first, then the record that vouches for it. */
   if (fdatasync(st->fd) != 0)
-    return map_errno(errno);
+    return rf__errno_to_rf(errno);
   rc = rf__journal_checkpoint(&st->journal);
   if (rc != 0)
     return rc;
@@ -111,16 +90,16 @@ static int op_prealloc(rf__store *st, rf__block *op)
   int e;
 
   if (!op->flag && ftruncate(st->fd, 0) != 0)
-    return map_errno(errno);
+    return rf__errno_to_rf(errno);
   if (op->arg == 0)
     return 0;
   if (fallocate(st->fd, 0, 0, (off_t)op->arg) != 0) {
     e = errno;
     if (e != EOPNOTSUPP && e != ENOSYS && e != EINVAL)
-      return map_errno(e);
+      return rf__errno_to_rf(e);
   }
   if (ftruncate(st->fd, (off_t)op->arg) != 0)
-    return map_errno(errno);
+    return rf__errno_to_rf(errno);
   return 0;
 }
 
@@ -129,7 +108,7 @@ static int op_finish(rf__store *st, rf__block *op)
   int e;
 
   if (ftruncate(st->fd, (off_t)op->arg) != 0)
-    return map_errno(errno);
+    return rf__errno_to_rf(errno);
   if (op->flag) {
     /* The whole content against the manifest's hashes, read back in
      * order: a wrong file never gets the final name. */
@@ -169,7 +148,7 @@ static int op_finish(rf__store *st, rf__block *op)
     if (rc != 0)
       return rc;
     if (e != 0)
-      return map_errno(e);
+      return rf__errno_to_rf(e);
     if (!XXH128_isEqual(got, op->hash))
       return RF_EHASH;
     if ((op->flag & 2) && (dlen != 32 || op->ptr == NULL ||
@@ -177,12 +156,12 @@ static int op_finish(rf__store *st, rf__block *op)
       return RF_EHASH;
   }
   if (st->durable && fdatasync(st->fd) != 0)
-    return map_errno(errno);
+    return rf__errno_to_rf(errno);
   if (rename(st->part_path, st->final_path) != 0)
-    return map_errno(errno);
+    return rf__errno_to_rf(errno);
   e = rf__fsync_dir_of(st->final_path);
   if (e != 0)
-    return map_errno(e);
+    return rf__errno_to_rf(e);
   if (st->journal_open) {
     rf__journal_close(&st->journal);
     st->journal_open = 0;
@@ -241,7 +220,7 @@ static int run_op(rf__store *st, rf__block *op, int prior_err)
     }
     rc = hash_range(st, op->off, op->len, &got);
     if (rc != 0) {
-      rc = map_errno(rc);
+      rc = rf__errno_to_rf(rc);
     } else if (!XXH128_isEqual(got, op->hash)) {
       rc = RF_EHASH;
     } else if (st->journal_open) {
@@ -322,7 +301,7 @@ static void *writer_main(void *arg)
         st->ckpt_bytes += b->len;
       pthread_mutex_lock(&st->mu);
       if (e != 0)
-        set_error(st, map_errno(e), e, "write");
+        set_error(st, rf__errno_to_rf(e), e, "write");
       else if (!had_err)
         st->written += b->len;
       b->next = st->free_list;
@@ -378,7 +357,7 @@ int rf__store_open(rf__store *st, uv_loop_t *loop, const char *part_path,
   }
   st->fd = open(part_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
   if (st->fd < 0) {
-    rc = map_errno(errno);
+    rc = rf__errno_to_rf(errno);
     goto fail;
   }
   pthread_mutex_init(&st->mu, NULL);
