@@ -191,8 +191,12 @@ static int duplicate(rf_job *job, rf__conn *c)
     rf__conn *v = &job->conns[k];
     uint64_t left;
     uint32_t j, dups = 0;
+    /* A connection past the last piece of its run is only finishing its
+     * response: nothing of it to duplicate. */
     if (!v->busy || v->is_dup || v->cancel || v->run_count == 0 ||
-        v->gen != job->gen || job->sched.state[v->piece] == RF__PIECE_DONE)
+        v->gen != job->gen || v->piece >= v->run_first + v->run_count ||
+        v->piece >= job->sched.npieces ||
+        job->sched.state[v->piece] == RF__PIECE_DONE)
       continue;
     for (j = 0; j < job->nconns; j++)
       dups += job->conns[j].busy && job->conns[j].is_dup &&

@@ -2,7 +2,7 @@
 
 RF_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RF_BUILD_PACKAGES="gcc cmake ninja-build pkg-config libcurl4-openssl-dev
-  libuv1-dev libxxhash-dev libcriterion-dev libssl-dev"
+  libuv1-dev libxxhash-dev libcriterion-dev libssl-dev duktape-dev"
 
 rf_say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 rf_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
