@@ -635,3 +635,39 @@ Test(engine, runs_on_caller_loop_with_two_jobs)
   free(ua);
   free(ub);
 }
+
+#include "job.h"
+
+/* Every connection holds a staging block while it fills it: a pool with
+ * fewer blocks than connections starves some of them (32 connections once
+ * crawled at 20 MB/s).  The pool keeps two blocks per connection within a
+ * bounded memory budget, whatever the connection count. */
+Test(engine, staging_pool_fits_every_connection)
+{
+  static const unsigned conns[] = { 1, 8, 10, 11, 32, 64 };
+  rf_engine *e = NULL;
+  size_t i;
+  char *url = ts_url(srv, "/gen/1000");
+
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  for (i = 0; i < sizeof(conns) / sizeof(conns[0]); i++) {
+    rf_job_options o;
+    rf_job *job = NULL;
+    char name[32];
+    snprintf(name, sizeof(name), "pool-%u", conns[i]);
+    rf_job_options_init(&o);
+    o.url = url;
+    o.output = out_path(name);
+    o.connections = conns[i];
+    cr_assert_eq(rf_job_add(e, &job, &o), 0);
+    cr_assert_geq(job->store.max_blocks, 2 * conns[i], "%u blocks for %u",
+                  job->store.max_blocks, conns[i]);
+    cr_assert_leq(job->store.max_blocks * job->store.block_size,
+                  (size_t)24 << 20, "pool of %zu bytes",
+                  job->store.max_blocks * job->store.block_size);
+    rf_job_cancel(job);
+  }
+  rf_engine_run(e);
+  rf_engine_free(e);
+  free(url);
+}
