@@ -300,16 +300,14 @@ static int status_error(rf__conn *c)
   return c->err;
 }
 
-static void learn_validator(rf_job *job, const rf__conn *c)
+/* The If-Range header for job->etag / job->last_modified (a strong ETag
+ * first: a weak one cannot be used); none when there is no validator. */
+static void set_if_range(rf_job *job)
 {
   char line[320];
 
-  snprintf(job->etag, sizeof(job->etag), "%s", c->etag);
-  snprintf(job->last_modified, sizeof(job->last_modified), "%s",
-           c->last_modified);
   curl_slist_free_all(job->if_range);
   job->if_range = NULL;
-  /* If-Range needs a strong validator: a weak ETag cannot be used. */
   if (job->etag[0] != '\0' && strncmp(job->etag, "W/", 2) != 0)
     snprintf(line, sizeof(line), "If-Range: %s", job->etag);
   else if (job->last_modified[0] != '\0')
@@ -317,6 +315,14 @@ static void learn_validator(rf_job *job, const rf__conn *c)
   else
     return;
   job->if_range = curl_slist_append(NULL, line);
+}
+
+static void learn_validator(rf_job *job, const rf__conn *c)
+{
+  snprintf(job->etag, sizeof(job->etag), "%s", c->etag);
+  snprintf(job->last_modified, sizeof(job->last_modified), "%s",
+           c->last_modified);
+  set_if_range(job);
 }
 
 static int submit_op(rf_job *job, rf__block *op)
@@ -916,17 +922,31 @@ static void conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
   uv_timer_start(&c->timer, on_backoff, delay, 0);
 }
 
+/* Take m as the job's manifest; its digest (for the journal) is that of
+ * its canonical text, so the same manifest from a file or a URL, with
+ * CRLF or LF, is the same manifest. */
+static int adopt_manifest(rf_job *job, struct rf_manifest *m)
+{
+  char *canon = NULL;
+  int rc = rf_manifest_format(m, &canon);
+
+  if (rc != 0) {
+    rf_manifest_free(m);
+    return rc;
+  }
+  job->manifest = m;
+  job->manifest_digest = XXH3_128bits(canon, strlen(canon));
+  free(canon);
+  return 0;
+}
+
 static int load_manifest_text(rf_job *job, const char *text, size_t len,
                               char *err, size_t errlen)
 {
   struct rf_manifest *m = NULL;
   int rc = rf_manifest_parse(&m, text, len, err, errlen);
 
-  if (rc != 0)
-    return rc;
-  job->manifest = m;
-  job->manifest_digest = XXH3_128bits(text, len);
-  return 0;
+  return rc != 0 ? rc : adopt_manifest(job, m);
 }
 
 static void conn_start_manifest(rf__conn *c)
@@ -1638,44 +1658,19 @@ static int prepare_integrity(rf_job *job, const rf_job_options *o)
       if (job->manifest_url == NULL)
         return RF_ENOMEM;
     } else {
-      char *text = NULL;
-      size_t len = 0;
-      FILE *f = fopen(o->manifest, "rb");
-      if (f == NULL) {
-        rf__engine_set_error(e, "cannot read the manifest %s: %s",
-                             o->manifest, strerror(errno));
-        return errno == ENOENT ? RF_ENOENT : RF_EACCES;
-      }
-      rc = 0;
-      for (;;) {
-        char *grown = realloc(text, len + 65536 + 1);
-        size_t n;
-        if (grown == NULL) {
-          rc = RF_ENOMEM;
-          break;
-        }
-        text = grown;
-        n = fread(text + len, 1, 65536, f);
-        len += n;
-        if (n < 65536)
-          break;
-        if (len > ((size_t)64 << 20)) {
-          rc = RF_ETOOBIG;
-          break;
-        }
-      }
-      fclose(f);
-      if (rc == 0) {
-        text[len] = '\0';
-        rc = load_manifest_text(job, text, len, why, sizeof(why));
-        if (rc != 0)
-          rf__engine_set_error(e, "%s: %s", o->manifest, why);
-      } else {
-        rf__engine_set_error(e, "%s: %s", o->manifest, rf_strerror(rc));
-      }
-      free(text);
-      if (rc != 0)
+      struct rf_manifest *m = NULL;
+      why[0] = '\0';
+      rc = rf_manifest_load(&m, o->manifest, why, sizeof(why));
+      if (rc == 0)
+        rc = adopt_manifest(job, m);
+      if (rc != 0) {
+        if (why[0] != '\0') /* it names the file and, if any, the line */
+          rf__engine_set_error(e, "%s", why);
+        else
+          rf__engine_set_error(e, "cannot use the manifest %s: %s",
+                               o->manifest, rf_strerror(rc));
         return rc;
+      }
     }
   }
   if (o->no_verify)
@@ -1727,18 +1722,11 @@ static int prepare_integrity(rf_job *job, const rf_job_options *o)
   snprintf(job->etag, sizeof(job->etag), "%s", js->meta.etag);
   snprintf(job->last_modified, sizeof(job->last_modified), "%s",
            js->meta.last_modified);
-  {
-    char line[320];
-    if (job->etag[0] != '\0' && strncmp(job->etag, "W/", 2) != 0)
-      snprintf(line, sizeof(line), "If-Range: %s", job->etag);
-    else
-      snprintf(line, sizeof(line), "If-Range: %s", job->last_modified);
-    job->if_range = curl_slist_append(NULL, line);
-    if (job->if_range == NULL) {
-      rf__journal_state_free(js);
-      free(js);
-      return RF_ENOMEM;
-    }
+  set_if_range(job);
+  if (job->if_range == NULL) {
+    rf__journal_state_free(js);
+    free(js);
+    return RF_ENOMEM;
   }
   job->resume = js;
   RF_LOG(&e->log, RF_LOG_INFO, "resume",
