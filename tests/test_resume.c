@@ -329,7 +329,11 @@ Test(resume, corrupt_piece_is_caught_and_fetched_again)
   o.connections = 4;
   r = fetch(url, out, &o);
   cr_assert_eq(r.error, 0, "%s", r.message);
-  cr_assert_eq(r.pieces_failed, 2, "%u pieces failed", r.pieces_failed);
+  /* The first corrupted copy always arrives whole; the second may belong
+   * to a request that is cut (stolen tail, endgame loser) before its piece
+   * completes, so one or two pieces fail. */
+  cr_assert(r.pieces_failed >= 1 && r.pieces_failed <= 2, "%u pieces failed",
+            r.pieces_failed);
   cr_assert_eq(r.pieces_verified, (3000000 + 65535) / 65536);
   cr_assert(ts_file_matches_gen(out, 3000000, 5));
   free(url);
