@@ -4,9 +4,10 @@
 #endif
 
 #include "cli.h"
+#include "parse.h"
 #include "args.h"
 #include "progress.h"
-#include "proxy/env.h"
+#include "proxyopts.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -40,9 +41,6 @@ static const char get_help[] =
     "  -c, --connections N      parallel connections, 1-64 (default 8)\n"
     "      --piece-size SIZE    piece size, 16K-1G, suffixes K M G (default:\n"
     "                           1 MiB, larger for files over 64 GiB)\n"
-    "      --proxy URL          use this proxy for every request\n"
-    "                           (http://, https://, socks5h://, ...)\n"
-    "      --no-proxy           use no proxy, whatever the environment says\n"
     "      --max-tries N        tries per request before giving up, 1-1000\n"
     "                           (default 5)\n"
     "      --timeout-stall SEC  fail a request after SEC seconds without\n"
@@ -68,10 +66,6 @@ static const char get_help[] =
     "  -v, --verbose            log what the engine does (-vv: debug)\n"
     "  -h, --help               show this help and exit\n"
     "\n"
-    "Without --proxy or --no-proxy the proxy is taken from https_proxy,\n"
-    "http_proxy or all_proxy (upper case accepted, except HTTP_PROXY), and\n"
-    "no_proxy lists the hosts to reach directly, as with curl.\n"
-    "\n"
     "A progress bar is drawn on stderr when it is a terminal.  On success\n"
     "one line goes to stdout: saved 'FILE' SIZE in SECONDS (RATE, ...).\n"
     "Errors go to stderr.  Ctrl-C stops the download and keeps FILE.part.\n"
@@ -81,8 +75,6 @@ enum get_opt_id {
   OPT_OUTPUT = 1,
   OPT_CONNECTIONS,
   OPT_PIECE_SIZE,
-  OPT_PROXY,
-  OPT_NO_PROXY,
   OPT_MAX_TRIES,
   OPT_TIMEOUT_STALL,
   OPT_CONNECT_TIMEOUT,
@@ -102,8 +94,6 @@ static const cli_option get_options[] = {
   { "output", 'o', 1, OPT_OUTPUT },
   { "connections", 'c', 1, OPT_CONNECTIONS },
   { "piece-size", 0, 1, OPT_PIECE_SIZE },
-  { "proxy", 0, 1, OPT_PROXY },
-  { "no-proxy", 0, 0, OPT_NO_PROXY },
   { "max-tries", 0, 1, OPT_MAX_TRIES },
   { "timeout-stall", 0, 1, OPT_TIMEOUT_STALL },
   { "connect-timeout", 0, 1, OPT_CONNECT_TIMEOUT },
@@ -117,6 +107,7 @@ static const cli_option get_options[] = {
   { "quiet", 'q', 0, OPT_QUIET },
   { "verbose", 'v', 0, OPT_VERBOSE },
   { "help", 'h', 0, OPT_HELP },
+  CLI_PROXY_OPTION_ENTRIES,
   { NULL, 0, 0, 0 },
 };
 
@@ -125,8 +116,7 @@ typedef struct get_args {
   const char *output;
   unsigned connections;
   uint64_t piece_size;
-  const char *proxy; /* --proxy, or NULL */
-  int no_proxy;
+  cli_proxy_args px;
   unsigned max_tries;
   unsigned stall_ms;
   unsigned connect_ms;
@@ -276,17 +266,6 @@ static void url_mask_free(char *masked)
     free(masked);
 }
 
-static int hex_value(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /*
  * The file name for url: its last path segment, percent-decoded, or
  * GET_FALLBACK_NAME when that is empty, ".", "..", has a '/', a control
@@ -308,8 +287,8 @@ static char *url_file_name(const url_parts *u)
   for (c = seg; c < end; c++) {
     int hi, lo;
 
-    if (*c == '%' && end - c >= 3 && (hi = hex_value(c[1])) >= 0 &&
-        (lo = hex_value(c[2])) >= 0) {
+    if (*c == '%' && end - c >= 3 && (hi = rf__hexval(c[1])) >= 0 &&
+        (lo = rf__hexval(c[2])) >= 0) {
       name[n++] = (char)(hi * 16 + lo);
       c += 2;
     } else {
@@ -330,28 +309,6 @@ fallback:
   name = strdup(GET_FALLBACK_NAME);
 out:
   return name;
-}
-
-/* ---------------------------------------------------------------- proxy */
-
-/*
- * The proxy for url from the environment, as curl reads it (one
- * implementation for the engine and the CLI: engine/proxy/env.c).
- * *proxy is malloc'd, or NULL for none; *why names the variable the proxy
- * came from, or why there is none (NULL: nothing set).  Uppercase
- * HTTP_PROXY is never read (httpoxy).  Returns 0, RF_EURL, RF_ENOMEM.
- */
-static int proxy_from_env(const char *url, char **proxy, const char **why)
-{
-  const char *source = NULL;
-  int err;
-
-  err = rf__env_proxy_for(url, rf__env_getenv, NULL, proxy, &source);
-  *why = source;
-  if (err == 0 && *proxy == NULL && source != NULL)
-    *why = strcmp(source, "NO_PROXY") == 0 ? "the host matches NO_PROXY"
-                                           : "the host matches no_proxy";
-  return err;
 }
 
 /* ------------------------------------------------------------ reporting */
@@ -550,12 +507,6 @@ static int get_parse(int argc, char **argv, get_args *a)
       }
       break;
     }
-    case OPT_PROXY:
-      a->proxy = v;
-      break;
-    case OPT_NO_PROXY:
-      a->no_proxy = 1;
-      break;
     case OPT_MAX_TRIES:
       if (cli_parse_uint(v, 1, GET_MAX_TRIES, &a->max_tries) != 0) {
         cli_usage_error("get",
@@ -606,13 +557,22 @@ static int get_parse(int argc, char **argv, get_args *a)
       break;
     case OPT_HELP:
       fputs(get_help, stdout);
+      fputs(cli_proxy_help, stdout);
+      fputs("\n", stdout);
       fputs(cli_exit_help, stdout);
       a->help = 1;
       ret = CLI_EXIT_OK;
       goto out;
-    default:
-      cli_usage_error("get", "internal error: option %d", id);
-      goto out;
+    default: {
+      int r = cli_proxy_option(&a->px, id, v, opt, "get");
+      if (r < 0)
+        goto out;
+      if (r == 0) {
+        cli_usage_error("get", "internal error: option %d", id);
+        goto out;
+      }
+      break;
+    }
     }
   }
   if (a->url == NULL) {
@@ -624,10 +584,8 @@ static int get_parse(int argc, char **argv, get_args *a)
                     strerror(errno));
     goto out;
   }
-  if (a->proxy != NULL && a->no_proxy) {
-    cli_usage_error("get", "--proxy and --no-proxy cannot be used together");
+  if (cli_proxy_check(&a->px, "get") != 0)
     goto out;
-  }
   ret = 0;
 out:
   return ret;
@@ -668,23 +626,6 @@ static char *get_output_path(const get_args *a, const url_parts *u)
 out:
   free(name);
   return path;
-}
-
-static void get_log_proxy(get_ctx *c, const char *proxy, const char *from)
-{
-  char *masked;
-  char line[1024];
-
-  if (proxy == NULL) {
-    snprintf(line, sizeof(line), "no proxy (%s)",
-             from != NULL ? from : "none set in the environment");
-    get_on_log(RF_LOG_INFO, "cli", line, c);
-    return;
-  }
-  masked = url_mask(proxy, 1);
-  snprintf(line, sizeof(line), "proxy %s (from %s)", masked, from);
-  url_mask_free(masked);
-  get_on_log(RF_LOG_INFO, "cli", line, c);
 }
 
 /* Message for a job rf_job_add refused. */
@@ -744,8 +685,8 @@ int cli_get_main(int argc, char **argv)
   url_parts u;
   rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
   rf_job_options jo;
-  const char *proxy = NULL, *proxy_from = NULL;
-  char *output = NULL, *masked = NULL, *env_proxy = NULL;
+  char *output = NULL, *masked = NULL;
+  char perr[1024];
   int err, loop_ready = 0, signals_ready = 0;
   cli_progress_mode mode;
 
@@ -778,24 +719,6 @@ int cli_get_main(int argc, char **argv)
   }
   c.output = output;
 
-  if (a.proxy != NULL) {
-    proxy = a.proxy[0] != '\0' ? a.proxy : NULL;
-    proxy_from = proxy != NULL ? "--proxy" : "--proxy \"\"";
-  } else if (a.no_proxy) {
-    proxy_from = "--no-proxy";
-  } else {
-    /* RF_EURL: libcurl's URL parser refuses what url_split let through;
-     * rf_job_add (same parser) reports it, before any request. */
-    err = proxy_from_env(a.url, &env_proxy, &proxy_from);
-    if (err == RF_ENOMEM) {
-      fputs(CLI_PROGRAM ": error: out of memory\n", stderr);
-      goto out;
-    }
-    if (err == RF_EURL)
-      proxy_from = "the URL is malformed";
-    proxy = env_proxy;
-  }
-
   if (a.json)
     mode = CLI_PROGRESS_JSON;
   else if (!a.quiet && isatty(STDERR_FILENO))
@@ -825,12 +748,18 @@ int cli_get_main(int argc, char **argv)
     goto out;
   }
 
+  err = cli_proxy_setup(c.engine, &a.px, perr, sizeof(perr));
+  if (err != 0) {
+    get_json_failed(&c, err, perr);
+    get_error(&c, err, "%s", perr);
+    c.exit_code = err == RF_ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+    goto out;
+  }
   if (a.verbose > 0) {
     char line[1024];
 
     snprintf(line, sizeof(line), "%s -> %s", masked, output);
     get_on_log(RF_LOG_INFO, "cli", line, &c);
-    get_log_proxy(&c, proxy, proxy_from);
   }
   if (a.json)
     cli_json_start(masked, output);
@@ -840,7 +769,10 @@ int cli_get_main(int argc, char **argv)
   jo.output = output;
   jo.connections = a.connections;
   jo.piece_size = a.piece_size;
-  jo.proxy = proxy != NULL ? proxy : "";
+  jo.proxy = NULL; /* the resolver chain decides (cli_proxy_setup) */
+  jo.proxy_user = a.px.proxy_user;
+  jo.proxy_auth = a.px.proxy_auth;
+  jo.proxy_ca_file = a.px.proxy_cacert;
   jo.max_tries = a.max_tries;
   jo.stall_timeout_ms = a.stall_ms;
   jo.connect_timeout_ms = a.connect_ms;
@@ -907,7 +839,6 @@ out:
   if (masked != NULL)
     url_mask_free(masked);
   free(output);
-  free(env_proxy);
   if (fflush(stdout) != 0 && c.exit_code == CLI_EXIT_OK)
     c.exit_code = CLI_EXIT_FAILURE;
   return c.exit_code;

@@ -39,6 +39,8 @@ static const char main_help[] =
     "  manifest FILE [OPTIONS]\n"
     "                        hash FILE into a piece manifest (FILE.rfm) that\n"
     "                        'get --manifest' checks a download against\n"
+    "  proxy explain URL [OPTIONS]\n"
+    "                        show how the proxy for URL is chosen\n"
     "\n"
     "Options:\n"
     "  -h, --help            show this help and exit\n"
@@ -59,6 +61,7 @@ int cli_exit_code(int err)
   case RF_ENETWORK:
   case RF_ETLS:
   case RF_EPROXY:
+  case RF_EPROXYAUTH:
   case RF_EPROTO:
   case RF_ERANGE:
   case RF_ELENGTH:
@@ -107,7 +110,7 @@ int main(int argc, char **argv)
   setlocale(LC_CTYPE, "");
 
   if (argc < 2) {
-    cli_usage_error(NULL, "missing command (get, serve or manifest)");
+    cli_usage_error(NULL, "missing command (get, serve, manifest or proxy)");
     goto out;
   }
   cmd = argv[1];
@@ -117,6 +120,8 @@ int main(int argc, char **argv)
     ret = cli_serve_main(argc - 1, argv + 1);
   } else if (strcmp(cmd, "manifest") == 0) {
     ret = cli_manifest_main(argc - 1, argv + 1);
+  } else if (strcmp(cmd, "proxy") == 0) {
+    ret = cli_proxy_main(argc - 1, argv + 1);
   } else if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
     fputs(main_help, stdout);
     fputs(cli_exit_help, stdout);
@@ -128,7 +133,8 @@ int main(int argc, char **argv)
     cli_usage_error(NULL, "unrecognized option '%s'", cmd);
   } else {
     cli_usage_error(NULL,
-                    "unknown command '%s' (expected get, serve or manifest)",
+                    "unknown command '%s' (expected get, serve, manifest "
+                    "or proxy)",
                     cmd);
   }
 out:

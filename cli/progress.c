@@ -322,6 +322,8 @@ void cli_json_done(const rf_result *r)
   cli_json_string(f, r->message != NULL ? r->message : "");
   fputs(",\"path\":", f);
   cli_json_string(f, r->path);
+  fputs(",\"route\":", f);
+  cli_json_string(f, r->route != NULL ? r->route : "");
   fprintf(f, ",\"bytes\":%llu,\"seconds\":", (unsigned long long)r->bytes);
   json_double(f, r->seconds);
   fprintf(f,

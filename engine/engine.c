@@ -1,6 +1,11 @@
 /* The public façade: engine and job handles, option checks, re-entrancy. */
 #include "job.h"
 
+#include "proxy/candidate.h"
+#include "proxy/env.h"
+#include "proxy/pac_resolver.h"
+#include "proxy/static.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -61,6 +66,15 @@ int rf_engine_new(rf_engine **out, const rf_engine_options *opts)
     e->loop = &e->own_loop;
   }
   rc = rf__curlm_init(&e->m, e->loop, on_curl_done, on_curl_after, e);
+  if (rc == 0) {
+    rc = rf__chain_new(&e->chain, e->loop, &e->log);
+    if (rc != 0) {
+      /* Nothing ran yet: closing the multi completes on the next loop
+       * run; for simplicity report the failure and leak nothing. */
+      rf__curlm_close(&e->m, NULL);
+      uv_run(e->loop, UV_RUN_NOWAIT);
+    }
+  }
   if (rc != 0) {
     if (e->own)
       uv_loop_close(&e->own_loop);
@@ -105,14 +119,27 @@ void rf__engine_job_gone(rf_engine *e)
   (void)e;
 }
 
+static void engine_part_closed(rf_engine *e)
+{
+  if (--e->closing_parts == 0 && !e->own)
+    free(e);
+}
+
 static void on_multi_closed(rf__curlm *m, void *ud)
 {
   rf_engine *e = ud;
 
   (void)m;
   e->m.multi = NULL;
-  if (!e->own)
-    free(e);
+  engine_part_closed(e);
+}
+
+static void on_chain_closed(void *ud)
+{
+  rf_engine *e = ud;
+
+  e->chain = NULL;
+  engine_part_closed(e);
 }
 
 void rf_engine_free(rf_engine *e)
@@ -126,6 +153,8 @@ void rf_engine_free(rf_engine *e)
     next = job->next;
     rf__job_abort(job);
   }
+  e->closing_parts = 2;
+  rf__chain_close(e->chain, on_chain_closed, e);
   rf__curlm_close(&e->m, on_multi_closed);
   if (e->own) {
     /* Run until every handle is closed, then release the loop. */
@@ -172,4 +201,154 @@ void rf_job_cancel(rf_job *job)
 void rf_job_get_progress(const rf_job *job, rf_progress *out)
 {
   rf__job_progress(job, out);
+}
+
+/* ---------------------------------------------------------------- proxies */
+
+int rf_engine_add_resolver(rf_engine *e, const rf_resolver_ops *ops,
+                           void *self)
+{
+  if (e == NULL || e->freeing)
+    return RF_EINVAL;
+  return rf__chain_add(e->chain, ops, self);
+}
+
+int rf__engine_add_static(rf_engine *e, const rf__static_config *cfg)
+{
+  rf__static *st = NULL;
+  int rc;
+
+  if (e == NULL || e->freeing)
+    return RF_EINVAL;
+  rc = rf__static_new(&st, cfg);
+  if (rc != 0) {
+    rf__engine_set_error(e, "%s: not a proxy URL (scheme://host[:port])",
+                         cfg->label != NULL ? cfg->label : "proxy");
+    return rc;
+  }
+  rc = rf__chain_add(e->chain, rf__static_ops(cfg->name), st);
+  if (rc != 0)
+    rf__static_free(st);
+  return rc;
+}
+
+int rf_engine_add_static_resolver(rf_engine *e, const char *proxy,
+                                  const char *http_proxy,
+                                  const char *https_proxy,
+                                  const char *no_proxy)
+{
+  rf__static_config cfg;
+
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.proxy = proxy;
+  cfg.http_proxy = http_proxy;
+  cfg.https_proxy = https_proxy;
+  cfg.no_proxy = no_proxy;
+  return rf__engine_add_static(e, &cfg);
+}
+
+int rf_engine_add_env_resolver(rf_engine *e)
+{
+  if (e == NULL || e->freeing)
+    return RF_EINVAL;
+  return rf__chain_add(e->chain, rf__env_ops(), NULL);
+}
+
+void rf_engine_set_context(rf_engine *e, rf_context context)
+{
+  if (e != NULL)
+    rf__chain_set_context(e->chain, context);
+}
+
+void rf_engine_set_proxy_bad_time(rf_engine *e, unsigned seconds)
+{
+  if (e != NULL)
+    rf__chain_set_bad_time(e->chain, seconds);
+}
+
+void rf__engine_set_proxy_auth(rf_engine *e, unsigned auth)
+{
+  e->proxy_auth = auth;
+  rf__chain_set_auth(e->chain, auth);
+}
+
+typedef struct explain_req {
+  rf_explain_cb cb;
+  void *ud;
+  rf_engine *e;
+} explain_req;
+
+static void on_explained(void *ud, int err, const char *msg,
+                         rf__route *route, const rf_route_info *info)
+{
+  explain_req *x = ud;
+
+  (void)err;
+  (void)msg;
+  rf__route_free(route);
+  x->e->in_callback++;
+  x->cb(info, x->ud);
+  x->e->in_callback--;
+  free(x);
+}
+
+int rf_engine_explain(rf_engine *e, const char *url, rf_explain_cb cb,
+                      void *user_data)
+{
+  explain_req *x;
+  rf__chain_req *req;
+  int rc;
+
+  if (e == NULL || url == NULL || cb == NULL || e->freeing)
+    return RF_EINVAL;
+  x = calloc(1, sizeof(*x));
+  if (x == NULL)
+    return RF_ENOMEM;
+  x->cb = cb;
+  x->ud = user_data;
+  x->e = e;
+  rc = rf__chain_resolve(e->chain, url, on_explained, x, &req);
+  if (rc != 0)
+    free(x);
+  return rc;
+}
+
+void rf_engine_set_proxy_credentials(rf_engine *e, rf_proxy_credentials_cb cb,
+                                     void *user_data)
+{
+  if (e == NULL)
+    return;
+  e->proxy_creds = cb;
+  e->proxy_creds_ud = user_data;
+}
+
+int rf__engine_add_pac(rf_engine *e, const rf__pacres_config *cfg,
+                       const rf_resolver_ops *ops)
+{
+  rf__pacres *pr = NULL;
+  int rc;
+
+  if (e == NULL || e->freeing)
+    return RF_EINVAL;
+  rc = rf__pacres_new(&pr, e->loop, &e->log, cfg);
+  if (rc != 0)
+    return rc;
+  rc = rf__chain_add(e->chain, ops, pr);
+  if (rc != 0)
+    ops->destroy(pr);
+  return rc;
+}
+
+int rf_engine_add_pac_resolver(rf_engine *e, const char *location,
+                               const rf_pac_options *opts)
+{
+  rf__pacres_config cfg;
+
+  if (location == NULL || location[0] == '\0')
+    return RF_EINVAL;
+  memset(&cfg, 0, sizeof(cfg));
+  cfg.location = location;
+  if (opts != NULL)
+    cfg.opts = *opts;
+  return rf__engine_add_pac(e, &cfg, rf__pacres_ops());
 }

@@ -15,6 +15,7 @@
 
 #include "manifest_internal.h"
 #include "parse.h"
+#include "proxy/candidate.h"
 #include "rangefetch/manifest.h"
 
 #ifdef RF_HAVE_XXH_DISPATCH
@@ -44,6 +45,9 @@ static void conn_start_probe(rf__conn *c);
 static void on_backoff(uv_timer_t *t);
 static void conn_start_manifest(rf__conn *c);
 static int submit_op(rf_job *job, rf__block *op);
+static void job_route(rf_job *job);
+static void on_kick(uv_timer_t *t);
+static const rf_proxy *conn_proxy(const rf__conn *c);
 
 static uint64_t now_ms(rf_job *job)
 {
@@ -756,6 +760,271 @@ void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
   }
 }
 
+
+/* -------------------------------------------------------------- routing */
+
+static const rf_proxy *conn_proxy(const rf__conn *c)
+{
+  const rf__route *r = c->job->route;
+
+  if (r == NULL || c->route_idx >= r->n ||
+      r->cands[c->route_idx].type == RF_PROXY_DIRECT)
+    return NULL;
+  return &r->cands[c->route_idx];
+}
+
+static void describe_route(rf_job *job)
+{
+  const rf__route *r = job->route;
+  char name[300];
+
+  if (r == NULL) {
+    job->route_desc[0] = '\0';
+    return;
+  }
+  rf_proxy_format(&r->cands[r->cur], name, sizeof(name));
+  if (r->cands[r->cur].type == RF_PROXY_DIRECT)
+    snprintf(job->route_desc, sizeof(job->route_desc),
+             "direct (chosen by %s)", r->chosen_by);
+  else
+    snprintf(job->route_desc, sizeof(job->route_desc),
+             "via proxy %s (chosen by %s)", name, r->chosen_by);
+}
+
+/* Proxies of the route without credentials: ask the engine's callback
+ * (e.g. ~/.netrc), unless the job gives credentials for every proxy. */
+static void route_credentials(rf_job *job, rf__route *route)
+{
+  rf_engine *e = job->engine;
+  char user[256], pass[256];
+  size_t k;
+
+  if (e->proxy_creds == NULL || job->proxy_user != NULL)
+    return;
+  for (k = 0; k < route->n; k++) {
+    rf_proxy *p = &route->cands[k];
+    rf_proxy q;
+    rf_proxy *copy = NULL;
+    if (p->type == RF_PROXY_DIRECT || p->user != NULL)
+      continue;
+    user[0] = pass[0] = '\0';
+    q = *p;
+    q.password = NULL;
+    e->in_callback++;
+    if (e->proxy_creds(&q, user, sizeof(user), pass, sizeof(pass),
+                       e->proxy_creds_ud) == 1 &&
+        user[0] != '\0') {
+      user[sizeof(user) - 1] = pass[sizeof(pass) - 1] = '\0';
+      q.user = user;
+      q.password = pass;
+      if (rf__proxy_list_copy(&q, 1, 1, &copy) == 0) {
+        /* The route's strings live in one block: keep the new ones in
+         * a block of their own, owned by the route. */
+        if (rf__route_adopt(route, k, copy) != 0)
+          free(copy);
+      }
+    }
+    e->in_callback--;
+    memset(pass, 0, sizeof(pass));
+  }
+}
+
+static void route_ready(rf_job *job, rf__route *route)
+{
+  size_t k;
+  char list[400];
+
+  route_credentials(job, route);
+  job->route = route;
+  describe_route(job);
+  list[0] = '\0';
+  for (k = 0; k < route->n; k++) {
+    char name[300];
+    size_t len = strlen(list);
+    rf_proxy_format(&route->cands[k], name, sizeof(name));
+    snprintf(list + len, sizeof(list) - len, "%s%s", k ? "; " : "", name);
+  }
+  RF_LOG(&job->engine->log, RF_LOG_INFO, "proxy", "%s: route %s [%s]",
+         safe_url(job), job->route_desc, list);
+  job->state = job->manifest_url != NULL ? RF__JOB_MANIFEST : RF__JOB_PROBING;
+  uv_timer_start(&job->kick, on_kick, 0, 0);
+}
+
+static void on_route(void *ud, int err, const char *msg, rf__route *route,
+                     const rf_route_info *info)
+{
+  rf_job *job = ud;
+
+  (void)info;
+  job->route_req = NULL;
+  if (err != 0) {
+    rf__route_free(route);
+    job_fail(job, err, "%s: no route: %s", safe_url(job),
+             msg != NULL ? msg : rf_strerror(err));
+    return;
+  }
+  route_ready(job, route);
+}
+
+/* Ask for the route: the job's own proxy option, or the engine's chain. */
+static void job_route(rf_job *job)
+{
+  rf__route *route;
+  char buf[1024];
+  int rc;
+
+  if (job->proxy != NULL || job->no_proxy) {
+    rf_proxy p;
+    memset(&p, 0, sizeof(p));
+    if (job->proxy != NULL) {
+      rc = rf_proxy_parse(job->proxy, &p, buf, sizeof(buf));
+      if (rc != 0) {
+        job_fail(job, RF_EURL, "the proxy option is not a proxy URL "
+                               "(scheme://host[:port])");
+        return;
+      }
+    }
+    route = calloc(1, sizeof(*route));
+    if (route == NULL ||
+        rf__proxy_list_copy(&p, 1, 1, &route->cands) != 0) {
+      free(route);
+      memset(buf, 0, sizeof(buf));
+      job_fail(job, RF_ENOMEM, "out of memory");
+      return;
+    }
+    memset(buf, 0, sizeof(buf));
+    route->n = 1;
+    route->resolver = -1;
+    snprintf(route->chosen_by, sizeof(route->chosen_by), "the job's proxy "
+                                                         "option");
+    route_ready(job, route);
+    return;
+  }
+  rc = rf__chain_resolve(job->engine->chain, job->url, on_route, job,
+                         &job->route_req);
+  if (rc != 0)
+    job_fail(job, rc, "%s: cannot resolve the proxy route: %s", safe_url(job),
+             rf_strerror(rc));
+}
+
+/* The message for a proxy that wants authentication it did not get. */
+static void auth_message(const rf_job *job, const rf_proxy *p,
+                         unsigned offered, const char *why, char *msg,
+                         size_t size)
+{
+  unsigned allowed = p->auth != 0 ? p->auth
+                     : job->proxy_auth != 0 ? job->proxy_auth
+                     : job->engine->proxy_auth != 0 ? job->engine->proxy_auth
+                                                    : RF_PROXY_AUTH_SAFE;
+  const char *user = p->user != NULL ? p->user : job->proxy_user;
+  char on[64], an[64];
+  int socks = p->type != RF_PROXY_HTTP && p->type != RF_PROXY_HTTPS;
+
+  rf__proxy_auth_names(offered, on, sizeof(on));
+  rf__proxy_auth_names(allowed, an, sizeof(an));
+  if (socks)
+    snprintf(msg, size, "%s%s", why,
+             user == NULL ? "; give credentials with --proxy-user USER:PASS "
+                            "or in the proxy URL"
+                          : "");
+  else if (offered == RF_PROXY_AUTH_BASIC && !(allowed & offered))
+    snprintf(msg, size,
+             "%s; it offers only Basic authentication, which sends the "
+             "password in clear and is not allowed by default: allow it "
+             "with --proxy-auth basic (or any; API: proxy_auth) if the "
+             "network to the proxy is trusted",
+             why);
+  else if (offered != 0 && !(allowed & offered))
+    snprintf(msg, size, "%s; it offers %s, none of which is allowed (allowed: "
+             "%s)", why, on, an);
+  else if (user == NULL && !(offered & RF_PROXY_AUTH_NEGOTIATE))
+    snprintf(msg, size, "%s; it offers %s and no credentials were given: use "
+             "--proxy-user USER[:PASSWORD], the proxy URL, ~/.netrc or "
+             "proxy_user in a settings file", why, on);
+  else if (user == NULL)
+    snprintf(msg, size, "%s; it refused Negotiate with the Kerberos ticket "
+             "cache (offers %s): check the ticket with klist, and that the "
+             "proxy is named by the host name of its service principal",
+             why, on);
+  else
+    snprintf(msg, size, "%s; it refused the credentials of user '%s' "
+             "(offers %s)", why, user, on);
+}
+
+/*
+ * A transfer through a proxy failed; what the proxy had to do with it.
+ * Returns 0 (not the proxy: the caller goes on as usual), or fills err,
+ * retryable, msg and *failover (1: retry now on the route's current
+ * candidate; -1: every candidate failed).
+ */
+static int proxy_fault(rf_job *job, rf__conn *c, CURLcode res, int *err,
+                       int *retryable, char *msg, size_t size, int *failover)
+{
+  const rf_proxy *p = conn_proxy(c);
+  rf__route *r = job->route;
+  unsigned offered = 0;
+  char why[400];
+  rf__proxy_fault f;
+
+  *failover = 0;
+  if (p == NULL)
+    return 0;
+  f = rf__proxy_classify(c->easy, res, c->status, p, &offered, why,
+                         sizeof(why));
+  switch (f) {
+  case RF__PROXY_FAULT_NONE:
+    if (res == CURLE_OK && !job->route_worked && c->headers_done) {
+      job->route_worked = 1;
+      rf__chain_report(job->engine->chain, r, p, RF_PROXY_WORKED, NULL);
+    }
+    return 0;
+  case RF__PROXY_FAULT_DEAD:
+    rf__chain_report(job->engine->chain, r, p, RF_PROXY_DEAD, why);
+    *err = RF_EPROXY;
+    *retryable = 1;
+    if (r->cur == c->route_idx) {
+      rf__route_note_failure(r, why);
+      r->cur++;
+      if (r->cur >= r->n) {
+        int direct = 0;
+        size_t k;
+        for (k = 0; k < r->n; k++)
+          direct |= r->cands[k].type == RF_PROXY_DIRECT;
+        r->cur = r->n - 1;
+        snprintf(msg, size, "no candidate of the route worked (%s); the "
+                 "route was chosen by %s%s", r->tried, r->chosen_by,
+                 direct ? "" : "; it has no DIRECT, so no direct "
+                               "connection was tried");
+        *failover = -1;
+        return 1;
+      }
+      describe_route(job);
+      RF_LOG(&job->engine->log, RF_LOG_WARN, "proxy", "%s; failing over: %s",
+             why, job->route_desc);
+    }
+    snprintf(msg, size, "%s", why);
+    *failover = 1;
+    return 1;
+  case RF__PROXY_FAULT_AUTH:
+    rf__chain_report(job->engine->chain, r, p, RF_PROXY_AUTH_FAILED, why);
+    *err = RF_EPROXYAUTH;
+    *retryable = 0;
+    {
+      char am[700];
+      auth_message(job, p, offered, why, am, sizeof(am));
+      snprintf(msg, size, "%.500s (proxy chosen by %.480s)", am, r->chosen_by);
+    }
+    return 1;
+  case RF__PROXY_FAULT_REFUSED:
+    rf__chain_report(job->engine->chain, r, p, RF_PROXY_REFUSED, why);
+    *err = RF_EPROXY;
+    *retryable = 0;
+    snprintf(msg, size, "%s (proxy chosen by %s)", why, r->chosen_by);
+    return 1;
+  }
+  return 0;
+}
+
 /* ----------------------------------------------------------- completion */
 
 static int map_curl(CURLcode res, int proxied, int *retryable)
@@ -888,7 +1157,9 @@ static void conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
   }
   if (!retryable) {
     job->tries = 1;
-    job_fail(job, err, "%s: %s", safe_url(job), msg);
+    int via = conn_proxy(c) != NULL && strstr(msg, "chosen by") == NULL;
+    job_fail(job, err, "%s: %s%s%s%s", safe_url(job), msg, via ? " (" : "",
+             via ? job->route_desc : "", via ? ")" : "");
     return;
   }
   if (job->single || c->probe || job->sched.npieces == 0)
@@ -899,8 +1170,11 @@ static void conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
                                             : c->run_first);
   if (tries >= job->max_tries) {
     job->tries = tries;
-    job_fail(job, err, "%s: giving up after %u %s: %s", safe_url(job),
-             tries, tries == 1 ? "try" : "tries", msg);
+    job_fail(job, err, "%s: giving up after %u %s: %s%s%s%s", safe_url(job),
+             tries, tries == 1 ? "try" : "tries", msg,
+             conn_proxy(c) != NULL ? " (" : "",
+             conn_proxy(c) != NULL ? job->route_desc : "",
+             conn_proxy(c) != NULL ? ")" : "");
     return;
   }
   job->retries++;
@@ -999,8 +1273,8 @@ static void manifest_fetched(rf_job *job, rf__conn *c, int err,
 
 void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
 {
-  int retryable = 1, err;
-  char msg[300];
+  int retryable = 1, err, failover = 0;
+  char msg[1024];
   uint64_t ra;
 
   conn_remove(c);
@@ -1021,12 +1295,18 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
     job->dirty = 1;
     return;
   }
-  if (c->stop == RF__STOP_ERROR) {
+  if (proxy_fault(job, c, res, &err, &retryable, msg, sizeof(msg),
+                  &failover)) {
+    if (res != CURLE_OK)
+      job->curl_code = (int)res;
+    if (c->status == 407)
+      job->http_status = 407;
+  } else if (c->stop == RF__STOP_ERROR) {
     err = c->err;
     retryable = c->retryable;
     snprintf(msg, sizeof(msg), "%s", c->errmsg);
   } else if (res != CURLE_OK) {
-    err = map_curl(res, job->proxy != NULL, &retryable);
+    err = map_curl(res, conn_proxy(c) != NULL, &retryable);
     if (err == RF_EPROXY && res == CURLE_COULDNT_CONNECT)
       snprintf(msg, sizeof(msg), "cannot connect to the proxy: %s",
                c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(res));
@@ -1046,7 +1326,13 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
     err = 0;
   }
   if (c->fetch_manifest) {
-    manifest_fetched(job, c, err, retryable, msg);
+    if (failover > 0) {
+      c->fetch_manifest = 0;
+      c->waiting = 1; /* on_backoff fetches it again, on the next proxy */
+      uv_timer_start(&c->timer, on_backoff, 0, 0);
+      return;
+    }
+    manifest_fetched(job, c, err, failover < 0 ? 0 : retryable, msg);
     return;
   }
   if (err != 0) {
@@ -1066,6 +1352,16 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
     }
     conn_release(c);
     job->dirty = 1;
+    if (failover > 0) {
+      /* Not a try of the request: the next candidate, at once. */
+      c->waiting = 1;
+      uv_timer_start(&c->timer, on_backoff, 0, 0);
+      return;
+    }
+    if (failover < 0) {
+      job_fail(job, err, "%s: %s", safe_url(job), msg);
+      return;
+    }
     conn_failed(job, c, err, retryable, msg, ra);
     return;
   }
@@ -1428,6 +1724,10 @@ static void job_close(rf_job *job)
 {
   uint32_t k;
 
+  if (job->route_req != NULL) {
+    rf__chain_cancel(job->route_req);
+    job->route_req = NULL;
+  }
   job->open_handles = 3 + job->nconns; /* tick, kick, store, timers */
   for (k = 0; k < job->nconns; k++) {
     rf__conn *c = &job->conns[k];
@@ -1478,6 +1778,7 @@ static void job_complete(rf_job *job, int err)
   r.pieces_verified = job->pieces_verified;
   r.pieces_failed = job->pieces_failed;
   r.resumed = job->bytes_resumed;
+  r.route = job->route_desc;
   p.connections = 0;
   p.written = r.bytes;
   job->engine->in_callback++;
@@ -1495,6 +1796,11 @@ static void on_kick(uv_timer_t *t)
   if (job->cancelled && job->state != RF__JOB_DONE) {
     snprintf(job->message, sizeof(job->message), "cancelled");
     job_complete(job, RF_ECANCELED);
+    return;
+  }
+  if (job->state == RF__JOB_ROUTING) {
+    if (job->route_req == NULL)
+      job_route(job);
     return;
   }
   if (job->state == RF__JOB_MANIFEST && !job->conns[0].busy &&
@@ -1607,6 +1913,12 @@ static void job_free(rf_job *job)
   free(job->output);
   free(job->part);
   free(job->proxy);
+  free(job->proxy_user);
+  if (job->proxy_password != NULL)
+    memset(job->proxy_password, 0, strlen(job->proxy_password));
+  free(job->proxy_password);
+  free(job->proxy_ca_file);
+  rf__route_free(job->route);
   free(job->user_agent);
   free(job->ca_file);
   free(job);
@@ -1781,7 +2093,22 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
   job->output = strdup(o->output);
   job->part = malloc(strlen(o->output) + 6);
   job->proxy = dup_or_null(o->proxy);
+  job->no_proxy = o->proxy != NULL && o->proxy[0] == '\0';
   job->ca_file = dup_or_null(o->ca_file);
+  job->proxy_auth = o->proxy_auth;
+  job->proxy_ca_file = dup_or_null(o->proxy_ca_file);
+  if (o->proxy_user != NULL) {
+    const char *colon = strchr(o->proxy_user, ':');
+    job->proxy_user = colon != NULL
+                          ? strndup(o->proxy_user,
+                                    (size_t)(colon - o->proxy_user))
+                          : strdup(o->proxy_user);
+    job->proxy_password = strdup(colon != NULL ? colon + 1 : "");
+    if (job->proxy_user == NULL || job->proxy_password == NULL) {
+      rc = RF_ENOMEM;
+      goto fail;
+    }
+  }
   if (o->user_agent != NULL) {
     job->user_agent = strdup(o->user_agent);
   } else {
@@ -1857,7 +2184,7 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
                  job->progress_interval_ms);
   /* The first request goes out from the loop, not from this call. */
   uv_timer_start(&job->kick, on_kick, 0, 0);
-  job->state = job->manifest_url != NULL ? RF__JOB_MANIFEST : RF__JOB_PROBING;
+  job->state = RF__JOB_ROUTING;
   job->next = e->jobs;
   e->jobs = job;
   e->njobs++;

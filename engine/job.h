@@ -15,6 +15,7 @@
 #include "loop.h"
 #include "scheduler.h"
 #include "store.h"
+#include "proxy/chain.h"
 
 struct rf_manifest;
 
@@ -45,6 +46,7 @@ struct rf__conn {
   int probe_discard; /* accept the body but keep none of it (a resume
                         probe when every piece is on disk already) */
   int fetch_manifest;/* this transfer fetches the manifest */
+  size_t route_idx;  /* candidate of the job's route the request uses */
   /* The HTTP request: bytes [req_start, req_end) (req_end exclusive; for a
    * single stream of unknown length, RF_SIZE_UNKNOWN). */
   uint64_t req_start, req_end;
@@ -90,6 +92,11 @@ struct rf_engine {
   rf__curlm m;
   rf__logger log;
   rf_job *jobs;        /* linked list */
+  rf__chain *chain;    /* proxy resolvers */
+  unsigned closing_parts; /* multi + chain still closing (rf_engine_free) */
+  unsigned proxy_auth;    /* default for jobs (RF_PROXY_AUTH_*, 0: safe) */
+  rf_proxy_credentials_cb proxy_creds; /* may be NULL */
+  void *proxy_creds_ud;
   unsigned njobs;
   int in_callback;
   int freeing;
@@ -97,6 +104,7 @@ struct rf_engine {
 };
 
 typedef enum rf__job_state {
+  RF__JOB_ROUTING,    /* asking the resolver chain for the route */
   RF__JOB_MANIFEST,   /* fetching the manifest named by a URL */
   RF__JOB_PROBING,
   RF__JOB_RUNNING,
@@ -117,7 +125,15 @@ struct rf_job {
   char *effective_url;     /* after redirects of the probe */
   char *output;
   char *part;
-  char *proxy;
+  char *proxy;             /* explicit proxy (bypasses the chain) */
+  int no_proxy;            /* explicit "": direct, no chain */
+  char *proxy_user, *proxy_password; /* for proxies without their own */
+  unsigned proxy_auth;     /* RF_PROXY_AUTH_*; 0: the engine's / safe */
+  char *proxy_ca_file;
+  rf__route *route;        /* resolved route (NULL while routing) */
+  rf__chain_req *route_req;/* resolution in flight */
+  int route_worked;        /* feedback given for the route's success */
+  char route_desc[900];    /* "via http://h:3128 (chosen by ...)" */
   char *user_agent;
   char *ca_file;
   unsigned nconns;
@@ -200,6 +216,15 @@ void rf__job_destroy(rf_job *job);
 
 /* engine.c: a job was released. */
 void rf__engine_job_gone(rf_engine *e);
+struct rf__static_config;
+/* Add a static/override resolver (sets the last error on a bad URL). */
+int rf__engine_add_static(rf_engine *e, const struct rf__static_config *cfg);
+struct rf__pacres_config;
+/* Add a PAC-style resolver with the given ops (pac or wpad). */
+int rf__engine_add_pac(rf_engine *e, const struct rf__pacres_config *cfg,
+                       const rf_resolver_ops *ops);
+/* Default proxy auth schemes for jobs that do not set theirs. */
+void rf__engine_set_proxy_auth(rf_engine *e, unsigned auth);
 /* engine.c: detail for the last failed rf_job_add. */
 void rf__engine_set_error(rf_engine *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
@@ -213,6 +238,8 @@ void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
 /* transfer.c */
 int rf__conn_init(rf__conn *c, rf_job *job, unsigned id);
 void rf__conn_cleanup(rf__conn *c);
+/* Proxy options of c for the job's route (its current candidate). */
+void rf__conn_apply_route(rf__conn *c);
 /* Configure the easy handle for bytes [start, end) and the current URL. */
 int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end);
 void rf__conn_reset_response(rf__conn *c);

@@ -12,6 +12,7 @@
  * streaming state the same way.
  */
 #include "manifest_internal.h"
+#include "parse.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -251,17 +252,6 @@ static int mf_is(const char *s, size_t n, const char *lit)
   return n == l && memcmp(s, lit, l) == 0;
 }
 
-static int mf_hexval(char c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
 /* Exactly 2 * nbytes hex digits (either case) into out.  Returns 0 or -1. */
 static int mf_unhex(const char *s, size_t n, unsigned char *out, size_t nbytes)
 {
@@ -270,8 +260,8 @@ static int mf_unhex(const char *s, size_t n, unsigned char *out, size_t nbytes)
   if (n != 2 * nbytes)
     return -1;
   for (i = 0; i < nbytes; i++) {
-    int hi = mf_hexval(s[2 * i]);
-    int lo = mf_hexval(s[2 * i + 1]);
+    int hi = rf__hexval(s[2 * i]);
+    int lo = rf__hexval(s[2 * i + 1]);
 
     if (hi < 0 || lo < 0)
       return -1;

@@ -262,3 +262,14 @@ char *rf__human_bytes(char *buf, size_t size, uint64_t n)
     snprintf(buf, size, "%.1f %s", v, units[u]);
   return buf;
 }
+
+int rf__hexval(int c)
+{
+  if (c >= '0' && c <= '9')
+    return c - '0';
+  if (c >= 'a' && c <= 'f')
+    return c - 'a' + 10;
+  if (c >= 'A' && c <= 'F')
+    return c - 'A' + 10;
+  return -1;
+}

@@ -18,6 +18,9 @@ typedef struct rf__content_range {
  * Leading/trailing blanks are skipped.  Rejects other units, last < first,
  * last >= complete, overflow, garbage.  Returns 0 or RF_EPROTO.
  */
+/* Value of the hex digit c (either case), or -1. */
+int rf__hexval(int c);
+
 int rf__parse_content_range(const char *s, size_t len, rf__content_range *out);
 
 /*

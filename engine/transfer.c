@@ -12,6 +12,7 @@
 #include <time.h>
 
 #include "parse.h"
+#include "proxy/candidate.h"
 
 #ifdef RF_HAVE_XXH_DISPATCH
 #  include <xxh_x86dispatch.h>
@@ -83,6 +84,14 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
       return len; /* interim answer: the real one follows */
     if (c->status >= 300 && c->status < 400 && c->has_location)
       return len; /* libcurl follows it */
+    if (c->status == 407) {
+      /* The proxy wants authentication: libcurl answers the challenge
+       * and asks again (that body is never handed to us), or it gives up
+       * and the job reports it (rf__proxy_classify).  Either way this is
+       * not an answer of the server. */
+      c->headers_done = 1;
+      return len;
+    }
     c->headers_done = 1;
     if (rf__job_validate(c->job, c) != 0) {
       c->stop = RF__STOP_ERROR;
@@ -300,6 +309,29 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
   return len;
 }
 
+void rf__conn_apply_route(rf__conn *c)
+{
+  rf_job *job = c->job;
+  const rf__route *r = job->route;
+  const rf_proxy *p = NULL;
+  unsigned auth = job->proxy_auth != 0 ? job->proxy_auth
+                                       : job->engine->proxy_auth;
+
+  c->route_idx = 0;
+  if (r != NULL && r->n > 0) {
+    c->route_idx = r->cur < r->n ? r->cur : r->n - 1;
+    p = &r->cands[c->route_idx];
+  }
+  if (p != NULL && p->type == RF_PROXY_HTTPS && p->ca_file == NULL &&
+      job->proxy_ca_file != NULL) {
+    rf_proxy q = *p;
+    q.ca_file = job->proxy_ca_file;
+    rf__proxy_apply(c->easy, &q, job->proxy_user, job->proxy_password, auth);
+    return;
+  }
+  rf__proxy_apply(c->easy, p, job->proxy_user, job->proxy_password, auth);
+}
+
 int rf__conn_init(rf__conn *c, rf_job *job, unsigned id)
 {
   memset(c, 0, sizeof(*c));
@@ -344,11 +376,9 @@ int rf__conn_init(rf__conn *c, rf_job *job, unsigned id)
   curl_easy_setopt(c->easy, CURLOPT_LOW_SPEED_LIMIT, 1L);
   curl_easy_setopt(c->easy, CURLOPT_LOW_SPEED_TIME,
                    (long)((job->stall_timeout_ms + 999) / 1000));
-  /* The engine decides about proxies; libcurl must not read the
-   * environment: "" disables the proxy, NOPROXY "" ignores no_proxy. */
-  curl_easy_setopt(c->easy, CURLOPT_PROXY,
-                   job->proxy != NULL ? job->proxy : "");
-  curl_easy_setopt(c->easy, CURLOPT_NOPROXY, "");
+  /* The engine decides about proxies; libcurl must never read the
+   * environment: until the route is known, no proxy at all. */
+  rf__proxy_apply(c->easy, NULL, NULL, NULL, 0);
   if (job->ca_file != NULL)
     curl_easy_setopt(c->easy, CURLOPT_CAINFO, job->ca_file);
   return 0;
@@ -385,6 +415,7 @@ int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end)
   c->piece_fresh = 1;
   if (!job->single && job->sched.npieces > 0)
     c->piece = rf__sched_piece_of(&job->sched, start);
+  rf__conn_apply_route(c);
   curl_easy_setopt(c->easy, CURLOPT_URL,
                    job->effective_url != NULL ? job->effective_url : job->url);
   if (job->single && !c->probe) {
@@ -417,6 +448,7 @@ void rf__conn_prepare_manifest(rf__conn *c)
   c->gen = c->job->gen;
   c->req_start = c->pos = 0;
   c->req_end = c->end = RF_SIZE_UNKNOWN;
+  rf__conn_apply_route(c);
   curl_easy_setopt(c->easy, CURLOPT_URL, c->job->manifest_url);
   curl_easy_setopt(c->easy, CURLOPT_RANGE, NULL);
   curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, NULL);

@@ -4,4 +4,5 @@
 #include "rangefetch/rangefetch.h"
 #include "rangefetch/server.h"
 #include "rangefetch/manifest.h"
+#include "rangefetch/proxy.h"
 #endif

@@ -390,3 +390,57 @@ out:
   curl_free(host);
   return err;
 }
+
+/* ------------------------------------------------ as a chain resolver */
+
+static void env_resolve(void *self, rf_resolve_req *req,
+                        const rf_resolve_info *info)
+{
+  char *proxy = NULL, buf[1024], detail[400];
+  const char *source = NULL;
+  rf_proxy p;
+  int rc;
+
+  (void)self;
+  rc = rf__env_proxy_for(info->url, rf__env_getenv, NULL, &proxy, &source);
+  if (rc != 0) {
+    rf_resolve_answer(req, RF_RESOLVE_ERROR, NULL, 0, rf_strerror(rc));
+    return;
+  }
+  if (source == NULL) {
+    rf_resolve_answer(req, RF_RESOLVE_PASS, NULL, 0,
+                      "no proxy variable is set");
+    return;
+  }
+  if (proxy == NULL) {
+    memset(&p, 0, sizeof(p));
+    snprintf(detail, sizeof(detail), "%s lists %s: direct", source,
+             info->host);
+    rf_resolve_answer(req, RF_RESOLVE_OK, &p, 1, detail);
+    return;
+  }
+  rc = rf_proxy_parse(proxy, &p, buf, sizeof(buf));
+  free(proxy);
+  if (rc != 0) {
+    snprintf(detail, sizeof(detail), "%s is not a usable proxy URL", source);
+    rf_resolve_answer(req, RF_RESOLVE_ERROR, NULL, 0, detail);
+    return;
+  }
+  snprintf(detail, sizeof(detail), "%s", source);
+  rf_resolve_answer(req, RF_RESOLVE_OK, &p, 1, detail);
+  memset(buf, 0, sizeof(buf)); /* a password may be in it */
+}
+
+static void env_cancel(void *self, rf_resolve_req *req)
+{
+  (void)self;
+  (void)req;
+}
+
+static const rf_resolver_ops env_ops = { "env", env_resolve, env_cancel, NULL,
+                                         NULL };
+
+const rf_resolver_ops *rf__env_ops(void)
+{
+  return &env_ops;
+}

@@ -43,4 +43,11 @@ int rf__noproxy_match(const char *host, const char *noproxy);
 /* rf__env_get_fn over the process environment (getenv); ignores user_data. */
 const char *rf__env_getenv(const char *name, void *user_data);
 
+
+
+#include "rangefetch/proxy.h"
+
+/* The env resolver for the chain (no state: self is unused). */
+const rf_resolver_ops *rf__env_ops(void);
+
 #endif

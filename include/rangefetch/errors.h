@@ -41,7 +41,8 @@ extern "C" {
   XX(ELENGTH, -23, "body length does not match the announced length")          \
   XX(EINTERNAL, -24, "internal error")                                         \
   XX(EHASH, -25, "content does not match its expected hash")                   \
-  XX(ERESUME, -26, "an unfinished download of other content uses this output")
+  XX(ERESUME, -26, "an unfinished download of other content uses this output") \
+  XX(EPROXYAUTH, -27, "proxy authentication required or refused")
 
 /* Error codes: RF_OK is 0, every error is negative. */
 typedef enum rf_error {

@@ -148,6 +148,9 @@ typedef struct rf_result {
   unsigned pieces_verified;    /* pieces checked against the manifest */
   unsigned pieces_failed;      /* pieces that failed verification */
   uint64_t resumed;            /* bytes kept from a former run */
+  /* The route the job used: "direct (chosen by ...)" or "via proxy
+   * http://host:3128 (chosen by pac: ...)"; "" if none was resolved. */
+  const char *route;
 } rf_result;
 
 /*
@@ -176,9 +179,12 @@ typedef struct rf_job_options {
   /* Bytes per piece (the unit of scheduling and of verification); 0: 1 MiB,
    * doubled until the content has at most 65536 pieces. */
   uint64_t piece_size;
-  /* Proxy URL for every request ("http://host:3128", "socks5h://..."),
-   * NULL or "": no proxy.  The engine never reads proxy variables from the
-   * environment on its own. */
+  /* Proxy URL for every request of this job ("http://host:3128",
+   * "socks5h://user:pass@host:1080", "https://..."), bypassing the
+   * engine's resolvers (rangefetch/proxy.h); "": direct, bypassing them
+   * too; NULL: the route comes from the engine's resolver chain (DIRECT
+   * when it has none).  libcurl never reads proxy variables from the
+   * environment: only the env resolver does, when added. */
   const char *proxy;
   unsigned max_tries;       /* tries per request; 0: 5 */
   unsigned retry_base_ms;   /* first back-off; 0: 500 */
@@ -214,6 +220,16 @@ typedef struct rf_job_options {
   /* 1: no hashing and no journal (no resume).  For measuring the cost of
    * verification; not with a manifest. */
   int no_verify;
+
+  /* Credentials "USER[:PASSWORD]" for every proxy of the route that has
+   * none of its own (a proxy URL's or a resolver's come first).  NULL:
+   * none (Negotiate then uses the Kerberos ticket cache). */
+  const char *proxy_user;
+  /* Proxy authentication schemes allowed, RF_PROXY_AUTH_* (proxy.h);
+   * 0: the safe ones (Digest, NTLM, Negotiate: never Basic). */
+  unsigned proxy_auth;
+  /* CA bundle to verify HTTPS proxies; NULL: the system's. */
+  const char *proxy_ca_file;
 } rf_job_options;
 
 #define RF_DEFAULT_CONNECTIONS 8

@@ -1,0 +1,291 @@
+/* `rangefetch proxy explain URL`: the proxy decision for a URL, step by
+ * step, as `get` would make it. */
+#ifndef _DEFAULT_SOURCE
+#  define _DEFAULT_SOURCE
+#endif
+
+#include "cli.h"
+#include "args.h"
+#include "progress.h"
+#include "proxyopts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <uv.h>
+
+static const char explain_help[] =
+    "Usage: " CLI_PROGRAM " proxy explain URL [OPTIONS]\n"
+    "\n"
+    "Show how " CLI_PROGRAM " get would route URL: each resolver consulted\n"
+    "and its answer (the settings scope that won, the PAC file and the\n"
+    "string it returned...), the proxies in the order they would be tried,\n"
+    "those marked bad, and the authentication that would be allowed.\n"
+    "Nothing is downloaded (a PAC file may be fetched).\n"
+    "\n"
+    "Options:\n"
+    "      --json               one JSON object on stdout\n"
+    "  -v, --verbose            log what the resolvers do\n"
+    "  -h, --help               show this help and exit\n"
+    "\n";
+
+enum { OPT_JSON = 1, OPT_VERBOSE, OPT_HELP };
+
+static const cli_option explain_options[] = {
+  { "json", 0, 0, OPT_JSON },
+  { "verbose", 'v', 0, OPT_VERBOSE },
+  { "help", 'h', 0, OPT_HELP },
+  CLI_PROXY_OPTION_ENTRIES,
+  { NULL, 0, 0, 0 },
+};
+
+typedef struct explain_ctx {
+  cli_proxy_args px;
+  int json;
+  int verbose;
+  int done;
+  int exit_code;
+} explain_ctx;
+
+static void put_clean(FILE *f, const char *s)
+{
+  for (; *s != '\0'; s++) {
+    unsigned char ch = (unsigned char)*s;
+    fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, f);
+  }
+}
+
+static void on_log(rf_log_level level, const char *module, const char *msg,
+                   void *ud)
+{
+  (void)level;
+  (void)ud;
+  fprintf(stderr, CLI_PROGRAM ": [%s] ", module != NULL ? module : "?");
+  put_clean(stderr, msg != NULL ? msg : "");
+  fputc('\n', stderr);
+}
+
+static const char *credentials_of(const explain_ctx *x, const rf_proxy *p)
+{
+  if (p->type == RF_PROXY_DIRECT)
+    return "";
+  if (p->user != NULL)
+    return "user from the proxy setting";
+  if (x->px.proxy_user != NULL)
+    return "user from --proxy-user";
+  if (p->type == RF_PROXY_HTTP || p->type == RF_PROXY_HTTPS)
+    return "none given: ~/.netrc if it lists the host, else Negotiate with "
+           "the Kerberos ticket cache";
+  return "none";
+}
+
+static void print_text(const explain_ctx *x, const rf_route_info *in)
+{
+  size_t i;
+  char name[320], auth[80];
+
+  printf("URL:       ");
+  put_clean(stdout, in->url);
+  printf("\ncontext:   %s\n",
+         in->context == RF_CONTEXT_SERVICE ? "service" : "user");
+  printf("resolvers consulted:%s\n", in->from_cache ? " (cached route)" : "");
+  if (in->nsteps == 0)
+    printf("  (none)\n");
+  for (i = 0; i < in->nsteps; i++) {
+    printf("  %zu. %-9s %-15s ", i + 1, in->steps[i].resolver,
+           rf_resolve_status_name(in->steps[i].status));
+    put_clean(stdout, in->steps[i].detail);
+    printf(" [%.3f s]\n", in->steps[i].seconds);
+  }
+  if (in->error != 0) {
+    printf("decision:  no route (%s): ", rf_err_name(in->error));
+    put_clean(stdout, in->chosen_by);
+    printf("\n");
+    return;
+  }
+  printf("chosen by: ");
+  put_clean(stdout, in->chosen_by);
+  printf("\ncandidates, in the order they will be tried:\n");
+  for (i = 0; i < in->ncandidates; i++) {
+    rf_proxy_format(&in->candidates[i], name, sizeof(name));
+    printf("  %zu. %s", i + 1, name);
+    if (in->bad_for_s != NULL && in->bad_for_s[i] > 0)
+      printf("  (marked bad for %u s more)", in->bad_for_s[i]);
+    if (in->candidates[i].type != RF_PROXY_DIRECT) {
+      printf("\n     credentials: %s", credentials_of(x, &in->candidates[i]));
+    }
+    printf("\n");
+  }
+  cli_proxy_auth_names(x->px.proxy_auth, auth, sizeof(auth));
+  printf("proxy authentication allowed: %s%s\n", auth,
+         (x->px.proxy_auth & RF_PROXY_AUTH_BASIC) != 0
+             ? ""
+             : " (Basic only with --proxy-auth basic or any)");
+  if (in->ncandidates > 0) {
+    size_t k;
+    int direct = 0;
+    for (k = 0; k < in->ncandidates; k++)
+      direct |= in->candidates[k].type == RF_PROXY_DIRECT;
+    if (!direct)
+      printf("no DIRECT in the list: if every proxy fails, the download "
+             "fails (never goes direct)\n");
+  }
+}
+
+static void print_json(const explain_ctx *x, const rf_route_info *in)
+{
+  size_t i;
+  char name[320], auth[80];
+
+  printf("{\"url\":");
+  cli_json_string(stdout, in->url);
+  printf(",\"context\":\"%s\",\"cached\":%s,\"error\":",
+         in->context == RF_CONTEXT_SERVICE ? "service" : "user",
+         in->from_cache ? "true" : "false");
+  if (in->error != 0)
+    cli_json_string(stdout, rf_err_name(in->error));
+  else
+    printf("null");
+  printf(",\"chosen_by\":");
+  cli_json_string(stdout, in->chosen_by);
+  printf(",\"steps\":[");
+  for (i = 0; i < in->nsteps; i++) {
+    printf("%s{\"resolver\":", i ? "," : "");
+    cli_json_string(stdout, in->steps[i].resolver);
+    printf(",\"status\":\"%s\",\"detail\":",
+           rf_resolve_status_name(in->steps[i].status));
+    cli_json_string(stdout, in->steps[i].detail);
+    printf(",\"seconds\":%.3f}", in->steps[i].seconds);
+  }
+  printf("],\"candidates\":[");
+  for (i = 0; i < in->ncandidates; i++) {
+    const rf_proxy *p = &in->candidates[i];
+    rf_proxy_format(p, name, sizeof(name));
+    printf("%s{\"proxy\":", i ? "," : "");
+    cli_json_string(stdout, name);
+    printf(",\"type\":\"%s\",\"bad_for_s\":%u,\"credentials\":",
+           rf_proxy_type_name(p->type),
+           in->bad_for_s != NULL ? in->bad_for_s[i] : 0u);
+    cli_json_string(stdout, credentials_of(x, p));
+    printf("}");
+  }
+  cli_proxy_auth_names(x->px.proxy_auth, auth, sizeof(auth));
+  printf("],\"auth_allowed\":");
+  cli_json_string(stdout, auth);
+  printf("}\n");
+}
+
+static void on_explained(const rf_route_info *info, void *ud)
+{
+  explain_ctx *x = ud;
+
+  x->done = 1;
+  if (x->json)
+    print_json(x, info);
+  else
+    print_text(x, info);
+  x->exit_code = info->error == 0 ? CLI_EXIT_OK : cli_exit_code(info->error);
+}
+
+static int explain_main(int argc, char **argv)
+{
+  explain_ctx x;
+  cli_parser p;
+  const char *v, *url = NULL;
+  rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
+  rf_engine *e = NULL;
+  char err[1024];
+  int id, rc;
+
+  memset(&x, 0, sizeof(x));
+  cli_parser_init(&p, "proxy explain", argc, argv, explain_options);
+  while ((id = cli_parser_next(&p, &v)) != CLI_ARGS_END) {
+    switch (id) {
+    case CLI_ARGS_ERROR:
+      return CLI_EXIT_USAGE;
+    case CLI_ARGS_OPERAND:
+      if (url != NULL) {
+        cli_usage_error("proxy explain", "unexpected argument '%s'", v);
+        return CLI_EXIT_USAGE;
+      }
+      url = v;
+      break;
+    case OPT_JSON:
+      x.json = 1;
+      break;
+    case OPT_VERBOSE:
+      x.verbose++;
+      break;
+    case OPT_HELP:
+      fputs(explain_help, stdout);
+      fputs(cli_proxy_help, stdout);
+      return CLI_EXIT_OK;
+    default:
+      rc = cli_proxy_option(&x.px, id, v, cli_parser_spelled(&p),
+                            "proxy explain");
+      if (rc <= 0)
+        return CLI_EXIT_USAGE;
+      break;
+    }
+  }
+  if (url == NULL) {
+    cli_usage_error("proxy explain", "missing URL");
+    return CLI_EXIT_USAGE;
+  }
+  if (cli_proxy_check(&x.px, "proxy explain") != 0)
+    return CLI_EXIT_USAGE;
+  if (x.verbose > 0) {
+    eo.log_cb = on_log;
+    eo.log_level = x.verbose > 1 ? RF_LOG_DEBUG : RF_LOG_INFO;
+  }
+  rc = rf_engine_new(&e, &eo);
+  if (rc != 0) {
+    fprintf(stderr, CLI_PROGRAM ": error: cannot start the engine: %s\n",
+            rf_strerror(rc));
+    return CLI_EXIT_FAILURE;
+  }
+  rc = cli_proxy_setup(e, &x.px, err, sizeof(err));
+  if (rc != 0) {
+    fputs(CLI_PROGRAM ": error: ", stderr);
+    put_clean(stderr, err);
+    fprintf(stderr, " (%s)\n", rf_err_name(rc));
+    rf_engine_free(e);
+    return rc == RF_ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+  }
+  rc = rf_engine_explain(e, url, on_explained, &x);
+  if (rc != 0) {
+    char *masked = cli_mask_userinfo(url);
+    cli_usage_error("proxy explain", "invalid URL '%s': expected http:// or "
+                                     "https://",
+                    masked != NULL ? masked : "(hidden)");
+    free(masked);
+    rf_engine_free(e);
+    return CLI_EXIT_USAGE;
+  }
+  rf_engine_run(e);
+  rf_engine_free(e);
+  if (!x.done) {
+    fprintf(stderr, CLI_PROGRAM ": error: no decision was made\n");
+    return CLI_EXIT_FAILURE;
+  }
+  return x.exit_code;
+}
+
+int cli_proxy_main(int argc, char **argv)
+{
+  if (argc < 2 || strcmp(argv[1], "--help") == 0 ||
+      strcmp(argv[1], "-h") == 0) {
+    if (argc < 2) {
+      cli_usage_error("proxy", "missing subcommand (explain)");
+      return CLI_EXIT_USAGE;
+    }
+    fputs(explain_help, stdout);
+    fputs(cli_proxy_help, stdout);
+    return CLI_EXIT_OK;
+  }
+  if (strcmp(argv[1], "explain") == 0)
+    return explain_main(argc - 1, argv + 1);
+  cli_usage_error("proxy", "unknown subcommand '%s' (expected explain)",
+                  argv[1]);
+  return CLI_EXIT_USAGE;
+}

@@ -1,0 +1,859 @@
+/*
+ * Proxy routing in the engine, against the in-process range server and
+ * ports where nothing listens: candidate parsing, the resolver interface
+ * (synchronous and asynchronous answers, cancellation, pass / error /
+ * mandatory), failover with the shared bad-proxy marks, failing closed, the
+ * static resolver, and the PAC resolver (data:, file and http locations,
+ * fetch limits, one evaluation per host).  Real proxies: test_proxy_it.c.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <netinet/in.h>
+#include <arpa/inet.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "rangefetch.h"
+#include "support/testserver.h"
+
+static ts_server *srv;
+static char dir[256];
+static unsigned dead_port; /* nothing listens there */
+
+static unsigned closed_port(void)
+{
+  struct sockaddr_in a;
+  socklen_t len = sizeof(a);
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  unsigned port;
+
+  cr_assert(fd >= 0);
+  memset(&a, 0, sizeof(a));
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  cr_assert_eq(bind(fd, (struct sockaddr *)&a, sizeof(a)), 0);
+  cr_assert_eq(getsockname(fd, (struct sockaddr *)&a, &len), 0);
+  port = ntohs(a.sin_port);
+  close(fd); /* bound, never listened: connections are refused */
+  return port;
+}
+
+static void setup(void)
+{
+  signal(SIGPIPE, SIG_IGN);
+  srv = ts_start(NULL);
+  cr_assert_not_null(srv, "test server did not start");
+  snprintf(dir, sizeof(dir), "/tmp/rf-proxy-XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+  dead_port = closed_port();
+}
+
+static void teardown(void)
+{
+  char cmd[300];
+
+  ts_stop(srv);
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", dir);
+}
+
+TestSuite(proxy, .init = setup, .fini = teardown, .timeout = 120);
+
+/* ------------------------------------------------------------- helpers */
+
+typedef struct logbuf {
+  char text[65536];
+  size_t len;
+} logbuf;
+
+static void on_log(rf_log_level level, const char *module, const char *msg,
+                   void *ud)
+{
+  logbuf *lb = ud;
+  int n;
+
+  (void)level;
+  n = snprintf(lb->text + lb->len, sizeof(lb->text) - lb->len, "[%s] %s\n",
+               module, msg);
+  if (n > 0 && (size_t)n < sizeof(lb->text) - lb->len)
+    lb->len += (size_t)n;
+}
+
+static unsigned count_of(const char *hay, const char *needle)
+{
+  unsigned n = 0;
+  const char *p = hay;
+
+  while ((p = strstr(p, needle)) != NULL) {
+    n++;
+    p += strlen(needle);
+  }
+  return n;
+}
+
+typedef struct outcome {
+  int done;
+  int error;
+  char message[1024];
+  char route[1024];
+} outcome;
+
+static void on_done(rf_job *job, const rf_result *r, void *ud)
+{
+  outcome *o = ud;
+
+  (void)job;
+  o->done++;
+  o->error = r->error;
+  snprintf(o->message, sizeof(o->message), "%s", r->message);
+  snprintf(o->route, sizeof(o->route), "%s", r->route != NULL ? r->route : "");
+}
+
+static rf_engine *new_engine(logbuf *lb)
+{
+  rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
+  rf_engine *e = NULL;
+
+  if (lb != NULL) {
+    eo.log_cb = on_log;
+    eo.log_level = RF_LOG_DEBUG;
+    eo.log_user_data = lb;
+  }
+  cr_assert_eq(rf_engine_new(&e, &eo), 0);
+  return e;
+}
+
+/* Add a job for /gen/SIZE?seed=SEED to e, into dir/name. */
+static void add_job(rf_engine *e, uint64_t size, unsigned seed,
+                    const char *name, outcome *o, const char *proxy)
+{
+  rf_job_options jo;
+  char path[128], out[600];
+  char *url;
+  int rc;
+
+  snprintf(path, sizeof(path), "/gen/%llu?seed=%u", (unsigned long long)size,
+           seed);
+  snprintf(out, sizeof(out), "%s/%s", dir, name);
+  url = ts_url(srv, path);
+  rf_job_options_init(&jo);
+  jo.url = url;
+  jo.output = out;
+  jo.connections = 4;
+  jo.piece_size = 64 * 1024;
+  jo.retry_base_ms = 10;
+  jo.connect_timeout_ms = 3000;
+  jo.proxy = proxy;
+  jo.on_done = on_done;
+  jo.user_data = o;
+  rc = rf_job_add(e, NULL, &jo);
+  cr_assert_eq(rc, 0, "rf_job_add: %s (%s)", rf_strerror(rc),
+               rf_engine_last_error(e));
+  free(url);
+}
+
+static void expect_file(const char *name, uint64_t size, unsigned seed)
+{
+  char out[600];
+
+  snprintf(out, sizeof(out), "%s/%s", dir, name);
+  cr_assert(ts_file_matches_gen(out, size, seed), "%s differs", name);
+}
+
+/* A resolver answering with a fixed list, synchronously or from a timer. */
+typedef struct fixed {
+  rf_proxy list[4];
+  char hosts[4][64];
+  size_t n;
+  rf_resolve_status status;
+  const char *detail;
+  int async;
+  uv_loop_t *loop;
+  uv_timer_t timer;
+  rf_resolve_req *pending;
+  unsigned resolves, cancels, destroys, answers_after_cancel;
+  unsigned feedback[4];
+  char last_feedback_proxy[128];
+} fixed;
+
+static void fixed_answer(fixed *f, rf_resolve_req *req)
+{
+  rf_resolve_answer(req, f->status, f->n > 0 ? f->list : NULL, f->n,
+                    f->detail);
+}
+
+static void fixed_timer(uv_timer_t *t)
+{
+  fixed *f = t->data;
+  rf_resolve_req *req = f->pending;
+
+  f->pending = NULL;
+  if (req != NULL)
+    fixed_answer(f, req);
+}
+
+static void fixed_resolve(void *self, rf_resolve_req *req,
+                          const rf_resolve_info *info)
+{
+  fixed *f = self;
+
+  cr_assert_str_eq(info->scheme, "http");
+  cr_assert_str_eq(info->host, "127.0.0.1");
+  cr_assert_null(strchr(info->url + 7, '?'), "query leaked: %s", info->url);
+  f->resolves++;
+  if (!f->async) {
+    fixed_answer(f, req); /* the engine must defer it */
+    return;
+  }
+  f->pending = req;
+  uv_timer_start(&f->timer, fixed_timer, 200, 0);
+}
+
+static void fixed_cancel(void *self, rf_resolve_req *req)
+{
+  fixed *f = self;
+
+  f->cancels++;
+  if (f->pending == req) {
+    f->pending = NULL;
+    uv_timer_stop(&f->timer);
+  }
+}
+
+static void fixed_feedback(void *self, const rf_proxy *p, rf_proxy_outcome o,
+                           const char *detail)
+{
+  fixed *f = self;
+
+  (void)detail;
+  cr_assert_null(p->password, "a password reached feedback");
+  f->feedback[o]++;
+  rf_proxy_format(p, f->last_feedback_proxy, sizeof(f->last_feedback_proxy));
+}
+
+static void fixed_destroy(void *self)
+{
+  fixed *f = self;
+
+  f->destroys++;
+}
+
+static const rf_resolver_ops fixed_ops = { "fixed", fixed_resolve,
+                                           fixed_cancel, fixed_feedback,
+                                           fixed_destroy };
+
+static void fixed_init(fixed *f, rf_engine *e)
+{
+  memset(f, 0, sizeof(*f));
+  f->loop = rf_engine_loop(e);
+  uv_timer_init(f->loop, &f->timer);
+  f->timer.data = f;
+  f->status = RF_RESOLVE_OK;
+  f->detail = "test list";
+}
+
+static void fixed_add(fixed *f, rf_proxy_type type, unsigned port)
+{
+  rf_proxy *p = &f->list[f->n];
+
+  memset(p, 0, sizeof(*p));
+  p->type = type;
+  if (type != RF_PROXY_DIRECT) {
+    snprintf(f->hosts[f->n], sizeof(f->hosts[0]), "127.0.0.1");
+    p->host = f->hosts[f->n];
+    p->port = port;
+  }
+  f->n++;
+}
+
+static void fixed_close(fixed *f)
+{
+  uv_close((uv_handle_t *)&f->timer, NULL);
+}
+
+/* ---------------------------------------------------------- candidates */
+
+Test(proxy, parse_and_format_candidates)
+{
+  static const struct {
+    const char *in;
+    int rc;
+    rf_proxy_type type;
+    const char *host;
+    unsigned port;
+    const char *user, *pass;
+    const char *shown;
+  } t[] = {
+    { "http://proxy:3128", 0, RF_PROXY_HTTP, "proxy", 3128, NULL, NULL,
+      "http://proxy:3128" },
+    { "proxy.example:8080", 0, RF_PROXY_HTTP, "proxy.example", 8080, NULL,
+      NULL, "http://proxy.example:8080" },
+    { "https://p", 0, RF_PROXY_HTTPS, "p", 0, NULL, NULL, "https://p:443" },
+    { "SOCKS5H://erin:s%40cret@[::1]:1080/", 0, RF_PROXY_SOCKS5H, "::1", 1080,
+      "erin", "s@cret", "socks5h://[::1]:1080" },
+    { "socks4a://h", 0, RF_PROXY_SOCKS4A, "h", 0, NULL, NULL,
+      "socks4a://h:1080" },
+    { "socks5://u@h:1", 0, RF_PROXY_SOCKS5, "h", 1, "u", NULL,
+      "socks5://h:1" },
+    { "DIRECT", 0, RF_PROXY_DIRECT, NULL, 0, NULL, NULL, "DIRECT" },
+    { "ftp://h:21", RF_EURL, 0, NULL, 0, NULL, NULL, NULL },
+    { "http://", RF_EURL, 0, NULL, 0, NULL, NULL, NULL },
+    { "http://h:0", RF_EURL, 0, NULL, 0, NULL, NULL, NULL },
+    { "http://h:65536", RF_EURL, 0, NULL, 0, NULL, NULL, NULL },
+    { "http://h:80x", RF_EURL, 0, NULL, 0, NULL, NULL, NULL },
+    { "http://h/path", RF_EURL, 0, NULL, 0, NULL, NULL, NULL },
+    { "http://[::1", RF_EURL, 0, NULL, 0, NULL, NULL, NULL },
+    { "http://h:3128?x", RF_EURL, 0, NULL, 0, NULL, NULL, NULL },
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+    rf_proxy p;
+    char buf[256], shown[128];
+    int rc = rf_proxy_parse(t[i].in, &p, buf, sizeof(buf));
+
+    cr_assert_eq(rc, t[i].rc, "%s: rc %d", t[i].in, rc);
+    if (rc != 0)
+      continue;
+    cr_assert_eq(p.type, t[i].type, "%s: type", t[i].in);
+    if (t[i].host == NULL)
+      cr_assert_null(p.host);
+    else
+      cr_assert_str_eq(p.host, t[i].host, "%s", t[i].in);
+    cr_assert_eq(p.port, t[i].port, "%s: port %u", t[i].in, p.port);
+    if (t[i].user == NULL)
+      cr_assert_null(p.user, "%s", t[i].in);
+    else
+      cr_assert_str_eq(p.user, t[i].user);
+    if (t[i].pass == NULL)
+      cr_assert_null(p.password, "%s", t[i].in);
+    else
+      cr_assert_str_eq(p.password, t[i].pass);
+    rf_proxy_format(&p, shown, sizeof(shown));
+    cr_assert_str_eq(shown, t[i].shown);
+    cr_assert_null(strstr(shown, "cret"), "a password was formatted");
+  }
+  {
+    rf_proxy p;
+    char small[4];
+    cr_assert_eq(rf_proxy_parse("http://longhost:1", &p, small, sizeof(small)),
+                 RF_EINVAL);
+  }
+}
+
+/* ---------------------------------------------------------- resolvers */
+
+Test(proxy, no_resolver_goes_direct_and_says_so)
+{
+  rf_engine *e = new_engine(NULL);
+  outcome o;
+
+  memset(&o, 0, sizeof(o));
+  add_job(e, 300000, 1, "plain", &o, NULL);
+  rf_engine_run(e);
+  rf_engine_free(e);
+  cr_assert_eq(o.error, 0, "%s", o.message);
+  cr_assert(strstr(o.route, "direct") != NULL, "route: %s", o.route);
+  expect_file("plain", 300000, 1);
+}
+
+Test(proxy, synchronous_answer_is_deferred_and_used)
+{
+  rf_engine *e = new_engine(NULL);
+  fixed f;
+  outcome o;
+
+  fixed_init(&f, e);
+  fixed_add(&f, RF_PROXY_DIRECT, 0);
+  cr_assert_eq(rf_engine_add_resolver(e, &fixed_ops, &f), 0);
+  memset(&o, 0, sizeof(o));
+  add_job(e, 1000000, 2, "sync", &o, NULL);
+  cr_assert_eq(f.resolves, 0, "resolved from inside rf_job_add");
+  rf_engine_run(e);
+  fixed_close(&f);
+  rf_engine_free(e);
+  cr_assert_eq(o.error, 0, "%s", o.message);
+  cr_assert_eq(f.resolves, 1);
+  cr_assert(strstr(o.route, "chosen by fixed: test list") != NULL, "%s",
+            o.route);
+  cr_assert_eq(f.destroys, 1);
+  expect_file("sync", 1000000, 2);
+}
+
+Test(proxy, asynchronous_answer_and_cancellation)
+{
+  rf_engine *e = new_engine(NULL);
+  fixed f;
+  outcome o1, o2;
+  rf_job_options jo;
+  rf_job *job = NULL;
+  char out[600];
+  char *url = ts_url(srv, "/gen/100000?seed=3");
+
+  fixed_init(&f, e);
+  f.async = 1;
+  fixed_add(&f, RF_PROXY_DIRECT, 0);
+  cr_assert_eq(rf_engine_add_resolver(e, &fixed_ops, &f), 0);
+  memset(&o1, 0, sizeof(o1));
+  memset(&o2, 0, sizeof(o2));
+  add_job(e, 200000, 3, "async", &o1, NULL);
+  /* A second job on the same host: the route cache answers it, or it
+   * waits on its own request; cancel it while it waits. */
+  snprintf(out, sizeof(out), "%s/cancelled", dir);
+  rf_job_options_init(&jo);
+  jo.url = url;
+  jo.output = out;
+  jo.on_done = on_done;
+  jo.user_data = &o2;
+  cr_assert_eq(rf_job_add(e, &job, &jo), 0);
+  rf_job_cancel(job);
+  rf_engine_run(e);
+  fixed_close(&f);
+  rf_engine_free(e);
+  free(url);
+  cr_assert_eq(o1.error, 0, "%s", o1.message);
+  cr_assert_eq(o2.error, RF_ECANCELED);
+  cr_assert_eq(f.resolves + 0u, f.cancels + 1u,
+               "every request but the answered one was cancelled (%u/%u)",
+               f.resolves, f.cancels);
+  expect_file("async", 200000, 3);
+}
+
+Test(proxy, pass_and_error_go_on_mandatory_stops)
+{
+  rf_engine *e = new_engine(NULL);
+  fixed pass, err, mand;
+  outcome o;
+  uint64_t before;
+
+  fixed_init(&pass, e);
+  pass.status = RF_RESOLVE_PASS;
+  fixed_init(&err, e);
+  err.status = RF_RESOLVE_ERROR;
+  err.detail = "broken on purpose";
+  fixed_init(&mand, e);
+  mand.status = RF_RESOLVE_ERROR_MANDATORY;
+  mand.detail = "policy forbids direct";
+  cr_assert_eq(rf_engine_add_resolver(e, &fixed_ops, &pass), 0);
+  cr_assert_eq(rf_engine_add_resolver(e, &fixed_ops, &err), 0);
+  cr_assert_eq(rf_engine_add_resolver(e, &fixed_ops, &mand), 0);
+  memset(&o, 0, sizeof(o));
+  before = ts_requests(srv);
+  add_job(e, 100000, 4, "mandatory", &o, NULL);
+  rf_engine_run(e);
+  fixed_close(&pass);
+  fixed_close(&err);
+  fixed_close(&mand);
+  rf_engine_free(e);
+  cr_assert_eq(pass.resolves, 1);
+  cr_assert_eq(err.resolves, 1);
+  cr_assert_eq(mand.resolves, 1);
+  cr_assert_eq(o.error, RF_EPROXY, "%s", o.message);
+  cr_assert(strstr(o.message, "policy forbids direct") != NULL, "%s",
+            o.message);
+  cr_assert_eq(ts_requests(srv), before, "a request went out");
+}
+
+Test(proxy, dead_proxy_fails_over_and_is_marked_bad_for_all_jobs)
+{
+  logbuf *lb = calloc(1, sizeof(*lb));
+  rf_engine *e = new_engine(lb);
+  fixed f;
+  outcome o1, o2;
+
+  fixed_init(&f, e);
+  fixed_add(&f, RF_PROXY_HTTP, dead_port);
+  fixed_add(&f, RF_PROXY_DIRECT, 0);
+  cr_assert_eq(rf_engine_add_resolver(e, &fixed_ops, &f), 0);
+  memset(&o1, 0, sizeof(o1));
+  memset(&o2, 0, sizeof(o2));
+  add_job(e, 2000000, 5, "failover1", &o1, NULL);
+  rf_engine_run(e);
+  cr_assert_eq(o1.error, 0, "%s", o1.message);
+  cr_assert(strstr(o1.route, "direct") != NULL, "%s", o1.route);
+  cr_assert(strstr(lb->text, "marked bad") != NULL, "%s", lb->text);
+  cr_assert_eq(f.feedback[RF_PROXY_DEAD] >= 1, 1);
+  /* A second job, other host spelling but same proxy list: the dead
+   * proxy comes last, so the first request is direct and nothing else
+   * is marked. */
+  lb->len = 0;
+  lb->text[0] = '\0';
+  add_job(e, 500000, 6, "failover2", &o2, NULL);
+  rf_engine_run(e);
+  fixed_close(&f);
+  rf_engine_free(e);
+  cr_assert_eq(o2.error, 0, "%s", o2.message);
+  cr_assert_eq(count_of(lb->text, "marked bad"), 0, "%s", lb->text);
+  expect_file("failover1", 2000000, 5);
+  expect_file("failover2", 500000, 6);
+  free(lb);
+}
+
+Test(proxy, every_proxy_dead_without_direct_fails_closed)
+{
+  rf_engine *e = new_engine(NULL);
+  fixed f;
+  outcome o;
+  uint64_t before = ts_requests(srv);
+  unsigned other = closed_port();
+
+  fixed_init(&f, e);
+  fixed_add(&f, RF_PROXY_HTTP, dead_port);
+  fixed_add(&f, RF_PROXY_SOCKS5H, other);
+  cr_assert_eq(rf_engine_add_resolver(e, &fixed_ops, &f), 0);
+  memset(&o, 0, sizeof(o));
+  add_job(e, 100000, 7, "closed", &o, NULL);
+  rf_engine_run(e);
+  fixed_close(&f);
+  rf_engine_free(e);
+  cr_assert_eq(o.error, RF_EPROXY, "%s", o.message);
+  cr_assert(strstr(o.message, "no DIRECT") != NULL, "%s", o.message);
+  cr_assert(strstr(o.message, "chosen by fixed") != NULL, "%s", o.message);
+  cr_assert_eq(ts_requests(srv), before, "the origin saw a direct request");
+}
+
+Test(proxy, job_proxy_option_bypasses_the_chain)
+{
+  rf_engine *e = new_engine(NULL);
+  fixed f;
+  outcome o;
+  char dead[64];
+
+  fixed_init(&f, e);
+  fixed_add(&f, RF_PROXY_HTTP, dead_port);
+  cr_assert_eq(rf_engine_add_resolver(e, &fixed_ops, &f), 0);
+  memset(&o, 0, sizeof(o));
+  add_job(e, 100000, 8, "explicit-direct", &o, "");
+  rf_engine_run(e);
+  cr_assert_eq(o.error, 0, "%s", o.message);
+  cr_assert_eq(f.resolves, 0);
+  snprintf(dead, sizeof(dead), "http://user:pw@127.0.0.1:%u", dead_port);
+  memset(&o, 0, sizeof(o));
+  add_job(e, 100000, 8, "explicit-dead", &o, dead);
+  rf_engine_run(e);
+  fixed_close(&f);
+  rf_engine_free(e);
+  cr_assert_eq(o.error, RF_EPROXY, "%s", o.message);
+  cr_assert_null(strstr(o.message, "pw"), "password in: %s", o.message);
+}
+
+Test(proxy, static_resolver_per_scheme_and_no_proxy)
+{
+  rf_engine *e = new_engine(NULL);
+  outcome o;
+  char dead[64];
+
+  snprintf(dead, sizeof(dead), "http://127.0.0.1:%u", dead_port);
+  /* https only: http URLs get no opinion, then direct. */
+  cr_assert_eq(rf_engine_add_static_resolver(e, NULL, NULL, dead, NULL), 0);
+  memset(&o, 0, sizeof(o));
+  add_job(e, 100000, 9, "scheme", &o, NULL);
+  rf_engine_run(e);
+  cr_assert_eq(o.error, 0, "%s", o.message);
+  cr_assert(strstr(o.route, "default") != NULL, "%s", o.route);
+  rf_engine_free(e);
+
+  e = new_engine(NULL);
+  cr_assert_eq(rf_engine_add_static_resolver(e, dead, NULL, NULL,
+                                             "localhost,127.0.0.0/8"),
+               0);
+  memset(&o, 0, sizeof(o));
+  add_job(e, 100000, 9, "noproxy", &o, NULL);
+  rf_engine_run(e);
+  rf_engine_free(e);
+  cr_assert_eq(o.error, 0, "%s", o.message);
+  cr_assert(strstr(o.route, "no_proxy") != NULL, "%s", o.route);
+  cr_assert_eq(rf_engine_add_static_resolver(NULL, dead, NULL, NULL, NULL),
+               RF_EINVAL);
+  e = new_engine(NULL);
+  cr_assert_eq(rf_engine_add_static_resolver(e, "ftp://x", NULL, NULL, NULL),
+               RF_EURL);
+  rf_engine_free(e);
+}
+
+/* ------------------------------------------------------------ explain */
+
+typedef struct explained {
+  int calls;
+  int error;
+  char chosen[1024];
+  size_t nsteps;
+  char step0[512];
+  rf_resolve_status st0;
+  size_t ncand;
+  char cand[4][128];
+  unsigned bad[4];
+  int from_cache;
+} explained;
+
+static void on_explained(const rf_route_info *in, void *ud)
+{
+  explained *x = ud;
+  size_t i;
+
+  x->calls++;
+  x->error = in->error;
+  snprintf(x->chosen, sizeof(x->chosen), "%s", in->chosen_by);
+  x->nsteps = in->nsteps;
+  if (in->nsteps > 0) {
+    snprintf(x->step0, sizeof(x->step0), "%s", in->steps[0].detail);
+    x->st0 = in->steps[0].status;
+  }
+  x->ncand = in->ncandidates;
+  x->from_cache = in->from_cache;
+  for (i = 0; i < in->ncandidates && i < 4; i++) {
+    rf_proxy_format(&in->candidates[i], x->cand[i], sizeof(x->cand[i]));
+    cr_assert_null(in->candidates[i].password);
+    x->bad[i] = in->bad_for_s[i];
+  }
+}
+
+static explained explain(rf_engine *e, const char *url)
+{
+  explained x;
+
+  memset(&x, 0, sizeof(x));
+  cr_assert_eq(rf_engine_explain(e, url, on_explained, &x), 0);
+  cr_assert_eq(x.calls, 0, "explained from inside the call");
+  rf_engine_run(e);
+  cr_assert_eq(x.calls, 1);
+  return x;
+}
+
+Test(proxy, explain_reports_steps_candidates_and_bad_marks)
+{
+  rf_engine *e = new_engine(NULL);
+  fixed f;
+  outcome o;
+  explained x;
+  char want[64];
+
+  fixed_init(&f, e);
+  fixed_add(&f, RF_PROXY_HTTP, dead_port);
+  fixed_add(&f, RF_PROXY_DIRECT, 0);
+  cr_assert_eq(rf_engine_add_resolver(e, &fixed_ops, &f), 0);
+  x = explain(e, "http://127.0.0.1:1/some/path?token=secret");
+  cr_assert_eq(x.error, 0);
+  cr_assert_eq(x.nsteps, 1);
+  cr_assert_eq(x.st0, RF_RESOLVE_OK);
+  cr_assert_eq(x.ncand, 2);
+  snprintf(want, sizeof(want), "http://127.0.0.1:%u", dead_port);
+  cr_assert_str_eq(x.cand[0], want);
+  cr_assert_eq(x.bad[0], 0);
+  /* A job finds it dead; the next explanation lists it last, marked. */
+  memset(&o, 0, sizeof(o));
+  add_job(e, 100000, 10, "mark", &o, NULL);
+  rf_engine_run(e);
+  cr_assert_eq(o.error, 0, "%s", o.message);
+  x = explain(e, "http://127.0.0.1:1/");
+  cr_assert(x.from_cache);
+  cr_assert_str_eq(x.cand[0], "DIRECT");
+  cr_assert_str_eq(x.cand[1], want);
+  cr_assert(x.bad[1] > 290 && x.bad[1] <= 300, "bad for %u s", x.bad[1]);
+  rf_engine_set_proxy_bad_time(e, 60);
+  fixed_close(&f);
+  rf_engine_free(e);
+  e = new_engine(NULL);
+  cr_assert_eq(rf_engine_explain(e, "ftp://x/", on_explained, &x), RF_EURL);
+  rf_engine_free(e);
+}
+
+/* ---------------------------------------------------------------- PAC */
+
+static void write_file(const char *path, const char *text)
+{
+  FILE *f = fopen(path, "w");
+
+  cr_assert_not_null(f, "%s", path);
+  fputs(text, f);
+  fclose(f);
+}
+
+Test(proxy, pac_data_url_fails_over_and_evaluates_once_per_host)
+{
+  logbuf *lb = calloc(1, sizeof(*lb));
+  rf_engine *e = new_engine(lb);
+  outcome o1, o2;
+  char pac[512];
+
+  snprintf(pac, sizeof(pac),
+           "data:,function FindProxyForURL(url, host) {"
+           " if (url.indexOf('?') >= 0 || url.indexOf('gen') >= 0)"
+           "   return 'PROXY leaked:1';"
+           " return 'PROXY 127.0.0.1:%u; DIRECT'; }",
+           dead_port);
+  cr_assert_eq(rf_engine_add_pac_resolver(e, pac, NULL), 0);
+  memset(&o1, 0, sizeof(o1));
+  memset(&o2, 0, sizeof(o2));
+  /* 4 MiB in 64 KiB pieces: 64 piece requests and more, one evaluation. */
+  add_job(e, 4u << 20, 11, "pac1", &o1, NULL);
+  add_job(e, 1u << 20, 12, "pac2", &o2, NULL);
+  rf_engine_run(e);
+  rf_engine_free(e);
+  cr_assert_eq(o1.error, 0, "%s", o1.message);
+  cr_assert_eq(o2.error, 0, "%s", o2.message);
+  cr_assert(strstr(o1.route, "direct") != NULL, "%s", o1.route);
+  cr_assert(strstr(o1.route, "PROXY 127.0.0.1") != NULL, "%s", o1.route);
+  cr_assert_eq(count_of(lb->text, "[pac] FindProxyForURL("), 1,
+               "FindProxyForURL ran more than once:\n%s", lb->text);
+  expect_file("pac1", 4u << 20, 11);
+  expect_file("pac2", 1u << 20, 12);
+  free(lb);
+}
+
+Test(proxy, pac_without_direct_and_dead_proxies_fails_closed)
+{
+  rf_engine *e = new_engine(NULL);
+  outcome o;
+  char pac[512];
+  uint64_t before = ts_requests(srv);
+
+  snprintf(pac, sizeof(pac),
+           "data:,function FindProxyForURL(u,h){return 'PROXY 127.0.0.1:%u; "
+           "SOCKS5 127.0.0.1:%u';}",
+           dead_port, closed_port());
+  cr_assert_eq(rf_engine_add_pac_resolver(e, pac, NULL), 0);
+  memset(&o, 0, sizeof(o));
+  add_job(e, 100000, 13, "pacclosed", &o, NULL);
+  rf_engine_run(e);
+  rf_engine_free(e);
+  cr_assert_eq(o.error, RF_EPROXY, "%s", o.message);
+  cr_assert(strstr(o.message, "no DIRECT") != NULL, "%s", o.message);
+  cr_assert_eq(ts_requests(srv), before);
+}
+
+Test(proxy, pac_errors_fall_through_unless_mandatory)
+{
+  rf_engine *e = new_engine(NULL);
+  explained x;
+  char path[600];
+  rf_pac_options po;
+
+  snprintf(path, sizeof(path), "%s/bad.pac", dir);
+  write_file(path, "function FindProxyForURL(url, host) {\n"
+                   "  let x = 1;\n  return 'DIRECT';\n}\n");
+  cr_assert_eq(rf_engine_add_pac_resolver(e, path, NULL), 0);
+  x = explain(e, "http://example.test/");
+  cr_assert_eq(x.error, 0);
+  cr_assert_eq(x.st0, RF_RESOLVE_ERROR);
+  cr_assert(strstr(x.step0, "line 2") != NULL, "%s", x.step0);
+  cr_assert(strstr(x.chosen, "default") != NULL, "%s", x.chosen);
+  rf_engine_free(e);
+
+  e = new_engine(NULL);
+  memset(&po, 0, sizeof(po));
+  po.mandatory = 1;
+  snprintf(path, sizeof(path), "%s/missing.pac", dir);
+  cr_assert_eq(rf_engine_add_pac_resolver(e, path, &po), 0);
+  x = explain(e, "http://example.test/");
+  cr_assert_eq(x.error, RF_EPROXY);
+  cr_assert_eq(x.st0, RF_RESOLVE_ERROR_MANDATORY);
+  cr_assert(strstr(x.chosen, "missing.pac") != NULL, "%s", x.chosen);
+  rf_engine_free(e);
+}
+
+Test(proxy, pac_over_http_with_fetch_limits)
+{
+  rf_engine *e;
+  explained x;
+  char path[600], *url;
+  FILE *f;
+  size_t i;
+
+  snprintf(path, sizeof(path), "%s/ok.pac", ts_root(srv));
+  write_file(path, "function FindProxyForURL(url, host) {\n"
+                   "  if (shExpMatch(host, '*.corp.test'))\n"
+                   "    return 'PROXY proxy.corp.test:3128';\n"
+                   "  return 'DIRECT';\n}\n");
+  url = ts_url(srv, "/ok.pac");
+  e = new_engine(NULL);
+  cr_assert_eq(rf_engine_add_pac_resolver(e, url, NULL), 0);
+  x = explain(e, "https://files.corp.test/big.iso");
+  cr_assert_eq(x.error, 0, "%s", x.chosen);
+  cr_assert_eq(x.ncand, 1);
+  cr_assert_str_eq(x.cand[0], "http://proxy.corp.test:3128");
+  cr_assert(strstr(x.chosen, "/ok.pac") != NULL, "%s", x.chosen);
+  x = explain(e, "http://other.test/");
+  cr_assert_str_eq(x.cand[0], "DIRECT");
+  rf_engine_free(e);
+  free(url);
+
+  /* 404 */
+  url = ts_url(srv, "/nothing.pac");
+  e = new_engine(NULL);
+  cr_assert_eq(rf_engine_add_pac_resolver(e, url, NULL), 0);
+  x = explain(e, "http://other.test/");
+  cr_assert_eq(x.st0, RF_RESOLVE_ERROR);
+  cr_assert(strstr(x.step0, "HTTP 404") != NULL, "%s", x.step0);
+  rf_engine_free(e);
+  free(url);
+
+  /* Over 1 MiB */
+  snprintf(path, sizeof(path), "%s/huge.pac", ts_root(srv));
+  f = fopen(path, "w");
+  cr_assert_not_null(f);
+  fputs("function FindProxyForURL(u, h) { return 'DIRECT'; }\n", f);
+  for (i = 0; i < (1u << 20) / 32; i++)
+    fputs("// padding padding padding padding padding padding padding pad\n",
+          f);
+  fclose(f);
+  url = ts_url(srv, "/huge.pac");
+  e = new_engine(NULL);
+  cr_assert_eq(rf_engine_add_pac_resolver(e, url, NULL), 0);
+  x = explain(e, "http://other.test/");
+  cr_assert_eq(x.st0, RF_RESOLVE_ERROR);
+  cr_assert(strstr(x.step0, "larger than") != NULL, "%s", x.step0);
+  rf_engine_free(e);
+  free(url);
+
+  e = new_engine(NULL);
+  cr_assert_eq(rf_engine_add_pac_resolver(e, "gopher://x/p.pac", NULL),
+               RF_EURL);
+  cr_assert_eq(rf_engine_add_pac_resolver(e, "", NULL), RF_EINVAL);
+  rf_engine_free(e);
+}
+
+/* ----------------------------------------------------------- credentials */
+
+static unsigned creds_calls;
+
+static int creds_cb(const rf_proxy *p, char *user, size_t us, char *pass,
+                    size_t ps, void *ud)
+{
+  (void)ud;
+  cr_assert_null(p->password);
+  cr_assert_str_eq(p->host, "127.0.0.1");
+  creds_calls++;
+  snprintf(user, us, "carol");
+  snprintf(pass, ps, "s3cret");
+  return 1;
+}
+
+Test(proxy, credentials_callback_is_asked_and_secrets_stay_out)
+{
+  logbuf *lb = calloc(1, sizeof(*lb));
+  rf_engine *e = new_engine(lb);
+  fixed f;
+  outcome o;
+
+  fixed_init(&f, e);
+  fixed_add(&f, RF_PROXY_HTTP, dead_port);
+  fixed_add(&f, RF_PROXY_SOCKS5, closed_port());
+  cr_assert_eq(rf_engine_add_resolver(e, &fixed_ops, &f), 0);
+  rf_engine_set_proxy_credentials(e, creds_cb, NULL);
+  memset(&o, 0, sizeof(o));
+  add_job(e, 100000, 14, "creds", &o, NULL);
+  rf_engine_run(e);
+  fixed_close(&f);
+  rf_engine_free(e);
+  cr_assert_eq(creds_calls, 2);
+  cr_assert_eq(o.error, RF_EPROXY);
+  cr_assert_null(strstr(o.message, "s3cret"));
+  cr_assert_null(strstr(lb->text, "s3cret"), "%s", lb->text);
+  free(lb);
+}

@@ -1,0 +1,596 @@
+/*
+ * Downloads through real proxies, started by the test rig (tests/rig/start,
+ * a CTest fixture; docs/test-rig.md): squid without auth, with Basic,
+ * Digest, NTLM (fake helper) and Negotiate (a KDC in a temporary
+ * directory), tinyproxy, microsocks with and without credentials, an HTTPS
+ * origin through squid's CONNECT tunnel, and PAC files served over HTTP.
+ * Every download is compared with the served file, byte for byte; the
+ * proxies' and the origin's logs show where each request went.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "rangefetch.h"
+
+/* ------------------------------------------------------------- the rig */
+
+#define RIG_MAX 96
+
+static char rig_key[RIG_MAX][700];
+static char rig_val[RIG_MAX][512];
+static int rig_n;
+static char dir[256];
+static char marker[64];
+
+static const char *rig(const char *key)
+{
+  int i;
+
+  for (i = 0; i < rig_n; i++)
+    if (strcmp(rig_key[i], key) == 0)
+      return rig_val[i];
+  cr_assert_fail("rig.env has no %s", key);
+  return NULL;
+}
+
+static void setup(void)
+{
+  const char *path = getenv("RF_RIG_ENV");
+  char line[700];
+  FILE *f;
+
+  signal(SIGPIPE, SIG_IGN);
+  cr_assert_not_null(path, "RF_RIG_ENV is not set: run through ctest, "
+                           "which starts the rig (tests/rig/start)");
+  f = fopen(path, "r");
+  cr_assert_not_null(f, "cannot read %s: is the rig running?", path);
+  rig_n = 0;
+  while (rig_n < RIG_MAX && fgets(line, sizeof(line), f) != NULL) {
+    char *eq = strchr(line, '=');
+    size_t n;
+    if (eq == NULL)
+      continue;
+    *eq = '\0';
+    n = strcspn(eq + 1, "\r\n");
+    eq[1 + n] = '\0';
+    snprintf(rig_key[rig_n], sizeof(rig_key[0]), "%s", line);
+    snprintf(rig_val[rig_n], sizeof(rig_val[0]), "%s", eq + 1);
+    rig_n++;
+  }
+  fclose(f);
+  snprintf(dir, sizeof(dir), "/tmp/rf-proxy-it-XXXXXX");
+  cr_assert_not_null(mkdtemp(dir));
+  snprintf(marker, sizeof(marker), "it-%d-%u", (int)getpid(),
+           (unsigned)time(NULL));
+}
+
+static void teardown(void)
+{
+  char cmd[300];
+
+  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+  if (system(cmd) != 0)
+    fprintf(stderr, "could not remove %s\n", dir);
+}
+
+TestSuite(proxy_it, .init = setup, .fini = teardown, .timeout = 120);
+
+/* ------------------------------------------------------------- helpers */
+
+/* A name of the served file unique to this test: "/<marker>-<tag>.bin",
+ * a symlink to data.bin, so the logs can be searched for it. */
+static void unique_path(const char *tag, char *out, size_t size)
+{
+  char link[700], target[700];
+
+  snprintf(out, size, "/%s-%s.bin", marker, tag);
+  snprintf(link, sizeof(link), "%s%s", rig("RIG_WWW"), out);
+  snprintf(target, sizeof(target), "%s/data.bin", rig("RIG_WWW"));
+  unlink(link);
+  cr_assert_eq(symlink(target, link), 0, "symlink %s", link);
+}
+
+static int same_as_served(const char *path)
+{
+  char ref[700], cmd[1600];
+
+  snprintf(ref, sizeof(ref), "%s/data.bin", rig("RIG_WWW"));
+  snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", ref, path);
+  return system(cmd) == 0;
+}
+
+/* Lines of file containing every one of the (up to 2) needles. */
+static unsigned lines_with(const char *file, const char *a, const char *b)
+{
+  FILE *f = fopen(file, "r");
+  char line[4096];
+  unsigned n = 0;
+
+  if (f == NULL)
+    return 0;
+  while (fgets(line, sizeof(line), f) != NULL)
+    if (strstr(line, a) != NULL && (b == NULL || strstr(line, b) != NULL))
+      n++;
+  fclose(f);
+  return n;
+}
+
+typedef struct logbuf {
+  char text[65536];
+  size_t len;
+} logbuf;
+
+static void on_log(rf_log_level level, const char *module, const char *msg,
+                   void *ud)
+{
+  logbuf *lb = ud;
+  int n;
+
+  (void)level;
+  n = snprintf(lb->text + lb->len, sizeof(lb->text) - lb->len, "[%s] %s\n",
+               module, msg);
+  if (n > 0 && (size_t)n < sizeof(lb->text) - lb->len)
+    lb->len += (size_t)n;
+}
+
+typedef struct outcome {
+  int done;
+  int error;
+  char message[1200];
+  char route[1024];
+  char out[600];
+  logbuf log;
+} outcome;
+
+static void on_done(rf_job *job, const rf_result *r, void *ud)
+{
+  outcome *o = ud;
+
+  (void)job;
+  o->done++;
+  o->error = r->error;
+  snprintf(o->message, sizeof(o->message), "%s", r->message);
+  snprintf(o->route, sizeof(o->route), "%s", r->route);
+}
+
+typedef struct fetch_opts {
+  const char *proxy;      /* job option: explicit proxy */
+  const char *pac;        /* else a PAC resolver */
+  const char *proxy_user;
+  unsigned proxy_auth;
+  const char *origin;     /* RIG_HTTP_ORIGIN by default */
+  const char *ca_file;
+} fetch_opts;
+
+/* Download origin/<path> with the given routing into dir/<tag>. */
+static outcome *fetch(const char *tag, const char *path, const fetch_opts *fo)
+{
+  outcome *o = calloc(1, sizeof(*o));
+  rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
+  rf_engine *e = NULL;
+  rf_job_options jo;
+  char url[700];
+  int rc;
+
+  cr_assert_not_null(o);
+  eo.log_cb = on_log;
+  eo.log_level = RF_LOG_DEBUG;
+  eo.log_user_data = &o->log;
+  cr_assert_eq(rf_engine_new(&e, &eo), 0);
+  if (fo->pac != NULL)
+    cr_assert_eq(rf_engine_add_pac_resolver(e, fo->pac, NULL), 0);
+  snprintf(url, sizeof(url), "%s%s",
+           fo->origin != NULL ? fo->origin : rig("RIG_HTTP_ORIGIN"), path);
+  snprintf(o->out, sizeof(o->out), "%s/%s", dir, tag);
+  rf_job_options_init(&jo);
+  jo.url = url;
+  jo.output = o->out;
+  jo.connections = 4;
+  jo.piece_size = 512 * 1024;
+  jo.retry_base_ms = 20;
+  jo.max_tries = 3;
+  jo.proxy = fo->proxy;
+  jo.proxy_user = fo->proxy_user;
+  jo.proxy_auth = fo->proxy_auth;
+  jo.ca_file = fo->ca_file;
+  jo.on_done = on_done;
+  jo.user_data = o;
+  rc = rf_job_add(e, NULL, &jo);
+  cr_assert_eq(rc, 0, "rf_job_add: %s (%s)", rf_strerror(rc),
+               rf_engine_last_error(e));
+  rf_engine_run(e);
+  rf_engine_free(e);
+  cr_assert_eq(o->done, 1);
+  return o;
+}
+
+static void expect_ok(const outcome *o)
+{
+  cr_assert_eq(o->error, 0, "%s: %s\nlog:\n%s", rf_err_name(o->error),
+               o->message, o->log.text);
+  cr_assert(same_as_served(o->out), "%s differs from the served file",
+            o->out);
+}
+
+/* Every request for path reached the origin through a proxy (a Via
+ * header), and there were several (range requests). */
+static void expect_origin_saw_only_proxied(const char *path)
+{
+  const char *log = rig("RIG_HTTP_ORIGIN_LOG");
+  unsigned all = lines_with(log, path, NULL);
+  unsigned direct = lines_with(log, path, "via=\"\"") +
+                    lines_with(log, path, "via=\"-\"");
+
+  cr_assert(all >= 2, "the origin logged %u requests for %s", all, path);
+  cr_assert_eq(direct, 0, "%u of %u requests for %s came direct", direct, all,
+               path);
+}
+
+static void with_user(char *buf, size_t size, const char *user,
+                      const char *pass)
+{
+  snprintf(buf, size, "%s:%s", user, pass);
+}
+
+/* ---------------------------------------------------------------- tests */
+
+Test(proxy_it, squid_without_auth)
+{
+  char path[128];
+  fetch_opts fo = { 0 };
+  outcome *o;
+
+  unique_path("squid", path, sizeof(path));
+  fo.proxy = rig("RIG_SQUID");
+  o = fetch("squid", path, &fo);
+  expect_ok(o);
+  cr_assert(strstr(o->route, rig("RIG_SQUID")) != NULL, "%s", o->route);
+  cr_assert(lines_with(rig("RIG_SQUID_LOG"), path, "range=\"bytes=") >= 2);
+  expect_origin_saw_only_proxied(path);
+  free(o);
+}
+
+Test(proxy_it, tinyproxy)
+{
+  char path[128];
+  fetch_opts fo = { 0 };
+  outcome *o;
+
+  unique_path("tiny", path, sizeof(path));
+  fo.proxy = rig("RIG_TINYPROXY");
+  o = fetch("tiny", path, &fo);
+  expect_ok(o);
+  expect_origin_saw_only_proxied(path);
+  free(o);
+}
+
+Test(proxy_it, basic_auth_allowed_works)
+{
+  char path[128], up[128];
+  fetch_opts fo = { 0 };
+  outcome *o;
+
+  unique_path("basic", path, sizeof(path));
+  with_user(up, sizeof(up), rig("RIG_BASIC_USER"), rig("RIG_BASIC_PASS"));
+  fo.proxy = rig("RIG_SQUID_BASIC");
+  fo.proxy_user = up;
+  fo.proxy_auth = RF_PROXY_AUTH_ANY;
+  o = fetch("basic", path, &fo);
+  expect_ok(o);
+  cr_assert(lines_with(rig("RIG_SQUID_BASIC_LOG"), path, " alice ") >= 2);
+  cr_assert_null(strstr(o->log.text, rig("RIG_BASIC_PASS")),
+                 "the password is in the log");
+  free(o);
+}
+
+Test(proxy_it, basic_only_proxy_is_refused_by_default_and_says_how)
+{
+  char path[128], up[128];
+  fetch_opts fo = { 0 };
+  outcome *o;
+
+  unique_path("basic-safe", path, sizeof(path));
+  with_user(up, sizeof(up), rig("RIG_BASIC_USER"), rig("RIG_BASIC_PASS"));
+  fo.proxy = rig("RIG_SQUID_BASIC");
+  fo.proxy_user = up;
+  o = fetch("basic-safe", path, &fo);
+  cr_assert_eq(o->error, RF_EPROXYAUTH, "%s", o->message);
+  cr_assert(strstr(o->message, "offers only Basic") != NULL, "%s",
+            o->message);
+  cr_assert(strstr(o->message, "--proxy-auth basic") != NULL, "%s",
+            o->message);
+  cr_assert(strstr(o->message, rig("RIG_SQUID_BASIC")) != NULL, "%s",
+            o->message);
+  cr_assert_null(strstr(o->message, rig("RIG_BASIC_PASS")));
+  cr_assert_null(strstr(o->log.text, rig("RIG_BASIC_PASS")));
+  free(o);
+}
+
+Test(proxy_it, wrong_password_ends_with_a_407_error_naming_everything)
+{
+  char path[128];
+  fetch_opts fo = { 0 };
+  outcome *o;
+
+  unique_path("wrongpw", path, sizeof(path));
+  fo.proxy = rig("RIG_SQUID_BASIC");
+  fo.proxy_user = "alice:Wr0ngSecret";
+  fo.proxy_auth = RF_PROXY_AUTH_ANY;
+  o = fetch("wrongpw", path, &fo);
+  cr_assert_eq(o->error, RF_EPROXYAUTH, "%s", o->message);
+  cr_assert(strstr(o->message, "407") != NULL, "%s", o->message);
+  cr_assert(strstr(o->message, "'alice'") != NULL, "%s", o->message);
+  cr_assert(strstr(o->message, "Basic") != NULL, "%s", o->message);
+  cr_assert(strstr(o->message, "chosen by") != NULL, "%s", o->message);
+  cr_assert_null(strstr(o->message, "Wr0ngSecret"));
+  cr_assert_null(strstr(o->log.text, "Wr0ngSecret"));
+  /* Not a dead proxy: no failover, no bad mark. */
+  cr_assert_null(strstr(o->log.text, "marked bad"), "%s", o->log.text);
+  free(o);
+}
+
+Test(proxy_it, no_credentials_says_how_to_give_them)
+{
+  char path[128];
+  fetch_opts fo = { 0 };
+  outcome *o;
+
+  unique_path("nocreds", path, sizeof(path));
+  fo.proxy = rig("RIG_SQUID_DIGEST");
+  o = fetch("nocreds", path, &fo);
+  cr_assert_eq(o->error, RF_EPROXYAUTH, "%s", o->message);
+  cr_assert(strstr(o->message, "Digest") != NULL, "%s", o->message);
+  cr_assert(strstr(o->message, "--proxy-user") != NULL, "%s", o->message);
+  free(o);
+}
+
+Test(proxy_it, digest_auth)
+{
+  char path[128], up[128];
+  fetch_opts fo = { 0 };
+  outcome *o;
+
+  unique_path("digest", path, sizeof(path));
+  with_user(up, sizeof(up), rig("RIG_DIGEST_USER"), rig("RIG_DIGEST_PASS"));
+  fo.proxy = rig("RIG_SQUID_DIGEST");
+  fo.proxy_user = up;
+  o = fetch("digest", path, &fo);
+  expect_ok(o);
+  cr_assert(lines_with(rig("RIG_SQUID_DIGEST_LOG"), path, " bob ") >= 2);
+  expect_origin_saw_only_proxied(path);
+  free(o);
+}
+
+Test(proxy_it, ntlm_auth_plain_and_tunnelled)
+{
+  char path[128], up[128], https[700];
+  fetch_opts fo = { 0 };
+  outcome *o;
+
+  unique_path("ntlm", path, sizeof(path));
+  snprintf(up, sizeof(up), "%s\\%s:%s", rig("RIG_NTLM_DOMAIN"),
+           rig("RIG_NTLM_USER"), rig("RIG_NTLM_PASS"));
+  fo.proxy = rig("RIG_SQUID_NTLM");
+  fo.proxy_user = up;
+  o = fetch("ntlm", path, &fo);
+  expect_ok(o);
+  cr_assert(lines_with(rig("RIG_SQUID_NTLM_LOG"), path, "carol") >= 2);
+  free(o);
+  /* HTTPS origin: NTLM on the CONNECT of each tunnel. */
+  snprintf(https, sizeof(https), "%s", rig("RIG_HTTPS_ORIGIN"));
+  fo.origin = https;
+  fo.ca_file = rig("RIG_CA_FILE");
+  o = fetch("ntlm-tls", path, &fo);
+  expect_ok(o);
+  free(o);
+}
+
+Test(proxy_it, negotiate_with_the_kerberos_ticket_cache)
+{
+  char path[128];
+  fetch_opts fo = { 0 };
+  outcome *o;
+
+  unique_path("negotiate", path, sizeof(path));
+  setenv("KRB5_CONFIG", rig("RIG_KRB5_CONFIG"), 1);
+  setenv("KRB5CCNAME", rig("RIG_KRB5CCNAME"), 1);
+  fo.proxy = rig("RIG_SQUID_NEGOTIATE");
+  o = fetch("negotiate", path, &fo);
+  expect_ok(o);
+  cr_assert(lines_with(rig("RIG_SQUID_NEGOTIATE_LOG"), path,
+                       rig("RIG_KRB5_PRINCIPAL")) >= 2,
+            "squid did not log %s for %s", rig("RIG_KRB5_PRINCIPAL"), path);
+  free(o);
+}
+
+Test(proxy_it, negotiate_without_a_ticket_is_explained)
+{
+  char path[128], cc[600];
+  fetch_opts fo = { 0 };
+  outcome *o;
+
+  unique_path("negotiate-none", path, sizeof(path));
+  snprintf(cc, sizeof(cc), "FILE:%s/no-such-ccache", dir);
+  setenv("KRB5_CONFIG", rig("RIG_KRB5_CONFIG"), 1);
+  setenv("KRB5CCNAME", cc, 1);
+  fo.proxy = rig("RIG_SQUID_NEGOTIATE");
+  o = fetch("negotiate-none", path, &fo);
+  cr_assert_eq(o->error, RF_EPROXYAUTH, "%s", o->message);
+  cr_assert(strstr(o->message, "Negotiate") != NULL, "%s", o->message);
+  cr_assert(strstr(o->message, "klist") != NULL, "%s", o->message);
+  free(o);
+}
+
+Test(proxy_it, socks5_with_and_without_credentials)
+{
+  char path[128], proxy[600], socks5h[600];
+  fetch_opts fo = { 0 };
+  outcome *o;
+
+  unique_path("socks", path, sizeof(path));
+  /* socks5h: the proxy resolves the name */
+  snprintf(socks5h, sizeof(socks5h), "socks5h://127.0.0.1:%s",
+           rig("RIG_SOCKS5_PORT"));
+  fo.proxy = socks5h;
+  o = fetch("socks5h", path, &fo);
+  expect_ok(o);
+  free(o);
+
+  snprintf(proxy, sizeof(proxy), "socks5://%s:%s@127.0.0.1:%s",
+           rig("RIG_SOCKS5_USER"), rig("RIG_SOCKS5_PASS"),
+           rig("RIG_SOCKS5_AUTH_PORT"));
+  fo.proxy = proxy;
+  o = fetch("socks5-auth", path, &fo);
+  expect_ok(o);
+  cr_assert(strstr(o->route, rig("RIG_SOCKS5_PASS")) == NULL, "%s",
+            o->route);
+  cr_assert_null(strstr(o->log.text, rig("RIG_SOCKS5_PASS")));
+  free(o);
+
+  fo.proxy = rig("RIG_SOCKS5_AUTH");
+  o = fetch("socks5-noauth", path, &fo);
+  cr_assert_eq(o->error, RF_EPROXYAUTH, "%s", o->message);
+  cr_assert(strstr(o->message, "SOCKS") != NULL, "%s", o->message);
+  free(o);
+}
+
+Test(proxy_it, https_origin_through_squid_connect)
+{
+  char path[128];
+  fetch_opts fo = { 0 };
+  outcome *o;
+
+  unique_path("tls", path, sizeof(path));
+  fo.proxy = rig("RIG_SQUID");
+  fo.origin = rig("RIG_HTTPS_ORIGIN");
+  fo.ca_file = rig("RIG_CA_FILE");
+  o = fetch("tls", path, &fo);
+  expect_ok(o);
+  cr_assert(lines_with(rig("RIG_SQUID_LOG"), "CONNECT", NULL) >= 1);
+  cr_assert(lines_with(rig("RIG_HTTPS_ORIGIN_LOG"), path, "\" 206 ") >= 2);
+  free(o);
+  /* Without the test CA the origin's certificate is refused. */
+  fo.ca_file = NULL;
+  o = fetch("tls-noca", path, &fo);
+  cr_assert_eq(o->error, RF_ETLS, "%s: %s", rf_err_name(o->error),
+               o->message);
+  free(o);
+}
+
+static void write_pac(const char *name, const char *body, char *url,
+                      size_t size)
+{
+  char path[700];
+  FILE *f;
+
+  snprintf(path, sizeof(path), "%s/%s-%s", rig("RIG_WWW"), marker, name);
+  f = fopen(path, "w");
+  cr_assert_not_null(f, "%s", path);
+  fputs(body, f);
+  fclose(f);
+  snprintf(url, size, "%s/%s-%s", rig("RIG_HTTP_ORIGIN"), marker, name);
+}
+
+Test(proxy_it, pac_over_http_fails_over_to_squid_never_direct)
+{
+  char path[128], pac[4096], url[700];
+  fetch_opts fo = { 0 };
+  outcome *o;
+  const char *squid = rig("RIG_SQUID") + strlen("http://");
+
+  unique_path("pac", path, sizeof(path));
+  snprintf(pac, sizeof(pac),
+           "function FindProxyForURL(url, host) {\n"
+           "  if (shExpMatch(url, '*%s*')) return 'PROXY leaked:1';\n"
+           "  return 'PROXY 127.0.0.1:%s; PROXY %s; DIRECT';\n"
+           "}\n",
+           marker, rig("RIG_DEAD_PORT"), squid);
+  write_pac("failover.pac", pac, url, sizeof(url));
+  fo.pac = url;
+  o = fetch("pac", path, &fo);
+  expect_ok(o);
+  cr_assert(strstr(o->route, squid) != NULL, "%s", o->route);
+  cr_assert(strstr(o->log.text, "marked bad") != NULL, "%s", o->log.text);
+  cr_assert(strstr(o->log.text, "(evaluation #1") != NULL, "%s",
+            o->log.text);
+  cr_assert_null(strstr(o->log.text, "(evaluation #2"),
+                 "more than one evaluation for one host:\n%s", o->log.text);
+  cr_assert(lines_with(rig("RIG_SQUID_LOG"), path, NULL) >= 2);
+  expect_origin_saw_only_proxied(path);
+  free(o);
+}
+
+Test(proxy_it, pac_without_direct_fails_closed_when_every_proxy_is_down)
+{
+  char path[128], pac[1024], url[700];
+  fetch_opts fo = { 0 };
+  outcome *o;
+
+  unique_path("pac-closed", path, sizeof(path));
+  snprintf(pac, sizeof(pac),
+           "function FindProxyForURL(url, host) {\n"
+           "  return 'PROXY 127.0.0.1:%s; SOCKS5 127.0.0.1:%s';\n}\n",
+           rig("RIG_DEAD_PORT"), rig("RIG_DEAD_PORT"));
+  write_pac("closed.pac", pac, url, sizeof(url));
+  fo.pac = url;
+  o = fetch("pac-closed", path, &fo);
+  cr_assert_eq(o->error, RF_EPROXY, "%s", o->message);
+  cr_assert(strstr(o->message, "no DIRECT") != NULL, "%s", o->message);
+  cr_assert_eq(lines_with(rig("RIG_HTTP_ORIGIN_LOG"), path, NULL), 0,
+               "the origin saw a request");
+  free(o);
+}
+
+/* The CLI end to end: options, messages, no password anywhere. */
+Test(proxy_it, cli_get_and_explain_through_squid)
+{
+  const char *bin = getenv("RF_TEST_BIN");
+  char path[128], cmd[3000], out[700], errfile[700], text[8192];
+  FILE *f;
+  size_t n;
+  int rc;
+
+  cr_assert_not_null(bin, "RF_TEST_BIN not set");
+  unique_path("cli", path, sizeof(path));
+  snprintf(out, sizeof(out), "%s/cli.bin", dir);
+  snprintf(errfile, sizeof(errfile), "%s/cli.err", dir);
+  snprintf(cmd, sizeof(cmd),
+           "env -u http_proxy -u https_proxy -u all_proxy -u ALL_PROXY "
+           "'%s' get -q -vv --no-proxy-config --proxy '%s' --proxy-user "
+           "'%s:%s' --proxy-auth basic -o '%s' '%s%s' 2>'%s'",
+           bin, rig("RIG_SQUID_BASIC"), rig("RIG_BASIC_USER"),
+           rig("RIG_BASIC_PASS"), out, rig("RIG_HTTP_ORIGIN"), path, errfile);
+  rc = system(cmd);
+  cr_assert_eq(rc, 0, "%s failed", cmd);
+  cr_assert(same_as_served(out));
+  f = fopen(errfile, "r");
+  cr_assert_not_null(f);
+  n = fread(text, 1, sizeof(text) - 1, f);
+  text[n] = '\0';
+  fclose(f);
+  cr_assert_null(strstr(text, rig("RIG_BASIC_PASS")), "password in -vv:\n%s",
+                 text);
+  cr_assert(strstr(text, "route") != NULL, "%s", text);
+
+  snprintf(out, sizeof(out), "%s/explain.json", dir);
+  snprintf(cmd, sizeof(cmd),
+           "'%s' proxy explain --json --no-proxy-config --proxy "
+           "'http://alice:%s@127.0.0.1:1' 'http://example.test/x' >'%s'",
+           bin, rig("RIG_BASIC_PASS"), out);
+  cr_assert_eq(system(cmd), 0, "%s", cmd);
+  f = fopen(out, "r");
+  cr_assert_not_null(f);
+  n = fread(text, 1, sizeof(text) - 1, f);
+  text[n] = '\0';
+  fclose(f);
+  cr_assert(strstr(text, "\"resolver\":\"override\"") != NULL, "%s", text);
+  cr_assert(strstr(text, "\"proxy\":\"http://127.0.0.1:1\"") != NULL, "%s",
+            text);
+  cr_assert_null(strstr(text, rig("RIG_BASIC_PASS")), "%s", text);
+}
