@@ -808,6 +808,7 @@ int cli_get_main(int argc, char **argv)
   uv_unref((uv_handle_t *)&c.sigterm);
 
   uv_run(&c.loop, UV_RUN_DEFAULT);
+  cli_proxy_save_marks(c.engine);
   if (!c.done) {
     get_error(&c, RF_EINTERNAL,
               "the engine stopped before the download "

@@ -14,6 +14,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 const char cli_proxy_help[] =
@@ -289,6 +290,43 @@ static int netrc_lookup(const rf_proxy *proxy, char *user, size_t usize,
   return found;
 }
 
+/* --------------------------------------------------------- proxy marks */
+
+/* $XDG_STATE_HOME/rangefetch/proxy-marks, or ~/.local/state/...; the
+ * directories are created (0700) when create is 1.  0 or -1. */
+static int marks_path(char *out, size_t size, int create)
+{
+  const char *state = getenv("XDG_STATE_HOME"), *home = getenv("HOME");
+  char d[1000];
+
+  if (state != NULL && state[0] == '/') {
+    snprintf(d, sizeof(d), "%s", state);
+  } else if (home != NULL && home[0] == '/') {
+    if (create) {
+      snprintf(d, sizeof(d), "%s/.local", home);
+      mkdir(d, 0700); /* existing directories are left as they are */
+    }
+    snprintf(d, sizeof(d), "%s/.local/state", home);
+  } else {
+    return -1;
+  }
+  if (create)
+    mkdir(d, 0700);
+  snprintf(out, size, "%s/rangefetch", d);
+  if (create)
+    mkdir(out, 0700);
+  snprintf(out + strlen(out), size - strlen(out), "/proxy-marks");
+  return 0;
+}
+
+void cli_proxy_save_marks(rf_engine *e)
+{
+  char path[1100];
+
+  if (marks_path(path, sizeof(path), 1) == 0)
+    rf_engine_save_proxy_marks(e, path); /* best effort */
+}
+
 /* ---------------------------------------------------------------- setup */
 
 int cli_proxy_setup(rf_engine *e, const cli_proxy_args *px, char *err,
@@ -300,6 +338,11 @@ int cli_proxy_setup(rf_engine *e, const cli_proxy_args *px, char *err,
   err[0] = '\0';
   rf_engine_set_context(e, px->context);
   rf_engine_set_proxy_credentials(e, netrc_lookup, NULL);
+  {
+    char path[1100];
+    if (marks_path(path, sizeof(path), 0) == 0)
+      rf_engine_load_proxy_marks(e, path); /* best effort */
+  }
   if (px->no_proxy || px->proxy != NULL) {
     rf__static_config cfg;
     memset(&cfg, 0, sizeof(cfg));

@@ -69,6 +69,9 @@ int cli_proxy_check(const cli_proxy_args *px, const char *cmd);
 int cli_proxy_setup(rf_engine *e, const cli_proxy_args *px, char *err,
                     size_t errlen);
 
+/* Keep the engine's bad-proxy marks for the next runs (best effort). */
+void cli_proxy_save_marks(rf_engine *e);
+
 /* "Digest, NTLM, Negotiate" for an RF_PROXY_AUTH_* mask (0: safe). */
 void cli_proxy_auth_names(unsigned mask, char *out, size_t size);
 

@@ -352,3 +352,17 @@ int rf_engine_add_pac_resolver(rf_engine *e, const char *location,
     cfg.opts = *opts;
   return rf__engine_add_pac(e, &cfg, rf__pacres_ops());
 }
+
+int rf_engine_save_proxy_marks(rf_engine *e, const char *path)
+{
+  if (e == NULL || e->chain == NULL)
+    return RF_EINVAL;
+  return rf__chain_save_marks(e->chain, path);
+}
+
+int rf_engine_load_proxy_marks(rf_engine *e, const char *path)
+{
+  if (e == NULL || e->chain == NULL)
+    return RF_EINVAL;
+  return rf__chain_load_marks(e->chain, path);
+}

@@ -4,7 +4,7 @@ RF_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 RF_BUILD_PACKAGES="gcc cmake ninja-build pkg-config libcurl4-openssl-dev
   libuv1-dev libxxhash-dev libcriterion-dev libssl-dev duktape-dev"
 # The real-server proxy test rig (tests/rig, docs/test-rig.md).
-RF_RIG_PACKAGES="squid microsocks krb5-kdc krb5-admin-server krb5-user tinyproxy nginx curl openssl"
+RF_RIG_PACKAGES="squid microsocks krb5-kdc krb5-admin-server krb5-user tinyproxy nginx curl openssl libnginx-mod-stream"
 
 rf_say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 rf_die() { printf 'error: %s\n' "$*" >&2; exit 1; }

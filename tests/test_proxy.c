@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -856,4 +857,128 @@ Test(proxy, credentials_callback_is_asked_and_secrets_stay_out)
   cr_assert_null(strstr(o.message, "s3cret"));
   cr_assert_null(strstr(lb->text, "s3cret"), "%s", lb->text);
   free(lb);
+}
+
+/* ------------------------------------------------- env, policy, WPAD */
+
+Test(proxy, env_resolver_follows_curl_rules)
+{
+  rf_engine *e = new_engine(NULL);
+  explained x;
+  char dead[64];
+
+  snprintf(dead, sizeof(dead), "127.0.0.1:%u", dead_port);
+  setenv("http_proxy", dead, 1);
+  setenv("HTTP_PROXY", "http://httpoxy.invalid:1", 1); /* never read */
+  unsetenv("no_proxy");
+  unsetenv("NO_PROXY");
+  cr_assert_eq(rf_engine_add_env_resolver(e), 0);
+  x = explain(e, "http://files.example.test/a");
+  cr_assert_eq(x.ncand, 1);
+  snprintf(dead, sizeof(dead), "http://127.0.0.1:%u", dead_port);
+  cr_assert_str_eq(x.cand[0], dead);
+  cr_assert(strstr(x.chosen, "env: http_proxy") != NULL, "%s", x.chosen);
+  /* https URLs: no https_proxy, no all_proxy: no opinion, direct. */
+  x = explain(e, "https://files.example.test/a");
+  cr_assert_str_eq(x.cand[0], "DIRECT");
+  cr_assert_eq(x.st0, RF_RESOLVE_PASS);
+  rf_engine_free(e);
+
+  setenv("no_proxy", ".example.test", 1);
+  e = new_engine(NULL);
+  cr_assert_eq(rf_engine_add_env_resolver(e), 0);
+  x = explain(e, "http://files.example.test/a");
+  cr_assert_str_eq(x.cand[0], "DIRECT");
+  cr_assert(strstr(x.chosen, "no_proxy") != NULL, "%s", x.chosen);
+  rf_engine_free(e);
+}
+
+static void write_conf(const char *d, const char *name, const char *text)
+{
+  char path[700];
+
+  snprintf(path, sizeof(path), "%s/%s", d, name);
+  write_file(path, text);
+}
+
+/* The seed's precedence through the engine: the same three files give
+ * the user-scope proxy to an interactive user and the static one to a
+ * service, and the explanation names the scope and its file. */
+Test(proxy, policy_files_decide_by_context)
+{
+  char sys[600], usr[600];
+  rf_engine *e;
+  explained x;
+
+  snprintf(sys, sizeof(sys), "%s/etc", dir);
+  snprintf(usr, sizeof(usr), "%s/home", dir);
+  cr_assert_eq(mkdir(sys, 0755), 0);
+  cr_assert_eq(mkdir(usr, 0755), 0);
+  write_conf(usr, "proxy.conf", "proxy = http://user.example:3128\n");
+  write_conf(sys, "proxy.conf", "proxy = http://device.example:3128\n");
+  write_conf(sys, "static.conf", "proxy = http://static.example:8080\n");
+
+  e = new_engine(NULL);
+  cr_assert_eq(rf_engine_add_policy_resolver(e, sys, usr), 0);
+  x = explain(e, "http://origin.test/");
+  cr_assert_str_eq(x.cand[0], "http://user.example:3128");
+  cr_assert(strstr(x.chosen, "user scope") != NULL, "%s", x.chosen);
+  cr_assert(strstr(x.step0, "user") != NULL, "%s", x.step0);
+  rf_engine_free(e);
+
+  e = new_engine(NULL);
+  rf_engine_set_context(e, RF_CONTEXT_SERVICE);
+  cr_assert_eq(rf_engine_add_policy_resolver(e, sys, usr), 0);
+  x = explain(e, "http://origin.test/");
+  cr_assert_str_eq(x.cand[0], "http://static.example:8080");
+  cr_assert(strstr(x.chosen, "static scope") != NULL, "%s", x.chosen);
+  cr_assert(strstr(x.chosen, "static.conf") != NULL, "%s", x.chosen);
+  rf_engine_free(e);
+
+  /* A broken file is an error naming its line, never skipped. */
+  write_conf(sys, "static.conf", "proxy = http://static.example:8080\nprxy = 1\n");
+  e = new_engine(NULL);
+  cr_assert_eq(rf_engine_add_policy_resolver(e, sys, usr), RF_EINVAL);
+  cr_assert(strstr(rf_engine_last_error(e), "static.conf:2") != NULL, "%s",
+            rf_engine_last_error(e));
+  rf_engine_free(e);
+
+  /* A scope's PAC: evaluated, and labelled with the scope. */
+  write_conf(sys, "static.conf", "proxy = direct\n");
+  write_conf(usr, "proxy.conf",
+             "pac = data:,function FindProxyForURL(u,h){return "
+             "'PROXY pac.example:8000';}\n");
+  e = new_engine(NULL);
+  cr_assert_eq(rf_engine_add_policy_resolver(e, sys, usr), 0);
+  x = explain(e, "http://origin.test/");
+  cr_assert_str_eq(x.cand[0], "http://pac.example:8000");
+  cr_assert(strstr(x.chosen, "policy-pac: user scope") != NULL, "%s",
+            x.chosen);
+  rf_engine_free(e);
+}
+
+Test(proxy, wpad_finds_the_pac_url_and_uses_it)
+{
+  char urlfile[600], pacpath[600];
+  char *pacurl;
+  rf_engine *e;
+  explained x;
+
+  snprintf(pacpath, sizeof(pacpath), "%s/wpad.dat", ts_root(srv));
+  write_file(pacpath, "function FindProxyForURL(url, host) {\n"
+                      "  return 'PROXY wpad-proxy.example:3128; DIRECT';\n}\n");
+  pacurl = ts_url(srv, "/wpad.dat");
+  snprintf(urlfile, sizeof(urlfile), "%s/option252", dir);
+  write_file(urlfile, pacurl);
+  setenv("RANGEFETCH_WPAD_URL_FILE", urlfile, 1);
+  e = new_engine(NULL);
+  cr_assert_eq(rf_engine_add_wpad_resolver(e, NULL), 0);
+  x = explain(e, "http://origin.test/");
+  cr_assert_eq(x.error, 0, "%s", x.chosen);
+  cr_assert_eq(x.ncand, 2, "%s / %s", x.chosen, x.step0);
+  cr_assert_str_eq(x.cand[0], "http://wpad-proxy.example:3128");
+  cr_assert(strstr(x.chosen, "found by WPAD (DHCP option 252") != NULL, "%s",
+            x.chosen);
+  rf_engine_free(e);
+  free(pacurl);
 }

@@ -166,6 +166,7 @@ typedef struct fetch_opts {
   unsigned proxy_auth;
   const char *origin;     /* RIG_HTTP_ORIGIN by default */
   const char *ca_file;
+  const char *proxy_ca_file;
 } fetch_opts;
 
 /* Download origin/<path> with the given routing into dir/<tag>. */
@@ -199,6 +200,7 @@ static outcome *fetch(const char *tag, const char *path, const fetch_opts *fo)
   jo.proxy_user = fo->proxy_user;
   jo.proxy_auth = fo->proxy_auth;
   jo.ca_file = fo->ca_file;
+  jo.proxy_ca_file = fo->proxy_ca_file;
   jo.on_done = on_done;
   jo.user_data = o;
   rc = rf_job_add(e, NULL, &jo);
@@ -593,4 +595,139 @@ Test(proxy_it, cli_get_and_explain_through_squid)
   cr_assert(strstr(text, "\"proxy\":\"http://127.0.0.1:1\"") != NULL, "%s",
             text);
   cr_assert_null(strstr(text, rig("RIG_BASIC_PASS")), "%s", text);
+}
+
+Test(proxy_it, refused_tunnel_is_reported_not_failed_over)
+{
+  char url[700];
+  fetch_opts fo = { 0 };
+  outcome *o;
+
+  /* squid allows CONNECT only to the HTTPS origin's port: a tunnel to
+   * the plain origin's port is answered 403. */
+  snprintf(url, sizeof(url), "https://127.0.0.1:%s",
+           rig("RIG_HTTP_ORIGIN_PORT"));
+  fo.proxy = rig("RIG_SQUID");
+  fo.origin = url;
+  o = fetch("refused", "/data.bin", &fo);
+  cr_assert_eq(o->error, RF_EPROXY, "%s: %s", rf_err_name(o->error),
+               o->message);
+  cr_assert(strstr(o->message, "CONNECT answered 403") != NULL, "%s",
+            o->message);
+  cr_assert_null(strstr(o->log.text, "marked bad"), "%s", o->log.text);
+  free(o);
+}
+
+/* Delivery Optimization's service-context row "netsh proxy wins, which
+ * can result in download failures": a static scope naming an
+ * authenticating proxy fails with a 407 that names the scope. */
+Test(proxy_it, service_context_static_scope_failure_names_the_scope)
+{
+  const char *bin = getenv("RF_TEST_BIN");
+  char sys[600], usr[600], path[128], cmd[3000], errfile[600], text[4096];
+  FILE *f;
+  size_t n;
+  int rc;
+
+  cr_assert_not_null(bin);
+  snprintf(sys, sizeof(sys), "%s/etc", dir);
+  snprintf(usr, sizeof(usr), "%s/home/rangefetch", dir);
+  cr_assert_eq(system("true"), 0);
+  snprintf(cmd, sizeof(cmd), "mkdir -p '%s' '%s'", sys, usr);
+  cr_assert_eq(system(cmd), 0);
+  snprintf(cmd, sizeof(cmd),
+           "printf 'proxy = %s\\nproxy_user = %s:%s\\n' > '%s/proxy.conf' && "
+           "printf 'proxy = %s\\n' > '%s/static.conf'",
+           rig("RIG_SQUID_BASIC"), rig("RIG_BASIC_USER"),
+           rig("RIG_BASIC_PASS"), sys, rig("RIG_SQUID_BASIC"), sys);
+  cr_assert_eq(system(cmd), 0);
+  unique_path("service", path, sizeof(path));
+  snprintf(errfile, sizeof(errfile), "%s/service.err", dir);
+  /* User context: the device-wide scope, with its credentials... no:
+   * device credentials are the machine's, used in service context only;
+   * the service context picks the static scope, which never
+   * authenticates. */
+  snprintf(cmd, sizeof(cmd),
+           "env -u http_proxy -u https_proxy -u all_proxy "
+           "RANGEFETCH_SYSCONFDIR='%s' XDG_CONFIG_HOME='%s/home' '%s' get -q "
+           "--context service --proxy-auth any -o '%s/service.bin' '%s%s' "
+           "2>'%s'",
+           sys, dir, bin, dir, rig("RIG_HTTP_ORIGIN"), path, errfile);
+  rc = system(cmd);
+  cr_assert_neq(rc, 0, "the download went through");
+  f = fopen(errfile, "r");
+  cr_assert_not_null(f);
+  n = fread(text, 1, sizeof(text) - 1, f);
+  text[n] = '\0';
+  fclose(f);
+  cr_assert(strstr(text, "407") != NULL, "%s", text);
+  cr_assert(strstr(text, "static scope") != NULL, "%s", text);
+  cr_assert(strstr(text, "static.conf") != NULL, "%s", text);
+  cr_assert_null(strstr(text, rig("RIG_BASIC_PASS")), "%s", text);
+}
+
+Test(proxy_it, credentials_from_netrc)
+{
+  const char *bin = getenv("RF_TEST_BIN");
+  char path[128], cmd[3000], netrc[600];
+  FILE *f;
+
+  cr_assert_not_null(bin);
+  unique_path("netrc", path, sizeof(path));
+  snprintf(netrc, sizeof(netrc), "%s/netrc", dir);
+  f = fopen(netrc, "w");
+  cr_assert_not_null(f);
+  fprintf(f, "machine other.example login x password y\n"
+             "machine 127.0.0.1\n  login %s\n  password %s\n",
+          rig("RIG_DIGEST_USER"), rig("RIG_DIGEST_PASS"));
+  fclose(f);
+  snprintf(cmd, sizeof(cmd),
+           "NETRC='%s' '%s' get -q --no-proxy-config --proxy '%s' -o "
+           "'%s/netrc.bin' '%s%s'",
+           netrc, bin, rig("RIG_SQUID_DIGEST"), dir, rig("RIG_HTTP_ORIGIN"),
+           path);
+  cr_assert_eq(system(cmd), 0, "%s", cmd);
+  snprintf(cmd, sizeof(cmd), "%s/netrc.bin", dir);
+  cr_assert(same_as_served(cmd));
+  cr_assert(lines_with(rig("RIG_SQUID_DIGEST_LOG"), path, " bob ") >= 2);
+}
+
+Test(proxy_it, https_proxy_with_its_own_ca)
+{
+  char path[128];
+  fetch_opts fo = { 0 };
+  outcome *o;
+
+  unique_path("httpsproxy", path, sizeof(path));
+  fo.proxy = rig("RIG_HTTPS_PROXY");
+  fo.proxy_ca_file = rig("RIG_CA_FILE");
+  o = fetch("httpsproxy", path, &fo);
+  expect_ok(o);
+  expect_origin_saw_only_proxied(path);
+  free(o);
+  /* An https origin: CONNECT inside the TLS session with the proxy. */
+  fo.origin = rig("RIG_HTTPS_ORIGIN");
+  fo.ca_file = rig("RIG_CA_FILE");
+  o = fetch("httpsproxy-tls", path, &fo);
+  expect_ok(o);
+  free(o);
+  /* The proxy's certificate is verified: unknown CA, or a certificate
+   * from another CA, is a TLS failure with the proxy (a dead candidate,
+   * nothing else to fall over to here). */
+  fo.origin = NULL;
+  fo.ca_file = NULL;
+  fo.proxy_ca_file = NULL;
+  o = fetch("httpsproxy-noca", path, &fo);
+  cr_assert_eq(o->error, RF_EPROXY, "%s: %s", rf_err_name(o->error),
+               o->message);
+  cr_assert(strstr(o->message, "TLS with the HTTPS proxy") != NULL, "%s",
+            o->message);
+  free(o);
+  fo.proxy = rig("RIG_HTTPS_PROXY_BADCERT");
+  fo.proxy_ca_file = rig("RIG_CA_FILE");
+  o = fetch("httpsproxy-badcert", path, &fo);
+  cr_assert_eq(o->error, RF_EPROXY, "%s", o->message);
+  cr_assert(strstr(o->message, "TLS with the HTTPS proxy") != NULL, "%s",
+            o->message);
+  free(o);
 }

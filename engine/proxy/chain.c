@@ -8,12 +8,16 @@
  */
 #include "proxy/chain.h"
 
+#include <errno.h>
 #include <stdio.h>
+#include <time.h>
+#include <unistd.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include <curl/curl.h>
 
+#include "fileio.h"
 #include "proxy/candidate.h"
 
 #define RF__ROUTE_CACHE_MS (300u * 1000u)
@@ -267,10 +271,10 @@ unsigned rf__chain_bad_for(rf__chain *ch, const rf_proxy *p)
   return b != NULL ? (unsigned)((b->until_ms - now_ms(ch) + 999) / 1000) : 0;
 }
 
-static void bad_mark(rf__chain *ch, const rf_proxy *p)
+static void bad_mark_until(rf__chain *ch, const rf_proxy *p, uint64_t until)
 {
   bad_ent *b = bad_find(ch, p);
-  uint64_t now = now_ms(ch), until = now + (uint64_t)ch->bad_time_s * 1000;
+  uint64_t now = now_ms(ch);
   size_t i;
 
   if (b == NULL) {
@@ -294,6 +298,69 @@ static void bad_mark(rf__chain *ch, const rf_proxy *p)
     rf__proxy_key(p, b->key, sizeof(b->key));
   }
   b->until_ms = until;
+}
+
+static void bad_mark(rf__chain *ch, const rf_proxy *p)
+{
+  bad_mark_until(ch, p, now_ms(ch) + (uint64_t)ch->bad_time_s * 1000);
+}
+
+int rf__chain_save_marks(rf__chain *ch, const char *path)
+{
+  char tmp[4200];
+  FILE *f;
+  size_t i;
+  uint64_t now = now_ms(ch);
+  time_t wall = time(NULL);
+  int rc = 0;
+
+  if (path == NULL || strlen(path) > 4096)
+    return RF_EINVAL;
+  snprintf(tmp, sizeof(tmp), "%s.tmp", path);
+  f = fopen(tmp, "w");
+  if (f == NULL)
+    return rf__errno_to_rf(errno);
+  for (i = 0; i < ch->nbad; i++)
+    if (ch->bad[i].until_ms > now)
+      fprintf(f, "%s %lld\n", ch->bad[i].key,
+              (long long)wall +
+                  (long long)((ch->bad[i].until_ms - now + 999) / 1000));
+  if (fflush(f) != 0 || ferror(f))
+    rc = rf__errno_to_rf(errno);
+  if (fclose(f) != 0 && rc == 0)
+    rc = rf__errno_to_rf(errno);
+  if (rc == 0 && rename(tmp, path) != 0)
+    rc = rf__errno_to_rf(errno);
+  if (rc != 0)
+    unlink(tmp);
+  return rc;
+}
+
+int rf__chain_load_marks(rf__chain *ch, const char *path)
+{
+  char line[400], url[320], buf[512];
+  FILE *f;
+  long long until;
+  time_t wall = time(NULL);
+  unsigned n = 0;
+
+  if (path == NULL)
+    return RF_EINVAL;
+  f = fopen(path, "r");
+  if (f == NULL)
+    return errno == ENOENT ? 0 : rf__errno_to_rf(errno);
+  /* Bounded: RF__MAX_BAD lines are read at most. */
+  while (n++ < RF__MAX_BAD && fgets(line, sizeof(line), f) != NULL) {
+    rf_proxy p;
+    if (sscanf(line, "%319s %lld", url, &until) != 2 || until <= wall)
+      continue;
+    if (rf_proxy_parse(url, &p, buf, sizeof(buf)) != 0 ||
+        p.type == RF_PROXY_DIRECT || p.user != NULL)
+      continue;
+    bad_mark_until(ch, &p, now_ms(ch) + (uint64_t)(until - wall) * 1000u);
+  }
+  fclose(f);
+  return 0;
 }
 
 /* Good candidates first, in their order, then the bad ones (Chromium's

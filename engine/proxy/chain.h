@@ -69,6 +69,9 @@ void rf__chain_cancel(rf__chain_req *req);
 void rf__chain_report(rf__chain *ch, const rf__route *route,
                       const rf_proxy *p, rf_proxy_outcome o,
                       const char *detail);
+/* Persist / restore the bad marks (see rf_engine_save_proxy_marks). */
+int rf__chain_save_marks(rf__chain *ch, const char *path);
+int rf__chain_load_marks(rf__chain *ch, const char *path);
 /* Seconds p stays marked bad (0: not bad). */
 unsigned rf__chain_bad_for(rf__chain *ch, const rf_proxy *p);
 

@@ -283,6 +283,19 @@ RF_EXTERN void rf_engine_set_proxy_credentials(rf_engine *engine,
                                                rf_proxy_credentials_cb cb,
                                                void *user_data);
 
+/*
+ * rf_engine_save_proxy_marks / rf_engine_load_proxy_marks - keep the
+ * bad-proxy marks across processes (the CLI uses
+ * $XDG_STATE_HOME/rangefetch/proxy-marks), so that a proxy found dead by one
+ * run is tried last by the next ones until its mark expires.  The file
+ * holds "proxy-url expiry-unix-time" lines, no credentials.  Saving writes
+ * a temporary file and renames it; loading ignores expired and malformed
+ * lines, and a missing file.  Returns 0, RF_EINVAL, RF_ENOMEM, or the
+ * file's error (RF_EACCES, RF_EIO...).
+ */
+RF_EXTERN int rf_engine_save_proxy_marks(rf_engine *engine, const char *path);
+RF_EXTERN int rf_engine_load_proxy_marks(rf_engine *engine, const char *path);
+
 /* ----------------------------------------------------------- explanations */
 
 /* One resolver's answer while a route was resolved. */
