@@ -25,6 +25,7 @@ int cli_get_main(int argc, char **argv);
 int cli_serve_main(int argc, char **argv);
 int cli_manifest_main(int argc, char **argv);
 int cli_proxy_main(int argc, char **argv);
+int cli_bench_main(int argc, char **argv);
 
 /* The exit-status table shared by every --help text. */
 extern const char cli_exit_help[];

@@ -41,6 +41,8 @@ static const char main_help[] =
     "                        'get --manifest' checks a download against\n"
     "  proxy explain URL [OPTIONS]\n"
     "                        show how the proxy for URL is chosen\n"
+    "  bench URL [OPTIONS]   measure what the proxy costs: URL directly and\n"
+    "                        through the proxy, alternating\n"
     "\n"
     "Options:\n"
     "  -h, --help            show this help and exit\n"
@@ -110,7 +112,8 @@ int main(int argc, char **argv)
   setlocale(LC_CTYPE, "");
 
   if (argc < 2) {
-    cli_usage_error(NULL, "missing command (get, serve, manifest or proxy)");
+    cli_usage_error(NULL,
+                    "missing command (get, serve, manifest, proxy or bench)");
     goto out;
   }
   cmd = argv[1];
@@ -122,6 +125,8 @@ int main(int argc, char **argv)
     ret = cli_manifest_main(argc - 1, argv + 1);
   } else if (strcmp(cmd, "proxy") == 0) {
     ret = cli_proxy_main(argc - 1, argv + 1);
+  } else if (strcmp(cmd, "bench") == 0) {
+    ret = cli_bench_main(argc - 1, argv + 1);
   } else if (strcmp(cmd, "--help") == 0 || strcmp(cmd, "-h") == 0) {
     fputs(main_help, stdout);
     fputs(cli_exit_help, stdout);
@@ -133,8 +138,8 @@ int main(int argc, char **argv)
     cli_usage_error(NULL, "unrecognized option '%s'", cmd);
   } else {
     cli_usage_error(NULL,
-                    "unknown command '%s' (expected get, serve, manifest "
-                    "or proxy)",
+                    "unknown command '%s' (expected get, serve, manifest, "
+                    "proxy or bench)",
                     cmd);
   }
 out:

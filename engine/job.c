@@ -1760,13 +1760,18 @@ static void job_complete(rf_job *job, int err)
   /* Stop transfers and the writer first, so the callbacks see final
    * figures and the .part file is closed. */
   job_close(job);
-  if (err != 0 && p.written == 0 && stat(job->part, &sb) == 0 &&
+  if (err != 0 && !job->discard && p.written == 0 &&
+      stat(job->part, &sb) == 0 &&
       sb.st_size == 0)
     unlink(job->part); /* nothing worth keeping */
   memset(&r, 0, sizeof(r));
   r.error = err;
   r.message = job->message;
-  r.path = err == 0 ? job->output : job->part;
+  r.path = job->discard ? "" : err == 0 ? job->output : job->part;
+  r.first_byte_seconds =
+      job->first_byte_ns != 0
+          ? (double)(job->first_byte_ns - job->created_ns) / 1e9
+          : -1.0;
   r.http_status = job->http_status;
   r.curl_code = job->curl_code;
   r.tries = job->tries;
@@ -1985,7 +1990,7 @@ static int prepare_integrity(rf_job *job, const rf_job_options *o)
       }
     }
   }
-  if (o->no_verify)
+  if (o->no_verify || o->discard)
     return 0;
   job->journal_path = malloc(strlen(job->part) + sizeof(RF__JOURNAL_SUFFIX));
   if (job->journal_path == NULL)
@@ -2055,8 +2060,14 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
   unsigned k;
   int rc;
 
-  if (o->url == NULL || o->output == NULL || o->output[0] == '\0')
+  if (o->url == NULL ||
+      (!o->discard && (o->output == NULL || o->output[0] == '\0')))
     return RF_EINVAL;
+  if (o->discard && o->manifest != NULL) {
+    rf__engine_set_error(e, "a discarded download cannot be checked against "
+                            "a manifest");
+    return RF_EINVAL;
+  }
   if (o->connections > RF_MAX_CONNECTIONS)
     return RF_EINVAL;
   rc = check_url(o->url, why, sizeof(why));
@@ -2064,7 +2075,7 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
     RF_LOG(&e->log, RF_LOG_ERROR, "job", "%s", why);
     return rc;
   }
-  if (stat(o->output, &sb) == 0) {
+  if (!o->discard && stat(o->output, &sb) == 0) {
     /* A crash between the final rename and the journal's removal leaves
      * a finished file and a journal without a .part: the journal is
      * ours and stale. */
@@ -2090,8 +2101,9 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
   job->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)job) | 1;
   job->url = strdup(o->url);
   job->url_safe = strip_credentials(o->url);
-  job->output = strdup(o->output);
-  job->part = malloc(strlen(o->output) + 6);
+  job->discard = o->discard;
+  job->output = strdup(o->discard ? "(discarded)" : o->output);
+  job->part = malloc(strlen(job->output != NULL ? job->output : "") + 6);
   job->proxy = dup_or_null(o->proxy);
   job->no_proxy = o->proxy != NULL && o->proxy[0] == '\0';
   job->ca_file = dup_or_null(o->ca_file);
@@ -2120,7 +2132,7 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
     rc = RF_ENOMEM;
     goto fail;
   }
-  sprintf(job->part, "%s.part", o->output);
+  sprintf(job->part, "%s.part", job->output);
   job->nconns = o->connections ? o->connections : RF_DEFAULT_CONNECTIONS;
   job->piece_size_opt = o->piece_size;
   job->max_tries = o->max_tries ? o->max_tries : 5;
@@ -2134,7 +2146,7 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
   job->on_progress = o->on_progress;
   job->on_done = o->on_done;
   job->user_data = o->user_data;
-  job->no_verify = o->no_verify;
+  job->no_verify = o->no_verify || o->discard;
   if (o->no_verify && o->manifest != NULL) {
     rf__engine_set_error(e, "a manifest needs verification: drop "
                             "no_verify");
@@ -2163,14 +2175,15 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
       nblocks = RF__MIN_BLOCKS;
     while (bs > RF__MIN_BLOCK && bs * nblocks > RF__POOL_BYTES)
       bs >>= 1;
-    rc = rf__store_open(&job->store, e->loop, job->part, job->output,
+    rc = rf__store_open(&job->store, e->loop,
+                        job->discard ? NULL : job->part, job->output,
                         job->no_verify ? NULL : job->journal_path, bs,
                         nblocks, on_store_wake, job);
   }
   if (rc != 0)
     goto fail;
   job->store_open = 1;
-  job->store.durable = !o->no_sync;
+  job->store.durable = !o->no_sync && !job->discard;
   for (k = 0; k < job->nconns; k++) {
     uv_timer_init(e->loop, &job->conns[k].timer);
     job->conns[k].timer.data = &job->conns[k];
@@ -2180,6 +2193,7 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
   job->tick.data = job;
   job->kick.data = job;
   job->start_ms = now_ms(job);
+  job->created_ns = uv_hrtime();
   uv_timer_start(&job->tick, on_tick, job->progress_interval_ms,
                  job->progress_interval_ms);
   /* The first request goes out from the loop, not from this call. */

@@ -160,6 +160,9 @@ struct rf_job {
   char *manifest_buf;
   size_t manifest_len;
   int no_verify;           /* no hashing, no journal */
+  int discard;             /* nothing is written: no file at all */
+  uint64_t created_ns;     /* uv_hrtime() when the job was added */
+  uint64_t first_byte_ns;  /* uv_hrtime() of the first body byte, 0: none */
   char *journal_path;
   rf__journal_state *resume; /* journal of an earlier run, until used */
   rf__journal_state *resume_orphan; /* dropped by a restart, op pending */

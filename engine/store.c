@@ -89,6 +89,8 @@ static int op_prealloc(rf__store *st, rf__block *op)
 {
   int e;
 
+  if (st->discard)
+    return 0;
   if (!op->flag && ftruncate(st->fd, 0) != 0)
     return rf__errno_to_rf(errno);
   if (op->arg == 0)
@@ -107,6 +109,8 @@ static int op_finish(rf__store *st, rf__block *op)
 {
   int e;
 
+  if (st->discard)
+    return 0;
   if (ftruncate(st->fd, (off_t)op->arg) != 0)
     return rf__errno_to_rf(errno);
   if (op->flag) {
@@ -290,11 +294,11 @@ static void *writer_main(void *arg)
         rf__store_op_free(b);
       }
     } else {
-      if (!had_err && b->len > 0)
+      if (!had_err && b->len > 0 && !st->discard)
         e = rf__pwrite_full(st->fd, b->data, b->len, b->off);
       /* Start writeback now, so that fdatasync finds little left to do:
        * disk and network work at the same time. */
-      if (e == 0 && b->len > 0 && st->durable)
+      if (e == 0 && b->len > 0 && st->durable && !st->discard)
         sync_file_range(st->fd, (off_t)b->off, (off_t)b->len,
                         SYNC_FILE_RANGE_WRITE);
       if (e == 0 && !had_err)
@@ -346,19 +350,24 @@ int rf__store_open(rf__store *st, uv_loop_t *loop, const char *part_path,
   st->checkpoint_ms = 2000;
   st->checkpoint_bytes = 256ULL << 20;
   st->ckpt_time = uv_hrtime();
-  st->part_path = strdup(part_path);
-  st->final_path = strdup(final_path);
+  st->discard = part_path == NULL;
+  if (st->discard) /* nothing to read back, journal or rename */
+    journal_path = NULL;
+  st->part_path = st->discard ? NULL : strdup(part_path);
+  st->final_path = st->discard ? NULL : strdup(final_path);
   st->journal_path = journal_path != NULL ? strdup(journal_path) : NULL;
   st->scratch = malloc(block_size);
-  if (st->part_path == NULL || st->final_path == NULL ||
+  if ((!st->discard && (st->part_path == NULL || st->final_path == NULL)) ||
       st->scratch == NULL || (journal_path != NULL && !st->journal_path)) {
     rc = RF_ENOMEM;
     goto fail;
   }
-  st->fd = open(part_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-  if (st->fd < 0) {
-    rc = rf__errno_to_rf(errno);
-    goto fail;
+  if (!st->discard) {
+    st->fd = open(part_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
+    if (st->fd < 0) {
+      rc = rf__errno_to_rf(errno);
+      goto fail;
+    }
   }
   pthread_mutex_init(&st->mu, NULL);
   pthread_cond_init(&st->cv, NULL);

@@ -91,6 +91,7 @@ struct rf__store {
   char *journal_path;
   size_t block_size;
   unsigned max_blocks;
+  int discard;   /* no file: data blocks are counted and dropped */
   int durable;   /* write back as blocks land, fdatasync before rename and
                     before each journal checkpoint */
   unsigned checkpoint_ms;    /* at most this long between checkpoints */
@@ -130,7 +131,10 @@ struct rf__store {
 /*
  * Open (create if needed; never truncated here) part_path for writing,
  * start the writer.  journal_path: where the journal goes (may be NULL: no
- * journal).  Returns 0, RF_EACCES, RF_ENOENT, RF_ENOSPC, RF_EIO, RF_ENOMEM.
+ * journal).  part_path NULL: no file at all (discard mode, for measuring):
+ * data blocks are counted and dropped, PREALLOC and FINISH do nothing, and
+ * there is no journal.  Returns 0, RF_EACCES, RF_ENOENT, RF_ENOSPC, RF_EIO,
+ * RF_ENOMEM.
  */
 int rf__store_open(rf__store *st, uv_loop_t *loop, const char *part_path,
                    const char *final_path, const char *journal_path,

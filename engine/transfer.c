@@ -201,6 +201,9 @@ static void take(rf__conn *c, const unsigned char *p, size_t n)
 {
   rf_job *job = c->job;
 
+  if (job->first_byte_ns == 0 && n > 0)
+    job->first_byte_ns = uv_hrtime();
+
   while (n > 0) {
     size_t ch = n;
     uint64_t pend = 0;

@@ -13,6 +13,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <netinet/in.h>
 #include <arpa/inet.h>
 #include <unistd.h>
@@ -981,4 +982,34 @@ Test(proxy, wpad_finds_the_pac_url_and_uses_it)
             x.chosen);
   rf_engine_free(e);
   free(pacurl);
+}
+
+/* `rangefetch bench` against a server without ranges and a dead proxy:
+ * what could be measured is reported, and the proxy's failure said. */
+Test(proxy, cli_bench_reports_what_it_could_measure)
+{
+  const char *bin = getenv("RF_TEST_BIN");
+  char cmd[2000], out[600], text[8192];
+  char *url = ts_url(srv, "/gen/3000000?seed=3&norange=1");
+  FILE *f;
+  size_t n;
+  int rc;
+
+  cr_assert_not_null(bin, "RF_TEST_BIN not set");
+  snprintf(out, sizeof(out), "%s/bench.txt", dir);
+  snprintf(cmd, sizeof(cmd),
+           "'%s' bench --no-proxy-config --proxy http://127.0.0.1:%u "
+           "--rounds 1 '%s' > '%s' 2>&1",
+           bin, dead_port, url, out);
+  rc = system(cmd);
+  cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 3, "exit %d", rc);
+  f = fopen(out, "r");
+  cr_assert_not_null(f);
+  n = fread(text, 1, sizeof(text) - 1, f);
+  text[n] = '\0';
+  fclose(f);
+  cr_assert(strstr(text, "single stream: no ranges") != NULL, "%s", text);
+  cr_assert(strstr(text, "proxy   failed: ") != NULL, "%s", text);
+  cr_assert(strstr(text, "cannot connect to the proxy") != NULL, "%s", text);
+  free(url);
 }

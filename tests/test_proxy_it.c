@@ -731,3 +731,41 @@ Test(proxy_it, https_proxy_with_its_own_ca)
             o->message);
   free(o);
 }
+
+static void read_text(const char *path, char *buf, size_t size)
+{
+  FILE *f = fopen(path, "r");
+  size_t n;
+
+  cr_assert_not_null(f, "%s", path);
+  n = fread(buf, 1, size - 1, f);
+  buf[n] = '\0';
+  fclose(f);
+}
+
+/* `rangefetch bench` through squid: both routes measured, a ratio, and
+ * nothing written to disk. */
+Test(proxy_it, cli_bench_direct_versus_squid)
+{
+  const char *bin = getenv("RF_TEST_BIN");
+  char cmd[4000], out[600], text[8192], cwd[600];
+
+  cr_assert_not_null(bin);
+  snprintf(out, sizeof(out), "%s/bench.json", dir);
+  snprintf(cwd, sizeof(cwd), "%s/benchcwd", dir);
+  snprintf(cmd, sizeof(cmd),
+           "mkdir '%s' && cd '%s' && '%s' bench --json --no-proxy-config "
+           "--proxy '%s' -c 1,4 --rounds 2 --bytes 4M '%s/data.bin' > '%s' && "
+           "[ -z \"$(ls -A '%s')\" ]",
+           cwd, cwd, bin, rig("RIG_SQUID"), rig("RIG_HTTP_ORIGIN"), out, cwd);
+  cr_assert_eq(system(cmd), 0, "%s", cmd);
+  read_text(out, text, sizeof(text));
+  cr_assert(strstr(text, "\"route\":\"proxy\",\"runs_ok\":2") != NULL, "%s",
+            text);
+  cr_assert(strstr(text, "\"route\":\"direct\",\"runs_ok\":2") != NULL, "%s",
+            text);
+  cr_assert(strstr(text, "\"proxy_over_direct\":0.") != NULL ||
+                strstr(text, "\"proxy_over_direct\":1.") != NULL,
+            "%s", text);
+  cr_assert_null(strstr(text, "null"), "%s", text);
+}

@@ -136,7 +136,8 @@ typedef struct rf_progress {
 typedef struct rf_result {
   int error;           /* RF_OK or an RF_E* code */
   const char *message; /* one line naming the cause; "" on success */
-  const char *path;    /* final path on success, the .part file otherwise */
+  const char *path;    /* final path on success, the .part file otherwise;
+                          "" for a discarded download */
   long http_status;    /* last HTTP status that mattered (0: none) */
   int curl_code;       /* last libcurl error that mattered (0: none) */
   unsigned tries;      /* tries made for the request that gave up */
@@ -151,6 +152,9 @@ typedef struct rf_result {
   /* The route the job used: "direct (chosen by ...)" or "via proxy
    * http://host:3128 (chosen by pac: ...)"; "" if none was resolved. */
   const char *route;
+  /* Seconds from the job's start to the first byte of content (route,
+   * connection, TLS and the server's answer included); -1: none came. */
+  double first_byte_seconds;
 } rf_result;
 
 /*
@@ -230,6 +234,10 @@ typedef struct rf_job_options {
   unsigned proxy_auth;
   /* CA bundle to verify HTTPS proxies; NULL: the system's. */
   const char *proxy_ca_file;
+  /* 1: download, but keep nothing: no file is created (output may be
+   * NULL), no hashing, no journal.  For measuring a network or a proxy
+   * (rangefetch bench); not with a manifest. */
+  int discard;
 } rf_job_options;
 
 #define RF_DEFAULT_CONNECTIONS 8
