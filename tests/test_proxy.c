@@ -1013,3 +1013,42 @@ Test(proxy, cli_bench_reports_what_it_could_measure)
   cr_assert(strstr(text, "cannot connect to the proxy") != NULL, "%s", text);
   free(url);
 }
+
+/* The script runs on a worker thread: the loop keeps turning while a slow
+ * FindProxyForURL (80 ms of busy work, under its 100 ms deadline) runs. */
+static unsigned ticks;
+
+static void on_tick(uv_timer_t *t)
+{
+  (void)t;
+  ticks++;
+}
+
+Test(proxy, pac_evaluation_never_blocks_the_loop)
+{
+  rf_engine *e = new_engine(NULL);
+  uv_timer_t timer;
+  explained x;
+  unsigned before;
+  const char *pac =
+      "data:,function FindProxyForURL(u, h) {"
+      " var t = Date.now(); while (Date.now() - t < 80) {}"
+      " return 'DIRECT'; }";
+
+  cr_assert_eq(rf_engine_add_pac_resolver(e, pac, NULL), 0);
+  uv_timer_init(rf_engine_loop(e), &timer);
+  uv_timer_start(&timer, on_tick, 5, 5);
+  uv_unref((uv_handle_t *)&timer);
+  ticks = 0;
+  memset(&x, 0, sizeof(x));
+  cr_assert_eq(rf_engine_explain(e, "http://slow.test/", on_explained, &x), 0);
+  before = ticks;
+  rf_engine_run(e);
+  cr_assert_eq(x.calls, 1);
+  cr_assert_str_eq(x.cand[0], "DIRECT");
+  /* 80 ms of script: a blocked loop would tick at most once or twice. */
+  cr_assert(ticks - before >= 5, "the loop ticked %u times during the "
+            "evaluation", ticks - before);
+  uv_close((uv_handle_t *)&timer, NULL);
+  rf_engine_free(e);
+}
