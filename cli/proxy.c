@@ -69,6 +69,8 @@ static const char *credentials_of(const explain_ctx *x, const rf_proxy *p)
 {
   if (p->type == RF_PROXY_DIRECT)
     return "";
+  if (p->auth & RF_PROXY_AUTH_NONE)
+    return "none, ever (this scope does not authenticate)";
   if (p->user != NULL)
     return "user from the proxy setting";
   if (x->px.proxy_user != NULL)

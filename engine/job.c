@@ -805,7 +805,8 @@ static void route_credentials(rf_job *job, rf__route *route)
     rf_proxy *p = &route->cands[k];
     rf_proxy q;
     rf_proxy *copy = NULL;
-    if (p->type == RF_PROXY_DIRECT || p->user != NULL)
+    if (p->type == RF_PROXY_DIRECT || p->user != NULL ||
+        (p->auth & RF_PROXY_AUTH_NONE))
       continue;
     user[0] = pass[0] = '\0';
     q = *p;
@@ -927,6 +928,10 @@ static void auth_message(const rf_job *job, const rf_proxy *p,
              user == NULL ? "; give credentials with --proxy-user USER:PASS "
                             "or in the proxy URL"
                           : "");
+  else if (allowed & RF_PROXY_AUTH_NONE)
+    snprintf(msg, size, "%s; it offers %s, but no credentials are ever sent "
+             "to a proxy of this scope (like netsh winhttp, the static scope "
+             "does not authenticate)", why, on);
   else if (offered == RF_PROXY_AUTH_BASIC && !(allowed & offered))
     snprintf(msg, size,
              "%s; it offers only Basic authentication, which sends the "

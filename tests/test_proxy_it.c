@@ -643,16 +643,16 @@ Test(proxy_it, service_context_static_scope_failure_names_the_scope)
   cr_assert_eq(system(cmd), 0);
   unique_path("service", path, sizeof(path));
   snprintf(errfile, sizeof(errfile), "%s/service.err", dir);
-  /* User context: the device-wide scope, with its credentials... no:
-   * device credentials are the machine's, used in service context only;
-   * the service context picks the static scope, which never
-   * authenticates. */
+  /* The service context picks the static scope over the device-wide
+   * one (whose credentials would have worked), and the static scope
+   * never authenticates. */
   snprintf(cmd, sizeof(cmd),
            "env -u http_proxy -u https_proxy -u all_proxy "
            "RANGEFETCH_SYSCONFDIR='%s' XDG_CONFIG_HOME='%s/home' '%s' get -q "
-           "--context service --proxy-auth any -o '%s/service.bin' '%s%s' "
-           "2>'%s'",
-           sys, dir, bin, dir, rig("RIG_HTTP_ORIGIN"), path, errfile);
+           "--context service --proxy-auth any --proxy-user '%s:%s' -o "
+           "'%s/service.bin' '%s%s' 2>'%s'",
+           sys, dir, bin, rig("RIG_BASIC_USER"), rig("RIG_BASIC_PASS"), dir,
+           rig("RIG_HTTP_ORIGIN"), path, errfile);
   rc = system(cmd);
   cr_assert_neq(rc, 0, "the download went through");
   f = fopen(errfile, "r");
@@ -663,6 +663,8 @@ Test(proxy_it, service_context_static_scope_failure_names_the_scope)
   cr_assert(strstr(text, "407") != NULL, "%s", text);
   cr_assert(strstr(text, "static scope") != NULL, "%s", text);
   cr_assert(strstr(text, "static.conf") != NULL, "%s", text);
+  /* Even --proxy-user is not sent: the static scope never authenticates. */
+  cr_assert(strstr(text, "does not authenticate") != NULL, "%s", text);
   cr_assert_null(strstr(text, rig("RIG_BASIC_PASS")), "%s", text);
 }
 

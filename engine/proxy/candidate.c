@@ -349,6 +349,12 @@ void rf__proxy_apply(CURL *easy, const rf_proxy *p, const char *user,
     auth = RF_PROXY_AUTH_SAFE;
   if (p->auth != 0)
     auth = p->auth;
+  if (auth & RF_PROXY_AUTH_NONE) {
+    curl_easy_setopt(easy, CURLOPT_PROXYAUTH, (long)CURLAUTH_NONE);
+    if (p->type == RF_PROXY_HTTPS && p->ca_file != NULL)
+      curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO, p->ca_file);
+    return;
+  }
   if (p->type == RF_PROXY_HTTP || p->type == RF_PROXY_HTTPS) {
     curl_easy_setopt(easy, CURLOPT_PROXYAUTH, (long)to_curl_auth(auth));
     if (user != NULL) {

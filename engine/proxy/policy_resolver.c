@@ -142,7 +142,9 @@ int rf_engine_add_policy_resolver(rf_engine *e, const char *sys_dir,
       sc.no_proxy = c->no_proxy;
       sc.user = d->user;
       sc.password = d->password;
-      sc.auth = rf__proxy_auth_bits(c->auth);
+      sc.auth = d->scope == RF__PROXY_SCOPE_STATIC
+                    ? RF_PROXY_AUTH_NONE
+                    : rf__proxy_auth_bits(c->auth);
       sc.ca_file = c->ca_file;
       rc = rf__engine_add_static(e, &sc);
     }

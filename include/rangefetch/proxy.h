@@ -56,6 +56,10 @@ typedef enum rf_proxy_type {
 #define RF_PROXY_AUTH_SAFE                                                     \
   (RF_PROXY_AUTH_DIGEST | RF_PROXY_AUTH_NTLM | RF_PROXY_AUTH_NEGOTIATE)
 #define RF_PROXY_AUTH_ANY (RF_PROXY_AUTH_BASIC | RF_PROXY_AUTH_SAFE)
+/* Never send credentials to this proxy, not even the job's or the
+ * credentials callback's (the static scope: netsh winhttp does not
+ * authenticate).  Alone, not combined with the bits above. */
+#define RF_PROXY_AUTH_NONE 0x80000000u
 
 /*
  * One candidate of a route.  Strings are borrowed by whoever receives the
