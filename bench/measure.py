@@ -5,23 +5,38 @@ Subcommands
   freeport                 print a TCP port on 127.0.0.1 that is free right now
   suite SPEC               run every client of SPEC --runs times, round-robin,
                            appending one JSON line per run to --raw
-  report                   turn --raw into --csv and the Markdown report --md
+  report                   turn --raw into the CSVs, the Markdown report --md
+                           and (with --plots-dir) the gnuplot SVGs
 
-A SPEC is a TSV file, one client a line:
+A SPEC holds one client a line, either TSV
   scenario  client  conns  source-file  url  command-template
+or a JSON object (written by routes.py) with the same keys (scenario, client,
+conns, src, url, cmd) and optionally
+  env          {"NAME": "value" | null}: set (or, with null, unset) in the
+               client's environment
+  checks       [{"name", "log", "regex", "min"}]: after the run, the lines the
+               run added to each log are matched; fewer than "min" matches
+               means the download did not take the route it was meant to
+  unsupported  the reason the client is expected not to manage this route:
+               if its first run fails, the cell is UNSUPPORTED (with the exact
+               failure) and is not run again; if it works it is measured
+  route, tool  the proxy route and the client program (for the report)
 The command template is a shell-quoted argv (shlex) with the placeholders
 {URL}, {OUT} (output file), {OUTDIR} and {OUTNAME}. A template that starts with
-"UNAVAILABLE:" is not run; the rest of it is the reason shown in the report.
+"UNAVAILABLE:" or "UNSUPPORTED:" is not run; the rest of it is the reason shown
+in the report.
 
 Each run gets a fresh directory under --tmp (a real disk, not tmpfs), a clean
 environment (PATH, LANG, HOME pointing at an empty directory, no *_proxy
 variables) and its own process group. The child is reaped with os.wait4, whose
 rusage covers the child and every descendant it reaped: user+sys CPU seconds
-and ru_maxrss (peak RSS). Wall time is taken around fork..wait4. The output is
-then compared byte for byte with the source file, and the directory removed.
+and ru_maxrss (peak RSS). Wall time is taken around fork..wait4. The SHA-256
+of the output is then compared with that of the source file, and the
+directory removed.
 """
 
 import argparse
+import hashlib
 import json
 import os
 import platform
@@ -37,6 +52,9 @@ import tempfile
 import threading
 import time
 
+import plots as plotlib
+import routes as routelib
+
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 RATE_PER_CONN = 4 * MiB  # nginx stream proxy_download_rate 4m
@@ -50,25 +68,28 @@ def free_port():
         return s.getsockname()[1]
 
 
-def same_content(a, b, size):
-    """Byte comparison (what cmp does); returns (ok, reason)."""
-    try:
-        st = os.stat(b)
-    except FileNotFoundError:
-        return False, "no output file"
-    if st.st_size != size:
-        return False, "size %d != %d" % (st.st_size, size)
-    bufsz = 4 * MiB
-    with open(a, "rb", buffering=0) as fa, open(b, "rb", buffering=0) as fb:
-        off = 0
+def sha256_of(path):
+    h = hashlib.sha256()
+    with open(path, "rb", buffering=0) as f:
         while True:
-            x = fa.read(bufsz)
-            y = fb.read(bufsz)
-            if x != y:
-                return False, "content differs near offset %d" % off
-            if not x:
-                return True, "cmp ok"
-            off += len(x)
+            b = f.read(4 * MiB)
+            if not b:
+                return h.hexdigest()
+            h.update(b)
+
+
+def check_output(out, size, want_sha):
+    """SHA-256 of the download against the source's; returns (ok, reason, sha)."""
+    try:
+        st = os.stat(out)
+    except FileNotFoundError:
+        return False, "no output file", None
+    got = sha256_of(out)
+    if st.st_size != size:
+        return False, "size %d != %d (sha256 %s)" % (st.st_size, size, got[:16]), got
+    if got != want_sha:
+        return False, "sha256 %s != %s" % (got[:16], want_sha[:16]), got
+    return True, "sha256 ok", got
 
 
 def clean_env(home):
@@ -145,14 +166,23 @@ def run_once(argv, env, cwd, log_path, timeout):
             "timed_out": timed_out.is_set()}
 
 
+ANSI = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+ERRORISH = re.compile(r"error|exception|status=|\b[45]\d\d\b|invalid|unsupported|fail|refused|denied|unrecognized",
+                      re.IGNORECASE)
+
+
 def log_tail(path, n=3):
+    """The last lines of a client's output; lines that look like an error
+    message are preferred over the chatter that may follow them."""
     try:
         with open(path, "rb") as f:
-            data = f.read()[-4000:]
+            data = f.read()[-8000:]
     except OSError:
         return ""
-    lines = [l.strip() for l in data.decode("utf-8", "replace").splitlines() if l.strip()]
-    return " | ".join(lines[-n:])[:300]
+    lines = [ANSI.sub("", l).strip() for l in data.decode("utf-8", "replace").splitlines()]
+    lines = [l for l in lines if l]
+    errs = [l for l in lines if ERRORISH.search(l)]
+    return " | ".join((errs or lines)[-n:])[:300]
 
 
 # ------------------------------------------------------------------- suite
@@ -163,9 +193,17 @@ def read_spec(path):
             line = line.rstrip("\n")
             if not line or line.startswith("#"):
                 continue
-            scen, client, conns, src, url, cmd = line.split("\t", 5)
-            rows.append({"scenario": scen, "client": client, "conns": int(conns),
-                         "src": src, "url": url, "cmd": cmd})
+            if line.startswith("{"):
+                r = json.loads(line)
+                r["conns"] = int(r["conns"])
+            else:
+                scen, client, conns, src, url, cmd = line.split("\t", 5)
+                r = {"scenario": scen, "client": client, "conns": int(conns),
+                     "src": src, "url": url, "cmd": cmd}
+            r.setdefault("env", {})
+            r.setdefault("checks", [])
+            r.setdefault("unsupported", None)
+            rows.append(r)
     return rows
 
 
@@ -175,18 +213,70 @@ def warm(path):
             pass
 
 
+def log_size(path):
+    try:
+        return os.path.getsize(path)
+    except OSError:
+        return 0
+
+
+def settle_logs(paths, limit=2.0):
+    """Wait (at most `limit` s) until none of the logs grows any more: a proxy
+    writes its access-log line when a transaction ends, just after the client
+    may have exited."""
+    t_end = time.monotonic() + limit
+    last = None
+    stable = 0
+    while time.monotonic() < t_end:
+        now = [log_size(p) for p in paths]
+        stable = stable + 1 if now == last else 0
+        if stable >= 2:
+            return
+        last = now
+        time.sleep(0.1)
+
+
+def new_lines(path, offset):
+    try:
+        with open(path, "rb") as f:
+            f.seek(offset)
+            data = f.read()
+    except OSError:
+        return []
+    return data.decode("utf-8", "replace").splitlines()
+
+
+def run_checks(checks, offsets):
+    """Count the matching lines each run added; returns (counts, failure)."""
+    counts = {}
+    failure = None
+    for c in checks:
+        lines = new_lines(c["log"], offsets[c["log"]])
+        rx = re.compile(c["regex"])
+        n = sum(1 for l in lines if rx.search(l))
+        counts[c["name"]] = n
+        if n < c.get("min", 0) and failure is None:
+            sample = " | ".join(l.strip()[:160] for l in lines[:2]) or "no new lines"
+            failure = "route check: %d %s in %s (new lines: %s)" % (
+                n, c["name"], os.path.basename(c["log"]), sample)
+    return counts, failure
+
+
 def cmd_suite(a):
     spec = read_spec(a.spec)
     os.makedirs(a.tmp, exist_ok=True)
     os.makedirs(a.logs, exist_ok=True)
     home = tempfile.mkdtemp(prefix="home.", dir=a.tmp)
-    env = clean_env(home)
+    base_env = clean_env(home)
+    shas = {}
     for src in sorted({r["src"] for r in spec}):
-        warm(src)  # the origin serves from the page cache in every run
+        shas[src] = sha256_of(src)  # also reads it into the page cache
     scenarios = []
     for r in spec:
         if r["scenario"] not in scenarios:
             scenarios.append(r["scenario"])
+    # cells expected to be unsupported that failed: not run again
+    given_up = {}
     with open(a.raw, "a") as raw:
         for scen in scenarios:
             rows = [r for r in spec if r["scenario"] == scen]
@@ -196,15 +286,32 @@ def cmd_suite(a):
                     rec = {"scenario": scen, "client": r["client"],
                            "conns": r["conns"], "round": rnd,
                            "size": os.path.getsize(r["src"]), "cmd": r["cmd"],
-                           "warmup": rnd < 1}
-                    if r["cmd"].startswith("UNAVAILABLE:"):
-                        rec.update(status="UNAVAILABLE",
-                                   note=r["cmd"][len("UNAVAILABLE:"):].strip())
+                           "warmup": rnd < 1, "src_sha256": shas[r["src"]]}
+                    for k in ("route", "tool", "env"):
+                        if r.get(k):
+                            rec[k] = r[k]
+                    key = (scen, r["client"])
+                    for tag in ("UNAVAILABLE:", "UNSUPPORTED:"):
+                        if r["cmd"].startswith(tag):
+                            rec.update(status=tag[:-1], note=r["cmd"][len(tag):].strip())
+                    if key in given_up:
+                        rec.update(status="UNSUPPORTED", note=given_up[key])
+                    if rec.get("status"):
                         raw.write(json.dumps(rec) + "\n")
                         raw.flush()
                         continue
+                    env = dict(base_env)
+                    for k, v in r["env"].items():
+                        if v is None:
+                            env.pop(k, None)
+                        else:
+                            env[k] = v
                     d = tempfile.mkdtemp(prefix="run.", dir=a.tmp)
                     out = os.path.join(d, "download.bin")
+                    # a client that is expected to fail gets a short leash
+                    timeout = a.timeout
+                    if r["unsupported"]:
+                        timeout = min(a.timeout, a.probe_timeout)
                     try:
                         subst = {"{URL}": r["url"], "{OUT}": out, "{OUTDIR}": d,
                                  "{OUTNAME}": "download.bin"}
@@ -213,30 +320,62 @@ def cmd_suite(a):
                             for k, v in subst.items():
                                 tok = tok.replace(k, v)
                             argv.append(tok)
-                        logp = os.path.join(a.logs, "%s.%s.r%d.log" % (scen, r["client"], rnd))
-                        m = run_once(argv, env, d, logp, a.timeout)
+                        logp = os.path.join(a.logs, "%s.%s.r%d.log" % (
+                            scen, r["client"].replace("/", "_"), rnd))
+                        offsets = {c["log"]: log_size(c["log"]) for c in r["checks"]}
+                        if r.get("evidence"):
+                            offsets.setdefault(r["evidence"], log_size(r["evidence"]))
+                        m = run_once(argv, env, d, logp, timeout)
                         rec.update(m)
                         if m["timed_out"]:
                             rec["status"] = "TIMEOUT"
-                            rec["note"] = "killed after %ds" % a.timeout
+                            rec["note"] = "killed after %ds" % timeout
+                            tail = log_tail(logp)
+                            if tail:
+                                rec["note"] += ": " + tail
                         elif m["rc"] != 0:
                             rec["status"] = "FAILED"
                             rec["note"] = ("exit %d: " % m["rc"]) + (m.get("error") or log_tail(logp))
                         else:
-                            ok, why = same_content(r["src"], out, rec["size"])
+                            ok, why, got = check_output(out, rec["size"], shas[r["src"]])
+                            rec["sha256"] = got
                             rec["status"] = "OK" if ok else "FAILED"
+                            rec["note"] = why if ok else "exit 0 but " + why
+                            tail = log_tail(logp)
+                            if not ok and tail:
+                                rec["note"] += ": " + tail
+                        if r["checks"]:
+                            settle_logs(list(offsets))
+                            counts, failure = run_checks(r["checks"], offsets)
+                            rec["checks"] = counts
+                            if failure and rec["status"] == "OK":
+                                rec["status"] = "FAILED"
+                                rec["note"] = failure
+                        ev = r.get("evidence")
+                        if rec["status"] != "OK" and ev:
+                            # what the proxy saw of this failed run
+                            lines = [l.strip() for l in new_lines(ev, offsets.get(ev, 0)) if l.strip()]
+                            rec["note"] += "; %s: %s" % (
+                                os.path.basename(ev),
+                                " | ".join(l[:200] for l in lines[:2]) if lines else "no new lines")
+                        if rec["status"] != "OK" and r["unsupported"]:
+                            why = "%s — this run: %s %s" % (r["unsupported"], rec["status"], rec["note"])
+                            given_up[key] = why
+                            rec["status"] = "UNSUPPORTED"
                             rec["note"] = why
+                        elif rec["status"] == "OK" and r["unsupported"]:
+                            rec["note"] += " (expected unsupported: %s; it worked)" % r["unsupported"]
                     finally:
                         shutil.rmtree(d, ignore_errors=True)
                         os.sync()  # no dirty pages carried into the next run
                     raw.write(json.dumps(rec) + "\n")
                     raw.flush()
-                    print("  %-13s %-14s round %2d/%d  %-8s %7.2fs %8.1f MiB/s  cpu %6.2fs  rss %6.1f MiB  %s"
+                    print("  %-13s %-24s round %2d/%d  %-8s %7.2fs %8.1f MiB/s  cpu %6.2fs  rss %6.1f MiB  %s"
                           % (scen, r["client"], rnd, a.runs, rec["status"],
                              rec.get("wall", 0.0),
                              (rec["size"] / MiB / rec["wall"]) if rec["status"] == "OK" else 0.0,
                              rec.get("cpu_user", 0.0) + rec.get("cpu_sys", 0.0),
-                             rec.get("maxrss_kib", 0) / 1024.0, rec.get("note", "")),
+                             rec.get("maxrss_kib", 0) / 1024.0, rec.get("note", "")[:200]),
                           flush=True)
                     time.sleep(a.pause)
     shutil.rmtree(home, ignore_errors=True)
@@ -267,7 +406,15 @@ def summarize(records):
         first = runs[0]
         s = {"scenario": k[0], "client": k[1], "conns": first["conns"],
              "size": first["size"], "cmd": first["cmd"], "runs": len(runs),
-             "ok_runs": len(ok)}
+             "ok_runs": len(ok), "route": first.get("route"),
+             "tool": first.get("tool", k[1]), "env": first.get("env") or {},
+             "src_sha256": first.get("src_sha256")}
+        # SHA-256 checked runs, and how many matched the served file
+        s["sha_checked"] = sum(1 for r in runs if r.get("sha256"))
+        s["sha_ok"] = sum(1 for r in runs if r.get("sha256") and r["sha256"] == r.get("src_sha256"))
+        reqs = [r["checks"]["origin requests"] for r in ok
+                if "origin requests" in (r.get("checks") or {})]
+        s["requests_med"] = median(reqs)
         if bad:
             s["status"] = bad[0]["status"]
             s["note"] = bad[0].get("note", "")
@@ -360,7 +507,8 @@ def cmd_report(a):
         w = csv.writer(f)
         w.writerow(["scenario", "client", "conns", "round", "warmup", "size_bytes", "status",
                     "wall_s", "mib_per_s", "cpu_user_s", "cpu_sys_s",
-                    "cpu_s_per_gib", "maxrss_mib", "note", "command"])
+                    "cpu_s_per_gib", "maxrss_mib", "route", "tool", "origin_requests",
+                    "sha256_ok", "note", "command"])
         for r in records:
             ok = "wall" in r and r.get("wall")
             w.writerow([r["scenario"], r["client"], r["conns"], r["round"],
@@ -372,7 +520,10 @@ def cmd_report(a):
                         "%.3f" % r["cpu_sys"] if ok else "",
                         "%.3f" % ((r["cpu_user"] + r["cpu_sys"]) / (r["size"] / GiB)) if ok else "",
                         "%.1f" % (r["maxrss_kib"] / 1024.0) if ok else "",
-                        r.get("note", ""), r["cmd"]])
+                        r.get("route", ""), r.get("tool", ""),
+                        (r.get("checks") or {}).get("origin requests", ""),
+                        "" if not r.get("sha256") else int(r["sha256"] == r.get("src_sha256")),
+                        r.get("note", ""), with_env(r["cmd"], r.get("env"))])
 
     meta = {}
     if a.meta:
@@ -381,6 +532,11 @@ def cmd_report(a):
                 if "=" in line:
                     k, v = line.rstrip("\n").split("=", 1)
                     meta[k] = v
+
+    if meta.get("root"):
+        meta["test_rig_rel"] = os.path.relpath(os.path.join(meta["root"], "docs", "test-rig.md"),
+                                               os.path.dirname(os.path.abspath(a.md)))
+    plots = make_plots(a, summ, meta)
 
     L = []
     L.append("# rangefetch benchmark results")
@@ -429,12 +585,16 @@ def cmd_report(a):
     scen_titles = {
         "connections": "Loopback, %s file: rangefetch --no-sync by connection count",
         "loopback": "Loopback, %s file, 8 connections each",
-        "ratelimited": "Rate-limited origin (4 MiB/s per TCP connection), %s file",
+        "ratelimited": "Rate-limited origin (4 MiB/s per TCP connection)",
     }
     for scen in [s for s in dict.fromkeys(x["scenario"] for x in summ)]:
+        if scen in ("proxies", "slow"):
+            continue  # their own sections below
         rows = [s for s in summ if s["scenario"] == scen]
         size = rows[0]["size"]
-        title = scen_titles.get(scen, scen + " (%s)") % human(size)
+        title = scen_titles.get(scen, scen + " (%s)")
+        if "%s" in title:
+            title = title % human(size)
         L.append("## " + title)
         L.append("")
         if scen == "loopback":
@@ -461,18 +621,32 @@ def cmd_report(a):
                     xr(ratio(s.get("mibs_med"), best)), fmt(s.get("cpu_gib_med")),
                     fmt(s.get("rss_max"), 1), result(s)))
         else:
-            L.append("| client | N | wall s, median (min–max) | aggregate MiB/s, median (min–max) | "
-                     "% of N×4 MiB/s | nginx-ideal wall s | % of ideal | CPU s/GiB | peak RSS MiB | result |")
-            L.append("|---|---|---|---|---|---|---|---|---|---|")
+            L.append("| client | N | file | wall s, median (min–max) | aggregate MiB/s, median (min–max) | "
+                     "% of N×4 MiB/s | nginx-ideal wall s | % of ideal | vs aria2c, same N | "
+                     "CPU s/GiB | peak RSS MiB | result |")
+            L.append("|---|---|---|---|---|---|---|---|---|---|---|---|")
+            rows = sorted(rows, key=lambda x: (not x["client"].startswith("rangefetch"), x["conns"]))
             for s in rows:
                 cap = s["conns"] * RATE_PER_CONN / MiB
                 pct = ratio(s.get("mibs_med"), cap)
                 ideal = ideal_wall(s["size"], s["conns"])
-                L.append("| %s | %d | %s | %s | %s | %.2f | %s | %s | %s | %s |" % (
-                    s["client"], s["conns"], cell(s, "wall"), cell(s, "mibs", 1),
+                peer = by(summ, scen, "aria2c-x%d" % s["conns"])
+                L.append("| %s | %d | %s | %s | %s | %s | %.2f | %s | %s | %s | %s | %s |" % (
+                    s["client"], s["conns"], human(s["size"]), cell(s, "wall"), cell(s, "mibs", 1),
                     "—" if pct is None else "%.1f%%" % (pct * 100), ideal,
                     "—" if s.get("wall_med") is None else "%.1f%%" % (100 * ideal / s["wall_med"]),
+                    "" if s["client"].startswith("aria2c") else
+                    xr(ratio(s.get("mibs_med"), peer and peer.get("mibs_med"))),
                     fmt(s.get("cpu_gib_med")), fmt(s.get("rss_max"), 1), result(s)))
+            L.append("")
+            L.append("The file grows with N (N × %s, at most %s) so that every connection carries "
+                     "the same amount whatever N: a 1-connection run of the large file would take "
+                     "minutes, and a small file for 16 connections would be mostly burst."
+                     % (meta.get("rate_conn_size", "?"), meta.get("rate_size", "?")))
+            if plots.get("ratelimited"):
+                L.append("")
+                L.append("![aggregate throughput against connection count, rate-limited origin](%s)"
+                         % plots["ratelimited"])
             L.append("")
             L.append("nginx's limiter allows `rate × (whole seconds since the connection "
                      "started + 1)` bytes, so every new TCP connection may burst 1–2 s worth "
@@ -487,6 +661,9 @@ def cmd_report(a):
                 s["client"], s["status"], s["ok_runs"], s["runs"], s["note"]))
         if notes:
             L.append("")
+
+    proxies_section(L, summ, meta, plots)
+    slow_section(L, summ, meta, plots)
 
     # ---- targets
     L.append("## Targets")
@@ -543,11 +720,19 @@ def cmd_report(a):
             L.append("| rate-limited, N=%d: ≥ 95%% of %d MiB/s | %s | n/a |" % (n, cap, why(s)))
     L.append("")
 
+    if plots.get("errors"):
+        L.append("Plots not drawn: %s." % "; ".join(plots["errors"]))
+        L.append("")
+
     # ---- commands
     L.append("## Commands")
     L.append("")
     L.append("`{URL}` is `http://127.0.0.1:PORT/<file>` (origin, or the stream proxy for the "
-             "rate-limited rows); `{OUT}` = `{OUTDIR}/{OUTNAME}` is a file in a fresh directory.")
+             "rate-limited rows; for the proxy routes the rig's HTTP or HTTPS origin, for the "
+             "slow network the origin in the server namespace); `{OUT}` = `{OUTDIR}/{OUTNAME}` "
+             "is a file in a fresh directory. `NAME=value` before a command is set in the "
+             "client's environment; the proxy routes run without the `no_proxy=*` that the "
+             "clean environment otherwise sets.")
     L.append("")
     L.append("```")
     seen = set()
@@ -556,7 +741,7 @@ def cmd_report(a):
         if k in seen:
             continue
         seen.add(k)
-        cmd = s["cmd"]
+        cmd = with_env(s["cmd"], s.get("env"))
         if meta.get("root"):
             cmd = cmd.replace(meta["root"].rstrip("/") + "/", "")
         L.append("%-11s %-15s %s" % (s["scenario"], s["client"], cmd))
@@ -572,9 +757,341 @@ def cmd_report(a):
         L.append("</details>")
         L.append("")
     L.append("Raw per-run numbers: `%s`." % meta.get("csv_rel", a.csv))
+    if a.cells_csv:
+        L.append("One row per cell (medians, ratios, SHA-256 check): `%s`."
+                 % meta.get("cells_csv_rel", a.cells_csv))
     L.append("")
     with open(a.md, "w") as f:
         f.write("\n".join(L))
+    if a.cells_csv:
+        write_cells_csv(a.cells_csv, summ)
+
+
+def with_env(cmd, env):
+    """The command as typed in a shell: NAME=value prefixes for what the cell
+    sets in the client's environment (unset variables are not shown)."""
+    pre = ["%s=%s" % (k, shlex.quote(v)) for k, v in sorted((env or {}).items()) if v is not None]
+    return " ".join(pre + [cmd])
+
+
+def mibs(s):
+    return None if s is None else s.get("mibs_med")
+
+
+def derived(summ):
+    """Ratios per cell: proxy route ÷ direct (same client), rangefetch ÷ the
+    best peer on the same route, and ÷ aria2c at the same N."""
+    out = {}
+    prox = {(s.get("route"), s.get("tool")): s for s in summ if s["scenario"] == "proxies"}
+    for s in summ:
+        d = {}
+        if s["scenario"] == "proxies":
+            base = prox.get((routelib.BASELINE.get(s["route"]), s["tool"]))
+            if s["route"] != routelib.BASELINE.get(s["route"]):
+                d["vs_direct"] = ratio(mibs(s), mibs(base))
+            if s["tool"] == "rangefetch":
+                peers = [x for (r, t), x in prox.items()
+                         if r == s["route"] and t != "rangefetch" and mibs(x) is not None
+                         and x["status"] == "OK"]
+                if peers:
+                    best = max(peers, key=mibs)
+                    d["best_peer"] = best["tool"]
+                    d["vs_best_peer"] = ratio(mibs(s), mibs(best))
+        elif s["scenario"] in ("ratelimited", "slow") and not s["client"].startswith("aria2c"):
+            d["vs_aria2c"] = ratio(mibs(s), mibs(by(summ, s["scenario"], "aria2c-x%d" % s["conns"])))
+        elif s["scenario"] == "loopback":
+            d["vs_aria2c"] = ratio(mibs(s), mibs(by(summ, "loopback", "aria2c")))
+        out[(s["scenario"], s["client"])] = d
+    return out
+
+
+def write_cells_csv(path, summ):
+    import csv
+    der = derived(summ)
+
+    def f(x, p=3):
+        return "" if x is None else "%.*f" % (p, x)
+    with open(path, "w", newline="") as fh:
+        w = csv.writer(fh)
+        w.writerow(["scenario", "route", "client", "tool", "conns", "size_bytes", "runs", "ok_runs",
+                    "status", "mib_s_median", "mib_s_min", "mib_s_max", "wall_s_median",
+                    "cpu_s_per_gib_median", "peak_rss_mib_max", "origin_requests_median",
+                    "sha256_checked", "sha256_ok", "vs_direct", "vs_best_peer", "best_peer",
+                    "vs_aria2c_same_n", "note", "command"])
+        for s in summ:
+            d = der.get((s["scenario"], s["client"]), {})
+            w.writerow([s["scenario"], s.get("route") or "", s["client"], s.get("tool") or s["client"],
+                        s["conns"], s["size"], s["runs"], s["ok_runs"], s["status"],
+                        f(s.get("mibs_med"), 2), f(s.get("mibs_min"), 2), f(s.get("mibs_max"), 2),
+                        f(s.get("wall_med")), f(s.get("cpu_gib_med")), f(s.get("rss_max"), 1),
+                        "" if s.get("requests_med") is None else "%g" % s["requests_med"],
+                        s.get("sha_checked", 0), s.get("sha_ok", 0),
+                        f(d.get("vs_direct")), f(d.get("vs_best_peer")), d.get("best_peer", ""),
+                        f(d.get("vs_aria2c")), s.get("note", ""), with_env(s["cmd"], s.get("env"))])
+
+
+def make_plots(a, summ, meta):
+    """Draw the SVGs; returns {name: path relative to the report} and
+    {"errors": [...]}."""
+    res = {"errors": []}
+    if not getattr(a, "plots_dir", None):
+        return res
+    os.makedirs(a.plots_dir, exist_ok=True)
+    work = a.plot_work or tempfile.mkdtemp(prefix="plots.")
+    os.makedirs(work, exist_ok=True)
+    md_dir = os.path.dirname(os.path.abspath(a.md))
+
+    def svg(name):
+        return os.path.join(a.plots_dir, name + a.plot_suffix + ".svg")
+
+    def done(name, err):
+        if err:
+            res["errors"].append("%s: %s" % (name, err))
+        else:
+            res[name] = os.path.relpath(svg(name), md_dir)
+    if any(s["scenario"] == "proxies" for s in summ):
+        size = next(s["size"] for s in summ if s["scenario"] == "proxies")
+        routes = [r for r in routelib.ROUTE_NAMES
+                  if any(s.get("route") == r for s in summ if s["scenario"] == "proxies")]
+        done("proxies", plotlib.proxies(summ, routes, routelib.TOOLS, {},
+                                        svg("proxies"), work, human(size)))
+    if any(s["scenario"] == "ratelimited" for s in summ):
+        done("ratelimited", plotlib.by_connections(
+            summ, "ratelimited", [("rangefetch -c N", "rangefetch-c"), ("aria2c -xN -sN", "aria2c-x")],
+            svg("ratelimited"), work,
+            "Rate-limited origin (4 MiB/s per TCP connection): aggregate throughput (median; bars: min–max)",
+            cap_per_conn=RATE_PER_CONN / MiB))
+    if any(s["scenario"] == "slow" for s in summ):
+        cap = None
+        try:
+            cap = float(meta.get("slow_cap_mibs", "")) or None
+        except ValueError:
+            pass
+        done("slownet", plotlib.by_connections(
+            summ, "slow", [("rangefetch -c N", "rangefetch-c"), ("aria2c -xN -sN", "aria2c-x")],
+            svg("slownet"), work, "Slow network (%s): throughput (median; bars: min–max)"
+            % meta.get("slow_short", "netem"), cap_total=cap))
+    return res
+
+
+def tput_cell(s, notes):
+    """Matrix cell: MiB/s median (min–max), or why there is none."""
+    if s is None:
+        return "not run"
+    if s["status"] in ("UNSUPPORTED", "UNAVAILABLE", "FAILED", "TIMEOUT") and s.get("mibs_med") is None:
+        notes.append(s)
+        return "%s [%d]" % (s["status"].lower() if s["status"] in ("UNSUPPORTED", "UNAVAILABLE")
+                            else s["status"], len(notes))
+    txt = cell(s, "mibs", 1)
+    if s["ok_runs"] < s["runs"]:
+        notes.append(s)
+        txt += " (%d/%d OK) [%d]" % (s["ok_runs"], s["runs"], len(notes))
+    return txt
+
+
+def sha_cell(s):
+    if not s.get("sha_checked"):
+        return "—"
+    if s["sha_ok"] == s["sha_checked"]:
+        return "ok (%d/%d)" % (s["sha_ok"], s["sha_checked"])
+    return "**mismatch** (%d/%d ok)" % (s["sha_ok"], s["sha_checked"])
+
+
+def proxies_section(L, summ, meta, plots):
+    rows = [s for s in summ if s["scenario"] == "proxies"]
+    if not rows and not meta.get("proxies_skip"):
+        return
+    titles = dict(routelib.ROUTES)
+    L.append("## Behind real proxies (tests/rig)")
+    L.append("")
+    if not rows:
+        L.append("Not measured in this run: %s." % meta["proxies_skip"])
+        L.append("")
+        return
+    size = rows[0]["size"]
+    L.append("The rig of [docs/test-rig.md](%s) on 127.0.0.1: five squids (no auth, Basic, "
+             "Digest, NTLM, Negotiate with its own KDC), tinyproxy, two microsocks, and its nginx "
+             "serving `%s` (%s of random bytes, SHA-256 `%s`) on its HTTP and HTTPS origins "
+             "(one worker, access log on: the log is how each run's route is checked). "
+             "%sEvery client uses 8 connections (curl: 1), clients interleaved "
+             "round-robin over all routes in each round; rangefetch runs with "
+             "`--no-proxy-config` and the proxy on its command line."
+             % (meta.get("test_rig_rel", "../docs/test-rig.md"), meta.get("proxy_file", "?"),
+                human(size), rows[0].get("src_sha256") or "?",
+                meta["rig_versions"] + ". " if meta.get("rig_versions") else ""))
+    L.append("")
+    L.append("A cell counts only if its download has the right SHA-256 **and** took the route: the "
+             "origin's access log must show the run's requests with the proxy's `Via` (squid, "
+             "tinyproxy), the SOCKS server's log its connections, squid's log a `CONNECT` tunnel "
+             "(HTTPS route). Figures are the client's: the proxy's own CPU is not counted, but it "
+             "runs on the same 2 CPUs.")
+    L.append("")
+    routes = [r for r in routelib.ROUTE_NAMES if any(s.get("route") == r for s in rows)]
+    tools = routelib.TOOLS
+    prox = {(s.get("route"), s.get("tool")): s for s in rows}
+    der = derived(summ)
+    notes = []
+
+    L.append("### Throughput, MiB/s, median (min–max), %s file" % human(size))
+    L.append("")
+    L.append("| route | " + " | ".join(tools) + " |")
+    L.append("|---|" + "---|" * len(tools))
+    for r in routes:
+        L.append("| %s | %s |" % (titles.get(r, r), " | ".join(
+            tput_cell(prox.get((r, t)), notes) for t in tools)))
+    L.append("")
+    if plots.get("proxies"):
+        L.append("![throughput by proxy route and client](%s)" % plots["proxies"])
+        L.append("")
+
+    L.append("### Proxy overhead: throughput through the proxy ÷ direct, same client, same run")
+    L.append("")
+    L.append("Direct is the HTTP origin, or for the CONNECT route the HTTPS origin. Below 1.00× "
+             "the proxy costs throughput.")
+    L.append("")
+    L.append("| route | " + " | ".join(tools) + " |")
+    L.append("|---|" + "---|" * len(tools))
+    for r in routes:
+        if routelib.BASELINE.get(r) == r:
+            continue
+        cells = []
+        for t in tools:
+            s = prox.get((r, t))
+            v = der.get(("proxies", "%s/%s" % (r, t)), {}).get("vs_direct")
+            cells.append(xr(v) if v is not None else
+                         ("unsupported" if s and s["status"] == "UNSUPPORTED" else "—"))
+        L.append("| %s | %s |" % (titles.get(r, r), " | ".join(cells)))
+    L.append("")
+
+    L.append("### Does `rangefetch get -c 8` reach the best peer on each route?")
+    L.append("")
+    L.append("| route | rangefetch MiB/s | best peer on this route | its MiB/s | rangefetch ÷ best peer | reaches it |")
+    L.append("|---|---|---|---|---|---|")
+    for r in routes:
+        rf = prox.get((r, "rangefetch"))
+        d = der.get(("proxies", "%s/rangefetch" % r), {})
+        best = prox.get((r, d["best_peer"])) if d.get("best_peer") else None
+        if best is None:
+            verdict = "no peer supports this route" if not any(
+                mibs(prox.get((r, t))) for t in tools if t != "rangefetch") else "—"
+            L.append("| %s | %s | — | — | — | %s |" % (titles.get(r, r), fmt(mibs(rf), 1), verdict))
+            continue
+        v = d.get("vs_best_peer")
+        if v is None:
+            verdict = "n/a (rangefetch: %s)" % (rf["status"] if rf else "not run")
+        else:
+            verdict = "**yes**" if v >= 1.0 else "**no**"
+        L.append("| %s | %s | %s | %s | %s | %s |" % (
+            titles.get(r, r), fmt(mibs(rf), 1), best["tool"] + (" (1 connection)" if best["tool"] == "curl" else ""),
+            fmt(mibs(best), 1), xr(v), verdict))
+    L.append("")
+
+    pac = {}
+    if meta.get("pac_json") and os.path.exists(meta["pac_json"]):
+        with open(meta["pac_json"]) as fh:
+            pac = json.load(fh)
+    if "pac" in routes or pac:
+        L.append("### PAC route")
+        L.append("")
+        L.append("The PAC file is served by the rig's nginx and returns `%s`: the first proxy is a "
+                 "port nobody listens on, so rangefetch must fail over to squid. No peer evaluates PAC "
+                 "scripts (aria2c, axel, curl and wget2 have no PAC support), so this route has "
+                 "rangefetch only." % meta.get("pac_result", "PROXY <dead port>; PROXY <squid>; DIRECT"))
+        L.append("")
+        if pac:
+            evals = pac.get("pac_evaluations")
+            L.append("PAC evaluation counter, from one extra run with `-v` (not timed): "
+                     "**%s** log line(s) containing `[pac] FindProxyForURL(` for **1** host "
+                     "(%s), next to **%s** requests for `%s` in squid's access log (%s answered "
+                     "206/200), %s fail-over(s) from the dead proxy; exit %s, SHA-256 %s."
+                     % (evals, "one per host: yes" if evals == 1 else "**not one per host**",
+                        pac.get("squid_requests"), pac.get("file"), pac.get("squid_requests_ok"),
+                        pac.get("failovers"), pac.get("rc"),
+                        "ok" if pac.get("sha256") and pac.get("sha256") == rows[0].get("src_sha256")
+                        else "**mismatch**"))
+            L.append("")
+            cmd = pac.get("cmd", "")
+            if meta.get("root"):
+                cmd = cmd.replace(meta["root"].rstrip("/") + "/", "")
+            L.append("`%s`" % cmd)
+            L.append("")
+        elif meta.get("pac_error"):
+            L.append("PAC evaluation counter: not available (%s)." % meta["pac_error"])
+            L.append("")
+
+    L.append("### Every cell")
+    L.append("")
+    L.append("| route | client | N | wall s, median (min–max) | MiB/s, median (min–max) | vs direct | "
+             "CPU s/GiB | peak RSS MiB | origin requests (median) | SHA-256 | result |")
+    L.append("|---|---|---|---|---|---|---|---|---|---|---|")
+    for r in routes:
+        for t in tools:
+            s = prox.get((r, t))
+            if s is None:
+                continue
+            d = der.get(("proxies", s["client"]), {})
+            L.append("| %s | %s | %d | %s | %s | %s | %s | %s | %s | %s | %s |" % (
+                r, t, s["conns"], cell(s, "wall"), cell(s, "mibs", 1), xr(d.get("vs_direct")),
+                fmt(s.get("cpu_gib_med")), fmt(s.get("rss_max"), 1),
+                "—" if s.get("requests_med") is None else "%g" % s["requests_med"],
+                sha_cell(s), result(s)))
+    L.append("")
+    if notes:
+        L.append("### Why a cell has no figure")
+        L.append("")
+        L.append("Each reason is followed by what the run actually did (exit status, the client's "
+                 "last error lines, and the first lines the proxy or origin logged for it).")
+        L.append("")
+        for i, s in enumerate(notes, 1):
+            note = s.get("note", "")
+            if meta.get("root"):
+                note = note.replace(meta["root"].rstrip("/") + "/", "")
+            L.append("%d. **%s × %s** (%s): %s" % (i, s.get("tool"), titles.get(s.get("route"), s.get("route")),
+                                                   s["status"].lower(), note.replace("|", "\\|")))
+        L.append("")
+
+
+def slow_section(L, summ, meta, plots):
+    rows = [s for s in summ if s["scenario"] == "slow"]
+    if not rows and not meta.get("slow_skip"):
+        return
+    L.append("## Slow network (network namespaces + tc)")
+    L.append("")
+    if not rows:
+        L.append("**Skipped in this run:** %s" % meta["slow_skip"])
+        L.append("")
+        return
+    size = rows[0]["size"]
+    L.append("%s. nginx (1 worker) runs in one namespace and every client in the other "
+             "(`ip netns exec`); %s file, clients interleaved round-robin. %s"
+             % (meta.get("slow_desc", "?"), human(size), meta.get("slow_measured", "")))
+    L.append("")
+    if meta.get("slow_note"):
+        L.append("> " + meta["slow_note"])
+        L.append("")
+    ns = sorted({s["conns"] for s in rows})
+    L.append("| N | rangefetch -c N, MiB/s | aria2c -xN -sN, MiB/s | rangefetch ÷ aria2c | "
+             "rangefetch CPU s/GiB | aria2c CPU s/GiB | rangefetch peak RSS MiB | aria2c peak RSS MiB | results |")
+    L.append("|---|---|---|---|---|---|---|---|---|")
+    for n in ns:
+        rf = by(summ, "slow", "rangefetch-c%d" % n)
+        ar = by(summ, "slow", "aria2c-x%d" % n)
+        L.append("| %d | %s | %s | %s | %s | %s | %s | %s | %s / %s |" % (
+            n, cell(rf, "mibs", 2) if rf else "—", cell(ar, "mibs", 2) if ar else "—",
+            xr(ratio(mibs(rf), mibs(ar))),
+            fmt(rf and rf.get("cpu_gib_med")), fmt(ar and ar.get("cpu_gib_med")),
+            fmt(rf and rf.get("rss_max"), 1), fmt(ar and ar.get("rss_max"), 1),
+            result(rf) if rf else "—", result(ar) if ar else "—"))
+    L.append("")
+    bad = [s for s in rows if s["status"] != "OK"]
+    for s in bad:
+        L.append("- **%s**: %s (%d of %d runs OK) — %s" % (s["client"], s["status"], s["ok_runs"],
+                                                         s["runs"], s["note"]))
+    if bad:
+        L.append("")
+    if plots.get("slownet"):
+        L.append("![throughput against connection count on the slow network](%s)" % plots["slownet"])
+        L.append("")
 
 
 def ideal_wall(size, conns):
@@ -630,12 +1147,18 @@ def main():
                    help="discarded rounds before the measured ones")
     p.add_argument("--warmup-scenario", action="append", default=[],
                    help="scenario that gets the warm-up rounds (repeatable)")
+    p.add_argument("--probe-timeout", type=int, default=20,
+                   help="timeout for a cell expected to be unsupported")
     p = sub.add_parser("report")
     p.add_argument("--raw", required=True)
     p.add_argument("--csv", required=True)
     p.add_argument("--md", required=True)
     p.add_argument("--meta")
     p.add_argument("--nginx-conf")
+    p.add_argument("--cells-csv", help="one row per cell (scenario, client)")
+    p.add_argument("--plots-dir", help="write the SVG plots here (needs gnuplot)")
+    p.add_argument("--plot-suffix", default="", help="e.g. -quick")
+    p.add_argument("--plot-work", help="directory for the plots' data and gnuplot scripts")
     a = ap.parse_args()
     if a.cmd == "freeport":
         print(free_port())

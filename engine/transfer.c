@@ -18,6 +18,9 @@
 #  include <xxh_x86dispatch.h>
 #endif
 
+/* Bytes hashed then copied at a time (fits L1 with room to spare). */
+#define RF__FUSE_SLICE ((size_t)16 * 1024)
+
 /* Error bodies (404 pages...) we read and forget before giving up. */
 #define RF__MAX_DISCARD (64 * 1024)
 
@@ -222,10 +225,20 @@ static void take(rf__conn *c, const unsigned char *p, size_t n)
         XXH3_128bits_reset(c->hash);
         c->piece_fresh = 0;
       }
-      if (!job->no_verify)
-        XXH3_128bits_update(c->hash, p, ch);
     }
-    memcpy(c->blk->data + c->blk->len, p, ch);
+    if (!job->single && !job->no_verify) {
+      /* Hash and copy slice by slice: the copy reads what the hash just
+       * brought into L1, instead of a second pass over up to a MiB. */
+      size_t off = 0;
+      while (off < ch) {
+        size_t sl = ch - off < RF__FUSE_SLICE ? ch - off : RF__FUSE_SLICE;
+        XXH3_128bits_update(c->hash, p + off, sl);
+        memcpy(c->blk->data + c->blk->len + off, p + off, sl);
+        off += sl;
+      }
+    } else {
+      memcpy(c->blk->data + c->blk->len, p, ch);
+    }
     c->blk->len += ch;
     c->pos += ch;
     c->bytes_total += ch;
