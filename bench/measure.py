@@ -52,8 +52,9 @@ import tempfile
 import threading
 import time
 
-import plots as plotlib
-import routes as routelib
+sys.dont_write_bytecode = True  # no bench/__pycache__ in the work tree
+import plots as plotlib  # noqa: E402
+import routes as routelib  # noqa: E402
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -138,12 +139,26 @@ def run_once(argv, env, cwd, log_path, timeout):
         timer = threading.Timer(timeout, kill)
         timer.daemon = True
         timer.start()
-        while True:
+        try:
+            while True:
+                try:
+                    _, status, ru = os.wait4(p.pid, 0)
+                    break
+                except InterruptedError:
+                    continue
+        except BaseException:
+            # interrupted (Ctrl-C, SIGTERM): the client runs in its own
+            # session and would not get the signal; take it down with us
+            timer.cancel()
             try:
-                _, status, ru = os.wait4(p.pid, 0)
-                break
-            except InterruptedError:
-                continue
+                os.killpg(p.pid, signal.SIGKILL)
+            except (ProcessLookupError, PermissionError):
+                pass
+            try:
+                os.waitpid(p.pid, 0)
+            except ChildProcessError:
+                pass
+            raise
         t1 = time.perf_counter()
         timer.cancel()
         p.returncode = os.waitstatus_to_exitcode(status)
@@ -262,7 +277,12 @@ def run_checks(checks, offsets):
     return counts, failure
 
 
+def _on_sigterm(signum, frame):
+    raise KeyboardInterrupt("SIGTERM")
+
+
 def cmd_suite(a):
+    signal.signal(signal.SIGTERM, _on_sigterm)  # clean up the running client too
     spec = read_spec(a.spec)
     os.makedirs(a.tmp, exist_ok=True)
     os.makedirs(a.logs, exist_ok=True)
@@ -572,13 +592,13 @@ def cmd_report(a):
              "(4 MiB/s per TCP connection)."
              % (meta.get("origin_port", "?"), meta.get("workers", "?")))
     L.append("- Downloads are written to a fresh directory under `%s` (a disk "
-             "file system, not tmpfs), compared byte for byte with the source, and "
+             "file system, not tmpfs), their SHA-256 compared with the served file's, and "
              "deleted after every run; `sync` runs between runs. Clients run with a "
              "clean environment (empty HOME, no proxy variables)." % meta.get("tmp", "/var/tmp"))
     L.append("- Runs per client: %s, interleaved round-robin (A,B,C,… then A,B,C,…); "
              "each cell shows the median and the min–max over the OK runs. "
              "Per-run timeout: %s s. Warm-up rounds before the measured ones "
-             "(loopback only, discarded): %s."
+             "(loopback and proxy routes only, discarded): %s."
              % (meta.get("runs", "?"), meta.get("timeout", "?"), meta.get("warmup", "0")))
     L.append("")
 
@@ -635,14 +655,15 @@ def cmd_report(a):
                     s["client"], s["conns"], human(s["size"]), cell(s, "wall"), cell(s, "mibs", 1),
                     "—" if pct is None else "%.1f%%" % (pct * 100), ideal,
                     "—" if s.get("wall_med") is None else "%.1f%%" % (100 * ideal / s["wall_med"]),
-                    "" if s["client"].startswith("aria2c") else
+                    "—" if s["client"].startswith("aria2c") else
                     xr(ratio(s.get("mibs_med"), peer and peer.get("mibs_med"))),
                     fmt(s.get("cpu_gib_med")), fmt(s.get("rss_max"), 1), result(s)))
             L.append("")
             L.append("The file grows with N (N × %s, at most %s) so that every connection carries "
                      "the same amount whatever N: a 1-connection run of the large file would take "
                      "minutes, and a small file for 16 connections would be mostly burst."
-                     % (meta.get("rate_conn_size", "?"), meta.get("rate_size", "?")))
+                     % (human(int(meta["rate_conn_b"])) if meta.get("rate_conn_b") else "?",
+                        human(int(meta["rate_size_b"])) if meta.get("rate_size_b") else "?"))
             if plots.get("ratelimited"):
                 L.append("")
                 L.append("![aggregate throughput against connection count, rate-limited origin](%s)"
@@ -718,6 +739,36 @@ def cmd_report(a):
                 n, cap, fmt(s["mibs_med"], 1), p * 100, verdict(p >= 0.95)))
         else:
             L.append("| rate-limited, N=%d: ≥ 95%% of %d MiB/s | %s | n/a |" % (n, cap, why(s)))
+    prox = [x for x in summ if x["scenario"] == "proxies" and x.get("tool") == "rangefetch"]
+    if prox:
+        der = derived(summ)
+        L.append("| **proxy routes** | | |")
+        judged, misses, failed = 0, [], []
+        for x in prox:
+            d = der.get(("proxies", x["client"]), {})
+            if x["status"] != "OK":
+                failed.append(x["route"])
+            if d.get("vs_best_peer") is None:
+                continue
+            judged += 1
+            if d["vs_best_peer"] < 1.0:
+                misses.append("%s %s" % (x["route"], xr(d["vs_best_peer"])))
+        L.append("| rangefetch `-c 8` works on every route (SHA-256 and route check) | %s | %s |" % (
+            "%d of %d routes%s" % (len(prox) - len(failed), len(prox),
+                                   "; failed: " + ", ".join(failed) if failed else ""),
+            verdict(not failed)))
+        L.append("| rangefetch `-c 8` ≥ the best peer, on each route a peer manages | %s | %s |" % (
+            "%d of %d routes%s" % (judged - len(misses), judged,
+                                   "; below: " + ", ".join(misses) if misses else "") if judged else "no route to judge",
+            verdict(None if not judged else not misses)))
+        pac = {}
+        if meta.get("pac_json") and os.path.exists(meta["pac_json"]):
+            with open(meta["pac_json"]) as fh:
+                pac = json.load(fh)
+        if pac:
+            L.append("| PAC evaluated once per host, not per piece | %s evaluation(s), %s requests | %s |" % (
+                pac.get("pac_evaluations"), pac.get("squid_requests"),
+                verdict(pac.get("pac_evaluations") == 1 and pac.get("rc") == 0)))
     L.append("")
 
     if plots.get("errors"):
@@ -764,7 +815,7 @@ def cmd_report(a):
     with open(a.md, "w") as f:
         f.write("\n".join(L))
     if a.cells_csv:
-        write_cells_csv(a.cells_csv, summ)
+        write_cells_csv(a.cells_csv, summ, meta.get("root"))
 
 
 def with_env(cmd, env):
@@ -805,9 +856,12 @@ def derived(summ):
     return out
 
 
-def write_cells_csv(path, summ):
+def write_cells_csv(path, summ, root=None):
     import csv
     der = derived(summ)
+
+    def rel(txt):
+        return txt.replace(root.rstrip("/") + "/", "") if root else txt
 
     def f(x, p=3):
         return "" if x is None else "%.*f" % (p, x)
@@ -827,7 +881,8 @@ def write_cells_csv(path, summ):
                         "" if s.get("requests_med") is None else "%g" % s["requests_med"],
                         s.get("sha_checked", 0), s.get("sha_ok", 0),
                         f(d.get("vs_direct")), f(d.get("vs_best_peer")), d.get("best_peer", ""),
-                        f(d.get("vs_aria2c")), s.get("note", ""), with_env(s["cmd"], s.get("env"))])
+                        f(d.get("vs_aria2c")), rel(s.get("note", "")),
+                        rel(with_env(s["cmd"], s.get("env")))])
 
 
 def make_plots(a, summ, meta):

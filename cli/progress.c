@@ -360,6 +360,10 @@ void cli_print_saved(const rf_result *r)
     cli_human_bytes(kept, sizeof(kept), (double)r->resumed);
     printf(", %s resumed", kept);
   }
+  if (r->route != NULL && strncmp(r->route, "via proxy ", 10) == 0) {
+    const char *p = r->route + 10;
+    printf(", via %.*s", (int)strcspn(p, " "), p);
+  }
   printf(")\n");
   fflush(stdout);
 }
