@@ -189,12 +189,27 @@ static int steal(rf_job *job, rf__conn *c)
   return 1;
 }
 
-/* Endgame: fetch again the piece with the most bytes left. */
+/*
+ * Endgame: fetch again, on idle connection c, the piece whose owner will
+ * take longest to finish it - but only when a fresh copy would very likely
+ * arrive first.  On a shared bottleneck every connection runs at about the
+ * same rate, a duplicate only halves the rate of both, and the bytes are
+ * paid twice; a duplicate pays off against a straggler (a slow server
+ * connection, a stalled one).  So: the owner's time left, at its own
+ * recent rate, must exceed twice what the whole piece takes at the
+ * connections' average rate.
+ */
 static int duplicate(rf_job *job, rf__conn *c)
 {
   rf__conn *victim = NULL;
-  uint64_t best = 0, off, len;
+  uint64_t off, len;
   uint32_t k;
+  unsigned busy = 0;
+  double best = 0, avg, dup_eta;
+
+  for (k = 0; k < job->nconns; k++)
+    busy += job->conns[k].busy && !job->conns[k].is_dup;
+  avg = busy > 0 ? job->rate / busy : 0;
 
   for (k = 0; k < job->nconns; k++) {
     rf__conn *v = &job->conns[k];
@@ -213,14 +228,25 @@ static int duplicate(rf_job *job, rf__conn *c)
     if (dups > 0)
       continue;
     left = run_end_byte(job, v->piece, 1) - v->pos;
-    if (left > best) {
-      best = left;
-      victim = v;
+    if (left < RF__DUP_MIN_LEFT)
+      continue;
+    {
+      /* A connection with no byte for two ticks counts as stalled. */
+      double eta = v->rate > 1.0 && v->quiet_ticks < 2
+                       ? (double)left / v->rate
+                       : 1e9;
+      if (eta > best) {
+        best = eta;
+        victim = v;
+      }
     }
   }
-  if (victim == NULL || best < RF__DUP_MIN_LEFT)
+  if (victim == NULL)
     return 0;
   rf__sched_piece_range(&job->sched, victim->piece, &off, &len);
+  dup_eta = avg > 1.0 ? (double)len / avg : 1e9;
+  if (best < 1e9 && best <= 2.0 * dup_eta)
+    return 0; /* the owner will be done about as soon: leave it */
   job->raced[victim->piece] = 1;
   c->is_dup = 1;
   c->run_first = victim->piece;
@@ -1691,6 +1717,18 @@ static void on_tick(uv_timer_t *t)
     inst = 0;
   job->recv_at_tick = job->received;
   job->rate = job->rate == 0 ? inst : job->rate + alpha * (inst - job->rate);
+  {
+    /* Per connection, for the endgame (duplicate). */
+    double ca = dt / (dt + 1.0);
+    uint32_t k;
+    for (k = 0; k < job->nconns; k++) {
+      rf__conn *c = &job->conns[k];
+      double ci = (double)(c->bytes_total - c->bytes_at_tick) / dt;
+      c->bytes_at_tick = c->bytes_total;
+      c->rate = c->rate == 0 ? ci : c->rate + ca * (ci - c->rate);
+      c->quiet_ticks = c->busy && ci == 0 ? c->quiet_ticks + 1 : 0;
+    }
+  }
   if (job->on_progress != NULL && job->state != RF__JOB_DONE) {
     rf__job_progress(job, &p);
     job->engine->in_callback++;

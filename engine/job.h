@@ -83,6 +83,9 @@ struct rf__conn {
   char range[64];
   char errbuf[CURL_ERROR_SIZE];
   uint64_t bytes_total; /* received over its life, for rates */
+  uint64_t bytes_at_tick;
+  double rate;          /* bytes/s, smoothed over about a second */
+  unsigned quiet_ticks; /* ticks in a row without a byte while busy */
 };
 
 struct rf_engine {
