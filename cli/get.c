@@ -363,6 +363,18 @@ static void get_on_log(rf_log_level level, const char *module, const char *msg,
   cli_progress_restore(&c->progress);
 }
 
+/* Without -v: only what a user must hear about the route (a PAC file
+ * that failed, a proxy skipped as dead), not the engine's retries. */
+static void get_on_log_route(rf_log_level level, const char *module,
+                             const char *msg, void *user_data)
+{
+  if (level > RF_LOG_WARN || module == NULL ||
+      (strcmp(module, "proxy") != 0 && strcmp(module, "pac") != 0 &&
+       strcmp(module, "wpad") != 0))
+    return;
+  get_on_log(level, module, msg, user_data);
+}
+
 static void get_on_progress(rf_job *job, const rf_progress *pr, void *user_data)
 {
   get_ctx *c = user_data;
@@ -738,6 +750,10 @@ int cli_get_main(int argc, char **argv)
   if (a.verbose > 0) {
     eo.log_cb = get_on_log;
     eo.log_level = a.verbose > 1 ? RF_LOG_DEBUG : RF_LOG_INFO;
+    eo.log_user_data = &c;
+  } else if (!a.quiet) {
+    eo.log_cb = get_on_log_route;
+    eo.log_level = RF_LOG_WARN;
     eo.log_user_data = &c;
   }
   err = rf_engine_new(&c.engine, &eo);
