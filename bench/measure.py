@@ -970,6 +970,8 @@ def proxies_section(L, summ, meta, plots):
              "(one worker, access log on: the log is how each run's route is checked). "
              "%sEvery client uses 8 connections (curl: 1), clients interleaved "
              "round-robin over all routes in each round; rangefetch runs with "
+             "`--no-sync` (no flush before the rename, like the peers; the durable "
+             "default is on the loopback rows), verification on, "
              "`--no-proxy-config` and the proxy on its command line."
              % (meta.get("test_rig_rel", "../docs/test-rig.md"), meta.get("proxy_file", "?"),
                 human(size), rows[0].get("src_sha256") or "?",

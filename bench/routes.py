@@ -189,7 +189,10 @@ class Rig:
         if tool == "rangefetch":
             if rf.startswith("UNAVAILABLE:"):
                 return rf, env, None
-            a = [rf, "get", "{URL}", "-o", "{OUT}", "-c", "8", "--quiet", "--no-proxy-config"]
+            # --no-sync: like the peers, no flush before the rename (the
+            # durable default is measured on the loopback rows).
+            a = [rf, "get", "{URL}", "-o", "{OUT}", "-c", "8", "--quiet", "--no-sync",
+                 "--no-proxy-config"]
             if name == "pac":
                 a += ["--pac", self.pac_url]
             elif r["proxy"] is None:
