@@ -125,24 +125,6 @@ static double cpu_now(void)
          (double)ru.ru_stime.tv_sec + (double)ru.ru_stime.tv_usec / 1e6;
 }
 
-static void put_clean(FILE *f, const char *s)
-{
-  for (; *s != '\0'; s++) {
-    unsigned char ch = (unsigned char)*s;
-    fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, f);
-  }
-}
-
-static void on_log(rf_log_level level, const char *module, const char *msg,
-                   void *ud)
-{
-  (void)level;
-  (void)ud;
-  fprintf(stderr, CLI_PROGRAM ": [%s] ", module != NULL ? module : "?");
-  put_clean(stderr, msg != NULL ? msg : "");
-  fputc('\n', stderr);
-}
-
 static void on_progress(rf_job *job, const rf_progress *p, void *ud)
 {
   run_ctx *r = ud;
@@ -197,7 +179,7 @@ static int measure(const bench_args *a, unsigned conns, int proxied,
     return RF_EIO;
   eo.loop = &loop;
   if (a->verbose) {
-    eo.log_cb = on_log;
+    eo.log_cb = cli_log_stderr;
     eo.log_level = RF_LOG_INFO;
   }
   rc = rf_engine_new(&e, &eo);
@@ -308,7 +290,7 @@ static void print_row(unsigned conns, const char *route, const summary *m)
   printf("%5u  %-7s ", conns, route);
   if (m->ok == 0) {
     printf("failed: ");
-    put_clean(stdout, m->failed != NULL && m->failed->message[0]
+    cli_put_clean(stdout, m->failed != NULL && m->failed->message[0]
                           ? m->failed->message
                           : "no data");
     printf("\n");
@@ -323,7 +305,7 @@ static void print_row(unsigned conns, const char *route, const summary *m)
   }
   if (m->failed != NULL) {
     printf("                 (%s failed: ", "a run");
-    put_clean(stdout, m->failed->message);
+    cli_put_clean(stdout, m->failed->message);
     printf(")\n");
   }
 }
@@ -483,6 +465,7 @@ static int bench_parse(int argc, char **argv, bench_args *a, int *exit_code)
 int cli_bench_main(int argc, char **argv)
 {
   static cell direct[BENCH_MAX_COUNTS], proxy[BENCH_MAX_COUNTS];
+  summary sd[BENCH_MAX_COUNTS], sp[BENCH_MAX_COUNTS];
   bench_args a;
   route_probe probe;
   rf_engine *e = NULL;
@@ -506,7 +489,7 @@ int cli_bench_main(int argc, char **argv)
   rf_engine_free(e);
   if (rc != 0) {
     fputs(CLI_PROGRAM ": error: ", stderr);
-    put_clean(stderr, rc == RF_EURL ? "invalid URL: expected http:// or "
+    cli_put_clean(stderr, rc == RF_EURL ? "invalid URL: expected http:// or "
                                       "https://"
                                     : err[0] ? err : rf_strerror(rc));
     fprintf(stderr, " (%s)\n", rf_err_name(rc));
@@ -516,10 +499,10 @@ int cli_bench_main(int argc, char **argv)
   with_proxy = probe.done && probe.error == 0 && probe.proxied;
   if (!with_proxy && !a.json) {
     fputs(CLI_PROGRAM ": note: ", stderr);
-    put_clean(stderr, probe.error != 0
+    cli_put_clean(stderr, probe.error != 0
                           ? "no usable route through a proxy: "
                           : "the route is direct, nothing to compare: ");
-    put_clean(stderr, probe.chosen);
+    cli_put_clean(stderr, probe.chosen);
     fputs("; measuring direct only\n", stderr);
   }
 
@@ -563,11 +546,11 @@ int cli_bench_main(int argc, char **argv)
            (unsigned long long)a.bytes, a.duration_ms / 1000.0, a.rounds);
   } else {
     printf("rangefetch bench ");
-    put_clean(stdout, a.url);
+    cli_put_clean(stdout, a.url);
     printf("\n  proxy: ");
-    put_clean(stdout, with_proxy ? probe.first : "(none)");
+    cli_put_clean(stdout, with_proxy ? probe.first : "(none)");
     printf("\n  chosen by: ");
-    put_clean(stdout, probe.chosen);
+    cli_put_clean(stdout, probe.chosen);
     printf("\n  each run: up to %llu MiB or %.0f s, %u rounds, direct and "
            "proxy alternating; nothing written to disk\n\n",
            (unsigned long long)(a.bytes >> 20), a.duration_ms / 1000.0,
@@ -576,7 +559,11 @@ int cli_bench_main(int argc, char **argv)
            "CPU s/GiB\n");
   }
   for (k = 0; k < a.ncounts; k++) {
-    summary d = summarize(&direct[k]), p = summarize(&proxy[k]);
+    sd[k] = summarize(&direct[k]);
+    sp[k] = summarize(&proxy[k]);
+  }
+  for (k = 0; k < a.ncounts; k++) {
+    const summary d = sd[k], p = sp[k];
     if (a.json) {
       printf("%s", k ? "," : "");
       json_summary(a.counts[k], "direct", &d);
@@ -598,7 +585,7 @@ int cli_bench_main(int argc, char **argv)
   if (a.json) {
     printf("],\"overhead\":[");
     for (k = 0; k < a.ncounts && with_proxy; k++) {
-      summary d = summarize(&direct[k]), p = summarize(&proxy[k]);
+      const summary d = sd[k], p = sp[k];
       printf("%s{\"connections\":%u,\"proxy_over_direct\":", k ? "," : "",
              a.counts[k]);
       if (d.ok && p.ok)
@@ -610,7 +597,7 @@ int cli_bench_main(int argc, char **argv)
   } else if (with_proxy) {
     printf("\nthroughput through the proxy / direct:");
     for (k = 0; k < a.ncounts; k++) {
-      summary d = summarize(&direct[k]), p = summarize(&proxy[k]);
+      const summary d = sd[k], p = sp[k];
       if (d.ok && p.ok)
         printf("  %.2f at %u", p.mibps / d.mibps, a.counts[k]);
       else

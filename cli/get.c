@@ -313,15 +313,6 @@ out:
 
 /* ------------------------------------------------------------ reporting */
 
-/* Write s to stderr with control characters replaced by '?'. */
-static void put_clean(const char *s)
-{
-  for (; *s != '\0'; s++) {
-    unsigned char c = (unsigned char)*s;
-    fputc(c < 0x20 || c == 0x7f ? '?' : c, stderr);
-  }
-}
-
 static void get_error(get_ctx *c, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 
@@ -337,7 +328,7 @@ static void get_error(get_ctx *c, int err, const char *fmt, ...)
   cli_progress_clear(&c->progress);
   fflush(stdout);
   fputs(CLI_PROGRAM ": error: ", stderr);
-  put_clean(msg);
+  cli_put_clean(stderr, msg);
   fprintf(stderr, " (%s)\n", rf_err_name(err));
 }
 
@@ -355,11 +346,8 @@ static void get_on_log(rf_log_level level, const char *module, const char *msg,
 {
   get_ctx *c = user_data;
 
-  (void)level;
   cli_progress_clear(&c->progress);
-  fprintf(stderr, CLI_PROGRAM ": [%s] ", module != NULL ? module : "?");
-  put_clean(msg != NULL ? msg : "");
-  fputc('\n', stderr);
+  cli_log_stderr(level, module, msg, NULL);
   cli_progress_restore(&c->progress);
 }
 
@@ -409,7 +397,7 @@ static void get_on_done(rf_job *job, const rf_result *r, void *user_data)
     fflush(stdout);
     if (kept) {
       fputs(CLI_PROGRAM ": interrupted; partial download kept in ", stderr);
-      put_clean(r->path);
+      cli_put_clean(stderr, r->path);
       fputc('\n', stderr);
     } else {
       fputs(CLI_PROGRAM ": interrupted\n", stderr);
@@ -419,7 +407,7 @@ static void get_on_done(rf_job *job, const rf_result *r, void *user_data)
     get_error(c, r->error, "%s", msg);
     if (kept) {
       fputs(CLI_PROGRAM ": partial download kept in ", stderr);
-      put_clean(r->path);
+      cli_put_clean(stderr, r->path);
       fputc('\n', stderr);
     }
   }

@@ -4,6 +4,8 @@
 #endif
 
 #include "progress.h"
+#include "cli.h"
+#include "parse.h"
 
 #include <math.h>
 #include <string.h>
@@ -221,37 +223,6 @@ void cli_progress_restore(cli_progress *p)
   progress_draw(p);
 }
 
-/* Length of the valid UTF-8 sequence at s, or 0 if it is not one. */
-static size_t utf8_sequence(const unsigned char *s)
-{
-  size_t n, i;
-  uint32_t cp;
-
-  if (s[0] < 0x80)
-    return 1;
-  if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-    n = 2;
-    cp = s[0] & 0x1fu;
-  } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-    n = 3;
-    cp = s[0] & 0x0fu;
-  } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-    n = 4;
-    cp = s[0] & 0x07u;
-  } else {
-    return 0;
-  }
-  for (i = 1; i < n; i++) {
-    if ((s[i] & 0xc0) != 0x80)
-      return 0; /* also stops at the terminating NUL */
-    cp = (cp << 6) | (s[i] & 0x3fu);
-  }
-  if ((n == 3 && cp < 0x800) || (n == 4 && cp < 0x10000) || cp > 0x10ffff ||
-      (cp >= 0xd800 && cp <= 0xdfff))
-    return 0;
-  return n;
-}
-
 void cli_json_string(FILE *f, const char *s)
 {
   const unsigned char *c = (const unsigned char *)s;
@@ -284,7 +255,7 @@ void cli_json_string(FILE *f, const char *s)
         fprintf(f, "\\u%04x", (unsigned)*c);
         break;
       }
-      n = utf8_sequence(c);
+      n = rf__utf8_len(c, 4); /* stops at the NUL: not a continuation */
       if (n == 0) {
         fputs("\\ufffd", f);
         break;
@@ -366,4 +337,22 @@ void cli_print_saved(const rf_result *r)
   }
   printf(")\n");
   fflush(stdout);
+}
+
+void cli_put_clean(FILE *f, const char *s)
+{
+  for (; *s != '\0'; s++) {
+    unsigned char c = (unsigned char)*s;
+    fputc(c < 0x20 || c == 0x7f ? '?' : c, f);
+  }
+}
+
+void cli_log_stderr(rf_log_level level, const char *module, const char *msg,
+                    void *user_data)
+{
+  (void)level;
+  (void)user_data;
+  fprintf(stderr, CLI_PROGRAM ": [%s] ", module != NULL ? module : "?");
+  cli_put_clean(stderr, msg != NULL ? msg : "");
+  fputc('\n', stderr);
 }

@@ -37,6 +37,14 @@ void cli_progress_clear(cli_progress *p);
 /* Draw the last bar again after cli_progress_clear. */
 void cli_progress_restore(cli_progress *p);
 
+/* Write s to f with control characters replaced by '?' (text that came
+ * from the network or the command line never moves the terminal). */
+void cli_put_clean(FILE *f, const char *s);
+
+/* An rf_log_cb: "rangefetch: [module] message" on stderr, cleaned. */
+void cli_log_stderr(rf_log_level level, const char *module, const char *msg,
+                    void *user_data);
+
 /* "512 B", "1.0 KiB", "443.2 MiB", "1.5 GiB", ... into buf. */
 const char *cli_human_bytes(char *buf, size_t size, double bytes);
 

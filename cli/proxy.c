@@ -8,6 +8,7 @@
 #include "args.h"
 #include "progress.h"
 #include "proxyopts.h"
+#include "proxy/config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,24 +48,6 @@ typedef struct explain_ctx {
   int exit_code;
 } explain_ctx;
 
-static void put_clean(FILE *f, const char *s)
-{
-  for (; *s != '\0'; s++) {
-    unsigned char ch = (unsigned char)*s;
-    fputc(ch < 0x20 || ch == 0x7f ? '?' : ch, f);
-  }
-}
-
-static void on_log(rf_log_level level, const char *module, const char *msg,
-                   void *ud)
-{
-  (void)level;
-  (void)ud;
-  fprintf(stderr, CLI_PROGRAM ": [%s] ", module != NULL ? module : "?");
-  put_clean(stderr, msg != NULL ? msg : "");
-  fputc('\n', stderr);
-}
-
 static const char *credentials_of(const explain_ctx *x, const rf_proxy *p)
 {
   if (p->type == RF_PROXY_DIRECT)
@@ -87,7 +70,7 @@ static void print_text(const explain_ctx *x, const rf_route_info *in)
   char name[320], auth[80];
 
   printf("URL:       ");
-  put_clean(stdout, in->url);
+  cli_put_clean(stdout, in->url);
   printf("\ncontext:   %s\n",
          in->context == RF_CONTEXT_SERVICE ? "service" : "user");
   printf("resolvers consulted:%s\n", in->from_cache ? " (cached route)" : "");
@@ -96,17 +79,17 @@ static void print_text(const explain_ctx *x, const rf_route_info *in)
   for (i = 0; i < in->nsteps; i++) {
     printf("  %zu. %-9s %-15s ", i + 1, in->steps[i].resolver,
            rf_resolve_status_name(in->steps[i].status));
-    put_clean(stdout, in->steps[i].detail);
+    cli_put_clean(stdout, in->steps[i].detail);
     printf(" [%.3f s]\n", in->steps[i].seconds);
   }
   if (in->error != 0) {
     printf("decision:  no route (%s): ", rf_err_name(in->error));
-    put_clean(stdout, in->chosen_by);
+    cli_put_clean(stdout, in->chosen_by);
     printf("\n");
     return;
   }
   printf("chosen by: ");
-  put_clean(stdout, in->chosen_by);
+  cli_put_clean(stdout, in->chosen_by);
   printf("\ncandidates, in the order they will be tried:\n");
   for (i = 0; i < in->ncandidates; i++) {
     rf_proxy_format(&in->candidates[i], name, sizeof(name));
@@ -237,7 +220,7 @@ static int explain_main(int argc, char **argv)
   if (cli_proxy_check(&x.px, "proxy explain") != 0)
     return CLI_EXIT_USAGE;
   if (x.verbose > 0) {
-    eo.log_cb = on_log;
+    eo.log_cb = cli_log_stderr;
     eo.log_level = x.verbose > 1 ? RF_LOG_DEBUG : RF_LOG_INFO;
   }
   rc = rf_engine_new(&e, &eo);
@@ -249,18 +232,18 @@ static int explain_main(int argc, char **argv)
   rc = cli_proxy_setup(e, &x.px, err, sizeof(err));
   if (rc != 0) {
     fputs(CLI_PROGRAM ": error: ", stderr);
-    put_clean(stderr, err);
+    cli_put_clean(stderr, err);
     fprintf(stderr, " (%s)\n", rf_err_name(rc));
     rf_engine_free(e);
     return rc == RF_ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
   }
   rc = rf_engine_explain(e, url, on_explained, &x);
   if (rc != 0) {
-    char *masked = cli_mask_userinfo(url);
+    char masked[1024];
+    rf__proxy_url_mask(url, masked, sizeof(masked));
     cli_usage_error("proxy explain", "invalid URL '%s': expected http:// or "
                                      "https://",
-                    masked != NULL ? masked : "(hidden)");
-    free(masked);
+                    masked);
     rf_engine_free(e);
     return CLI_EXIT_USAGE;
   }

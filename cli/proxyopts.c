@@ -7,6 +7,7 @@
 
 #include "job.h"
 #include "proxy/candidate.h"
+#include "proxy/config.h"
 #include "proxy/static.h"
 
 #include <errno.h>
@@ -87,13 +88,13 @@ int cli_proxy_option(cli_proxy_args *px, int id, const char *v,
   switch (id) {
   case CLI_OPT_PROXY:
     if (v[0] != '\0' && rf_proxy_parse(v, &p, buf, sizeof(buf)) != 0) {
-      char *masked = cli_mask_userinfo(v);
+      char masked[512];
+      rf__proxy_url_mask(v, masked, sizeof(masked));
       cli_usage_error(cmd,
                       "invalid value '%s' for %s: expected "
                       "[scheme://][user[:password]@]host[:port] with scheme "
                       "http, https, socks4, socks4a, socks5 or socks5h",
-                      masked != NULL ? masked : "(hidden)", opt);
-      free(masked);
+                      masked, opt);
       memset(buf, 0, sizeof(buf));
       return -1;
     }
@@ -175,30 +176,6 @@ void cli_proxy_auth_names(unsigned mask, char *out, size_t size)
   rf__proxy_auth_names(mask != 0 ? mask : RF_PROXY_AUTH_SAFE, out, size);
 }
 
-char *cli_mask_userinfo(const char *url)
-{
-  const char *start = strstr(url, "://"), *at, *colon, *end;
-  char *out;
-
-  start = start != NULL ? start + 3 : url;
-  end = start + strcspn(start, "/?#");
-  at = NULL;
-  for (colon = start; colon < end; colon++)
-    if (*colon == '@')
-      at = colon;
-  if (at == NULL)
-    return strdup(url);
-  colon = memchr(start, ':', (size_t)(at - start));
-  if (colon == NULL)
-    return strdup(url);
-  out = malloc(strlen(url) + 4);
-  if (out == NULL)
-    return NULL;
-  memcpy(out, url, (size_t)(colon + 1 - url));
-  strcpy(out + (colon + 1 - url), "***");
-  strcat(out, at);
-  return out;
-}
 
 /* ---------------------------------------------------------------- netrc */
 
@@ -323,8 +300,12 @@ void cli_proxy_save_marks(rf_engine *e)
 {
   char path[1100];
 
-  if (marks_path(path, sizeof(path), 1) == 0)
-    rf_engine_save_proxy_marks(e, path); /* best effort */
+  /* Best effort.  The directories are made only when there is something
+   * to write (the first save fails for want of them). */
+  if (marks_path(path, sizeof(path), 0) == 0 &&
+      rf_engine_save_proxy_marks(e, path) == RF_ENOENT &&
+      marks_path(path, sizeof(path), 1) == 0)
+    rf_engine_save_proxy_marks(e, path);
 }
 
 /* ---------------------------------------------------------------- setup */

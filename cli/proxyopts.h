@@ -75,8 +75,4 @@ void cli_proxy_save_marks(rf_engine *e);
 /* "Digest, NTLM, Negotiate" for an RF_PROXY_AUTH_* mask (0: safe). */
 void cli_proxy_auth_names(unsigned mask, char *out, size_t size);
 
-/* Copy of url with the password of its userinfo replaced by "***"; free().
- * NULL without memory. */
-char *cli_mask_userinfo(const char *url);
-
 #endif

@@ -226,7 +226,8 @@ int rf__engine_add_static(rf_engine *e, const rf__static_config *cfg)
                          cfg->label != NULL ? cfg->label : "proxy");
     return rc;
   }
-  rc = rf__chain_add(e->chain, rf__static_ops(cfg->name), st);
+  rc = rf__chain_add_named(e->chain, rf__static_ops(), st,
+                           rf__static_name(st));
   if (rc != 0)
     rf__static_free(st);
   return rc;
@@ -264,12 +265,6 @@ void rf_engine_set_proxy_bad_time(rf_engine *e, unsigned seconds)
 {
   if (e != NULL)
     rf__chain_set_bad_time(e->chain, seconds);
-}
-
-void rf__engine_set_proxy_auth(rf_engine *e, unsigned auth)
-{
-  e->proxy_auth = auth;
-  rf__chain_set_auth(e->chain, auth);
 }
 
 typedef struct explain_req {
@@ -323,8 +318,9 @@ void rf_engine_set_proxy_credentials(rf_engine *e, rf_proxy_credentials_cb cb,
 }
 
 int rf__engine_add_pac(rf_engine *e, const rf__pacres_config *cfg,
-                       const rf_resolver_ops *ops)
+                       const char *name)
 {
+  const rf_resolver_ops *ops = rf__pacres_ops();
   rf__pacres *pr = NULL;
   int rc;
 
@@ -333,7 +329,7 @@ int rf__engine_add_pac(rf_engine *e, const rf__pacres_config *cfg,
   rc = rf__pacres_new(&pr, e->loop, &e->log, cfg);
   if (rc != 0)
     return rc;
-  rc = rf__chain_add(e->chain, ops, pr);
+  rc = rf__chain_add_named(e->chain, ops, pr, name);
   if (rc != 0)
     ops->destroy(pr);
   return rc;
@@ -350,7 +346,7 @@ int rf_engine_add_pac_resolver(rf_engine *e, const char *location,
   cfg.location = location;
   if (opts != NULL)
     cfg.opts = *opts;
-  return rf__engine_add_pac(e, &cfg, rf__pacres_ops());
+  return rf__engine_add_pac(e, &cfg, "pac");
 }
 
 int rf_engine_save_proxy_marks(rf_engine *e, const char *path)

@@ -941,8 +941,7 @@ static void auth_message(const rf_job *job, const rf_proxy *p,
 {
   unsigned allowed = p->auth != 0 ? p->auth
                      : job->proxy_auth != 0 ? job->proxy_auth
-                     : job->engine->proxy_auth != 0 ? job->engine->proxy_auth
-                                                    : RF_PROXY_AUTH_SAFE;
+                                            : RF_PROXY_AUTH_SAFE;
   const char *user = p->user != NULL ? p->user : job->proxy_user;
   char on[64], an[64];
   int socks = p->type != RF_PROXY_HTTP && p->type != RF_PROXY_HTTPS;
@@ -1180,15 +1179,17 @@ static void conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
                         const char *msg, uint64_t retry_after_ms)
 {
   unsigned tries;
+  int via;
   uint64_t delay;
 
   if (err == RF_ECHANGED) {
     job_restart(job, msg);
     return;
   }
+  /* Through a proxy, the message says which (and who chose it). */
+  via = conn_proxy(c) != NULL;
   if (!retryable) {
     job->tries = 1;
-    int via = conn_proxy(c) != NULL && strstr(msg, "chosen by") == NULL;
     job_fail(job, err, "%s: %s%s%s%s", safe_url(job), msg, via ? " (" : "",
              via ? job->route_desc : "", via ? ")" : "");
     return;
@@ -1202,10 +1203,8 @@ static void conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
   if (tries >= job->max_tries) {
     job->tries = tries;
     job_fail(job, err, "%s: giving up after %u %s: %s%s%s%s", safe_url(job),
-             tries, tries == 1 ? "try" : "tries", msg,
-             conn_proxy(c) != NULL ? " (" : "",
-             conn_proxy(c) != NULL ? job->route_desc : "",
-             conn_proxy(c) != NULL ? ")" : "");
+             tries, tries == 1 ? "try" : "tries", msg, via ? " (" : "",
+             via ? job->route_desc : "", via ? ")" : "");
     return;
   }
   job->retries++;
@@ -1304,7 +1303,7 @@ static void manifest_fetched(rf_job *job, rf__conn *c, int err,
 
 void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
 {
-  int retryable = 1, err, failover = 0;
+  int retryable = 1, err, failover = 0, proxy_msg = 0;
   char msg[1024];
   uint64_t ra;
 
@@ -1328,6 +1327,7 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
   }
   if (proxy_fault(job, c, res, &err, &retryable, msg, sizeof(msg),
                   &failover)) {
+    proxy_msg = 1; /* msg names the proxy and who chose it */
     if (res != CURLE_OK)
       job->curl_code = (int)res;
     if (c->status == 407)
@@ -1389,7 +1389,9 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
       uv_timer_start(&c->timer, on_backoff, 0, 0);
       return;
     }
-    if (failover < 0) {
+    if (failover < 0 || (proxy_msg && !retryable)) {
+      if (failover == 0)
+        job->tries = 1;
       job_fail(job, err, "%s: %s", safe_url(job), msg);
       return;
     }

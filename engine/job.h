@@ -47,6 +47,7 @@ struct rf__conn {
                         probe when every piece is on disk already) */
   int fetch_manifest;/* this transfer fetches the manifest */
   size_t route_idx;  /* candidate of the job's route the request uses */
+  const rf_proxy *applied; /* candidate whose options the handle carries */
   /* The HTTP request: bytes [req_start, req_end) (req_end exclusive; for a
    * single stream of unknown length, RF_SIZE_UNKNOWN). */
   uint64_t req_start, req_end;
@@ -97,7 +98,6 @@ struct rf_engine {
   rf_job *jobs;        /* linked list */
   rf__chain *chain;    /* proxy resolvers */
   unsigned closing_parts; /* multi + chain still closing (rf_engine_free) */
-  unsigned proxy_auth;    /* default for jobs (RF_PROXY_AUTH_*, 0: safe) */
   rf_proxy_credentials_cb proxy_creds; /* may be NULL */
   void *proxy_creds_ud;
   unsigned njobs;
@@ -131,7 +131,7 @@ struct rf_job {
   char *proxy;             /* explicit proxy (bypasses the chain) */
   int no_proxy;            /* explicit "": direct, no chain */
   char *proxy_user, *proxy_password; /* for proxies without their own */
-  unsigned proxy_auth;     /* RF_PROXY_AUTH_*; 0: the engine's / safe */
+  unsigned proxy_auth;     /* RF_PROXY_AUTH_*; 0: the safe ones */
   char *proxy_ca_file;
   rf__route *route;        /* resolved route (NULL while routing) */
   rf__chain_req *route_req;/* resolution in flight */
@@ -226,11 +226,10 @@ struct rf__static_config;
 /* Add a static/override resolver (sets the last error on a bad URL). */
 int rf__engine_add_static(rf_engine *e, const struct rf__static_config *cfg);
 struct rf__pacres_config;
-/* Add a PAC-style resolver with the given ops (pac or wpad). */
+/* Add a PAC resolver (also WPAD: cfg->discovery) under name, a static
+ * string ("pac", "wpad", "policy-pac"...). */
 int rf__engine_add_pac(rf_engine *e, const struct rf__pacres_config *cfg,
-                       const rf_resolver_ops *ops);
-/* Default proxy auth schemes for jobs that do not set theirs. */
-void rf__engine_set_proxy_auth(rf_engine *e, unsigned auth);
+                       const char *name);
 /* engine.c: detail for the last failed rf_job_add. */
 void rf__engine_set_error(rf_engine *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));

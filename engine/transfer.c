@@ -330,14 +330,16 @@ void rf__conn_apply_route(rf__conn *c)
   rf_job *job = c->job;
   const rf__route *r = job->route;
   const rf_proxy *p = NULL;
-  unsigned auth = job->proxy_auth != 0 ? job->proxy_auth
-                                       : job->engine->proxy_auth;
+  unsigned auth = job->proxy_auth;
 
   c->route_idx = 0;
   if (r != NULL && r->n > 0) {
     c->route_idx = r->cur < r->n ? r->cur : r->n - 1;
     p = &r->cands[c->route_idx];
   }
+  if (p == c->applied)
+    return; /* the handle already carries this candidate's options */
+  c->applied = p;
   if (p != NULL && p->type == RF_PROXY_HTTPS && p->ca_file == NULL &&
       job->proxy_ca_file != NULL) {
     rf_proxy q = *p;

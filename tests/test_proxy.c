@@ -20,6 +20,8 @@
 #include <uv.h>
 
 #include "rangefetch.h"
+#include "support/logbuf.h"
+#include "support/textfile.h"
 #include "support/testserver.h"
 
 static ts_server *srv;
@@ -68,24 +70,6 @@ TestSuite(proxy, .init = setup, .fini = teardown, .timeout = 120);
 
 /* ------------------------------------------------------------- helpers */
 
-typedef struct logbuf {
-  char text[65536];
-  size_t len;
-} logbuf;
-
-static void on_log(rf_log_level level, const char *module, const char *msg,
-                   void *ud)
-{
-  logbuf *lb = ud;
-  int n;
-
-  (void)level;
-  n = snprintf(lb->text + lb->len, sizeof(lb->text) - lb->len, "[%s] %s\n",
-               module, msg);
-  if (n > 0 && (size_t)n < sizeof(lb->text) - lb->len)
-    lb->len += (size_t)n;
-}
-
 static unsigned count_of(const char *hay, const char *needle)
 {
   unsigned n = 0;
@@ -122,7 +106,7 @@ static rf_engine *new_engine(logbuf *lb)
   rf_engine *e = NULL;
 
   if (lb != NULL) {
-    eo.log_cb = on_log;
+    eo.log_cb = logbuf_cb;
     eo.log_level = RF_LOG_DEBUG;
     eo.log_user_data = lb;
   }
@@ -667,15 +651,6 @@ Test(proxy, explain_reports_steps_candidates_and_bad_marks)
 
 /* ---------------------------------------------------------------- PAC */
 
-static void write_file(const char *path, const char *text)
-{
-  FILE *f = fopen(path, "w");
-
-  cr_assert_not_null(f, "%s", path);
-  fputs(text, f);
-  fclose(f);
-}
-
 Test(proxy, pac_data_url_fails_over_and_evaluates_once_per_host)
 {
   logbuf *lb = calloc(1, sizeof(*lb));
@@ -737,7 +712,7 @@ Test(proxy, pac_errors_fall_through_unless_mandatory)
   rf_pac_options po;
 
   snprintf(path, sizeof(path), "%s/bad.pac", dir);
-  write_file(path, "function FindProxyForURL(url, host) {\n"
+  tf_write(path, "function FindProxyForURL(url, host) {\n"
                    "  let x = 1;\n  return 'DIRECT';\n}\n");
   cr_assert_eq(rf_engine_add_pac_resolver(e, path, NULL), 0);
   x = explain(e, "http://example.test/");
@@ -768,7 +743,7 @@ Test(proxy, pac_over_http_with_fetch_limits)
   size_t i;
 
   snprintf(path, sizeof(path), "%s/ok.pac", ts_root(srv));
-  write_file(path, "function FindProxyForURL(url, host) {\n"
+  tf_write(path, "function FindProxyForURL(url, host) {\n"
                    "  if (shExpMatch(host, '*.corp.test'))\n"
                    "    return 'PROXY proxy.corp.test:3128';\n"
                    "  return 'DIRECT';\n}\n");
@@ -899,7 +874,7 @@ static void write_conf(const char *d, const char *name, const char *text)
   char path[700];
 
   snprintf(path, sizeof(path), "%s/%s", d, name);
-  write_file(path, text);
+  tf_write(path, text);
 }
 
 /* The seed's precedence through the engine: the same three files give
@@ -966,11 +941,11 @@ Test(proxy, wpad_finds_the_pac_url_and_uses_it)
   explained x;
 
   snprintf(pacpath, sizeof(pacpath), "%s/wpad.dat", ts_root(srv));
-  write_file(pacpath, "function FindProxyForURL(url, host) {\n"
+  tf_write(pacpath, "function FindProxyForURL(url, host) {\n"
                       "  return 'PROXY wpad-proxy.example:3128; DIRECT';\n}\n");
   pacurl = ts_url(srv, "/wpad.dat");
   snprintf(urlfile, sizeof(urlfile), "%s/option252", dir);
-  write_file(urlfile, pacurl);
+  tf_write(urlfile, pacurl);
   setenv("RANGEFETCH_WPAD_URL_FILE", urlfile, 1);
   e = new_engine(NULL);
   cr_assert_eq(rf_engine_add_wpad_resolver(e, NULL), 0);
@@ -991,8 +966,6 @@ Test(proxy, cli_bench_reports_what_it_could_measure)
   const char *bin = getenv("RF_TEST_BIN");
   char cmd[2000], out[600], text[8192];
   char *url = ts_url(srv, "/gen/3000000?seed=3&norange=1");
-  FILE *f;
-  size_t n;
   int rc;
 
   cr_assert_not_null(bin, "RF_TEST_BIN not set");
@@ -1003,11 +976,7 @@ Test(proxy, cli_bench_reports_what_it_could_measure)
            bin, dead_port, url, out);
   rc = system(cmd);
   cr_assert(WIFEXITED(rc) && WEXITSTATUS(rc) == 3, "exit %d", rc);
-  f = fopen(out, "r");
-  cr_assert_not_null(f);
-  n = fread(text, 1, sizeof(text) - 1, f);
-  text[n] = '\0';
-  fclose(f);
+  tf_read(out, text, sizeof(text));
   cr_assert(strstr(text, "single stream: no ranges") != NULL, "%s", text);
   cr_assert(strstr(text, "proxy   failed: ") != NULL, "%s", text);
   cr_assert(strstr(text, "cannot connect to the proxy") != NULL, "%s", text);

@@ -17,6 +17,8 @@
 #include <unistd.h>
 
 #include "rangefetch.h"
+#include "support/logbuf.h"
+#include "support/textfile.h"
 
 /* ------------------------------------------------------------- the rig */
 
@@ -121,24 +123,6 @@ static unsigned lines_with(const char *file, const char *a, const char *b)
   return n;
 }
 
-typedef struct logbuf {
-  char text[65536];
-  size_t len;
-} logbuf;
-
-static void on_log(rf_log_level level, const char *module, const char *msg,
-                   void *ud)
-{
-  logbuf *lb = ud;
-  int n;
-
-  (void)level;
-  n = snprintf(lb->text + lb->len, sizeof(lb->text) - lb->len, "[%s] %s\n",
-               module, msg);
-  if (n > 0 && (size_t)n < sizeof(lb->text) - lb->len)
-    lb->len += (size_t)n;
-}
-
 typedef struct outcome {
   int done;
   int error;
@@ -180,7 +164,7 @@ static outcome *fetch(const char *tag, const char *path, const fetch_opts *fo)
   int rc;
 
   cr_assert_not_null(o);
-  eo.log_cb = on_log;
+  eo.log_cb = logbuf_cb;
   eo.log_level = RF_LOG_DEBUG;
   eo.log_user_data = &o->log;
   cr_assert_eq(rf_engine_new(&e, &eo), 0);
@@ -554,8 +538,6 @@ Test(proxy_it, cli_get_and_explain_through_squid)
 {
   const char *bin = getenv("RF_TEST_BIN");
   char path[128], cmd[3000], out[700], errfile[700], text[8192];
-  FILE *f;
-  size_t n;
   int rc;
 
   cr_assert_not_null(bin, "RF_TEST_BIN not set");
@@ -571,11 +553,7 @@ Test(proxy_it, cli_get_and_explain_through_squid)
   rc = system(cmd);
   cr_assert_eq(rc, 0, "%s failed", cmd);
   cr_assert(same_as_served(out));
-  f = fopen(errfile, "r");
-  cr_assert_not_null(f);
-  n = fread(text, 1, sizeof(text) - 1, f);
-  text[n] = '\0';
-  fclose(f);
+  tf_read(errfile, text, sizeof(text));
   cr_assert_null(strstr(text, rig("RIG_BASIC_PASS")), "password in -vv:\n%s",
                  text);
   cr_assert(strstr(text, "route") != NULL, "%s", text);
@@ -586,11 +564,7 @@ Test(proxy_it, cli_get_and_explain_through_squid)
            "'http://alice:%s@127.0.0.1:1' 'http://example.test/x' >'%s'",
            bin, rig("RIG_BASIC_PASS"), out);
   cr_assert_eq(system(cmd), 0, "%s", cmd);
-  f = fopen(out, "r");
-  cr_assert_not_null(f);
-  n = fread(text, 1, sizeof(text) - 1, f);
-  text[n] = '\0';
-  fclose(f);
+  tf_read(out, text, sizeof(text));
   cr_assert(strstr(text, "\"resolver\":\"override\"") != NULL, "%s", text);
   cr_assert(strstr(text, "\"proxy\":\"http://127.0.0.1:1\"") != NULL, "%s",
             text);
@@ -625,8 +599,6 @@ Test(proxy_it, service_context_static_scope_failure_names_the_scope)
 {
   const char *bin = getenv("RF_TEST_BIN");
   char sys[600], usr[600], path[128], cmd[3000], errfile[600], text[4096];
-  FILE *f;
-  size_t n;
   int rc;
 
   cr_assert_not_null(bin);
@@ -655,11 +627,7 @@ Test(proxy_it, service_context_static_scope_failure_names_the_scope)
            rig("RIG_HTTP_ORIGIN"), path, errfile);
   rc = system(cmd);
   cr_assert_neq(rc, 0, "the download went through");
-  f = fopen(errfile, "r");
-  cr_assert_not_null(f);
-  n = fread(text, 1, sizeof(text) - 1, f);
-  text[n] = '\0';
-  fclose(f);
+  tf_read(errfile, text, sizeof(text));
   cr_assert(strstr(text, "407") != NULL, "%s", text);
   cr_assert(strstr(text, "static scope") != NULL, "%s", text);
   cr_assert(strstr(text, "static.conf") != NULL, "%s", text);
@@ -734,17 +702,6 @@ Test(proxy_it, https_proxy_with_its_own_ca)
   free(o);
 }
 
-static void read_text(const char *path, char *buf, size_t size)
-{
-  FILE *f = fopen(path, "r");
-  size_t n;
-
-  cr_assert_not_null(f, "%s", path);
-  n = fread(buf, 1, size - 1, f);
-  buf[n] = '\0';
-  fclose(f);
-}
-
 /* `rangefetch bench` through squid: both routes measured, a ratio, and
  * nothing written to disk. */
 Test(proxy_it, cli_bench_direct_versus_squid)
@@ -761,7 +718,7 @@ Test(proxy_it, cli_bench_direct_versus_squid)
            "[ -z \"$(ls -A '%s')\" ]",
            cwd, cwd, bin, rig("RIG_SQUID"), rig("RIG_HTTP_ORIGIN"), out, cwd);
   cr_assert_eq(system(cmd), 0, "%s", cmd);
-  read_text(out, text, sizeof(text));
+  tf_read(out, text, sizeof(text));
   cr_assert(strstr(text, "\"route\":\"proxy\",\"runs_ok\":2") != NULL, "%s",
             text);
   cr_assert(strstr(text, "\"route\":\"direct\",\"runs_ok\":2") != NULL, "%s",

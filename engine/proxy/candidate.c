@@ -202,11 +202,6 @@ size_t rf_proxy_format(const rf_proxy *p, char *out, size_t size)
   return n < 0 ? 0 : (size_t)n;
 }
 
-void rf__proxy_key(const rf_proxy *p, char *out, size_t size)
-{
-  rf_proxy_format(p, out, size);
-}
-
 static size_t slen(const char *s)
 {
   return s != NULL ? strlen(s) + 1 : 0;

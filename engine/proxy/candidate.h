@@ -17,9 +17,6 @@
 int rf__proxy_list_copy(const rf_proxy *src, size_t n, int keep_secrets,
                         rf_proxy **out);
 
-/* Identity of a proxy for the bad-proxy table: "socks5h://host:port". */
-void rf__proxy_key(const rf_proxy *p, char *out, size_t size);
-
 /* The port a candidate uses (its own, or its type's default). */
 unsigned rf__proxy_port(const rf_proxy *p);
 

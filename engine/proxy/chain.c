@@ -28,6 +28,7 @@
 typedef struct resolver_ent {
   const rf_resolver_ops *ops;
   void *self;
+  const char *name; /* ops->name, or the name it was added under */
 } resolver_ent;
 
 typedef struct step_rec {
@@ -91,7 +92,6 @@ struct rf__chain {
   size_t nents;
   rf_context ctx;
   unsigned bad_time_s;
-  unsigned auth;
   cache_ent *cache;
   size_t ncache;
   bad_ent *bad;
@@ -254,7 +254,7 @@ static bad_ent *bad_find(rf__chain *ch, const rf_proxy *p)
   size_t i;
   uint64_t now = now_ms(ch);
 
-  rf__proxy_key(p, key, sizeof(key));
+  rf_proxy_format(p, key, sizeof(key)); /* its identity */
   for (i = 0; i < ch->nbad; i++)
     if (strcmp(ch->bad[i].key, key) == 0 && ch->bad[i].until_ms > now)
       return &ch->bad[i];
@@ -295,7 +295,7 @@ static void bad_mark_until(rf__chain *ch, const rf_proxy *p, uint64_t until)
         if (ch->bad[i].until_ms < b->until_ms)
           b = &ch->bad[i];
     }
-    rf__proxy_key(p, b->key, sizeof(b->key));
+    rf_proxy_format(p, b->key, sizeof(b->key));
   }
   b->until_ms = until;
 }
@@ -316,6 +316,10 @@ int rf__chain_save_marks(rf__chain *ch, const char *path)
 
   if (path == NULL || strlen(path) > 4096)
     return RF_EINVAL;
+  for (i = 0; i < ch->nbad && ch->bad[i].until_ms <= now; i++)
+    ;
+  if (i == ch->nbad && access(path, F_OK) != 0)
+    return 0; /* nothing to keep, nothing to clear: no file at all */
   snprintf(tmp, sizeof(tmp), "%s.tmp", path);
   f = fopen(tmp, "w");
   if (f == NULL)
@@ -528,7 +532,7 @@ static void finish(rf__chain_req *r, int err, const char *msg,
   info.error = err;
   info.chosen_by = err == 0 ? chosen_by : (msg != NULL ? msg : "");
   info.from_cache = r->from_cache;
-  info.auth = ch->auth != 0 ? ch->auth : RF_PROXY_AUTH_SAFE;
+  info.auth = RF_PROXY_AUTH_SAFE; /* jobs may allow others (proxy_auth) */
   steps = calloc(r->nsteps > 0 ? r->nsteps : 1, sizeof(*steps));
   if (steps != NULL) {
     for (i = 0; i < r->nsteps; i++) {
@@ -583,10 +587,10 @@ static void handle_answer(rf__chain_req *r, rf_resolve_req *a)
   char chosen[512];
 
   r->cur = NULL;
-  add_step(r, ent->ops->name, a->status, a->detail);
+  add_step(r, ent->name, a->status, a->detail);
   switch (a->status) {
   case RF_RESOLVE_OK:
-    snprintf(chosen, sizeof(chosen), "%s%s%s", ent->ops->name,
+    snprintf(chosen, sizeof(chosen), "%s%s%s", ent->name,
              a->detail != NULL && a->detail[0] ? ": " : "",
              a->detail != NULL ? a->detail : "");
     RF_LOG(ch->log, RF_LOG_INFO, "proxy", "%s: route chosen by %s", r->url,
@@ -595,7 +599,7 @@ static void handle_answer(rf__chain_req *r, rf_resolve_req *a)
     finish(r, 0, NULL, a->list, a->n, (int)r->idx, chosen);
     return;
   case RF_RESOLVE_ERROR_MANDATORY:
-    snprintf(chosen, sizeof(chosen), "%s: %s", ent->ops->name,
+    snprintf(chosen, sizeof(chosen), "%s: %s", ent->name,
              a->detail != NULL ? a->detail : "failed");
     RF_LOG(ch->log, RF_LOG_WARN, "proxy",
            "%s: %s; it is mandatory: no direct connection", r->url, chosen);
@@ -603,11 +607,11 @@ static void handle_answer(rf__chain_req *r, rf_resolve_req *a)
     return;
   case RF_RESOLVE_ERROR:
     RF_LOG(ch->log, RF_LOG_WARN, "proxy", "%s: resolver %s failed: %s",
-           r->url, ent->ops->name, a->detail != NULL ? a->detail : "");
+           r->url, ent->name, a->detail != NULL ? a->detail : "");
     break;
   case RF_RESOLVE_PASS:
     RF_LOG(ch->log, RF_LOG_DEBUG, "proxy", "%s: resolver %s has no opinion",
-           r->url, ent->ops->name);
+           r->url, ent->name);
     break;
   }
   r->idx++;
@@ -843,10 +847,16 @@ int rf__chain_new(rf__chain **out, uv_loop_t *loop, const rf__logger *log)
 
 int rf__chain_add(rf__chain *ch, const rf_resolver_ops *ops, void *self)
 {
+  return rf__chain_add_named(ch, ops, self, ops != NULL ? ops->name : NULL);
+}
+
+int rf__chain_add_named(rf__chain *ch, const rf_resolver_ops *ops, void *self,
+                        const char *name)
+{
   resolver_ent *g;
 
   if (ops == NULL || ops->resolve == NULL || ops->cancel == NULL ||
-      ops->name == NULL || ch->closing)
+      name == NULL || ch->closing)
     return RF_EINVAL;
   g = realloc(ch->ents, (ch->nents + 1) * sizeof(*g));
   if (g == NULL)
@@ -854,13 +864,9 @@ int rf__chain_add(rf__chain *ch, const rf_resolver_ops *ops, void *self)
   ch->ents = g;
   g[ch->nents].ops = ops;
   g[ch->nents].self = self;
+  g[ch->nents].name = name;
   ch->nents++;
   return 0;
-}
-
-size_t rf__chain_count(const rf__chain *ch)
-{
-  return ch->nents;
 }
 
 void rf__chain_set_context(rf__chain *ch, rf_context ctx)
@@ -878,10 +884,6 @@ void rf__chain_set_bad_time(rf__chain *ch, unsigned seconds)
   ch->bad_time_s = seconds != 0 ? seconds : RF__BAD_DEFAULT_S;
 }
 
-void rf__chain_set_auth(rf__chain *ch, unsigned auth)
-{
-  ch->auth = auth;
-}
 
 static void on_handle_closed(uv_handle_t *h)
 {

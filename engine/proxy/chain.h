@@ -50,11 +50,13 @@ int rf__chain_new(rf__chain **out, uv_loop_t *loop, const rf__logger *log);
 void rf__chain_close(rf__chain *ch, void (*closed)(void *ud), void *ud);
 
 int rf__chain_add(rf__chain *ch, const rf_resolver_ops *ops, void *self);
-size_t rf__chain_count(const rf__chain *ch);
+/* The same under another name than ops->name (a static string): one set of
+ * ops serves as "static", "override" or "policy", "pac" or "wpad"... */
+int rf__chain_add_named(rf__chain *ch, const rf_resolver_ops *ops, void *self,
+                        const char *name);
 void rf__chain_set_context(rf__chain *ch, rf_context ctx);
 rf_context rf__chain_context(const rf__chain *ch);
 void rf__chain_set_bad_time(rf__chain *ch, unsigned seconds);
-void rf__chain_set_auth(rf__chain *ch, unsigned auth); /* for explanations */
 
 /*
  * Resolve url.  cb is called once from the loop, never from inside this

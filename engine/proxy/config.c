@@ -206,8 +206,7 @@ static size_t cfg_check_chars(const unsigned char *s, size_t n,
 
   while (i < n) {
     unsigned char c = s[i];
-    size_t k, more;
-    unsigned long cp;
+    size_t k;
 
     if (c < 0x80) {
       if ((c < 0x20 && c != '\t') || c == 0x7f) {
@@ -218,32 +217,13 @@ static size_t cfg_check_chars(const unsigned char *s, size_t n,
       i++;
       continue;
     }
-    *bad = c;
-    *utf8 = 1;
-    if (c >= 0xc2 && c <= 0xdf) {
-      more = 1;
-      cp = c & 0x1fu;
-    } else if (c >= 0xe0 && c <= 0xef) {
-      more = 2;
-      cp = c & 0x0fu;
-    } else if (c >= 0xf0 && c <= 0xf4) {
-      more = 3;
-      cp = c & 0x07u;
-    } else {
+    k = rf__utf8_len(s + i, n - i);
+    if (k == 0) {
+      *bad = c;
+      *utf8 = 1;
       return i + 1;
     }
-    if (n - i <= more)
-      return i + 1;
-    for (k = 1; k <= more; k++) {
-      if ((s[i + k] & 0xc0) != 0x80)
-        return i + 1;
-      cp = (cp << 6) | (s[i + k] & 0x3fu);
-    }
-    /* Overlong forms, surrogates, beyond U+10FFFF. */
-    if ((more == 2 && cp < 0x800) || (more == 3 && cp < 0x10000) ||
-        (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-      return i + 1;
-    i += more + 1;
+    i += k;
   }
   return 0;
 }

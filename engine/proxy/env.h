@@ -11,6 +11,8 @@
 #ifndef RF_PROXY_ENV_H
 #define RF_PROXY_ENV_H
 
+#include "rangefetch/proxy.h"
+
 /* Looks up an environment variable; returns NULL when unset. */
 typedef const char *(*rf__env_get_fn)(const char *name, void *user_data);
 
@@ -42,10 +44,6 @@ int rf__noproxy_match(const char *host, const char *noproxy);
 
 /* rf__env_get_fn over the process environment (getenv); ignores user_data. */
 const char *rf__env_getenv(const char *name, void *user_data);
-
-
-
-#include "rangefetch/proxy.h"
 
 /* The env resolver for the chain (no state: self is unused). */
 const rf_resolver_ops *rf__env_ops(void);

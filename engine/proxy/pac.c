@@ -623,6 +623,29 @@ static int pac_last_is_gmt(duk_context *ctx, duk_idx_t argc)
   return strcmp(s, "GMT") == 0;
 }
 
+/*
+ * The common start of the *Range helpers: without arguments the answer is
+ * false (pushed; returns 0).  Otherwise a final "GMT" is dropped from
+ * *argc, *local is the local time and *now the time in the zone the call
+ * asks for; returns 1.
+ */
+static int pac_range_args(duk_context *ctx, duk_idx_t *argc, struct tm *local,
+                          struct tm *now)
+{
+  struct tm g;
+  int gmt;
+
+  if (*argc < 1) {
+    duk_push_false(ctx);
+    return 0;
+  }
+  gmt = pac_last_is_gmt(ctx, *argc);
+  *argc -= gmt;
+  pac_tm(pac_of(ctx), local, &g);
+  *now = gmt ? g : *local;
+  return 1;
+}
+
 static int pac_name_index(duk_context *ctx, duk_idx_t i,
                           const char *const *names, int n)
 {
@@ -645,19 +668,13 @@ static const char *const pac_months[] = { "JAN", "FEB", "MAR", "APR",
 
 static duk_ret_t h_weekday_range(duk_context *ctx)
 {
-  rf__pac *p = pac_of(ctx);
   duk_idx_t argc = duk_get_top(ctx);
-  struct tm l, g;
-  int wday, wd1, wd2, gmt;
+  struct tm l, nowtm;
+  int wday, wd1, wd2;
 
-  if (argc < 1) {
-    duk_push_false(ctx);
+  if (!pac_range_args(ctx, &argc, &l, &nowtm))
     return 1;
-  }
-  gmt = pac_last_is_gmt(ctx, argc);
-  argc -= gmt;
-  pac_tm(p, &l, &g);
-  wday = gmt ? g.tm_wday : l.tm_wday;
+  wday = nowtm.tm_wday;
   wd1 = pac_name_index(ctx, 0, pac_wdays, 7);
   wd2 = argc == 2 ? pac_name_index(ctx, 1, pac_wdays, 7) : wd1;
   if (wd1 < 0 || wd2 < 0)
@@ -760,19 +777,12 @@ static int pac_date_arg(duk_context *ctx, duk_idx_t i, struct tm *d,
 
 static duk_ret_t h_date_range(duk_context *ctx)
 {
-  rf__pac *p = pac_of(ctx);
   duk_idx_t argc = duk_get_top(ctx), i;
-  struct tm l, g, d1, d2, nowtm;
-  int gmt, ok = 1, adjust = 0, is_day;
+  struct tm l, d1, d2, nowtm;
+  int ok = 1, adjust = 0, is_day;
 
-  if (argc < 1) {
-    duk_push_false(ctx);
+  if (!pac_range_args(ctx, &argc, &l, &nowtm))
     return 1;
-  }
-  gmt = pac_last_is_gmt(ctx, argc);
-  argc -= gmt;
-  pac_tm(p, &l, &g);
-  nowtm = gmt ? g : l;
   if (argc == 1) {
     double v = pac_parse_int(ctx, 0);
 
@@ -812,19 +822,12 @@ static duk_ret_t h_date_range(duk_context *ctx)
 
 static duk_ret_t h_time_range(duk_context *ctx)
 {
-  rf__pac *p = pac_of(ctx);
   duk_idx_t argc = duk_get_top(ctx);
-  struct tm l, g, d1, d2, nowtm;
-  int gmt, ok = 1, hour;
+  struct tm l, d1, d2, nowtm;
+  int ok = 1, hour;
 
-  if (argc < 1) {
-    duk_push_false(ctx);
+  if (!pac_range_args(ctx, &argc, &l, &nowtm))
     return 1;
-  }
-  gmt = pac_last_is_gmt(ctx, argc);
-  argc -= gmt;
-  pac_tm(p, &l, &g);
-  nowtm = gmt ? g : l;
   hour = nowtm.tm_hour;
   if (argc == 1) {
     /* hour == arguments[0] (loose equality; null/undefined never equal) */

@@ -17,6 +17,7 @@
 #include <curl/curl.h>
 
 #include "loop.h"
+#include "parse.h"
 #include "proxy/chain.h"
 #include "proxy/wpad.h"
 
@@ -101,11 +102,6 @@ static void pump(rf__pacres *pr);
 static uint64_t now_ms(const rf__pacres *pr)
 {
   return uv_now(pr->loop);
-}
-
-unsigned rf__pacres_evaluations(const rf__pacres *pr)
-{
-  return pr->evaluations;
 }
 
 /* ------------------------------------------------------------- freeing */
@@ -441,17 +437,8 @@ static char *to_utf8(const char *s, size_t n, size_t *out_len)
   char *out, *w;
 
   while (i < n && valid) {
-    unsigned char c = (unsigned char)s[i];
-    size_t k = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3
-                         : (c >> 3) == 30 ? 4 : 0;
-    size_t j;
-    if (k == 0 || i + k > n) {
-      valid = 0;
-      break;
-    }
-    for (j = 1; j < k; j++)
-      if (((unsigned char)s[i + j] >> 6) != 2)
-        valid = 0;
+    size_t k = rf__utf8_len((const unsigned char *)s + i, n - i);
+    valid = k > 0;
     i += k;
   }
   if (!valid)
@@ -775,24 +762,10 @@ static void pacres_destroy(void *self)
 static const rf_resolver_ops pacres_ops = { "pac", pacres_resolve,
                                             pacres_cancel, NULL,
                                             pacres_destroy };
-static const rf_resolver_ops wpadres_ops = { "wpad", pacres_resolve,
-                                             pacres_cancel, NULL,
-                                             pacres_destroy };
-static const rf_resolver_ops policy_pac_ops = { "policy-pac", pacres_resolve,
-                                                pacres_cancel, NULL,
-                                                pacres_destroy };
-static const rf_resolver_ops policy_wpad_ops = { "policy-wpad",
-                                                 pacres_resolve, pacres_cancel,
-                                                 NULL, pacres_destroy };
 
-const rf_resolver_ops *rf__policy_pac_ops(void)
+const rf_resolver_ops *rf__pacres_ops(void)
 {
-  return &policy_pac_ops;
-}
-
-const rf_resolver_ops *rf__policy_wpad_ops(void)
-{
-  return &policy_wpad_ops;
+  return &pacres_ops;
 }
 
 /* ------------------------------------------------- WPAD discovery glue */
@@ -849,16 +822,6 @@ static void wpad_glue_cancel(void *handle)
 const rf__pacres_discovery rf__wpad_system_discovery = {
   wpad_glue_start, wpad_glue_cancel, NULL
 };
-
-const rf_resolver_ops *rf__pacres_ops(void)
-{
-  return &pacres_ops;
-}
-
-const rf_resolver_ops *rf__wpadres_ops(void)
-{
-  return &wpadres_ops;
-}
 
 /* ------------------------------------------------------------- creation */
 

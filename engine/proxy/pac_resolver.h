@@ -49,18 +49,11 @@ int rf__pacres_new(rf__pacres **out, uv_loop_t *loop, const rf__logger *log,
                    const rf__pacres_config *cfg);
 
 /* The resolver ops; self is an rf__pacres (destroy releases it once its
- * worker and fetch are done). */
+ * worker and fetch are done).  The engine adds it under "pac", "wpad",
+ * "policy-pac" or "policy-wpad" (rf__engine_add_pac). */
 const rf_resolver_ops *rf__pacres_ops(void);
-const rf_resolver_ops *rf__wpadres_ops(void);
-/* The same, named for the policy resolver ("policy-pac", "policy-wpad"). */
-const rf_resolver_ops *rf__policy_pac_ops(void);
-const rf_resolver_ops *rf__policy_wpad_ops(void);
 
 /* WPAD discovery with the system's settings (wpad.c). */
 extern const rf__pacres_discovery rf__wpad_system_discovery;
-
-/* FindProxyForURL evaluations run so far (the result cache saves the
- * rest). */
-unsigned rf__pacres_evaluations(const rf__pacres *pr);
 
 #endif

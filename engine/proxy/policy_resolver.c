@@ -102,7 +102,7 @@ int rf_engine_add_policy_resolver(rf_engine *e, const char *sys_dir,
     pc.ca_file = c->ca_file;
     if (c->pac != NULL) {
       pc.location = c->pac;
-      rc = rf__engine_add_pac(e, &pc, rf__policy_pac_ops());
+      rc = rf__engine_add_pac(e, &pc, "policy-pac");
       if (rc != 0) {
         rf__engine_set_error(e, "%s: pac: %s", label,
                              rc == RF_EURL ? "not a PAC location"
@@ -114,7 +114,7 @@ int rf_engine_add_policy_resolver(rf_engine *e, const char *sys_dir,
     if (c->wpad) {
       pc.location = NULL;
       pc.discovery = &rf__wpad_system_discovery;
-      rc = rf__engine_add_pac(e, &pc, rf__policy_wpad_ops());
+      rc = rf__engine_add_pac(e, &pc, "policy-wpad");
       if (rc != 0) {
         rf__proxy_policy_free(pol);
         return rc;
@@ -161,5 +161,5 @@ int rf_engine_add_wpad_resolver(rf_engine *e, const rf_pac_options *opts)
   pc.discovery = &rf__wpad_system_discovery;
   if (opts != NULL)
     pc.opts = *opts;
-  return rf__engine_add_pac(e, &pc, rf__wpadres_ops());
+  return rf__engine_add_pac(e, &pc, "wpad");
 }

@@ -183,18 +183,8 @@ static void static_destroy(void *self)
 static const rf_resolver_ops static_ops = {
   "static", static_resolve, static_cancel, NULL, static_destroy
 };
-static const rf_resolver_ops override_ops = {
-  "override", static_resolve, static_cancel, NULL, static_destroy
-};
-static const rf_resolver_ops policy_ops = {
-  "policy", static_resolve, static_cancel, NULL, static_destroy
-};
 
-const rf_resolver_ops *rf__static_ops(const char *name)
+const rf_resolver_ops *rf__static_ops(void)
 {
-  if (name != NULL && strcmp(name, "override") == 0)
-    return &override_ops;
-  if (name != NULL && strcmp(name, "policy") == 0)
-    return &policy_ops;
   return &static_ops;
 }

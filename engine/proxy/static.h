@@ -30,7 +30,7 @@ int rf__static_decide(const rf__static *st, const rf_resolve_info *info,
                       rf_proxy *out, char *detail, size_t size);
 
 /* Resolver ops answering with rf__static_decide; self is an rf__static
- * (destroy frees it).  name "override" or anything else ("static"). */
-const rf_resolver_ops *rf__static_ops(const char *name);
+ * (destroy frees it).  Added to the chain under rf__static_name. */
+const rf_resolver_ops *rf__static_ops(void);
 
 #endif

@@ -293,7 +293,8 @@ RF_EXTERN void rf_engine_set_proxy_credentials(rf_engine *engine,
  * $XDG_STATE_HOME/rangefetch/proxy-marks), so that a proxy found dead by one
  * run is tried last by the next ones until its mark expires.  The file
  * holds "proxy-url expiry-unix-time" lines, no credentials.  Saving writes
- * a temporary file and renames it; loading ignores expired and malformed
+ * a temporary file and renames it (with no live mark and no file yet, it
+ * writes nothing); loading ignores expired and malformed
  * lines, and a missing file.  Returns 0, RF_EINVAL, RF_ENOMEM, or the
  * file's error (RF_EACCES, RF_EIO...).
  */
@@ -325,7 +326,9 @@ typedef struct rf_route_info {
                                  last); passwords are NULL */
   const unsigned *bad_for_s;  /* per candidate: seconds it stays marked
                                  bad, 0 when it is not */
-  unsigned auth;              /* auth schemes the job would allow */
+  unsigned auth;              /* auth schemes allowed by default
+                                 (RF_PROXY_AUTH_SAFE; a job may allow
+                                 others: rf_job_options.proxy_auth) */
 } rf_route_info;
 
 typedef void (*rf_explain_cb)(const rf_route_info *info, void *user_data);
