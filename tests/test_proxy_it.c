@@ -100,7 +100,7 @@ static void unique_path(const char *tag, char *out, size_t size)
 
 static int same_as_served(const char *path)
 {
-  char ref[700], cmd[1600];
+  char ref[700], cmd[3800];
 
   snprintf(ref, sizeof(ref), "%s/data.bin", rig("RIG_WWW"));
   snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", ref, path);

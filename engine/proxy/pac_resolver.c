@@ -16,6 +16,7 @@
 
 #include <curl/curl.h>
 
+#include "log.h"
 #include "loop.h"
 #include "parse.h"
 #include "proxy/chain.h"
@@ -134,8 +135,8 @@ static void answer_error(rf__pacres *pr, rf_resolve_req *req,
 {
   char detail[900];
 
-  snprintf(detail, sizeof(detail), "%s%sPAC %s: %s", pr->label,
-           pr->label[0] ? ": " : "", pr->shown, what);
+  rf__fmt_clip(detail, sizeof(detail), "%s%sPAC %s: %s", pr->label,
+               pr->label[0] ? ": " : "", pr->shown, what);
   rf_resolve_answer(req, pr->opts.mandatory ? RF_RESOLVE_ERROR_MANDATORY
                                             : RF_RESOLVE_ERROR,
                     NULL, 0, detail);

@@ -10,6 +10,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "log.h"
 #include "proxy/candidate.h"
 #include "proxy/env.h"
 
@@ -147,10 +148,10 @@ int rf__static_decide(const rf__static *st, const rf_resolve_info *info,
       out->ca_file = st->ca_file;
   }
   if (strcmp(st->name, "override") == 0)
-    snprintf(detail, size, "%s %s", st->label, s->shown);
+    rf__fmt_clip(detail, size, "%s %s", st->label, s->shown);
   else
-    snprintf(detail, size, "%s%s%s %s", st->label, st->label[0] ? ": " : "",
-             which, s->shown);
+    rf__fmt_clip(detail, size, "%s%s%s %s", st->label,
+                 st->label[0] ? ": " : "", which, s->shown);
   return 1;
 }
 
