@@ -121,8 +121,10 @@ void rf__engine_job_gone(rf_engine *e)
 
 static void engine_part_closed(rf_engine *e)
 {
-  if (--e->closing_parts == 0 && !e->own)
+  if (--e->closing_parts == 0 && !e->own) {
+    rf__engine_sockets_free(e);
     free(e);
+  }
 }
 
 static void on_multi_closed(rf__curlm *m, void *ud)
@@ -160,6 +162,7 @@ void rf_engine_free(rf_engine *e)
     /* Run until every handle is closed, then release the loop. */
     uv_run(e->loop, UV_RUN_DEFAULT);
     uv_loop_close(e->loop);
+    rf__engine_sockets_free(e);
     free(e);
   }
 }

@@ -100,6 +100,8 @@ static void conn_remove(rf__conn *c)
     c->job->busy_now--;
   }
   c->paused = 0;
+  c->lowat = 0; /* a connection that goes to the pool has it at 1 again */
+  c->fd = CURL_SOCKET_BAD;
 }
 
 /* Give back the pieces of c's run it did not finish. */
@@ -1729,6 +1731,8 @@ static void on_tick(uv_timer_t *t)
       c->bytes_at_tick = c->bytes_total;
       c->rate = c->rate == 0 ? ci : c->rate + ca * (ci - c->rate);
       c->quiet_ticks = c->busy && ci == 0 ? c->quiet_ticks + 1 : 0;
+      if (c->quiet_ticks > 0)
+        rf__conn_lowat_off(c);
     }
   }
   if (job->on_progress != NULL && job->state != RF__JOB_DONE) {

@@ -87,6 +87,11 @@ struct rf__conn {
   uint64_t bytes_at_tick;
   double rate;          /* bytes/s, smoothed over about a second */
   unsigned quiet_ticks; /* ticks in a row without a byte while busy */
+  /* SO_RCVLOWAT on the response's socket (0: the default, 1 byte); see
+   * tune_lowat() in transfer.c. */
+  unsigned lowat;
+  curl_socket_t fd;     /* the response's socket once looked up, or BAD */
+  uint64_t lowat_pos0, lowat_t0, lowat_check;
 };
 
 struct rf_engine {
@@ -103,6 +108,11 @@ struct rf_engine {
   unsigned njobs;
   int in_callback;
   int freeing;
+  /* Every socket libcurl opened for the engine's transfers and has not
+   * closed (CURLOPT_OPENSOCKETFUNCTION / CLOSESOCKETFUNCTION): where a
+   * connection's socket is looked up (rf__engine_conn_socket). */
+  curl_socket_t *socks;
+  size_t nsocks, socks_cap;
   char last_error[512];
 };
 
@@ -220,6 +230,13 @@ void rf__job_abort(rf_job *job); /* engine freed: no callback */
 void rf__job_progress(const rf_job *job, rf_progress *p);
 void rf__job_destroy(rf_job *job);
 
+/* sockets.c: open and close easy's sockets through e's socket list. */
+void rf__engine_sockets_use(rf_engine *e, CURL *easy);
+/* sockets.c: the socket easy's running transfer uses (found by the local
+ * and remote ports libcurl reports), or CURL_SOCKET_BAD if unsure. */
+curl_socket_t rf__engine_conn_socket(rf_engine *e, CURL *easy);
+/* sockets.c: release the list (every socket closed already). */
+void rf__engine_sockets_free(rf_engine *e);
 /* engine.c: a job was released. */
 void rf__engine_job_gone(rf_engine *e);
 struct rf__static_config;
@@ -248,6 +265,8 @@ void rf__conn_apply_route(rf__conn *c);
 /* Configure the easy handle for bytes [start, end) and the current URL. */
 int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end);
 void rf__conn_reset_response(rf__conn *c);
+/* Back to the default SO_RCVLOWAT (1 byte) if it was raised. */
+void rf__conn_lowat_off(rf__conn *c);
 /* Configure the easy handle to GET the job's manifest URL. */
 void rf__conn_prepare_manifest(rf__conn *c);
 /* Submit and drop the conn's staging block. */

@@ -15,6 +15,7 @@
 
 #include "rangefetch/rangefetch.h"
 #include "server.h"
+#include "support/logbuf.h"
 #include "support/testserver.h"
 
 static ts_server *srv;
@@ -422,6 +423,129 @@ Test(engine, rate_capped_connections_all_used)
   cr_assert_geq(r.max_connections, 4, "only %u connections ran at once",
                 r.max_connections);
   expect_gen(out_path("rate"), 3000000, 14);
+}
+
+/* Run one job to its end on e (own loop); outcome in *o. */
+static void run_job(rf_engine *e, const char *path_and_query,
+                    const char *output, rf_job_options *opts, outcome *o)
+{
+  char *url = ts_url(srv, path_and_query);
+
+  memset(o, 0, sizeof(*o));
+  opts->url = url;
+  opts->output = output;
+  opts->on_done = on_done;
+  opts->on_progress = on_progress;
+  opts->user_data = o;
+  opts->progress_interval_ms = 20;
+  cr_assert_eq(rf_job_add(e, NULL, opts), 0);
+  cr_assert_eq(rf_engine_run(e), 0);
+  cr_assert_eq(o->done, 1);
+  free(url);
+}
+
+static rf_engine *engine_logging(logbuf *lb)
+{
+  rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
+  rf_engine *e = NULL;
+
+  memset(lb, 0, sizeof(*lb));
+  eo.log_cb = logbuf_cb;
+  eo.log_level = RF_LOG_DEBUG;
+  eo.log_user_data = lb;
+  cr_assert_eq(rf_engine_new(&e, &eo), 0);
+  return e;
+}
+
+/* A fast response is read in batches (SO_RCVLOWAT raised), and the mark is
+ * back to 1 byte before the response ends: the kept-alive connection then
+ * serves a 5000-byte answer (far below the mark) at once.  Were the mark
+ * left up, that answer would never wake the reader: the second job would
+ * stall, be retried on a new connection, and take the stall timeout. */
+Test(engine, fast_responses_read_in_batches_pool_unharmed)
+{
+  logbuf lb;
+  rf_engine *e = engine_logging(&lb);
+  rf_job_options o;
+  outcome a, b;
+  uint64_t conns_after_a;
+
+  rf_job_options_init(&o);
+  o.connections = 1;
+  o.stall_timeout_ms = 3000;
+  run_job(e, "/gen/33554432?seed=41", out_path("batched"), &o, &a);
+  cr_assert_eq(a.error, 0, "%s", a.message);
+  expect_gen(out_path("batched"), 33554432, 41);
+  cr_assert_not_null(strstr(lb.text, "SO_RCVLOWAT 131072"),
+                     "reads never batched at 100+ MB/s:\n%s", lb.text);
+  cr_assert_not_null(strstr(lb.text, "SO_RCVLOWAT 1 "),
+                     "mark never put back:\n%s", lb.text);
+  conns_after_a = ts_connections(srv);
+
+  rf_job_options_init(&o);
+  o.connections = 1;
+  o.stall_timeout_ms = 3000;
+  run_job(e, "/gen/5000?seed=42", out_path("small"), &o, &b);
+  cr_assert_eq(b.error, 0, "%s", b.message);
+  cr_assert_eq(b.retries, 0, "the pooled connection stalled");
+  cr_assert_lt(b.seconds, 2.0, "the pooled connection stalled");
+  cr_assert_eq(ts_connections(srv), conns_after_a,
+               "the second job did not reuse the pooled connection");
+  expect_gen(out_path("small"), 5000, 42);
+  rf_engine_free(e);
+}
+
+/* The mark is sized to a few ms of data: at 2 MB/s a connection is woken
+ * for every segment, as before (no 32 KiB wait of 16 ms). */
+Test(engine, slow_responses_not_batched)
+{
+  logbuf lb;
+  rf_engine *e = engine_logging(&lb);
+  rf_job_options o;
+  outcome a;
+
+  rf_job_options_init(&o);
+  o.connections = 1;
+  run_job(e, "/gen/3000000?seed=43&rate=2000000", out_path("slow"), &o, &a);
+  cr_assert_eq(a.error, 0, "%s", a.message);
+  expect_gen(out_path("slow"), 3000000, 43);
+  cr_assert_null(strstr(lb.text, "SO_RCVLOWAT"), "batched at 2 MB/s:\n%s",
+                 lb.text);
+  rf_engine_free(e);
+}
+
+/* A connection that goes quiet with the mark up gets it back to 1 byte at
+ * the next tick; the response then finishes on the same connection. */
+Test(engine, quiet_connection_drops_the_mark)
+{
+  logbuf lb;
+  rf_engine *e = engine_logging(&lb);
+  rf_job_options o;
+  outcome a;
+
+  rf_job_options_init(&o);
+  o.connections = 1;
+  o.stall_timeout_ms = 5000;
+  run_job(e, "/gen/33554432?seed=44&stall=600&stall_at=16777216",
+          out_path("quiet"), &o, &a);
+  cr_assert_eq(a.error, 0, "%s", a.message);
+  cr_assert_eq(a.retries, 0, "%s", a.message);
+  expect_gen(out_path("quiet"), 33554432, 44);
+  cr_assert_not_null(strstr(lb.text, "SO_RCVLOWAT 131072"), "%s", lb.text);
+  /* Dropped with most of the response still to come (the tail's reset
+   * happens with at most 512 KiB to come). */
+  {
+    const char *p = lb.text;
+    unsigned long long most = 0;
+    while ((p = strstr(p, "SO_RCVLOWAT 1 (")) != NULL) {
+      unsigned long long left = strtoull(p + 15, NULL, 10);
+      most = left > most ? left : most;
+      p += 15;
+    }
+    cr_assert_gt(most, 8ull << 20, "mark not dropped while quiet:\n%s",
+                 lb.text);
+  }
+  rf_engine_free(e);
 }
 
 Test(engine, unreachable_port)
