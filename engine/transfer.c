@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <time.h>
 
 #include <sys/socket.h>
@@ -41,6 +42,7 @@
  * RF__LOWAT_WAIT_NS of data at the rate seen so far (no stall detection
  * is fooled), and dropped when a connection goes quiet (rf__conn_lowat_off).
  * The kernel still wakes us when the receive window is nearly full.
+ * Not over TLS (an https origin or an HTTPS proxy): see tune_lowat().
  */
 #define RF__LOWAT_MAX (128u * 1024)
 #define RF__LOWAT_MIN (32u * 1024)
@@ -90,6 +92,16 @@ static void tune_lowat(rf__conn *c)
     return;
   }
   if (c->lowat_t0 == 0) {
+    /* Over TLS libcurl 7.88 reads one record (16 KiB) per wake-up anyway:
+     * a raised mark would only keep more bytes queued. */
+    char *scheme = NULL;
+    if ((curl_easy_getinfo(c->easy, CURLINFO_SCHEME, &scheme) == CURLE_OK &&
+         scheme != NULL && strcasecmp(scheme, "https") == 0) ||
+        (c->applied != NULL && c->applied->type == RF_PROXY_HTTPS)) {
+      c->lowat_check = UINT64_MAX; /* never, for this response */
+      c->lowat_t0 = 1;
+      return;
+    }
     c->lowat_t0 = uv_hrtime();
     c->lowat_pos0 = c->pos;
     c->lowat_check = c->pos + RF__LOWAT_EVERY;
