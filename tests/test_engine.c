@@ -444,6 +444,20 @@ static void run_job(rf_engine *e, const char *path_and_query,
   free(url);
 }
 
+/* The largest low-water mark the log shows raised (0: never). */
+static unsigned long most_lowat(const char *log)
+{
+  const char *p = log;
+  unsigned long most = 0;
+
+  while ((p = strstr(p, "SO_RCVLOWAT ")) != NULL) {
+    unsigned long v = strtoul(p + 12, NULL, 10);
+    most = v > most ? v : most;
+    p += 12;
+  }
+  return most;
+}
+
 static rf_engine *engine_logging(logbuf *lb)
 {
   rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
@@ -476,8 +490,10 @@ Test(engine, fast_responses_read_in_batches_pool_unharmed)
   run_job(e, "/gen/33554432?seed=41", out_path("batched"), &o, &a);
   cr_assert_eq(a.error, 0, "%s", a.message);
   expect_gen(out_path("batched"), 33554432, 41);
-  cr_assert_not_null(strstr(lb.text, "SO_RCVLOWAT 131072"),
-                     "reads never batched at 100+ MB/s:\n%s", lb.text);
+  /* 32 KiB at least: raised (the size follows the rate, which a loaded
+   * machine or a sanitizer build lowers). */
+  cr_assert_geq(most_lowat(lb.text), 32768,
+                "reads never batched on loopback:\n%s", lb.text);
   cr_assert_not_null(strstr(lb.text, "SO_RCVLOWAT 1 "),
                      "mark never put back:\n%s", lb.text);
   conns_after_a = ts_connections(srv);
@@ -509,8 +525,7 @@ Test(engine, slow_responses_not_batched)
   run_job(e, "/gen/3000000?seed=43&rate=2000000", out_path("slow"), &o, &a);
   cr_assert_eq(a.error, 0, "%s", a.message);
   expect_gen(out_path("slow"), 3000000, 43);
-  cr_assert_null(strstr(lb.text, "SO_RCVLOWAT"), "batched at 2 MB/s:\n%s",
-                 lb.text);
+  cr_assert_eq(most_lowat(lb.text), 0, "batched at 2 MB/s:\n%s", lb.text);
   rf_engine_free(e);
 }
 
@@ -531,7 +546,7 @@ Test(engine, quiet_connection_drops_the_mark)
   cr_assert_eq(a.error, 0, "%s", a.message);
   cr_assert_eq(a.retries, 0, "%s", a.message);
   expect_gen(out_path("quiet"), 33554432, 44);
-  cr_assert_not_null(strstr(lb.text, "SO_RCVLOWAT 131072"), "%s", lb.text);
+  cr_assert_geq(most_lowat(lb.text), 32768, "%s", lb.text);
   /* Dropped with most of the response still to come (the tail's reset
    * happens with at most 512 KiB to come). */
   {
