@@ -51,6 +51,7 @@ struct rf__conn {
   /* The HTTP request: bytes [req_start, req_end) (req_end exclusive; for a
    * single stream of unknown length, RF_SIZE_UNKNOWN). */
   uint64_t req_start, req_end;
+  uint64_t req_t0;   /* uv_hrtime() when the request was prepared */
   uint64_t end;      /* logical end, <= req_end, lowered by stealing */
   uint64_t pos;      /* next content offset expected */
   uint32_t piece;    /* piece pos is in */
@@ -91,7 +92,7 @@ struct rf__conn {
    * tune_lowat() in transfer.c. */
   unsigned lowat;
   curl_socket_t fd;     /* the response's socket once looked up, or BAD */
-  uint64_t lowat_pos0, lowat_t0, lowat_check;
+  uint64_t lowat_check; /* next pos to re-size it at (0: not begun) */
 };
 
 struct rf_engine {

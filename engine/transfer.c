@@ -91,29 +91,30 @@ static void tune_lowat(rf__conn *c)
     rf__conn_lowat_off(c);
     return;
   }
-  if (c->lowat_t0 == 0) {
-    /* Over TLS libcurl 7.88 reads one record (16 KiB) per wake-up anyway:
-     * a raised mark would only keep more bytes queued. */
+  if (c->lowat_check == 0) {
+    /* The response's first body bytes.  Over TLS libcurl 7.88 reads one
+     * record (16 KiB) per wake-up anyway: a raised mark would only keep
+     * more bytes queued. */
     char *scheme = NULL;
     if ((curl_easy_getinfo(c->easy, CURLINFO_SCHEME, &scheme) == CURLE_OK &&
          scheme != NULL && strcasecmp(scheme, "https") == 0) ||
         (c->applied != NULL && c->applied->type == RF_PROXY_HTTPS)) {
       c->lowat_check = UINT64_MAX; /* never, for this response */
-      c->lowat_t0 = 1;
       return;
     }
-    c->lowat_t0 = uv_hrtime();
-    c->lowat_pos0 = c->pos;
-    c->lowat_check = c->pos + RF__LOWAT_EVERY;
-    return;
+    c->lowat_check = c->req_start + RF__LOWAT_EVERY;
   }
   if (c->pos < c->lowat_check)
     return;
   c->lowat_check = c->pos + RF__LOWAT_EVERY;
+  /* The rate since the request was sent: bytes that queued up while the
+   * loop was busy elsewhere cannot make it look faster than the server
+   * sends (timed from the first byte, a 200 ms backlog read in one go
+   * once raised the mark on a 1 MB/s connection). */
   now = uv_hrtime();
-  if (now <= c->lowat_t0)
+  if (now <= c->req_t0 + 1000000)
     return;
-  rate = (double)(c->pos - c->lowat_pos0) / (double)(now - c->lowat_t0);
+  rate = (double)(c->pos - c->req_start) / (double)(now - c->req_t0);
   want = RF__LOWAT_MAX;
   while (want >= RF__LOWAT_MIN && (double)want > rate * RF__LOWAT_WAIT_NS)
     want /= 2;
@@ -127,7 +128,7 @@ void rf__conn_reset_response(rf__conn *c)
 {
   c->lowat = 0; /* a response that ends early closes its connection */
   c->fd = CURL_SOCKET_BAD;
-  c->lowat_t0 = 0;
+  c->lowat_check = 0;
   c->status = 0;
   c->headers_done = 0;
   c->accepted = 0;
@@ -533,6 +534,7 @@ int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end)
   c->gen = job->gen;
   c->req_start = start;
   c->req_end = end;
+  c->req_t0 = uv_hrtime();
   c->end = end;
   c->pos = start;
   c->piece_fresh = 1;
@@ -571,6 +573,7 @@ void rf__conn_prepare_manifest(rf__conn *c)
   c->gen = c->job->gen;
   c->req_start = c->pos = 0;
   c->req_end = c->end = RF_SIZE_UNKNOWN;
+  c->req_t0 = uv_hrtime();
   rf__conn_apply_route(c);
   curl_easy_setopt(c->easy, CURLOPT_URL, c->job->manifest_url);
   curl_easy_setopt(c->easy, CURLOPT_RANGE, NULL);

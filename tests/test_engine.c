@@ -529,6 +529,45 @@ Test(engine, slow_responses_not_batched)
   rf_engine_free(e);
 }
 
+static void stall_loop_once(rf_job *job, const rf_progress *p, void *ud)
+{
+  int *stalled = ud;
+
+  (void)job;
+  (void)p;
+  if (!*stalled) {
+    *stalled = 1;
+    usleep(300 * 1000); /* the loop is busy: bytes queue up */
+  }
+}
+
+/* Bytes that queued while the loop was busy are read in one go; they must
+ * not make a 2 MB/s connection look fast (the rate is taken since the
+ * request was sent). */
+Test(engine, backlog_does_not_look_fast)
+{
+  logbuf lb;
+  rf_engine *e = engine_logging(&lb);
+  rf_job_options o;
+  char *url = ts_url(srv, "/gen/4000000?seed=45&rate=2000000");
+  int stalled = 0;
+
+  rf_job_options_init(&o);
+  o.url = url;
+  o.output = out_path("backlog");
+  o.connections = 1;
+  o.on_progress = stall_loop_once;
+  o.user_data = &stalled;
+  o.progress_interval_ms = 20;
+  cr_assert_eq(rf_job_add(e, NULL, &o), 0);
+  cr_assert_eq(rf_engine_run(e), 0);
+  cr_assert(stalled);
+  expect_gen(out_path("backlog"), 4000000, 45);
+  cr_assert_eq(most_lowat(lb.text), 0, "batched at 2 MB/s:\n%s", lb.text);
+  rf_engine_free(e);
+  free(url);
+}
+
 /* A connection that goes quiet with the mark up gets it back to 1 byte at
  * the next tick; the response then finishes on the same connection. */
 Test(engine, quiet_connection_drops_the_mark)
