@@ -100,7 +100,10 @@ static void conn_remove(rf__conn *c)
     c->job->busy_now--;
   }
   c->paused = 0;
-  c->lowat = 0; /* a connection that goes to the pool has it at 1 again */
+  /* A transfer that ended cleanly put the mark back to 1 byte before its
+   * tail; one that did not closed its connection.  Either way the next
+   * response starts afresh. */
+  c->lowat = 0;
   c->fd = CURL_SOCKET_BAD;
 }
 

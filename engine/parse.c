@@ -2,6 +2,7 @@
 #include "parse.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <strings.h>
 #include <time.h>
@@ -306,4 +307,16 @@ size_t rf__utf8_len(const unsigned char *s, size_t n)
       (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
     return 0;
   return more + 1;
+}
+
+char *rf__strdup_opt(const char *s, int *oom)
+{
+  char *d;
+
+  if (s == NULL)
+    return NULL;
+  d = strdup(s);
+  if (d == NULL)
+    *oom = 1;
+  return d;
 }

@@ -18,6 +18,10 @@ typedef struct rf__content_range {
  * Leading/trailing blanks are skipped.  Rejects other units, last < first,
  * last >= complete, overflow, garbage.  Returns 0 or RF_EPROTO.
  */
+/* A copy of s (NULL for NULL); sets *oom when the copy cannot be made, so
+ * that several optional settings are copied first and checked once. */
+char *rf__strdup_opt(const char *s, int *oom);
+
 /* Value of the hex digit c (either case), or -1. */
 int rf__hexval(int c);
 

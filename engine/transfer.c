@@ -42,7 +42,7 @@
  * RF__LOWAT_WAIT_NS of data at the rate seen so far (no stall detection
  * is fooled), and dropped when a connection goes quiet (rf__conn_lowat_off).
  * The kernel still wakes us when the receive window is nearly full.
- * Not over TLS (an https origin or an HTTPS proxy): see tune_lowat().
+ * Not over TLS (an https origin or an HTTPS proxy): see lowat_fits().
  */
 #define RF__LOWAT_MAX (128u * 1024)
 #define RF__LOWAT_MIN (32u * 1024)
@@ -78,35 +78,44 @@ void rf__conn_lowat_off(rf__conn *c)
     set_lowat(c, 0);
 }
 
+/* Whether the reads of this response may be batched: a 206 whose range
+ * ends where the request ends (the bytes waited for always come), and not
+ * over TLS, where libcurl 7.88 reads one 16 KiB record per wake-up anyway
+ * (a raised mark would only keep more bytes queued). */
+static int lowat_fits(rf__conn *c)
+{
+  char *scheme = NULL;
+
+  if (c->has_cr != 1 || c->cr_last + 1 != c->req_end)
+    return 0;
+  if (c->applied != NULL && c->applied->type == RF_PROXY_HTTPS)
+    return 0;
+  return curl_easy_getinfo(c->easy, CURLINFO_SCHEME, &scheme) != CURLE_OK ||
+         scheme == NULL || strcasecmp(scheme, "https") != 0;
+}
+
+/* From the write callback, after every chunk: two comparisons unless the
+ * mark is due for a change. */
 static void tune_lowat(rf__conn *c)
 {
-  uint64_t rem, now;
+  uint64_t now;
   unsigned want;
   double rate;
 
-  if (c->has_cr != 1 || c->cr_last + 1 != c->req_end)
+  if (c->lowat > 0 && c->req_end - c->pos <= RF__LOWAT_TAIL) {
+    set_lowat(c, 0); /* the tail: back to 1 byte */
     return;
-  rem = c->req_end - c->pos;
-  if (rem <= RF__LOWAT_TAIL) {
-    rf__conn_lowat_off(c);
-    return;
-  }
-  if (c->lowat_check == 0) {
-    /* The response's first body bytes.  Over TLS libcurl 7.88 reads one
-     * record (16 KiB) per wake-up anyway: a raised mark would only keep
-     * more bytes queued. */
-    char *scheme = NULL;
-    if ((curl_easy_getinfo(c->easy, CURLINFO_SCHEME, &scheme) == CURLE_OK &&
-         scheme != NULL && strcasecmp(scheme, "https") == 0) ||
-        (c->applied != NULL && c->applied->type == RF_PROXY_HTTPS)) {
-      c->lowat_check = UINT64_MAX; /* never, for this response */
-      return;
-    }
-    c->lowat_check = c->req_start + RF__LOWAT_EVERY;
   }
   if (c->pos < c->lowat_check)
     return;
+  if (c->lowat_check == 0) { /* the response's first body bytes */
+    c->lowat_check =
+        lowat_fits(c) ? c->req_start + RF__LOWAT_EVERY : UINT64_MAX;
+    return;
+  }
   c->lowat_check = c->pos + RF__LOWAT_EVERY;
+  if (c->req_end - c->pos <= RF__LOWAT_TAIL)
+    return;
   /* The rate since the request was sent: bytes that queued up while the
    * loop was busy elsewhere cannot make it look faster than the server
    * sends (timed from the first byte, a 200 ms backlog read in one go
@@ -126,9 +135,7 @@ static void tune_lowat(rf__conn *c)
 
 void rf__conn_reset_response(rf__conn *c)
 {
-  c->lowat = 0; /* a response that ends early closes its connection */
-  c->fd = CURL_SOCKET_BAD;
-  c->lowat_check = 0;
+  c->lowat_check = 0; /* (the mark and its socket: conn_remove) */
   c->status = 0;
   c->headers_done = 0;
   c->accepted = 0;

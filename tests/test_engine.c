@@ -17,6 +17,7 @@
 #include "server.h"
 #include "support/logbuf.h"
 #include "support/testserver.h"
+#include "support/tmpdir.h"
 
 static ts_server *srv;
 static char dir[256];
@@ -28,18 +29,13 @@ static void setup(void)
   signal(SIGPIPE, SIG_IGN);
   srv = ts_start(NULL);
   cr_assert_not_null(srv, "test server did not start");
-  snprintf(dir, sizeof(dir), "/tmp/rf-engine-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
+  tmpdir_make(dir, sizeof(dir), "engine");
 }
 
 static void teardown(void)
 {
-  char cmd[300];
-
   ts_stop(srv);
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", dir);
+  tmpdir_remove(dir);
 }
 
 TestSuite(engine, .init = setup, .fini = teardown, .timeout = 300);
@@ -58,6 +54,8 @@ typedef struct outcome {
   unsigned progress_calls;
   unsigned max_connections;
   int saw_single;
+  unsigned stall_once_ms; /* set before a run: the first progress call
+                             blocks the loop this long */
 } outcome;
 
 static void on_progress(rf_job *job, const rf_progress *p, void *ud)
@@ -66,6 +64,10 @@ static void on_progress(rf_job *job, const rf_progress *p, void *ud)
 
   (void)job;
   o->progress_calls++;
+  if (o->stall_once_ms > 0) {
+    usleep(o->stall_once_ms * 1000u); /* the loop is busy: bytes queue up */
+    o->stall_once_ms = 0;
+  }
   if (p->connections > o->max_connections)
     o->max_connections = p->connections;
   if (p->single_stream)
@@ -430,8 +432,10 @@ static void run_job(rf_engine *e, const char *path_and_query,
                     const char *output, rf_job_options *opts, outcome *o)
 {
   char *url = ts_url(srv, path_and_query);
+  unsigned stall = o->stall_once_ms;
 
   memset(o, 0, sizeof(*o));
+  o->stall_once_ms = stall;
   opts->url = url;
   opts->output = output;
   opts->on_done = on_done;
@@ -444,33 +448,6 @@ static void run_job(rf_engine *e, const char *path_and_query,
   free(url);
 }
 
-/* The largest low-water mark the log shows raised (0: never). */
-static unsigned long most_lowat(const char *log)
-{
-  const char *p = log;
-  unsigned long most = 0;
-
-  while ((p = strstr(p, "SO_RCVLOWAT ")) != NULL) {
-    unsigned long v = strtoul(p + 12, NULL, 10);
-    most = v > most ? v : most;
-    p += 12;
-  }
-  return most;
-}
-
-static rf_engine *engine_logging(logbuf *lb)
-{
-  rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
-  rf_engine *e = NULL;
-
-  memset(lb, 0, sizeof(*lb));
-  eo.log_cb = logbuf_cb;
-  eo.log_level = RF_LOG_DEBUG;
-  eo.log_user_data = lb;
-  cr_assert_eq(rf_engine_new(&e, &eo), 0);
-  return e;
-}
-
 /* A fast response is read in batches (SO_RCVLOWAT raised), and the mark is
  * back to 1 byte before the response ends: the kept-alive connection then
  * serves a 5000-byte answer (far below the mark) at once.  Were the mark
@@ -478,8 +455,8 @@ static rf_engine *engine_logging(logbuf *lb)
  * stall, be retried on a new connection, and take the stall timeout. */
 Test(engine, fast_responses_read_in_batches_pool_unharmed)
 {
-  logbuf lb;
-  rf_engine *e = engine_logging(&lb);
+  logbuf lb = { 0 };
+  rf_engine *e = logbuf_engine(&lb);
   rf_job_options o;
   outcome a, b;
   uint64_t conns_after_a;
@@ -492,7 +469,7 @@ Test(engine, fast_responses_read_in_batches_pool_unharmed)
   expect_gen(out_path("batched"), 33554432, 41);
   /* 32 KiB at least: raised (the size follows the rate, which a loaded
    * machine or a sanitizer build lowers). */
-  cr_assert_geq(most_lowat(lb.text), 32768,
+  cr_assert_geq(logbuf_most_after(&lb, "SO_RCVLOWAT "), 32768,
                 "reads never batched on loopback:\n%s", lb.text);
   cr_assert_not_null(strstr(lb.text, "SO_RCVLOWAT 1 "),
                      "mark never put back:\n%s", lb.text);
@@ -515,8 +492,8 @@ Test(engine, fast_responses_read_in_batches_pool_unharmed)
  * for every segment, as before (no 32 KiB wait of 16 ms). */
 Test(engine, slow_responses_not_batched)
 {
-  logbuf lb;
-  rf_engine *e = engine_logging(&lb);
+  logbuf lb = { 0 };
+  rf_engine *e = logbuf_engine(&lb);
   rf_job_options o;
   outcome a;
 
@@ -525,20 +502,9 @@ Test(engine, slow_responses_not_batched)
   run_job(e, "/gen/3000000?seed=43&rate=2000000", out_path("slow"), &o, &a);
   cr_assert_eq(a.error, 0, "%s", a.message);
   expect_gen(out_path("slow"), 3000000, 43);
-  cr_assert_eq(most_lowat(lb.text), 0, "batched at 2 MB/s:\n%s", lb.text);
+  cr_assert_eq(logbuf_most_after(&lb, "SO_RCVLOWAT "), 0,
+               "batched at 2 MB/s:\n%s", lb.text);
   rf_engine_free(e);
-}
-
-static void stall_loop_once(rf_job *job, const rf_progress *p, void *ud)
-{
-  int *stalled = ud;
-
-  (void)job;
-  (void)p;
-  if (!*stalled) {
-    *stalled = 1;
-    usleep(300 * 1000); /* the loop is busy: bytes queue up */
-  }
 }
 
 /* Bytes that queued while the loop was busy are read in one go; they must
@@ -546,34 +512,28 @@ static void stall_loop_once(rf_job *job, const rf_progress *p, void *ud)
  * request was sent). */
 Test(engine, backlog_does_not_look_fast)
 {
-  logbuf lb;
-  rf_engine *e = engine_logging(&lb);
+  logbuf lb = { 0 };
+  rf_engine *e = logbuf_engine(&lb);
   rf_job_options o;
-  char *url = ts_url(srv, "/gen/4000000?seed=45&rate=2000000");
-  int stalled = 0;
+  outcome a = { .stall_once_ms = 300 };
 
   rf_job_options_init(&o);
-  o.url = url;
-  o.output = out_path("backlog");
   o.connections = 1;
-  o.on_progress = stall_loop_once;
-  o.user_data = &stalled;
-  o.progress_interval_ms = 20;
-  cr_assert_eq(rf_job_add(e, NULL, &o), 0);
-  cr_assert_eq(rf_engine_run(e), 0);
-  cr_assert(stalled);
+  run_job(e, "/gen/4000000?seed=45&rate=2000000", out_path("backlog"), &o,
+          &a);
+  cr_assert_eq(a.stall_once_ms, 0, "the loop was never stalled");
   expect_gen(out_path("backlog"), 4000000, 45);
-  cr_assert_eq(most_lowat(lb.text), 0, "batched at 2 MB/s:\n%s", lb.text);
+  cr_assert_eq(logbuf_most_after(&lb, "SO_RCVLOWAT "), 0,
+               "batched at 2 MB/s:\n%s", lb.text);
   rf_engine_free(e);
-  free(url);
 }
 
 /* A connection that goes quiet with the mark up gets it back to 1 byte at
  * the next tick; the response then finishes on the same connection. */
 Test(engine, quiet_connection_drops_the_mark)
 {
-  logbuf lb;
-  rf_engine *e = engine_logging(&lb);
+  logbuf lb = { 0 };
+  rf_engine *e = logbuf_engine(&lb);
   rf_job_options o;
   outcome a;
 
@@ -585,20 +545,12 @@ Test(engine, quiet_connection_drops_the_mark)
   cr_assert_eq(a.error, 0, "%s", a.message);
   cr_assert_eq(a.retries, 0, "%s", a.message);
   expect_gen(out_path("quiet"), 33554432, 44);
-  cr_assert_geq(most_lowat(lb.text), 32768, "%s", lb.text);
+  cr_assert_geq(logbuf_most_after(&lb, "SO_RCVLOWAT "), 32768, "%s",
+                lb.text);
   /* Dropped with most of the response still to come (the tail's reset
    * happens with at most 512 KiB to come). */
-  {
-    const char *p = lb.text;
-    unsigned long long most = 0;
-    while ((p = strstr(p, "SO_RCVLOWAT 1 (")) != NULL) {
-      unsigned long long left = strtoull(p + 15, NULL, 10);
-      most = left > most ? left : most;
-      p += 15;
-    }
-    cr_assert_gt(most, 8ull << 20, "mark not dropped while quiet:\n%s",
-                 lb.text);
-  }
+  cr_assert_gt(logbuf_most_after(&lb, "SO_RCVLOWAT 1 ("), 8ull << 20,
+               "mark not dropped while quiet:\n%s", lb.text);
   rf_engine_free(e);
 }
 

@@ -11,6 +11,7 @@
 
 #include "journal.h"
 #include "rangefetch/rangefetch.h"
+#include "support/tmpdir.h"
 
 #define HS RF__JOURNAL_HEADER_SIZE
 #define RS RF__JOURNAL_RECORD_SIZE
@@ -20,17 +21,12 @@ static char dir[64];
 
 static void setup(void)
 {
-  snprintf(dir, sizeof(dir), "/tmp/rf-journal-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
+  tmpdir_make(dir, sizeof(dir), "journal");
 }
 
 static void teardown(void)
 {
-  char cmd[128];
-
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "cannot remove %s\n", dir);
+  tmpdir_remove(dir);
 }
 
 TestSuite(journal, .init = setup, .fini = teardown, .timeout = 300);

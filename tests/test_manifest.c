@@ -12,31 +12,19 @@
 
 #include "manifest_internal.h"
 #include "rangefetch/manifest.h"
-
-/* Under ASan, fail the test if anything it allocated is left over. */
-#ifdef __SANITIZE_ADDRESS__
-#  include <sanitizer/lsan_interface.h>
-#  define ASSERT_NO_LEAKS() \
-    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked")
-#else
-#  define ASSERT_NO_LEAKS() ((void)0)
-#endif
+#include "support/leaks.h"
+#include "support/tmpdir.h"
 
 static char dir[64];
 
 static void setup(void)
 {
-  snprintf(dir, sizeof(dir), "/tmp/rf-manifest-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
+  tmpdir_make(dir, sizeof(dir), "manifest");
 }
 
 static void teardown(void)
 {
-  char cmd[128];
-
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "cannot remove %s\n", dir);
+  tmpdir_remove(dir);
 }
 
 TestSuite(manifest, .init = setup, .fini = teardown, .timeout = 120);

@@ -12,16 +12,9 @@
 
 #include "proxy/pac.h"
 #include "rangefetch/rangefetch.h"
+#include "support/leaks.h"
 
 TestSuite(pac);
-
-#ifdef __SANITIZE_ADDRESS__
-#  include <sanitizer/lsan_interface.h>
-#  define ASSERT_NO_LEAKS() \
-    cr_assert_eq(__lsan_do_recoverable_leak_check(), 0, "memory leaked")
-#else
-#  define ASSERT_NO_LEAKS() ((void)0)
-#endif
 
 /* Friday 2024-03-15 14:30:45 UTC */
 #define T_FRI_1430 1710513045

@@ -23,6 +23,7 @@
 #include "support/logbuf.h"
 #include "support/textfile.h"
 #include "support/testserver.h"
+#include "support/tmpdir.h"
 
 static ts_server *srv;
 static char dir[256];
@@ -51,19 +52,14 @@ static void setup(void)
   signal(SIGPIPE, SIG_IGN);
   srv = ts_start(NULL);
   cr_assert_not_null(srv, "test server did not start");
-  snprintf(dir, sizeof(dir), "/tmp/rf-proxy-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
+  tmpdir_make(dir, sizeof(dir), "proxy");
   dead_port = closed_port();
 }
 
 static void teardown(void)
 {
-  char cmd[300];
-
   ts_stop(srv);
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", dir);
+  tmpdir_remove(dir);
 }
 
 TestSuite(proxy, .init = setup, .fini = teardown, .timeout = 120);
@@ -98,20 +94,6 @@ static void on_done(rf_job *job, const rf_result *r, void *ud)
   o->error = r->error;
   snprintf(o->message, sizeof(o->message), "%s", r->message);
   snprintf(o->route, sizeof(o->route), "%s", r->route != NULL ? r->route : "");
-}
-
-static rf_engine *new_engine(logbuf *lb)
-{
-  rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
-  rf_engine *e = NULL;
-
-  if (lb != NULL) {
-    eo.log_cb = logbuf_cb;
-    eo.log_level = RF_LOG_DEBUG;
-    eo.log_user_data = lb;
-  }
-  cr_assert_eq(rf_engine_new(&e, &eo), 0);
-  return e;
 }
 
 /* Add a job for /gen/SIZE?seed=SEED to e, into dir/name. */
@@ -336,7 +318,7 @@ Test(proxy, parse_and_format_candidates)
 
 Test(proxy, no_resolver_goes_direct_and_says_so)
 {
-  rf_engine *e = new_engine(NULL);
+  rf_engine *e = logbuf_engine(NULL);
   outcome o;
 
   memset(&o, 0, sizeof(o));
@@ -350,7 +332,7 @@ Test(proxy, no_resolver_goes_direct_and_says_so)
 
 Test(proxy, synchronous_answer_is_deferred_and_used)
 {
-  rf_engine *e = new_engine(NULL);
+  rf_engine *e = logbuf_engine(NULL);
   fixed f;
   outcome o;
 
@@ -373,7 +355,7 @@ Test(proxy, synchronous_answer_is_deferred_and_used)
 
 Test(proxy, asynchronous_answer_and_cancellation)
 {
-  rf_engine *e = new_engine(NULL);
+  rf_engine *e = logbuf_engine(NULL);
   fixed f;
   outcome o1, o2;
   rf_job_options jo;
@@ -412,7 +394,7 @@ Test(proxy, asynchronous_answer_and_cancellation)
 
 Test(proxy, pass_and_error_go_on_mandatory_stops)
 {
-  rf_engine *e = new_engine(NULL);
+  rf_engine *e = logbuf_engine(NULL);
   fixed pass, err, mand;
   outcome o;
   uint64_t before;
@@ -448,7 +430,7 @@ Test(proxy, pass_and_error_go_on_mandatory_stops)
 Test(proxy, dead_proxy_fails_over_and_is_marked_bad_for_all_jobs)
 {
   logbuf *lb = calloc(1, sizeof(*lb));
-  rf_engine *e = new_engine(lb);
+  rf_engine *e = logbuf_engine(lb);
   fixed f;
   outcome o1, o2;
 
@@ -482,7 +464,7 @@ Test(proxy, dead_proxy_fails_over_and_is_marked_bad_for_all_jobs)
 
 Test(proxy, every_proxy_dead_without_direct_fails_closed)
 {
-  rf_engine *e = new_engine(NULL);
+  rf_engine *e = logbuf_engine(NULL);
   fixed f;
   outcome o;
   uint64_t before = ts_requests(srv);
@@ -505,7 +487,7 @@ Test(proxy, every_proxy_dead_without_direct_fails_closed)
 
 Test(proxy, job_proxy_option_bypasses_the_chain)
 {
-  rf_engine *e = new_engine(NULL);
+  rf_engine *e = logbuf_engine(NULL);
   fixed f;
   outcome o;
   char dead[64];
@@ -530,7 +512,7 @@ Test(proxy, job_proxy_option_bypasses_the_chain)
 
 Test(proxy, static_resolver_per_scheme_and_no_proxy)
 {
-  rf_engine *e = new_engine(NULL);
+  rf_engine *e = logbuf_engine(NULL);
   outcome o;
   char dead[64];
 
@@ -544,7 +526,7 @@ Test(proxy, static_resolver_per_scheme_and_no_proxy)
   cr_assert(strstr(o.route, "default") != NULL, "%s", o.route);
   rf_engine_free(e);
 
-  e = new_engine(NULL);
+  e = logbuf_engine(NULL);
   cr_assert_eq(rf_engine_add_static_resolver(e, dead, NULL, NULL,
                                              "localhost,127.0.0.0/8"),
                0);
@@ -556,7 +538,7 @@ Test(proxy, static_resolver_per_scheme_and_no_proxy)
   cr_assert(strstr(o.route, "no_proxy") != NULL, "%s", o.route);
   cr_assert_eq(rf_engine_add_static_resolver(NULL, dead, NULL, NULL, NULL),
                RF_EINVAL);
-  e = new_engine(NULL);
+  e = logbuf_engine(NULL);
   cr_assert_eq(rf_engine_add_static_resolver(e, "ftp://x", NULL, NULL, NULL),
                RF_EURL);
   rf_engine_free(e);
@@ -613,7 +595,7 @@ static explained explain(rf_engine *e, const char *url)
 
 Test(proxy, explain_reports_steps_candidates_and_bad_marks)
 {
-  rf_engine *e = new_engine(NULL);
+  rf_engine *e = logbuf_engine(NULL);
   fixed f;
   outcome o;
   explained x;
@@ -644,7 +626,7 @@ Test(proxy, explain_reports_steps_candidates_and_bad_marks)
   rf_engine_set_proxy_bad_time(e, 60);
   fixed_close(&f);
   rf_engine_free(e);
-  e = new_engine(NULL);
+  e = logbuf_engine(NULL);
   cr_assert_eq(rf_engine_explain(e, "ftp://x/", on_explained, &x), RF_EURL);
   rf_engine_free(e);
 }
@@ -654,7 +636,7 @@ Test(proxy, explain_reports_steps_candidates_and_bad_marks)
 Test(proxy, pac_data_url_fails_over_and_evaluates_once_per_host)
 {
   logbuf *lb = calloc(1, sizeof(*lb));
-  rf_engine *e = new_engine(lb);
+  rf_engine *e = logbuf_engine(lb);
   outcome o1, o2;
   char pac[512];
 
@@ -685,7 +667,7 @@ Test(proxy, pac_data_url_fails_over_and_evaluates_once_per_host)
 
 Test(proxy, pac_without_direct_and_dead_proxies_fails_closed)
 {
-  rf_engine *e = new_engine(NULL);
+  rf_engine *e = logbuf_engine(NULL);
   outcome o;
   char pac[512];
   uint64_t before = ts_requests(srv);
@@ -706,7 +688,7 @@ Test(proxy, pac_without_direct_and_dead_proxies_fails_closed)
 
 Test(proxy, pac_errors_fall_through_unless_mandatory)
 {
-  rf_engine *e = new_engine(NULL);
+  rf_engine *e = logbuf_engine(NULL);
   explained x;
   char path[600];
   rf_pac_options po;
@@ -722,7 +704,7 @@ Test(proxy, pac_errors_fall_through_unless_mandatory)
   cr_assert(strstr(x.chosen, "default") != NULL, "%s", x.chosen);
   rf_engine_free(e);
 
-  e = new_engine(NULL);
+  e = logbuf_engine(NULL);
   memset(&po, 0, sizeof(po));
   po.mandatory = 1;
   snprintf(path, sizeof(path), "%s/missing.pac", dir);
@@ -748,7 +730,7 @@ Test(proxy, pac_over_http_with_fetch_limits)
                    "    return 'PROXY proxy.corp.test:3128';\n"
                    "  return 'DIRECT';\n}\n");
   url = ts_url(srv, "/ok.pac");
-  e = new_engine(NULL);
+  e = logbuf_engine(NULL);
   cr_assert_eq(rf_engine_add_pac_resolver(e, url, NULL), 0);
   x = explain(e, "https://files.corp.test/big.iso");
   cr_assert_eq(x.error, 0, "%s", x.chosen);
@@ -762,7 +744,7 @@ Test(proxy, pac_over_http_with_fetch_limits)
 
   /* 404 */
   url = ts_url(srv, "/nothing.pac");
-  e = new_engine(NULL);
+  e = logbuf_engine(NULL);
   cr_assert_eq(rf_engine_add_pac_resolver(e, url, NULL), 0);
   x = explain(e, "http://other.test/");
   cr_assert_eq(x.st0, RF_RESOLVE_ERROR);
@@ -780,7 +762,7 @@ Test(proxy, pac_over_http_with_fetch_limits)
           f);
   fclose(f);
   url = ts_url(srv, "/huge.pac");
-  e = new_engine(NULL);
+  e = logbuf_engine(NULL);
   cr_assert_eq(rf_engine_add_pac_resolver(e, url, NULL), 0);
   x = explain(e, "http://other.test/");
   cr_assert_eq(x.st0, RF_RESOLVE_ERROR);
@@ -788,7 +770,7 @@ Test(proxy, pac_over_http_with_fetch_limits)
   rf_engine_free(e);
   free(url);
 
-  e = new_engine(NULL);
+  e = logbuf_engine(NULL);
   cr_assert_eq(rf_engine_add_pac_resolver(e, "gopher://x/p.pac", NULL),
                RF_EURL);
   cr_assert_eq(rf_engine_add_pac_resolver(e, "", NULL), RF_EINVAL);
@@ -814,7 +796,7 @@ static int creds_cb(const rf_proxy *p, char *user, size_t us, char *pass,
 Test(proxy, credentials_callback_is_asked_and_secrets_stay_out)
 {
   logbuf *lb = calloc(1, sizeof(*lb));
-  rf_engine *e = new_engine(lb);
+  rf_engine *e = logbuf_engine(lb);
   fixed f;
   outcome o;
 
@@ -839,7 +821,7 @@ Test(proxy, credentials_callback_is_asked_and_secrets_stay_out)
 
 Test(proxy, env_resolver_follows_curl_rules)
 {
-  rf_engine *e = new_engine(NULL);
+  rf_engine *e = logbuf_engine(NULL);
   explained x;
   char dead[64];
 
@@ -861,7 +843,7 @@ Test(proxy, env_resolver_follows_curl_rules)
   rf_engine_free(e);
 
   setenv("no_proxy", ".example.test", 1);
-  e = new_engine(NULL);
+  e = logbuf_engine(NULL);
   cr_assert_eq(rf_engine_add_env_resolver(e), 0);
   x = explain(e, "http://files.example.test/a");
   cr_assert_str_eq(x.cand[0], "DIRECT");
@@ -894,7 +876,7 @@ Test(proxy, policy_files_decide_by_context)
   write_conf(sys, "proxy.conf", "proxy = http://device.example:3128\n");
   write_conf(sys, "static.conf", "proxy = http://static.example:8080\n");
 
-  e = new_engine(NULL);
+  e = logbuf_engine(NULL);
   cr_assert_eq(rf_engine_add_policy_resolver(e, sys, usr), 0);
   x = explain(e, "http://origin.test/");
   cr_assert_str_eq(x.cand[0], "http://user.example:3128");
@@ -902,7 +884,7 @@ Test(proxy, policy_files_decide_by_context)
   cr_assert(strstr(x.step0, "user") != NULL, "%s", x.step0);
   rf_engine_free(e);
 
-  e = new_engine(NULL);
+  e = logbuf_engine(NULL);
   rf_engine_set_context(e, RF_CONTEXT_SERVICE);
   cr_assert_eq(rf_engine_add_policy_resolver(e, sys, usr), 0);
   x = explain(e, "http://origin.test/");
@@ -913,7 +895,7 @@ Test(proxy, policy_files_decide_by_context)
 
   /* A broken file is an error naming its line, never skipped. */
   write_conf(sys, "static.conf", "proxy = http://static.example:8080\nprxy = 1\n");
-  e = new_engine(NULL);
+  e = logbuf_engine(NULL);
   cr_assert_eq(rf_engine_add_policy_resolver(e, sys, usr), RF_EINVAL);
   cr_assert(strstr(rf_engine_last_error(e), "static.conf:2") != NULL, "%s",
             rf_engine_last_error(e));
@@ -924,7 +906,7 @@ Test(proxy, policy_files_decide_by_context)
   write_conf(usr, "proxy.conf",
              "pac = data:,function FindProxyForURL(u,h){return "
              "'PROXY pac.example:8000';}\n");
-  e = new_engine(NULL);
+  e = logbuf_engine(NULL);
   cr_assert_eq(rf_engine_add_policy_resolver(e, sys, usr), 0);
   x = explain(e, "http://origin.test/");
   cr_assert_str_eq(x.cand[0], "http://pac.example:8000");
@@ -947,7 +929,7 @@ Test(proxy, wpad_finds_the_pac_url_and_uses_it)
   snprintf(urlfile, sizeof(urlfile), "%s/option252", dir);
   tf_write(urlfile, pacurl);
   setenv("RANGEFETCH_WPAD_URL_FILE", urlfile, 1);
-  e = new_engine(NULL);
+  e = logbuf_engine(NULL);
   cr_assert_eq(rf_engine_add_wpad_resolver(e, NULL), 0);
   x = explain(e, "http://origin.test/");
   cr_assert_eq(x.error, 0, "%s", x.chosen);
@@ -1001,7 +983,7 @@ static void on_tick(uv_timer_t *t)
 
 Test(proxy, pac_evaluation_never_blocks_the_loop)
 {
-  rf_engine *e = new_engine(NULL);
+  rf_engine *e = logbuf_engine(NULL);
   uv_timer_t timer;
   explained x;
   rf_pac_options po;

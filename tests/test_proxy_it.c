@@ -19,6 +19,7 @@
 #include "rangefetch.h"
 #include "support/logbuf.h"
 #include "support/textfile.h"
+#include "support/tmpdir.h"
 
 /* ------------------------------------------------------------- the rig */
 
@@ -66,19 +67,14 @@ static void setup(void)
     rig_n++;
   }
   fclose(f);
-  snprintf(dir, sizeof(dir), "/tmp/rf-proxy-it-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
+  tmpdir_make(dir, sizeof(dir), "proxy-it");
   snprintf(marker, sizeof(marker), "it-%d-%u", (int)getpid(),
            (unsigned)time(NULL));
 }
 
 static void teardown(void)
 {
-  char cmd[300];
-
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", dir);
+  tmpdir_remove(dir);
 }
 
 TestSuite(proxy_it, .init = setup, .fini = teardown, .timeout = 120);

@@ -23,6 +23,7 @@
 #include "rangefetch/manifest.h"
 #include "rangefetch/rangefetch.h"
 #include "support/testserver.h"
+#include "support/tmpdir.h"
 
 static ts_server *srv;
 static char dir[256];
@@ -32,18 +33,13 @@ static void setup(void)
   signal(SIGPIPE, SIG_IGN);
   srv = ts_start(NULL);
   cr_assert_not_null(srv, "test server did not start");
-  snprintf(dir, sizeof(dir), "/tmp/rf-resume-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
+  tmpdir_make(dir, sizeof(dir), "resume");
 }
 
 static void teardown(void)
 {
-  char cmd[300];
-
   ts_stop(srv);
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "could not remove %s\n", dir);
+  tmpdir_remove(dir);
 }
 
 TestSuite(resume, .init = setup, .fini = teardown, .timeout = 600);

@@ -11,22 +11,18 @@
 #include "journal.h"
 #include "rangefetch/rangefetch.h"
 #include "store.h"
+#include "support/tmpdir.h"
 
 static char dir[64];
 
 static void setup(void)
 {
-  snprintf(dir, sizeof(dir), "/tmp/rf-store-XXXXXX");
-  cr_assert_not_null(mkdtemp(dir));
+  tmpdir_make(dir, sizeof(dir), "store");
 }
 
 static void teardown(void)
 {
-  char cmd[128];
-
-  snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
-  if (system(cmd) != 0)
-    fprintf(stderr, "cannot remove %s\n", dir);
+  tmpdir_remove(dir);
 }
 
 TestSuite(store, .init = setup, .fini = teardown, .timeout = 60);

@@ -5,7 +5,6 @@
  * the loop); results are cached per scheme+host+port.
  */
 #include "proxy/pac_resolver.h"
-#include "parse.h"
 
 #include <errno.h>
 #include <stdarg.h>
@@ -946,13 +945,14 @@ int rf__pacres_new(rf__pacres **out, uv_loop_t *loop, const rf__logger *log,
     rc = RF_EURL;
   }
   pr->auth = cfg->auth;
-  if (rc == 0 &&
-      ((cfg->user != NULL && (pr->user = strdup(cfg->user)) == NULL) ||
-       (cfg->password != NULL &&
-        (pr->password = strdup(cfg->password)) == NULL) ||
-       (cfg->ca_file != NULL &&
-        (pr->ca_file = strdup(cfg->ca_file)) == NULL)))
-    rc = RF_ENOMEM;
+  if (rc == 0) {
+    int oom = 0;
+    pr->user = rf__strdup_opt(cfg->user, &oom);
+    pr->password = rf__strdup_opt(cfg->password, &oom);
+    pr->ca_file = rf__strdup_opt(cfg->ca_file, &oom);
+    if (oom)
+      rc = RF_ENOMEM;
+  }
   if (rc != 0) {
     pr->dying = 1;
     maybe_free(pr);

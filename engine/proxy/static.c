@@ -11,6 +11,7 @@
 #include <strings.h>
 
 #include "log.h"
+#include "parse.h"
 #include "proxy/candidate.h"
 #include "proxy/env.h"
 
@@ -50,18 +51,6 @@ static int slot_set(static_slot *s, const char *value)
   return 0;
 }
 
-static char *dup_opt(const char *s, int *fail)
-{
-  char *d;
-
-  if (s == NULL)
-    return NULL;
-  d = strdup(s);
-  if (d == NULL)
-    *fail = 1;
-  return d;
-}
-
 void rf__static_free(rf__static *st)
 {
   if (st == NULL)
@@ -93,10 +82,10 @@ int rf__static_new(rf__static **out, const rf__static_config *cfg)
     rc = slot_set(&st->http, cfg->http_proxy);
   if (rc == 0)
     rc = slot_set(&st->https, cfg->https_proxy);
-  st->no_proxy = dup_opt(cfg->no_proxy, &fail);
-  st->user = dup_opt(cfg->user, &fail);
-  st->password = dup_opt(cfg->password, &fail);
-  st->ca_file = dup_opt(cfg->ca_file, &fail);
+  st->no_proxy = rf__strdup_opt(cfg->no_proxy, &fail);
+  st->user = rf__strdup_opt(cfg->user, &fail);
+  st->password = rf__strdup_opt(cfg->password, &fail);
+  st->ca_file = rf__strdup_opt(cfg->ca_file, &fail);
   st->auth = cfg->auth;
   if (rc == 0 && fail)
     rc = RF_ENOMEM;

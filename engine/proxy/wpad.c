@@ -248,18 +248,6 @@ out:
   return v;
 }
 
-static char *wpad_strdup(const char *s, int *oom)
-{
-  char *d;
-
-  if (s == NULL)
-    return NULL;
-  d = strdup(s);
-  if (d == NULL)
-    *oom = 1;
-  return d;
-}
-
 /* ---------------------------------------------------------- candidates */
 
 /* Special-use domains not resolved through the DNS (RFC 6761, 6762, 7686)
@@ -1584,10 +1572,10 @@ int rf__wpad_discover(uv_loop_t *loop, const rf__wpad_config *cfg,
     r->cancel_fn = cfg->cancel;
   else if (cfg->getaddrinfo == NULL)
     r->cancel_fn = uv_cancel;
-  r->dhcp_url = wpad_strdup(cfg->dhcp_url, &oom);
-  r->dhcp_url_source = wpad_strdup(cfg->dhcp_url_source, &oom);
-  r->dhcp_url_file = wpad_strdup(cfg->dhcp_url_file, &oom);
-  r->resolv_conf = wpad_strdup(cfg->resolv_conf, &oom);
+  r->dhcp_url = rf__strdup_opt(cfg->dhcp_url, &oom);
+  r->dhcp_url_source = rf__strdup_opt(cfg->dhcp_url_source, &oom);
+  r->dhcp_url_file = rf__strdup_opt(cfg->dhcp_url_file, &oom);
+  r->resolv_conf = rf__strdup_opt(cfg->resolv_conf, &oom);
   r->lease_files = wpad_strv_dup(cfg->lease_files, &oom);
   r->domains = wpad_strv_dup(cfg->domains, &oom);
   if (oom) {

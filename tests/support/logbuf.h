@@ -18,4 +18,11 @@ typedef struct logbuf {
 void logbuf_cb(rf_log_level level, const char *module, const char *msg,
                void *user_data);
 
+/* A new engine on its own loop that logs everything (debug level) into lb,
+ * or stays silent when lb is NULL. */
+rf_engine *logbuf_engine(logbuf *lb);
+
+/* The largest number that follows key anywhere in the log (0: none). */
+unsigned long long logbuf_most_after(const logbuf *lb, const char *key);
+
 #endif
