@@ -659,6 +659,7 @@ static void get_add_failed(get_ctx *c, int err, const char *url)
     break;
   case RF_EINVAL:
   case RF_ERESUME:
+  case RF_EBUSY: /* another download holds the .part */
   case RF_ETOOBIG:
     snprintf(msg, sizeof(msg), "%s",
              rf_engine_last_error(c->engine)[0] != '\0'
@@ -674,7 +675,7 @@ static void get_add_failed(get_ctx *c, int err, const char *url)
   get_error(c, err, "%s", msg);
   c->exit_code =
       err == RF_EURL || err == RF_EINVAL ? CLI_EXIT_USAGE
-      : err == RF_ERESUME                ? CLI_EXIT_LOCAL
+      : err == RF_ERESUME || err == RF_EBUSY ? CLI_EXIT_LOCAL
                                          : cli_exit_code(err);
 }
 

@@ -6,6 +6,7 @@
 #include <libgen.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "rangefetch/errors.h"
@@ -88,4 +89,103 @@ int rf__fsync_dir_of(const char *path)
 out:
   free(copy);
   return rc;
+}
+
+/* Where the claim lock sits: one byte at RF__CLAIM_BASE + pid, inside a
+ * span that any PID fits (Linux caps them at 2^22).  Far beyond any file
+ * size a file system allows, so it never overlaps a lock on content. */
+#define RF__CLAIM_BASE ((off_t)1 << 62)
+#define RF__CLAIM_SPAN ((off_t)1 << 32)
+
+_Static_assert(sizeof(off_t) == 8, "the claim lock needs a 64-bit off_t");
+
+static int ofd_lock(int fd, short type, off_t start, off_t len)
+{
+  struct flock fl;
+
+  memset(&fl, 0, sizeof(fl));
+  fl.l_type = type;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = start;
+  fl.l_len = len;
+  return fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : errno;
+}
+
+/* The PID of whoever holds the claim on fd's file, 0 if not known. */
+static long claim_holder(int fd)
+{
+  struct flock fl;
+
+  memset(&fl, 0, sizeof(fl));
+  fl.l_type = F_WRLCK;
+  fl.l_whence = SEEK_SET;
+  fl.l_start = RF__CLAIM_BASE;
+  fl.l_len = RF__CLAIM_SPAN;
+  if (fcntl(fd, F_OFD_GETLK, &fl) != 0 || fl.l_type == F_UNLCK ||
+      fl.l_start <= RF__CLAIM_BASE ||
+      fl.l_start >= RF__CLAIM_BASE + RF__CLAIM_SPAN)
+    return 0; /* gone, or caught between its two steps */
+  return (long)(fl.l_start - RF__CLAIM_BASE);
+}
+
+/* Take the whole span (that is the exclusion), then keep only our byte. */
+static int claim_lock(int fd, long *holder)
+{
+  off_t me = (off_t)getpid();
+  int e = ofd_lock(fd, F_WRLCK, RF__CLAIM_BASE, RF__CLAIM_SPAN);
+
+  if (e == EAGAIN || e == EACCES) {
+    *holder = claim_holder(fd);
+    return EAGAIN;
+  }
+  if (e != 0)
+    return e;
+  if (me <= 0 || me >= RF__CLAIM_SPAN)
+    return 0; /* cannot happen on Linux; the span stays held */
+  e = ofd_lock(fd, F_UNLCK, RF__CLAIM_BASE, me);
+  if (e == 0)
+    e = ofd_lock(fd, F_UNLCK, RF__CLAIM_BASE + me + 1,
+                 RF__CLAIM_SPAN - me - 1);
+  return e;
+}
+
+int rf__claim_check(int fd, const char *path)
+{
+  struct stat a, b;
+
+  return fstat(fd, &a) == 0 && stat(path, &b) == 0 && a.st_dev == b.st_dev &&
+         a.st_ino == b.st_ino;
+}
+
+int rf__claim_open(const char *path, int *fd, int *created, long *holder)
+{
+  int tries, e = 0;
+
+  *fd = -1;
+  *created = 0;
+  *holder = 0;
+  /* Each retry means the file was renamed or replaced in between; a few
+   * are plenty. */
+  for (tries = 0; tries < 8; tries++) {
+    int made = 1, f = open(path, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+
+    if (f < 0 && errno == EEXIST) {
+      made = 0;
+      f = open(path, O_RDWR | O_CLOEXEC);
+      if (f < 0 && errno == ENOENT)
+        continue; /* removed in between */
+    }
+    if (f < 0)
+      return errno;
+    e = claim_lock(f, holder);
+    if (e == 0 && rf__claim_check(f, path)) {
+      *fd = f;
+      *created = made;
+      return 0;
+    }
+    close(f);
+    if (e != 0)
+      return e;
+  }
+  return EAGAIN; /* the name kept changing under us */
 }

@@ -19,6 +19,32 @@ int rf__pread_full(int fd, unsigned char *p, size_t len, uint64_t off,
  * is durable).  Returns 0 or an errno value; EINVAL (no support) is 0. */
 int rf__fsync_dir_of(const char *path);
 
+/*
+ * rf__claim_open - open path for reading and writing (created when missing,
+ * never truncated) and hold an exclusive lock on it until the descriptor is
+ * closed, so that only one download at a time writes a given .part file.
+ *
+ * The lock is an open-file-description lock (F_OFD_SETLK): it belongs to
+ * this open, so two jobs in one process exclude each other as two
+ * processes do, and closing another descriptor of the file leaves it
+ * alone.  It covers one byte far past any content, at RF__CLAIM_BASE plus
+ * the holder's process ID, because F_OFD_GETLK reports no PID: a process
+ * refused reads the holder's PID from where the lock sits.
+ *
+ * If path was renamed or replaced between the open and the lock (a
+ * finishing download renames its .part), the open is retried, so a claim
+ * always holds the file that path names.
+ *
+ * Returns 0 with *fd set and *created saying whether this call made the
+ * file; or an errno value: EAGAIN when someone else holds it (*holder: the
+ * holder's PID, 0 if it could not be told), EISDIR, ENOENT, EACCES, ...
+ */
+int rf__claim_open(const char *path, int *fd, int *created, long *holder);
+
+/* Whether path still names the file open as fd (same device and inode):
+ * 1 yes, 0 no (or it cannot be told). */
+int rf__claim_check(int fd, const char *path);
+
 /* The RF_E* code for a file-system errno: ENOSPC/EDQUOT/EFBIG -> RF_ENOSPC,
  * EACCES/EPERM/EROFS -> RF_EACCES, ENOENT/ENOTDIR -> RF_ENOENT, ENOMEM ->
  * RF_ENOMEM, anything else RF_EIO. */

@@ -13,6 +13,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "manifest_internal.h"
 #include "parse.h"
 #include "proxy/candidate.h"
@@ -1637,6 +1638,11 @@ static void op_done(rf_job *job, rf__block *op)
                job->url_safe,
                rf_manifest_has_sha256(job->manifest) ? " or SHA-256" : "",
                job->part);
+    else if (op->result == RF_ENOENT)
+      job_fail(job, RF_ENOENT,
+               "cannot finish %s: %s is no longer the file this download "
+               "wrote (another program removed or replaced it): nothing "
+               "was renamed", job->output, job->part);
     else
       job_fail(job, op->result, "cannot finish %s: %s", job->output,
                rf_strerror(op->result));
@@ -1800,7 +1806,6 @@ static void job_complete(rf_job *job, int err)
 {
   rf_result r;
   rf_progress p;
-  struct stat sb;
 
   if (job->state == RF__JOB_DONE)
     return;
@@ -1810,12 +1815,10 @@ static void job_complete(rf_job *job, int err)
     job->message[0] = '\0';
   rf__job_progress(job, &p);
   /* Stop transfers and the writer first, so the callbacks see final
-   * figures and the .part file is closed. */
+   * figures and the .part file is closed (an empty one removed: nothing
+   * worth keeping). */
+  job->store.unlink_if_empty = err != 0 && p.written == 0;
   job_close(job);
-  if (err != 0 && !job->discard && p.written == 0 &&
-      stat(job->part, &sb) == 0 &&
-      sb.st_size == 0)
-    unlink(job->part); /* nothing worth keeping */
   memset(&r, 0, sizeof(r));
   r.error = err;
   r.message = job->message;
@@ -1964,6 +1967,13 @@ static void job_free(rf_job *job)
     rf__journal_state_free(job->resume_orphan);
     free(job->resume_orphan);
   }
+  if (job->part_fd >= 0) { /* creation failed before the store took it */
+    struct stat sb;
+    if (job->part_created && fstat(job->part_fd, &sb) == 0 &&
+        sb.st_size == 0 && rf__claim_check(job->part_fd, job->part))
+      unlink(job->part);
+    close(job->part_fd);
+  }
   free(job->url);
   free(job->url_safe);
   free(job->effective_url);
@@ -2010,6 +2020,38 @@ static int file_exists(const char *path)
 }
 
 /*
+ * Open and lock the .part file before anything else looks at it or its
+ * journal: a second download to the same output is refused here, before it
+ * touches either (rf__claim_open).
+ */
+static int claim_part(rf_job *job)
+{
+  long holder = 0;
+  int e = rf__claim_open(job->part, &job->part_fd, &job->part_created,
+                         &holder);
+  char who[64];
+
+  if (e == 0)
+    return 0;
+  if (e == EAGAIN) {
+    if (holder == (long)getpid())
+      snprintf(who, sizeof(who), "another download in this process");
+    else if (holder > 0)
+      snprintf(who, sizeof(who), "another download (process %ld)", holder);
+    else
+      snprintf(who, sizeof(who), "another download");
+    rf__engine_set_error(job->engine,
+                         "%s is being written by %s: nothing was touched; "
+                         "wait for it to finish or choose another output",
+                         job->part, who);
+    return RF_EBUSY;
+  }
+  rf__engine_set_error(job->engine, "cannot open %s: %s", job->part,
+                       e == EISDIR ? "it is a directory" : strerror(e));
+  return e == EISDIR ? RF_EEXIST : rf__errno_to_rf(e);
+}
+
+/*
  * Manifest (a file is read now; a URL is fetched first thing) and an
  * earlier run's journal: resume it, or refuse to touch another download.
  */
@@ -2048,8 +2090,7 @@ static int prepare_integrity(rf_job *job, const rf_job_options *o)
   if (job->journal_path == NULL)
     return RF_ENOMEM;
   sprintf(job->journal_path, "%s%s", job->part, RF__JOURNAL_SUFFIX);
-  if (o->no_resume || !file_exists(job->part) ||
-      !file_exists(job->journal_path))
+  if (o->no_resume || job->part_created || !file_exists(job->journal_path))
     return 0; /* a fresh start: the .part is truncated once the size is
                  known, the journal replaced */
   js = calloc(1, sizeof(*js));
@@ -2149,6 +2190,7 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
   if (job == NULL)
     return RF_ENOMEM;
   job->engine = e;
+  job->part_fd = -1;
   job->total = RF_SIZE_UNKNOWN;
   job->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)job) | 1;
   job->url = strdup(o->url);
@@ -2205,6 +2247,11 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
     rc = RF_EINVAL;
     goto fail;
   }
+  if (!job->discard) {
+    rc = claim_part(job);
+    if (rc != 0)
+      goto fail;
+  }
   rc = prepare_integrity(job, o);
   if (rc != 0)
     goto fail;
@@ -2227,13 +2274,14 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
       nblocks = RF__MIN_BLOCKS;
     while (bs > RF__MIN_BLOCK && bs * nblocks > RF__POOL_BYTES)
       bs >>= 1;
-    rc = rf__store_open(&job->store, e->loop,
+    rc = rf__store_open(&job->store, e->loop, job->part_fd,
                         job->discard ? NULL : job->part, job->output,
                         job->no_verify ? NULL : job->journal_path, bs,
                         nblocks, on_store_wake, job);
   }
   if (rc != 0)
     goto fail;
+  job->part_fd = -1; /* the store's now */
   job->store_open = 1;
   job->store.durable = !o->no_sync && !job->discard;
   for (k = 0; k < job->nconns; k++) {

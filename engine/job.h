@@ -139,6 +139,8 @@ struct rf_job {
   char *effective_url;     /* after redirects of the probe */
   char *output;
   char *part;
+  int part_fd;             /* the claimed .part until the store takes it */
+  int part_created;        /* this job made the .part (none was there) */
   char *proxy;             /* explicit proxy (bypasses the chain) */
   int no_proxy;            /* explicit "": direct, no chain */
   char *proxy_user, *proxy_password; /* for proxies without their own */

@@ -161,6 +161,10 @@ static int op_finish(rf__store *st, rf__block *op)
   }
   if (st->durable && fdatasync(st->fd) != 0)
     return rf__errno_to_rf(errno);
+  /* Rename by name only what is still our file: someone may have removed
+   * or replaced the .part (we hold a lock, but only we honour it). */
+  if (!rf__claim_check(st->fd, st->part_path))
+    return RF_ENOENT;
   if (rename(st->part_path, st->final_path) != 0)
     return rf__errno_to_rf(errno);
   e = rf__fsync_dir_of(st->final_path);
@@ -334,15 +338,16 @@ static void on_async(uv_async_t *a)
     st->wake_cb(st, st->user_data);
 }
 
-int rf__store_open(rf__store *st, uv_loop_t *loop, const char *part_path,
-                   const char *final_path, const char *journal_path,
-                   size_t block_size, unsigned max_blocks,
-                   rf__store_wake_cb wake_cb, void *user_data)
+int rf__store_open(rf__store *st, uv_loop_t *loop, int fd,
+                   const char *part_path, const char *final_path,
+                   const char *journal_path, size_t block_size,
+                   unsigned max_blocks, rf__store_wake_cb wake_cb,
+                   void *user_data)
 {
   int rc = 0;
 
   memset(st, 0, sizeof(*st));
-  st->fd = -1;
+  st->fd = fd;
   st->block_size = block_size;
   st->max_blocks = max_blocks;
   st->wake_cb = wake_cb;
@@ -361,13 +366,6 @@ int rf__store_open(rf__store *st, uv_loop_t *loop, const char *part_path,
       st->scratch == NULL || (journal_path != NULL && !st->journal_path)) {
     rc = RF_ENOMEM;
     goto fail;
-  }
-  if (!st->discard) {
-    st->fd = open(part_path, O_RDWR | O_CREAT | O_CLOEXEC, 0644);
-    if (st->fd < 0) {
-      rc = rf__errno_to_rf(errno);
-      goto fail;
-    }
   }
   pthread_mutex_init(&st->mu, NULL);
   pthread_cond_init(&st->cv, NULL);
@@ -388,9 +386,7 @@ int rf__store_open(rf__store *st, uv_loop_t *loop, const char *part_path,
 fail_sync:
   pthread_mutex_destroy(&st->mu);
   pthread_cond_destroy(&st->cv);
-fail:
-  if (st->fd >= 0)
-    close(st->fd);
+fail: /* fd stays the caller's */
   free(st->part_path);
   free(st->final_path);
   free(st->journal_path);
@@ -569,6 +565,10 @@ void rf__store_close(rf__store *st,
     st->journal_open = 0;
   }
   if (st->fd >= 0) {
+    struct stat sb;
+    if (st->unlink_if_empty && fstat(st->fd, &sb) == 0 && sb.st_size == 0 &&
+        rf__claim_check(st->fd, st->part_path))
+      unlink(st->part_path); /* nothing worth keeping; still ours */
     close(st->fd);
     st->fd = -1;
   }

@@ -48,8 +48,9 @@ enum rf__store_op {
   RF__OP_VERIFY_MANY,
   /* arg: final size; flag: 1 = check hash (XXH128 of the whole file)
    * first, 2 = also check the SHA-256 in ptr (32 bytes, freed with the
-   * op). Then fdatasync (when durable), rename part -> final, fsync the
-   * directory, remove the journal. Reported. */
+   * op). Then fdatasync (when durable), rename part -> final if the part
+   * path still names the file written (else RF_ENOENT, nothing renamed),
+   * fsync the directory, remove the journal. Reported. */
   RF__OP_FINISH
 };
 
@@ -92,6 +93,8 @@ struct rf__store {
   size_t block_size;
   unsigned max_blocks;
   int discard;   /* no file: data blocks are counted and dropped */
+  int unlink_if_empty; /* set by the owner before rf__store_close: remove
+                          the .part if nothing was written to it */
   int durable;   /* write back as blocks land, fdatasync before rename and
                     before each journal checkpoint */
   unsigned checkpoint_ms;    /* at most this long between checkpoints */
@@ -129,17 +132,20 @@ struct rf__store {
 };
 
 /*
- * Open (create if needed; never truncated here) part_path for writing,
- * start the writer.  journal_path: where the journal goes (may be NULL: no
- * journal).  part_path NULL: no file at all (discard mode, for measuring):
- * data blocks are counted and dropped, PREALLOC and FINISH do nothing, and
- * there is no journal.  Returns 0, RF_EACCES, RF_ENOENT, RF_ENOSPC, RF_EIO,
- * RF_ENOMEM.
+ * Start the writer on the .part file open as fd, which rf__claim_open
+ * opened and holds (taken over when this call succeeds: the store closes
+ * it; on failure it stays the caller's).  part_path names it (for the final rename, which happens only if
+ * part_path still names fd's file); final_path is where it goes once
+ * finished.  journal_path: where the journal goes (may be NULL: no
+ * journal).  fd -1 and part_path NULL: no file at all (discard mode, for
+ * measuring): data blocks are counted and dropped, PREALLOC and FINISH do
+ * nothing, and there is no journal.  Returns 0, RF_EIO, RF_ENOMEM.
  */
-int rf__store_open(rf__store *st, uv_loop_t *loop, const char *part_path,
-                   const char *final_path, const char *journal_path,
-                   size_t block_size, unsigned max_blocks,
-                   rf__store_wake_cb wake_cb, void *user_data);
+int rf__store_open(rf__store *st, uv_loop_t *loop, int fd,
+                   const char *part_path, const char *final_path,
+                   const char *journal_path, size_t block_size,
+                   unsigned max_blocks, rf__store_wake_cb wake_cb,
+                   void *user_data);
 
 /* A free block (off/len reset), or NULL when the pool is exhausted. */
 rf__block *rf__store_get(rf__store *st);
@@ -164,8 +170,9 @@ uint64_t rf__store_written(rf__store *st);
 
 /*
  * Write whatever is queued, checkpoint the journal (when durable), stop the
- * writer, close the files (kept on disk) and the async handle; closed_cb
- * when released.
+ * writer, close the files (kept on disk, but an empty .part is removed when
+ * unlink_if_empty is set, while the claim on it is still held) and the
+ * async handle; closed_cb when released.
  */
 void rf__store_close(rf__store *st,
                      void (*closed_cb)(rf__store *st, void *user_data));

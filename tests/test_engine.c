@@ -766,6 +766,55 @@ Test(engine, runs_on_caller_loop_with_two_jobs)
   free(ub);
 }
 
+/* Two jobs on one output, in one engine and in two engines of one process:
+ * the second is refused before it touches the .part, the first finishes
+ * with the right bytes. */
+Test(engine, second_job_on_the_same_output_is_refused)
+{
+  rf_engine *e = NULL, *e2 = NULL;
+  rf_job_options o;
+  outcome a;
+  char *slow = ts_url(srv, "/gen/3000000?seed=31&rate=2000000");
+  char *other = ts_url(srv, "/gen/3000000?seed=32");
+  char part[600];
+  struct stat before, after;
+
+  memset(&a, 0, sizeof(a));
+  snprintf(part, sizeof(part), "%s.part", out_path("same"));
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  rf_job_options_init(&o);
+  o.url = slow;
+  o.output = out_path("same");
+  o.connections = 2;
+  o.on_done = on_done;
+  o.user_data = &a;
+  cr_assert_eq(rf_job_add(e, NULL, &o), 0);
+  cr_assert_eq(stat(part, &before), 0, "the first job claims its .part");
+  /* Same engine, other content, also with no_resume and overwrite. */
+  o.url = other;
+  o.no_resume = 1;
+  o.overwrite = 1;
+  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EBUSY);
+  cr_assert(strstr(rf_engine_last_error(e), "another download in this "
+                                            "process") != NULL,
+            "%s", rf_engine_last_error(e));
+  cr_assert(strstr(rf_engine_last_error(e), part) != NULL, "%s",
+            rf_engine_last_error(e));
+  /* Another engine of the same process. */
+  cr_assert_eq(rf_engine_new(&e2, NULL), 0);
+  cr_assert_eq(rf_job_add(e2, NULL, &o), RF_EBUSY);
+  rf_engine_free(e2);
+  cr_assert_eq(stat(part, &after), 0, "a refused job removed the .part");
+  cr_assert_eq(before.st_ino, after.st_ino, "a refused job replaced it");
+  cr_assert_eq(rf_engine_run(e), 0);
+  rf_engine_free(e);
+  cr_assert_eq(a.done, 1);
+  cr_assert_eq(a.error, 0, "%s", a.message);
+  expect_gen(out_path("same"), 3000000, 31);
+  free(slow);
+  free(other);
+}
+
 #include "job.h"
 
 /* Every connection holds a staging block while it fills it: a pool with

@@ -23,6 +23,7 @@
 #include "rangefetch/manifest.h"
 #include "rangefetch/rangefetch.h"
 #include "support/testserver.h"
+#include "support/textfile.h"
 #include "support/tmpdir.h"
 
 static ts_server *srv;
@@ -75,8 +76,18 @@ static const char *cli_path(void)
   return path;
 }
 
-/* Start `rangefetch get URL -o OUT <extra...>` (quiet); returns the pid. */
+/* Start `rangefetch get URL -o OUT <extra...>` (quiet), its stderr to
+ * errpath (NULL: /dev/null); returns the pid. */
+static pid_t spawn_get_err(const char *url, const char *out,
+                           const char *const *extra, const char *errpath);
+
 static pid_t spawn_get(const char *url, const char *out, const char *const *extra)
+{
+  return spawn_get_err(url, out, extra, NULL);
+}
+
+static pid_t spawn_get_err(const char *url, const char *out,
+                           const char *const *extra, const char *errpath)
 {
   const char *argv[32];
   int n = 0, k;
@@ -99,6 +110,11 @@ static pid_t spawn_get(const char *url, const char *out, const char *const *extr
       dup2(devnull, 1);
       if (getenv("RF_TEST_VERBOSE") == NULL)
         dup2(devnull, 2);
+    }
+    if (errpath != NULL) {
+      int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      if (fd >= 0)
+        dup2(fd, 2);
     }
     execv(argv[0], (char *const *)argv);
     _exit(127);
@@ -902,4 +918,56 @@ Test(resume, stale_journal_beside_a_finished_file_is_removed)
   cr_assert_eq(r.error, RF_EEXIST);
   cr_assert_not(exists(journal), "stale journal kept");
   free(url);
+}
+
+/*
+ * Two runs on one output (the first-contact report): while a download
+ * runs, a second `get` to the same file, of other content, with
+ * --no-resume, without it, and with -f, exits at once with status 4 and a
+ * message naming the first process; the first finishes with its own bytes.
+ */
+Test(resume, second_run_on_the_same_output_is_refused)
+{
+  const char *const variants[][3] = { { "--no-resume", NULL, NULL },
+                                      { NULL, NULL, NULL },
+                                      { "-f", "--no-resume", NULL } };
+  const char *slow_extra[] = { "-c", "2", NULL };
+  char out[512], part[600], errpath[600], want[128], err[2048];
+  char *slow = ts_url(srv, "/gen/8000000?seed=41&rate=2000000");
+  char *other = ts_url(srv, "/gen/8000000?seed=42");
+  unsigned v;
+
+  path_in(out, sizeof(out), "contended.bin");
+  snprintf(part, sizeof(part), "%s.part", out);
+  path_in(errpath, sizeof(errpath), "second.err");
+  for (v = 0; v < 3; v++) {
+    pid_t first, second;
+    int i, rc;
+
+    unlink(out);
+    unlink(part);
+    first = spawn_get(slow, out, slow_extra); /* about 2 s */
+    for (i = 0; i < 500 && !exists(part); i++)
+      usleep(10000);
+    cr_assert(exists(part), "the first run made no .part");
+    usleep(200000);
+    second = spawn_get_err(other, out, variants[v], errpath);
+    rc = wait_exit(second);
+    cr_assert_eq(waitpid(first, NULL, WNOHANG), 0,
+                 "variant %u: the second run did not exit at once", v);
+    cr_assert_eq(rc, 4, "variant %u: exit %d", v, rc);
+    tf_read(errpath, err, sizeof(err));
+    snprintf(want, sizeof(want), "another download (process %ld)",
+             (long)first);
+    cr_assert(strstr(err, want) != NULL && strstr(err, part) != NULL,
+              "variant %u: message: %s", v, err);
+    rc = wait_exit(first);
+    cr_assert_eq(rc, 0, "variant %u: the first run failed (%d)", v, rc);
+    cr_assert(ts_file_matches_gen(out, 8000000, 41),
+              "variant %u: the saved file is not the first run's content",
+              v);
+    cr_assert_not(exists(part));
+  }
+  free(slow);
+  free(other);
 }

@@ -8,6 +8,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "fileio.h"
 #include "journal.h"
 #include "rangefetch/rangefetch.h"
 #include "store.h"
@@ -77,12 +78,20 @@ static int open_store(rf__store *st, uv_loop_t *loop, const char *part,
                       const char *fin, const char *journal, size_t bs,
                       unsigned nblocks, ctx *c)
 {
-  int rc = rf__store_open(st, loop, part, fin, journal, bs, nblocks, on_wake,
-                          c);
+  int fd, created, rc;
+  long holder;
+
+  rc = rf__claim_open(part, &fd, &created, &holder);
+  if (rc != 0)
+    return rf__errno_to_rf(rc);
+  rc = rf__store_open(st, loop, fd, part, fin, journal, bs, nblocks, on_wake,
+                      c);
   /* The store's async handle is unreferenced (an engine's job timer keeps
    * the loop alive); here nothing else would, so reference it. */
   if (rc == 0)
     uv_ref((uv_handle_t *)&st->async);
+  else
+    close(fd);
   return rc;
 }
 
@@ -141,6 +150,72 @@ Test(store, writes_at_offsets_then_renames)
   close_store(&loop, &st, &c);
 }
 
+/* Someone else replaced the .part mid-download: FINISH renames nothing. */
+Test(store, finish_renames_only_its_own_file)
+{
+  uv_loop_t loop;
+  rf__store st;
+  ctx c = { 0, 0 };
+  char part[128], fin[128];
+  rf__block *b;
+  FILE *f;
+
+  uv_loop_init(&loop);
+  path_of(part, sizeof(part), "r.part");
+  path_of(fin, sizeof(fin), "r");
+  cr_assert_eq(open_store(&st, &loop, part, fin, NULL, 1024, 4, &c), 0);
+  cr_assert_eq(run_op(&loop, &st, RF__OP_PREALLOC, 1024, 0), 0);
+  b = rf__store_get(&st);
+  cr_assert_not_null(b);
+  memset(b->data, 'x', 1024);
+  b->len = 1024;
+  rf__store_submit(&st, b);
+  /* Another program puts a different file under the .part's name. */
+  cr_assert_eq(unlink(part), 0);
+  f = fopen(part, "wb");
+  cr_assert_not_null(f);
+  fputs("not ours", f);
+  fclose(f);
+  cr_assert_eq(run_op(&loop, &st, RF__OP_FINISH, 1024, 0), RF_ENOENT);
+  cr_assert_eq(access(fin, F_OK), -1, "renamed a file it did not write");
+  cr_assert_eq(access(part, F_OK), 0, "the other program's file is gone");
+  /* ... and removed outright: the same. */
+  cr_assert_eq(unlink(part), 0);
+  cr_assert_eq(run_op(&loop, &st, RF__OP_FINISH, 1024, 0), RF_ENOENT);
+  cr_assert_eq(access(fin, F_OK), -1);
+  close_store(&loop, &st, &c);
+}
+
+/* unlink_if_empty removes an empty .part on close, and only that. */
+Test(store, close_removes_an_empty_part_when_asked)
+{
+  uv_loop_t loop;
+  rf__store st;
+  ctx c = { 0, 0 };
+  char part[128], fin[128];
+  rf__block *b;
+
+  path_of(part, sizeof(part), "e.part");
+  path_of(fin, sizeof(fin), "e");
+  uv_loop_init(&loop);
+  cr_assert_eq(open_store(&st, &loop, part, fin, NULL, 1024, 4, &c), 0);
+  st.unlink_if_empty = 1;
+  close_store(&loop, &st, &c);
+  cr_assert_eq(access(part, F_OK), -1, "empty .part kept");
+
+  c.closed = 0;
+  uv_loop_init(&loop);
+  cr_assert_eq(open_store(&st, &loop, part, fin, NULL, 1024, 4, &c), 0);
+  b = rf__store_get(&st);
+  cr_assert_not_null(b);
+  memset(b->data, 'y', 10);
+  b->len = 10;
+  rf__store_submit(&st, b);
+  st.unlink_if_empty = 1;
+  close_store(&loop, &st, &c);
+  cr_assert_eq(access(part, F_OK), 0, "a .part with bytes was removed");
+}
+
 Test(store, pool_is_bounded)
 {
   uv_loop_t loop;
@@ -182,9 +257,8 @@ Test(store, open_errors)
   ctx c = { 0, 0 };
 
   uv_loop_init(&loop);
-  cr_assert_eq(rf__store_open(&st, &loop, "/nonexistent/dir/x.part",
-                              "/nonexistent/dir/x", NULL, 1024, 2, on_wake,
-                              &c),
+  cr_assert_eq(open_store(&st, &loop, "/nonexistent/dir/x.part",
+                          "/nonexistent/dir/x", NULL, 1024, 2, &c),
                RF_ENOENT);
   cr_assert_eq(uv_loop_close(&loop), 0, "failed open left a handle");
 }
