@@ -310,26 +310,33 @@ void cli_json_done(const rf_result *r)
 
 void cli_print_saved(const rf_result *r)
 {
-  char size[32], rate[32];
+  char size[32], rate[32], kept[32];
   double secs = r->seconds > 0.0 ? r->seconds : 0.0;
+  /* The rate counts what this run fetched, not what a former run left. */
+  uint64_t fetched = r->bytes > r->resumed ? r->bytes - r->resumed : 0;
 
   cli_human_bytes(size, sizeof(size), (double)r->bytes);
   cli_human_bytes(rate, sizeof(rate),
-                  secs > 0.0 ? (double)r->bytes / secs : 0.0);
-  printf("saved '%s' %s in %.2f s (%s/s, %u connection%s, %u retr%s",
-         r->path != NULL ? r->path : "", size, secs, rate,
-         r->connections_max, r->connections_max == 1 ? "" : "s",
-         r->retries, r->retries == 1 ? "y" : "ies");
-  if (r->pieces_verified > 0)
-    printf(", %u piece%s verified", r->pieces_verified,
-           r->pieces_verified == 1 ? "" : "s");
-  if (r->pieces_failed > 0)
-    printf(", %u bad piece%s fetched again", r->pieces_failed,
-           r->pieces_failed == 1 ? "" : "s");
-  if (r->resumed > 0) {
-    char kept[32];
-    cli_human_bytes(kept, sizeof(kept), (double)r->resumed);
-    printf(", %s resumed", kept);
+                  secs > 0.0 ? (double)fetched / secs : 0.0);
+  cli_human_bytes(kept, sizeof(kept), (double)r->resumed);
+  printf("saved '%s' %s in %.2f s (", r->path != NULL ? r->path : "", size,
+         secs);
+  if (r->resumed > 0 && fetched == 0) {
+    /* A former run fetched it all and was stopped before the rename. */
+    printf("nothing left to fetch: all of it was on disk from an earlier "
+           "run and checked again");
+  } else {
+    printf("%s/s, %u connection%s, %u retr%s", rate, r->connections_max,
+           r->connections_max == 1 ? "" : "s", r->retries,
+           r->retries == 1 ? "y" : "ies");
+    if (r->pieces_verified > 0)
+      printf(", %u piece%s verified", r->pieces_verified,
+             r->pieces_verified == 1 ? "" : "s");
+    if (r->pieces_failed > 0)
+      printf(", %u bad piece%s fetched again", r->pieces_failed,
+             r->pieces_failed == 1 ? "" : "s");
+    if (r->resumed > 0)
+      printf(", %s resumed", kept);
   }
   if (r->route != NULL && strncmp(r->route, "via proxy ", 10) == 0) {
     const char *p = r->route + 10;

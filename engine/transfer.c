@@ -139,7 +139,7 @@ void rf__conn_reset_response(rf__conn *c)
   c->status = 0;
   c->headers_done = 0;
   c->accepted = 0;
-  c->probe_discard = 0;
+  /* (probe_discard belongs to the request: set by whoever starts one) */
   c->etag[0] = '\0';
   c->last_modified[0] = '\0';
   c->reason[0] = '\0';
