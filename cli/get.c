@@ -405,6 +405,10 @@ static void get_on_done(rf_job *job, const rf_result *r, void *user_data)
   } else {
     c->exit_code = cli_exit_code(r->error);
     get_error(c, r->error, "%s", msg);
+    if (r->error == RF_ETIMEDOUT && !a->quiet)
+      fputs(CLI_PROGRAM ": --connect-timeout, --timeout-stall and "
+                        "--max-tries set how long it waits\n",
+            stderr);
     if (kept) {
       fputs(CLI_PROGRAM ": partial download kept in ", stderr);
       cli_put_clean(stderr, r->path);

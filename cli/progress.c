@@ -78,6 +78,25 @@ static unsigned progress_columns(void)
 }
 
 /*
+ * What the bar says when no byte flows: the cause of the retry being
+ * waited out, or how long the server has kept us waiting.  "" otherwise.
+ */
+static void progress_note(char *buf, size_t size, const rf_progress *pr)
+{
+  double quiet = pr->last_retry_age >= 0.0 && pr->last_retry_age < pr->elapsed
+                     ? pr->last_retry_age
+                     : pr->elapsed;
+
+  buf[0] = '\0';
+  if (pr->waiting > 0 && pr->connections == 0 && pr->last_retry != NULL &&
+      pr->last_retry[0] != '\0')
+    snprintf(buf, size, "  retrying, %s", pr->last_retry);
+  else if (pr->connections > 0 && !(pr->rate >= 1.0) && quiet >= 2.0 &&
+           (pr->total == RF_SIZE_UNKNOWN || pr->received == 0))
+    snprintf(buf, size, "  waiting for the server (%.0f s)", quiet);
+}
+
+/*
  * Build the bar for pr into p->line, at most width - 1 columns.  When the
  * terminal is narrow, drop the bar, then the connections, the ETA and the
  * rate, in that order.
@@ -85,7 +104,7 @@ static unsigned progress_columns(void)
 static void progress_format(cli_progress *p, const rf_progress *pr)
 {
   char done[32], total[32], rate[32], eta[32];
-  char pct[8], parts[4][80], tail[4 * 80 + 8];
+  char pct[8], parts[4][80], tail[4 * 80 + 8], note[400];
   unsigned cols = progress_columns();
   size_t width, bar, fill, i, n, keep;
   unsigned percent;
@@ -98,9 +117,10 @@ static void progress_format(cli_progress *p, const rf_progress *pr)
     width = sizeof(p->line) - 1;
   cli_human_bytes(done, sizeof(done), (double)pr->received);
   cli_human_bytes(rate, sizeof(rate), pr->rate);
+  progress_note(note, sizeof(note), pr);
 
   if (pr->total == RF_SIZE_UNKNOWN) {
-    snprintf(o, sizeof(p->line), "%s  %s/s", done, rate);
+    snprintf(o, sizeof(p->line), "%s  %s/s%s", done, rate, note);
     goto out;
   }
 
@@ -117,6 +137,11 @@ static void progress_format(cli_progress *p, const rf_progress *pr)
   snprintf(parts[1], sizeof(parts[1]), "  %s/s", rate);
   snprintf(parts[2], sizeof(parts[2]), "  ETA %s", eta);
   snprintf(parts[3], sizeof(parts[3]), "  %u conn", pr->connections);
+  if (note[0] != '\0') {
+    /* Nothing flows: say why instead of a rate of 0 B/s. */
+    snprintf(o, sizeof(p->line), "%s%s%s", pct, parts[0], note);
+    goto out;
+  }
 
   /* Everything, with a bar of at least 10 columns. */
   snprintf(tail, sizeof(tail), "%s%s%s%s", parts[0], parts[1], parts[2],
@@ -185,6 +210,10 @@ static void progress_json(const rf_progress *pr)
           pr->pieces_verified, pr->pieces_failed,
           (unsigned long long)pr->resumed);
   json_double(f, pr->elapsed);
+  fprintf(f, ",\"waiting\":%u,\"last_retry\":", pr->waiting);
+  cli_json_string(f, pr->last_retry != NULL && pr->last_retry[0] != '\0'
+                         ? pr->last_retry
+                         : NULL);
   fputs("}\n", f);
   fflush(f);
 }

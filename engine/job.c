@@ -1228,6 +1228,10 @@ static void conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
   RF_LOG(&job->engine->log, RF_LOG_WARN, "http",
          "conn %u: %s; retrying in %llu ms (try %u of %u)", c->id, msg,
          (unsigned long long)delay, tries + 1, job->max_tries);
+  rf__fmt_clip(job->last_retry, sizeof(job->last_retry),
+               "try %u of %u in %.1f s: %s", tries + 1, job->max_tries,
+               (double)delay / 1000.0, msg);
+  job->last_retry_ms = uv_now(job->engine->loop);
   c->waiting = 1;
   uv_timer_start(&c->timer, on_backoff, delay, 0);
 }
@@ -1307,6 +1311,36 @@ static void manifest_fetched(rf_job *job, rf__conn *c, int err,
   conn_start_probe(c);
 }
 
+/* What a timeout means, in our words (libcurl's sentence speaks of bytes
+ * per second): no connection, no answer, or an answer that stopped. */
+static void timeout_message(const rf_job *job, rf__conn *c, char *msg,
+                            size_t size)
+{
+  curl_off_t connect_us = 0;
+  const char *peer = conn_proxy(c) != NULL ? "the proxy" : "the server";
+  unsigned stall_s = (job->stall_timeout_ms + 999) / 1000;
+
+  curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+  if (connect_us == 0)
+    snprintf(msg, size, "no connection to %s within %u s", peer,
+             (job->connect_timeout_ms + 999) / 1000);
+  else if (!c->headers_done)
+    snprintf(msg, size,
+             "%s took the connection but sent no answer for %u s", peer,
+             stall_s);
+  else {
+    /* libcurl judges the speed over its last few seconds, so a short
+     * stall limit can take longer: say how long it really was quiet. */
+    uint64_t quiet_ms = (uint64_t)c->quiet_ticks * job->progress_interval_ms;
+    unsigned quiet_s = quiet_ms / 1000 > stall_s ? (unsigned)(quiet_ms / 1000)
+                                                 : stall_s;
+    snprintf(msg, size,
+             "the server stopped sending: nothing for %u s after %llu "
+             "bytes of its answer",
+             quiet_s, (unsigned long long)(c->pos - c->req_start));
+  }
+}
+
 void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
 {
   int retryable = 1, err, failover = 0, proxy_msg = 0;
@@ -1344,7 +1378,9 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
     snprintf(msg, sizeof(msg), "%s", c->errmsg);
   } else if (res != CURLE_OK) {
     err = map_curl(res, conn_proxy(c) != NULL, &retryable);
-    if (err == RF_EPROXY && res == CURLE_COULDNT_CONNECT)
+    if (res == CURLE_OPERATION_TIMEDOUT)
+      timeout_message(job, c, msg, sizeof(msg));
+    else if (err == RF_EPROXY && res == CURLE_COULDNT_CONNECT)
       snprintf(msg, sizeof(msg), "cannot connect to the proxy: %s",
                c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(res));
     else
@@ -1716,6 +1752,13 @@ void rf__job_progress(const rf_job *job, rf_progress *p)
   p->pieces_verified = job->pieces_verified;
   p->pieces_failed = job->pieces_failed;
   p->resumed = job->bytes_resumed;
+  for (k = 0; k < job->nconns; k++)
+    p->waiting += job->conns[k].waiting ? 1u : 0u;
+  p->last_retry = job->last_retry;
+  p->last_retry_age =
+      job->last_retry_ms != 0
+          ? (double)(uv_now(job->engine->loop) - job->last_retry_ms) / 1000.0
+          : -1.0;
 }
 
 static void on_tick(uv_timer_t *t)

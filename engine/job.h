@@ -208,6 +208,8 @@ struct rf_job {
   double rate;
   uint64_t start_ms;
   unsigned retries;
+  char last_retry[300];    /* cause and try of the latest retry */
+  uint64_t last_retry_ms;  /* loop time it was decided (0: none) */
   unsigned connects;
   unsigned busy_now;       /* transfers in the multi now */
   unsigned busy_max;

@@ -56,6 +56,10 @@ typedef struct outcome {
   int saw_single;
   unsigned stall_once_ms; /* set before a run: the first progress call
                              blocks the loop this long */
+  unsigned max_waiting;   /* most requests seen waiting to retry */
+  char last_retry[320];   /* the last non-empty rf_progress.last_retry */
+  int retry_age_ok;       /* last_retry_age was -1 before any retry and
+                             >= 0 after */
 } outcome;
 
 static void on_progress(rf_job *job, const rf_progress *p, void *ud)
@@ -72,6 +76,14 @@ static void on_progress(rf_job *job, const rf_progress *p, void *ud)
     o->max_connections = p->connections;
   if (p->single_stream)
     o->saw_single = 1;
+  if (p->waiting > o->max_waiting)
+    o->max_waiting = p->waiting;
+  if (p->last_retry != NULL && p->last_retry[0] != '\0') {
+    snprintf(o->last_retry, sizeof(o->last_retry), "%s", p->last_retry);
+    o->retry_age_ok = p->last_retry_age >= 0.0 ? 1 : -1000;
+  } else if (p->last_retry_age != -1.0) {
+    o->retry_age_ok = -1000; /* an age without a retry */
+  }
 }
 
 static void on_done(rf_job *job, const rf_result *r, void *ud)
@@ -297,6 +309,58 @@ Test(engine, gives_up_after_max_tries)
   cr_assert(strstr(r.message, "3 tries") != NULL, "%s", r.message);
   free(url);
   cr_assert_not(exists(out_path("cutall")), "a complete-looking file");
+}
+
+/* A server that takes the connection and never answers: the error is in
+ * our words, and while the request waits for its next try the progress
+ * says so and why. */
+Test(engine, no_answer_is_reported_and_retried_visibly)
+{
+  outcome r;
+  rf_job_options o;
+
+  rf_job_options_init(&o);
+  o.max_tries = 2;
+  o.stall_timeout_ms = 1000;
+  o.retry_base_ms = 600; /* long enough for progress calls to see it */
+  r = fetch("/gen/1000?delay=4000", out_path("noanswer"), &o);
+  cr_assert_eq(r.error, RF_ETIMEDOUT, "%s: %s", rf_err_name(r.error),
+               r.message);
+  cr_assert(strstr(r.message, "giving up after 2 tries: the server took "
+                              "the connection but sent no answer for 1 s") !=
+                NULL,
+            "%s", r.message);
+  cr_assert(strstr(r.message, "Operation") == NULL, "libcurl's words: %s",
+            r.message);
+  cr_assert_eq(r.max_waiting, 1, "no progress call saw the retry waiting");
+  cr_assert(strncmp(r.last_retry, "try 2 of 2 in ", 14) == 0 &&
+                strstr(r.last_retry, "sent no answer for 1 s") != NULL,
+            "last_retry: %s", r.last_retry);
+  cr_assert_eq(r.retry_age_ok, 1);
+}
+
+/* An answer that stops mid-body: retried, and the cause says how far it
+ * got. */
+Test(engine, stalled_answer_is_named_in_the_retry)
+{
+  outcome r;
+  rf_job_options o;
+
+  rf_job_options_init(&o);
+  o.connections = 1;
+  o.stall_timeout_ms = 1000;
+  /* (libcurl averages the speed over its last 5 s: a 1 s limit takes
+   * about 6 s to trip after 1000 bytes.) */
+  r = fetch("/gen/200000?seed=4&stall=15000&stall_at=1000", out_path("stop"),
+            &o);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  cr_assert_eq(r.retries, 1);
+  cr_assert(strstr(r.last_retry, "the server stopped sending: nothing for ") !=
+                    NULL &&
+                strstr(r.last_retry, " s after 1000 bytes of its answer") !=
+                    NULL,
+            "last_retry: %s", r.last_retry);
+  expect_gen(out_path("stop"), 200000, 4);
 }
 
 Test(engine, retry_after_is_honoured)

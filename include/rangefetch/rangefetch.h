@@ -128,6 +128,14 @@ typedef struct rf_progress {
   unsigned pieces_verified; /* pieces whose hash matched the manifest */
   unsigned pieces_failed;   /* pieces that failed and were fetched again */
   uint64_t resumed;         /* bytes found intact on disk from a former run */
+  /* Requests waiting out their back-off before the next try, now. */
+  unsigned waiting;
+  /* The latest retry and its cause, one line ("try 3 of 5 in 2.1 s: the
+   * server took the connection but sent no answer for 30 s"); "" when
+   * nothing was retried.  Borrowed: valid during the callback only. */
+  const char *last_retry;
+  /* Seconds since that retry was decided; -1 when there was none. */
+  double last_retry_age;
 } rf_progress;
 
 #define RF_SIZE_UNKNOWN UINT64_MAX
