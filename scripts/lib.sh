@@ -1,13 +1,31 @@
 # Shared helpers for the scripts in this directory (sourced, not run).
 
 RF_TOP=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
-RF_BUILD_PACKAGES="gcc cmake ninja-build pkg-config libcurl4-openssl-dev
-  libuv1-dev libxxhash-dev libcriterion-dev libssl-dev duktape-dev"
-# The real-server proxy test rig (tests/rig, docs/test-rig.md).
-RF_RIG_PACKAGES="squid microsocks krb5-kdc krb5-admin-server krb5-user tinyproxy nginx curl openssl libnginx-mod-stream"
 
 rf_say() { printf '\033[1m==> %s\033[0m\n' "$*" >&2; }
 rf_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# rf_packages LIST...: the packages of scripts/packages/LIST.txt (one per
+# line, '#' comments), space-separated.  scripts/depcheck checks that these
+# lists cover every pkg-config module of the build and every tool the
+# scripts call.
+rf_packages() {
+  local list file line words out=()
+  for list in "$@"; do
+    file="$RF_TOP/scripts/packages/$list.txt"
+    [ -f "$file" ] || rf_die "no package list $file"
+    while IFS= read -r line || [ -n "$line" ]; do
+      read -ra words <<< "${line%%#*}"
+      out+=("${words[@]+"${words[@]}"}")
+    done < "$file"
+  done
+  echo "${out[*]+"${out[*]}"}"
+}
+# To build, test and run the scripts; the real-server proxy test rig
+# (tests/rig, docs/test-rig.md); the demo's proxy.
+RF_BUILD_PACKAGES=$(rf_packages build)
+RF_RIG_PACKAGES=$(rf_packages rig)
+RF_DEMO_PACKAGES=$(rf_packages demo)
 
 rf_as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"
