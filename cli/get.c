@@ -352,13 +352,19 @@ static void get_on_log(rf_log_level level, const char *module, const char *msg,
 }
 
 /* Without -v: only what a user must hear about the route (a PAC file
- * that failed, a proxy skipped as dead), not the engine's retries. */
+ * that failed, a proxy skipped as dead) and why pieces on disk were not
+ * kept (module "resume": an unusable journal, no validator, another
+ * manifest; module "job" at WARN: the remote file changed, so the
+ * download starts over), not the engine's retries.  The engine's errors
+ * ("job" at ERROR) are not repeated: the result says them. */
 static void get_on_log_route(rf_log_level level, const char *module,
                              const char *msg, void *user_data)
 {
-  if (level > RF_LOG_WARN || module == NULL ||
-      (strcmp(module, "proxy") != 0 && strcmp(module, "pac") != 0 &&
-       strcmp(module, "wpad") != 0))
+  if (level > RF_LOG_WARN || module == NULL)
+    return;
+  if (strcmp(module, "proxy") != 0 && strcmp(module, "pac") != 0 &&
+      strcmp(module, "wpad") != 0 && strcmp(module, "resume") != 0 &&
+      !(strcmp(module, "job") == 0 && level == RF_LOG_WARN))
     return;
   get_on_log(level, module, msg, user_data);
 }
