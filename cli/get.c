@@ -642,10 +642,15 @@ static void get_add_failed(get_ctx *c, int err, const char *url)
 
   switch (err) {
   case RF_EEXIST:
-    snprintf(msg, sizeof(msg),
-             "'%s' already exists (use --force to "
-             "overwrite it)",
-             c->output);
+    /* The engine's message when it says more ("... is a directory"). */
+    if (strcmp(rf_engine_last_error(c->engine), rf_strerror(err)) != 0 &&
+        rf_engine_last_error(c->engine)[0] != '\0')
+      snprintf(msg, sizeof(msg), "%s", rf_engine_last_error(c->engine));
+    else
+      snprintf(msg, sizeof(msg),
+               "'%s' already exists (use --force to "
+               "overwrite it)",
+               c->output);
     break;
   case RF_EACCES:
   case RF_ENOENT:

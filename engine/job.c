@@ -1939,6 +1939,31 @@ out:
   return rc;
 }
 
+/* A directory where the output or its .part should go: said before
+ * anything is fetched (the rename at the end would fail, with EIO). */
+static int check_output_not_dir(rf_engine *e, const char *output)
+{
+  size_t n = strlen(output) + sizeof(".part");
+  char *part;
+  struct stat sb;
+  int rc = 0;
+
+  if (stat(output, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    rf__engine_set_error(e, "%s is a directory", output);
+    return RF_EEXIST;
+  }
+  part = malloc(n);
+  if (part == NULL)
+    return RF_ENOMEM;
+  snprintf(part, n, "%s.part", output);
+  if (stat(part, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    rf__engine_set_error(e, "%s is a directory", part);
+    rc = RF_EEXIST;
+  }
+  free(part);
+  return rc;
+}
+
 /* Everything a job owns besides its uv handles; NULL fields are fine, so
  * this also undoes a half-built job. */
 static void job_free(rf_job *job)
@@ -2127,6 +2152,8 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
     RF_LOG(&e->log, RF_LOG_ERROR, "job", "%s", why);
     return rc;
   }
+  if (!o->discard && (rc = check_output_not_dir(e, o->output)) != 0)
+    return rc;
   if (!o->discard && stat(o->output, &sb) == 0) {
     /* A crash between the final rename and the journal's removal leaves
      * a finished file and a journal without a .part: the journal is

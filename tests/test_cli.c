@@ -189,3 +189,54 @@ Test(cli, unusable_journal_says_why_it_starts_over_and_quiet_does_not)
   cr_assert(ts_file_matches_gen(out, 1500000, 5));
   free(url);
 }
+
+/* ------------------------------------------------------- output paths */
+
+/* A directory where the file should go: refused before anything is
+ * fetched, with or without --force; `-o DIR/` and `-o DIR` still mean
+ * "into DIR". */
+Test(cli, output_that_is_a_directory_is_refused_before_downloading)
+{
+  char into[512], blocker[600], part[700], *url;
+  uint64_t before;
+  int rc;
+
+  url = ts_url(srv, "/gen/300000?seed=7");
+  path_in(into, sizeof(into), "into");
+  cr_assert_eq(mkdir(into, 0755), 0);
+  snprintf(blocker, sizeof(blocker), "%s/300000", into);
+  cr_assert_eq(mkdir(blocker, 0755), 0);
+
+  before = ts_body_bytes(srv);
+  rc = run_cli("get --no-proxy '%s' -o '%s/'", url, into);
+  cr_assert_eq(rc, 4, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(err_text, "300000 is a directory") != NULL, "stderr: %s",
+            err_text);
+  rc = run_cli("get --no-proxy -f '%s' -o '%s'", url, into);
+  cr_assert_eq(rc, 4, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(err_text, "300000 is a directory") != NULL, "stderr: %s",
+            err_text);
+  cr_assert_eq(ts_body_bytes(srv), before, "downloaded before refusing");
+  snprintf(part, sizeof(part), "%s.part", blocker);
+  cr_assert_eq(access(part, F_OK), -1, "%s was created", part);
+
+  /* OUTPUT.part a directory. */
+  cr_assert_eq(rmdir(blocker), 0);
+  cr_assert_eq(mkdir(part, 0755), 0);
+  rc = run_cli("get --no-proxy -f '%s' -o '%s'", url, blocker);
+  cr_assert_eq(rc, 4, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(err_text, "300000.part is a directory") != NULL,
+            "stderr: %s", err_text);
+  cr_assert_eq(ts_body_bytes(srv), before, "downloaded before refusing");
+  cr_assert_eq(rmdir(part), 0);
+
+  /* An existing directory as -o, with or without the slash: into it. */
+  rc = run_cli("get --no-proxy '%s' -o '%s/'", url, into);
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(ts_file_matches_gen(blocker, 300000, 7));
+  cr_assert_eq(unlink(blocker), 0);
+  rc = run_cli("get --no-proxy '%s' -o '%s'", url, into);
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(ts_file_matches_gen(blocker, 300000, 7));
+  free(url);
+}
