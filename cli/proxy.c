@@ -172,14 +172,56 @@ static void on_explained(const rf_route_info *info, void *ud)
   x->exit_code = info->error == 0 ? CLI_EXIT_OK : cli_exit_code(info->error);
 }
 
+/* Explain the route of url (checked) and wait for the answer. */
+static int explain_run(explain_ctx *x, const char *url)
+{
+  rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
+  rf_engine *e = NULL;
+  char err[1024];
+  int rc;
+
+  if (x->verbose > 0) {
+    eo.log_cb = cli_log_stderr;
+    eo.log_level = x->verbose > 1 ? RF_LOG_DEBUG : RF_LOG_INFO;
+  }
+  rc = rf_engine_new(&e, &eo);
+  if (rc != 0) {
+    fprintf(stderr, CLI_PROGRAM ": error: cannot start the engine: %s\n",
+            rf_strerror(rc));
+    return CLI_EXIT_FAILURE;
+  }
+  rc = cli_proxy_setup(e, &x->px, err, sizeof(err));
+  if (rc != 0) {
+    fputs(CLI_PROGRAM ": error: ", stderr);
+    cli_put_clean(stderr, err);
+    fprintf(stderr, " (%s)\n", rf_err_name(rc));
+    rf_engine_free(e);
+    return rc == RF_ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+  }
+  rc = rf_engine_explain(e, url, on_explained, x);
+  if (rc != 0) {
+    char masked[1024];
+    rf__proxy_url_mask(url, masked, sizeof(masked));
+    cli_usage_error("proxy explain", "invalid URL '%s': %s", masked,
+                    rf_strerror(rc));
+    rf_engine_free(e);
+    return CLI_EXIT_USAGE;
+  }
+  rf_engine_run(e);
+  rf_engine_free(e);
+  if (!x->done) {
+    fprintf(stderr, CLI_PROGRAM ": error: no decision was made\n");
+    return CLI_EXIT_FAILURE;
+  }
+  return x->exit_code;
+}
+
 static int explain_main(int argc, char **argv)
 {
   explain_ctx x;
   cli_parser p;
   const char *v, *url = NULL;
-  rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
-  rf_engine *e = NULL;
-  char err[1024];
+  char *full = NULL;
   int id, rc;
 
   memset(&x, 0, sizeof(x));
@@ -219,41 +261,12 @@ static int explain_main(int argc, char **argv)
   }
   if (cli_proxy_check(&x.px, "proxy explain") != 0)
     return CLI_EXIT_USAGE;
-  if (x.verbose > 0) {
-    eo.log_cb = cli_log_stderr;
-    eo.log_level = x.verbose > 1 ? RF_LOG_DEBUG : RF_LOG_INFO;
-  }
-  rc = rf_engine_new(&e, &eo);
-  if (rc != 0) {
-    fprintf(stderr, CLI_PROGRAM ": error: cannot start the engine: %s\n",
-            rf_strerror(rc));
-    return CLI_EXIT_FAILURE;
-  }
-  rc = cli_proxy_setup(e, &x.px, err, sizeof(err));
-  if (rc != 0) {
-    fputs(CLI_PROGRAM ": error: ", stderr);
-    cli_put_clean(stderr, err);
-    fprintf(stderr, " (%s)\n", rf_err_name(rc));
-    rf_engine_free(e);
-    return rc == RF_ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
-  }
-  rc = rf_engine_explain(e, url, on_explained, &x);
-  if (rc != 0) {
-    char masked[1024];
-    rf__proxy_url_mask(url, masked, sizeof(masked));
-    cli_usage_error("proxy explain", "invalid URL '%s': expected http:// or "
-                                     "https://",
-                    masked);
-    rf_engine_free(e);
-    return CLI_EXIT_USAGE;
-  }
-  rf_engine_run(e);
-  rf_engine_free(e);
-  if (!x.done) {
-    fprintf(stderr, CLI_PROGRAM ": error: no decision was made\n");
-    return CLI_EXIT_FAILURE;
-  }
-  return x.exit_code;
+  rc = cli_url_prepare("proxy explain", url, x.verbose, &full);
+  if (rc != 0)
+    return rc;
+  rc = explain_run(&x, full); /* http:// added when url had no scheme */
+  free(full);
+  return rc;
 }
 
 int cli_proxy_main(int argc, char **argv)

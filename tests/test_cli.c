@@ -240,3 +240,67 @@ Test(cli, output_that_is_a_directory_is_refused_before_downloading)
   cr_assert(ts_file_matches_gen(blocker, 300000, 7));
   free(url);
 }
+
+/* ------------------------------------------------ URLs and usage errors */
+
+/* Each mistake in the URL gets its own message and exit status 2, before
+ * any connection (no server needed). */
+Test(cli, url_mistakes_are_named)
+{
+  static const struct {
+    const char *args, *want;
+  } cases[] = {
+    { "get http://127.0.0.1:99999/x",
+      "rangefetch get: invalid URL 'http://127.0.0.1:99999/x': port 99999 "
+      "is out of range (1-65535)" },
+    { "get http://127.0.0.1:0/x", "port 0 is out of range (1-65535)" },
+    { "get http://127.0.0.1:8a/x",
+      "the port '8a' is not a number from 1 to 65535" },
+    { "get ftp://example.org/x",
+      "rangefetch get: unsupported URL scheme 'ftp': rangefetch downloads "
+      "http:// and https:// URLs" },
+    { "get http:///x", "invalid URL 'http:///x': no host name" },
+    { "get 'http://[::1/x'", "'[' without ']' around the IPv6 address" },
+    { "get 'http://u:secret@h.test:70000/x'",
+      "invalid URL 'http://u:***@h.test:70000/x': port 70000 is out of "
+      "range" },
+    { "proxy explain ftp://example.org/x",
+      "rangefetch proxy explain: unsupported URL scheme 'ftp'" },
+    { "bench --proxy http://127.0.0.1:1 example.org:99999/x",
+      "rangefetch bench: invalid URL 'example.org:99999/x': port 99999 is "
+      "out of range (1-65535)" },
+    { "get --no-verify --manifest x.rfm http://127.0.0.1:1/x",
+      "rangefetch get: --no-verify and --manifest cannot be used together" },
+  };
+  size_t k;
+  int rc;
+
+  for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+    rc = run_cli("%s", cases[k].args);
+    cr_assert_eq(rc, 2, "%s: exit %d: %s", cases[k].args, rc, err_text);
+    cr_assert(strstr(err_text, cases[k].want) != NULL, "%s: %s",
+              cases[k].args, err_text);
+    cr_assert_null(strstr(err_text, "secret"), "%s", err_text);
+  }
+}
+
+/* A URL without a scheme is taken as http://, as curl does (said with
+ * -v). */
+Test(cli, url_without_scheme_means_http)
+{
+  char out[512], *url = ts_url(srv, "/gen/100000?seed=3");
+  const char *bare = url + strlen("http://");
+  int rc;
+
+  path_in(out, sizeof(out), "bare.bin");
+  rc = run_cli("get --no-proxy -v '%s' -o '%s'", bare, out);
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(ts_file_matches_gen(out, 100000, 3));
+  cr_assert(strstr(err_text, "no scheme in '") != NULL, "%s", err_text);
+  cr_assert(strstr(err_text, url) != NULL, "%s", err_text);
+  rc = run_cli("proxy explain --no-proxy '%s'", bare);
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  snprintf(out, sizeof(out), "http://127.0.0.1:%u/", (unsigned)ts_port(srv));
+  cr_assert(strstr(out_text, out) != NULL, "%s", out_text);
+  free(url);
+}
