@@ -304,3 +304,71 @@ Test(cli, url_without_scheme_means_http)
   cr_assert(strstr(out_text, out) != NULL, "%s", out_text);
   free(url);
 }
+
+/* ------------------------------------------------------- proxy explain */
+
+/* The authentication explained is the one get would allow: a settings
+ * file's proxy_auth (which --proxy-auth does not override), else
+ * --proxy-auth, else the default; each says where it comes from. */
+Test(cli, proxy_explain_shows_the_effective_auth_and_its_source)
+{
+  char home[512], sys[512], conf[600];
+  int rc;
+
+  path_in(home, sizeof(home), "home");
+  path_in(sys, sizeof(sys), "sys");
+  cr_assert_eq(mkdir(home, 0700), 0);
+  cr_assert_eq(mkdir(sys, 0700), 0);
+  snprintf(conf, sizeof(conf), "%s/rangefetch", home);
+  cr_assert_eq(mkdir(conf, 0700), 0);
+  strcat(conf, "/proxy.conf");
+  tf_write(conf, "proxy = http://127.0.0.1:1\n"
+                 "proxy_user = alice:secret\n"
+                 "proxy_auth = basic\n");
+  setenv("XDG_CONFIG_HOME", home, 1);
+  setenv("RANGEFETCH_SYSCONFDIR", sys, 1);
+
+  rc = run_cli("proxy explain http://example.test/x");
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(out_text, "proxy authentication allowed: Basic "
+                             "(proxy_auth = basic in the user scope (") !=
+                NULL,
+            "%s", out_text);
+  cr_assert(strstr(out_text, conf) != NULL, "%s", out_text);
+  cr_assert_null(strstr(out_text, "Basic only with"), "%s", out_text);
+  cr_assert_null(strstr(out_text, "secret"), "%s", out_text);
+
+  rc = run_cli("proxy explain --json --proxy-auth ntlm http://example.test/x");
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(out_text, "\"auth_allowed\":\"Basic\",\"auth_from\":"
+                             "\"proxy_auth = basic in the user scope (") !=
+                NULL,
+            "%s", out_text);
+  cr_assert(strstr(out_text, "--proxy-auth applies only to proxies no "
+                             "settings file chose") != NULL,
+            "%s", out_text);
+
+  /* Without proxy_auth in the file: its default, safe. */
+  tf_write(conf, "proxy = http://127.0.0.1:1\n");
+  rc = run_cli("proxy explain --proxy-auth basic http://example.test/x");
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(out_text, "proxy authentication allowed: Digest, NTLM, "
+                             "Negotiate (proxy_auth = safe in the user "
+                             "scope (") != NULL,
+            "%s", out_text);
+
+  /* No settings file: --proxy-auth decides, else the default. */
+  rc = run_cli("proxy explain --no-proxy-config --proxy http://127.0.0.1:1 "
+               "--proxy-auth basic http://example.test/x");
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(out_text, "proxy authentication allowed: Basic "
+                             "(--proxy-auth)") != NULL,
+            "%s", out_text);
+  rc = run_cli("proxy explain --no-proxy-config --proxy http://127.0.0.1:1 "
+               "http://example.test/x");
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(out_text, "proxy authentication allowed: Digest, NTLM, "
+                             "Negotiate (the default; Basic only with "
+                             "--proxy-auth basic or any)") != NULL,
+            "%s", out_text);
+}
