@@ -10,6 +10,9 @@ import sys
 import tempfile
 import time
 
+sys.dont_write_bytecode = True  # no bench/__pycache__ in the work tree
+import relpaths  # noqa: E402
+
 
 def run(argv):
     before = resource.getrusage(resource.RUSAGE_CHILDREN)
@@ -79,7 +82,8 @@ def main():
     print("| `rangefetch manifest` at least as fast as `xxhsum -H2` | %.2f× xxhsum's speed | %s |" % (
         r, "**PASS**" if r >= 1.0 else "**MISS**"))
     print()
-    print("Commands: `%s manifest FILE -o OUT.rfm --quiet` and `xxhsum -H2 FILE`." % a.rangefetch)
+    print("Commands: `%s manifest FILE -o OUT.rfm --quiet` and `xxhsum -H2 FILE`."
+          % relpaths.rel(a.rangefetch))
     return 0
 
 

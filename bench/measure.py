@@ -54,6 +54,7 @@ import time
 
 sys.dont_write_bytecode = True  # no bench/__pycache__ in the work tree
 import plots as plotlib  # noqa: E402
+import relpaths  # noqa: E402
 import routes as routelib  # noqa: E402
 
 MiB = 1024 * 1024
@@ -801,6 +802,9 @@ def cmd_report(a):
     if a.nginx_conf and os.path.exists(a.nginx_conf):
         L.append("<details><summary>nginx configuration used</summary>")
         L.append("")
+        L.append("`{WORK}` is the run's temporary directory (`mktemp -d` under the cache "
+                 "directory).")
+        L.append("")
         L.append("```nginx")
         with open(a.nginx_conf) as f:
             L.append(f.read().rstrip())
@@ -813,7 +817,8 @@ def cmd_report(a):
                  % meta.get("cells_csv_rel", a.cells_csv))
     L.append("")
     with open(a.md, "w") as f:
-        f.write("\n".join(L))
+        # Paths relative to the repository, temporary directories by name.
+        f.write(relpaths.scrub("\n".join(L), meta.get("root")))
     if a.cells_csv:
         write_cells_csv(a.cells_csv, summ, meta.get("root"))
 
@@ -861,7 +866,7 @@ def write_cells_csv(path, summ, root=None):
     der = derived(summ)
 
     def rel(txt):
-        return txt.replace(root.rstrip("/") + "/", "") if root else txt
+        return relpaths.scrub(txt, root)
 
     def f(x, p=3):
         return "" if x is None else "%.*f" % (p, x)

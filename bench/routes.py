@@ -26,7 +26,11 @@ import re
 import shlex
 import subprocess
 import tempfile
+import sys
 import time
+
+sys.dont_write_bytecode = True  # no bench/__pycache__ in the work tree
+import relpaths  # noqa: E402
 
 TOOLS = ["rangefetch", "aria2c", "axel", "curl", "wget2"]
 
@@ -332,7 +336,11 @@ def cmd_pac(a):
     log = p.stderr
     with open(a.log, "w") as f:
         f.write(log)
-    res = {"cmd": " ".join(shlex.quote(x) for x in argv), "rc": p.returncode,
+    # The command as the report shows it: {OUT}, the binary relative to
+    # the repository (relpaths).
+    shown = [x.replace(out, "{OUT}") for x in argv]
+    shown[0] = relpaths.rel(shown[0])
+    res = {"cmd": " ".join(shlex.quote(x) for x in shown), "rc": p.returncode,
            "wall": wall, "sha256": sha, "size": os.path.getsize(out) if os.path.exists(out) else None,
            "pac_evaluations": sum(1 for l in log.splitlines() if "[pac] FindProxyForURL(" in l),
            "hosts": 1, "squid_requests": len(reqs), "squid_requests_ok": len(ok_reqs),

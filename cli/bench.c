@@ -75,6 +75,7 @@ static const cli_option bench_options[] = {
 
 typedef struct bench_args {
   const char *url;
+  char *url_owned; /* url with http:// added when it had none */
   cli_proxy_args px;
   unsigned counts[BENCH_MAX_COUNTS];
   unsigned ncounts;
@@ -459,7 +460,13 @@ static int bench_parse(int argc, char **argv, bench_args *a, int *exit_code)
                              "--proxy or --pac, or let the settings decide");
     return -1;
   }
-  return cli_proxy_check(&a->px, "bench") == 0 ? 0 : -1;
+  if (cli_proxy_check(&a->px, "bench") != 0)
+    return -1;
+  *exit_code = cli_url_prepare("bench", a->url, a->verbose, &a->url_owned);
+  if (*exit_code != 0)
+    return -1;
+  a->url = a->url_owned;
+  return 0;
 }
 
 int cli_bench_main(int argc, char **argv)
@@ -469,7 +476,7 @@ int cli_bench_main(int argc, char **argv)
   bench_args a;
   route_probe probe;
   rf_engine *e = NULL;
-  char err[1024];
+  char err[1024] = "";
   unsigned i, k;
   int rc, exit_code, with_proxy, tty = isatty(STDERR_FILENO);
 
@@ -489,10 +496,11 @@ int cli_bench_main(int argc, char **argv)
   rf_engine_free(e);
   if (rc != 0) {
     fputs(CLI_PROGRAM ": error: ", stderr);
-    cli_put_clean(stderr, rc == RF_EURL ? "invalid URL: expected http:// or "
-                                      "https://"
-                                    : err[0] ? err : rf_strerror(rc));
+    if (rc == RF_EURL)
+      fputs("invalid URL: ", stderr);
+    cli_put_clean(stderr, err[0] ? err : rf_strerror(rc));
     fprintf(stderr, " (%s)\n", rf_err_name(rc));
+    free(a.url_owned);
     return rc == RF_EURL || rc == RF_EINVAL ? CLI_EXIT_USAGE
                                             : cli_exit_code(rc);
   }
@@ -605,5 +613,6 @@ int cli_bench_main(int argc, char **argv)
     }
     printf("\n");
   }
+  free(a.url_owned);
   return exit_code;
 }

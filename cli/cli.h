@@ -27,6 +27,16 @@ int cli_manifest_main(int argc, char **argv);
 int cli_proxy_main(int argc, char **argv);
 int cli_bench_main(int argc, char **argv);
 
+/*
+ * cli_url_prepare - check the URL operand of cmd ("get", "bench", ...) and
+ * set *out to the URL to use (malloc'd, the caller frees it): url itself,
+ * or "http://" + url when url has no scheme, as curl does (said in the log
+ * when verbose > 0).  Returns 0, or the exit status after printing the
+ * error: CLI_EXIT_USAGE (a message naming what is wrong: the scheme, the
+ * host, the port), CLI_EXIT_FAILURE (no memory).
+ */
+int cli_url_prepare(const char *cmd, const char *url, int verbose, char **out);
+
 /* The exit-status table shared by every --help text. */
 extern const char cli_exit_help[];
 

@@ -29,8 +29,9 @@
 static const char get_help[] =
     "Usage: " CLI_PROGRAM " get URL [OPTIONS]\n"
     "\n"
-    "Download URL (http:// or https://) over several HTTP range requests in\n"
-    "parallel.  Bytes go to FILE.part, renamed to FILE once complete.\n"
+    "Download URL (http:// or https://; without a scheme, http:// as curl\n"
+    "does) over several HTTP range requests in parallel.  Bytes go to\n"
+    "FILE.part, renamed to FILE once complete.\n"
     "\n"
     "Options:\n"
     "  -o, --output FILE        save to FILE; an existing directory or a\n"
@@ -55,7 +56,8 @@ static const char get_help[] =
     "                           before renaming it\n"
     "      --no-resume          start over even if FILE.part and its\n"
     "                           journal hold an unfinished download\n"
-    "      --no-verify          do not hash pieces (no journal, no resume)\n"
+    "      --no-verify          do not hash pieces (no journal, no resume;\n"
+    "                           not with --manifest)\n"
     "      --no-sync            do not flush FILE to disk before renaming\n"
     "                           it (faster on slow disks; a power cut just\n"
     "                           after may damage FILE)\n"
@@ -352,13 +354,19 @@ static void get_on_log(rf_log_level level, const char *module, const char *msg,
 }
 
 /* Without -v: only what a user must hear about the route (a PAC file
- * that failed, a proxy skipped as dead), not the engine's retries. */
+ * that failed, a proxy skipped as dead) and why pieces on disk were not
+ * kept (module "resume": an unusable journal, no validator, another
+ * manifest; module "job" at WARN: the remote file changed, so the
+ * download starts over), not the engine's retries.  The engine's errors
+ * ("job" at ERROR) are not repeated: the result says them. */
 static void get_on_log_route(rf_log_level level, const char *module,
                              const char *msg, void *user_data)
 {
-  if (level > RF_LOG_WARN || module == NULL ||
-      (strcmp(module, "proxy") != 0 && strcmp(module, "pac") != 0 &&
-       strcmp(module, "wpad") != 0))
+  if (level > RF_LOG_WARN || module == NULL)
+    return;
+  if (strcmp(module, "proxy") != 0 && strcmp(module, "pac") != 0 &&
+      strcmp(module, "wpad") != 0 && strcmp(module, "resume") != 0 &&
+      !(strcmp(module, "job") == 0 && level == RF_LOG_WARN))
     return;
   get_on_log(level, module, msg, user_data);
 }
@@ -583,6 +591,11 @@ static int get_parse(int argc, char **argv, get_args *a)
     cli_usage_error("get", "missing URL");
     goto out;
   }
+  if (a->no_verify && a->manifest != NULL) {
+    cli_usage_error("get", "--no-verify and --manifest cannot be used "
+                           "together (a manifest is checked piece by piece)");
+    goto out;
+  }
   if (a->cacert != NULL && access(a->cacert, R_OK) != 0) {
     cli_usage_error("get", "cannot read the --cacert file '%s': %s", a->cacert,
                     strerror(errno));
@@ -640,10 +653,15 @@ static void get_add_failed(get_ctx *c, int err, const char *url)
 
   switch (err) {
   case RF_EEXIST:
-    snprintf(msg, sizeof(msg),
-             "'%s' already exists (use --force to "
-             "overwrite it)",
-             c->output);
+    /* The engine's message when it says more ("... is a directory"). */
+    if (strcmp(rf_engine_last_error(c->engine), rf_strerror(err)) != 0 &&
+        rf_engine_last_error(c->engine)[0] != '\0')
+      snprintf(msg, sizeof(msg), "%s", rf_engine_last_error(c->engine));
+    else
+      snprintf(msg, sizeof(msg),
+               "'%s' already exists (use --force to "
+               "overwrite it)",
+               c->output);
     break;
   case RF_EACCES:
   case RF_ENOENT:
@@ -658,7 +676,12 @@ static void get_add_failed(get_ctx *c, int err, const char *url)
     break;
   case RF_EURL:
     masked = url_mask(url, 0);
-    snprintf(msg, sizeof(msg), "invalid URL '%s'", masked);
+    if (rf_engine_last_error(c->engine)[0] != '\0' &&
+        strcmp(rf_engine_last_error(c->engine), rf_strerror(err)) != 0)
+      snprintf(msg, sizeof(msg), "invalid URL '%s': %s", masked,
+               rf_engine_last_error(c->engine));
+    else
+      snprintf(msg, sizeof(msg), "invalid URL '%s'", masked);
     url_mask_free(masked);
     break;
   case RF_EINVAL:
@@ -690,7 +713,7 @@ int cli_get_main(int argc, char **argv)
   url_parts u;
   rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
   rf_job_options jo;
-  char *output = NULL, *masked = NULL;
+  char *output = NULL, *masked = NULL, *url = NULL;
   char perr[1024];
   int err, loop_ready = 0, signals_ready = 0;
   cli_progress_mode mode;
@@ -700,6 +723,10 @@ int cli_get_main(int argc, char **argv)
   c.exit_code = get_parse(argc, argv, &a);
   if (c.exit_code != 0 || a.help)
     goto out;
+  c.exit_code = cli_url_prepare("get", a.url, a.verbose, &url);
+  if (c.exit_code != 0)
+    goto out;
+  a.url = url; /* with http:// added when it had no scheme */
   c.exit_code = CLI_EXIT_FAILURE;
 
   masked = url_mask(a.url, 0);
@@ -849,6 +876,7 @@ out:
   if (masked != NULL)
     url_mask_free(masked);
   free(output);
+  free(url);
   if (fflush(stdout) != 0 && c.exit_code == CLI_EXIT_OK)
     c.exit_code = CLI_EXIT_FAILURE;
   return c.exit_code;

@@ -8,6 +8,7 @@
 #include "args.h"
 #include "progress.h"
 #include "proxyopts.h"
+#include "proxy/candidate.h"
 #include "proxy/config.h"
 
 #include <stdio.h>
@@ -64,10 +65,113 @@ static const char *credentials_of(const explain_ctx *x, const rf_proxy *p)
   return "none";
 }
 
+/* The proxy_auth value for an RF_PROXY_AUTH_* mask. */
+static const char *auth_setting_name(unsigned mask)
+{
+  switch (mask) {
+  case RF_PROXY_AUTH_SAFE:
+    return "safe";
+  case RF_PROXY_AUTH_ANY:
+    return "any";
+  case RF_PROXY_AUTH_BASIC:
+    return "basic";
+  case RF_PROXY_AUTH_DIGEST:
+    return "digest";
+  case RF_PROXY_AUTH_NTLM:
+    return "ntlm";
+  case RF_PROXY_AUTH_NEGOTIATE:
+    return "negotiate";
+  }
+  return "?";
+}
+
+/*
+ * The authentication schemes get would allow towards proxy p, as the
+ * engine decides them (rf__proxy_apply): the candidate's own (a settings
+ * scope always gives its proxy_auth, default safe; the static scope none),
+ * else --proxy-auth, else safe.  *mask gets them, from where they come.
+ */
+static void auth_of(const explain_ctx *x, const rf_route_info *in,
+                    const rf_proxy *p, unsigned *mask, char *from,
+                    size_t size)
+{
+  const char *scope = strstr(in->chosen_by, " scope (");
+  const char *start = scope, *end = NULL;
+
+  if (p->auth & RF_PROXY_AUTH_NONE) {
+    *mask = 0;
+    snprintf(from, size, "the static scope never authenticates");
+    return;
+  }
+  if (p->auth != 0) {
+    *mask = p->auth;
+    if (scope != NULL) {
+      while (start > in->chosen_by && start[-1] != ' ')
+        start--;
+      end = strchr(scope, ')');
+    }
+    if (end != NULL)
+      snprintf(from, size, "proxy_auth = %s in the %.*s",
+               auth_setting_name(p->auth), (int)(end + 1 - start), start);
+    else
+      snprintf(from, size, "proxy_auth = %s of the settings that chose it",
+               auth_setting_name(p->auth));
+    if (x->px.proxy_auth != 0 && x->px.proxy_auth != p->auth)
+      snprintf(from + strlen(from), size - strlen(from),
+               "; --proxy-auth applies only to proxies no settings file "
+               "chose");
+    else if (!(p->auth & RF_PROXY_AUTH_BASIC))
+      snprintf(from + strlen(from), size - strlen(from),
+               "; Basic only with proxy_auth = basic or any there");
+    return;
+  }
+  if (x->px.proxy_auth != 0) {
+    *mask = x->px.proxy_auth;
+    snprintf(from, size, "--proxy-auth");
+    return;
+  }
+  *mask = RF_PROXY_AUTH_SAFE;
+  snprintf(from, size, "the default; Basic only with --proxy-auth basic or "
+                       "any");
+}
+
+/* The authentication of the route's proxies when they all agree (1), with
+ * the default or --proxy-auth when there is no proxy; 0 when the proxies
+ * differ. */
+static int auth_summary(const explain_ctx *x, const rf_route_info *in,
+                        unsigned *mask, char *from, size_t size)
+{
+  char other[600];
+  unsigned m;
+  size_t i;
+  int seen = 0;
+
+  for (i = 0; i < in->ncandidates; i++) {
+    if (in->candidates[i].type == RF_PROXY_DIRECT)
+      continue;
+    if (!seen) {
+      auth_of(x, in, &in->candidates[i], mask, from, size);
+      seen = 1;
+      continue;
+    }
+    auth_of(x, in, &in->candidates[i], &m, other, sizeof(other));
+    if (m != *mask || strcmp(other, from) != 0)
+      return 0;
+  }
+  if (!seen) {
+    rf_proxy none;
+    memset(&none, 0, sizeof(none));
+    auth_of(x, in, &none, mask, from, size);
+  }
+  return 1;
+}
+
 static void print_text(const explain_ctx *x, const rf_route_info *in)
 {
   size_t i;
-  char name[320], auth[80];
+  char name[320], auth[80], from[600];
+  unsigned mask;
+  int same = auth_summary(x, in, &mask, from, sizeof(from));
 
   printf("URL:       ");
   cli_put_clean(stdout, in->url);
@@ -98,14 +202,24 @@ static void print_text(const explain_ctx *x, const rf_route_info *in)
       printf("  (marked bad for %u s more)", in->bad_for_s[i]);
     if (in->candidates[i].type != RF_PROXY_DIRECT) {
       printf("\n     credentials: %s", credentials_of(x, &in->candidates[i]));
+      if (!same) {
+        auth_of(x, in, &in->candidates[i], &mask, from, sizeof(from));
+        rf__proxy_auth_names(mask, auth, sizeof(auth));
+        printf("\n     authentication allowed: %s (", auth);
+        cli_put_clean(stdout, from);
+        printf(")");
+      }
     }
     printf("\n");
   }
-  cli_proxy_auth_names(x->px.proxy_auth, auth, sizeof(auth));
-  printf("proxy authentication allowed: %s%s\n", auth,
-         (x->px.proxy_auth & RF_PROXY_AUTH_BASIC) != 0
-             ? ""
-             : " (Basic only with --proxy-auth basic or any)");
+  if (same) {
+    rf__proxy_auth_names(mask, auth, sizeof(auth));
+    printf("proxy authentication allowed: %s (", auth);
+    cli_put_clean(stdout, from);
+    printf(")\n");
+  } else {
+    printf("proxy authentication allowed: per candidate (above)\n");
+  }
   if (in->ncandidates > 0) {
     size_t k;
     int direct = 0;
@@ -120,7 +234,9 @@ static void print_text(const explain_ctx *x, const rf_route_info *in)
 static void print_json(const explain_ctx *x, const rf_route_info *in)
 {
   size_t i;
-  char name[320], auth[80];
+  char name[320], auth[80], from[600];
+  unsigned mask;
+  int same = auth_summary(x, in, &mask, from, sizeof(from));
 
   printf("{\"url\":");
   cli_json_string(stdout, in->url);
@@ -152,11 +268,27 @@ static void print_json(const explain_ctx *x, const rf_route_info *in)
            rf_proxy_type_name(p->type),
            in->bad_for_s != NULL ? in->bad_for_s[i] : 0u);
     cli_json_string(stdout, credentials_of(x, p));
+    if (p->type != RF_PROXY_DIRECT) {
+      unsigned m;
+      char f[600];
+      auth_of(x, in, p, &m, f, sizeof(f));
+      rf__proxy_auth_names(m, auth, sizeof(auth));
+      printf(",\"auth_allowed\":");
+      cli_json_string(stdout, auth);
+      printf(",\"auth_from\":");
+      cli_json_string(stdout, f);
+    }
     printf("}");
   }
-  cli_proxy_auth_names(x->px.proxy_auth, auth, sizeof(auth));
   printf("],\"auth_allowed\":");
-  cli_json_string(stdout, auth);
+  if (same) {
+    rf__proxy_auth_names(mask, auth, sizeof(auth));
+    cli_json_string(stdout, auth);
+    printf(",\"auth_from\":");
+    cli_json_string(stdout, from);
+  } else {
+    printf("null,\"auth_from\":null");
+  }
   printf("}\n");
 }
 
@@ -172,14 +304,56 @@ static void on_explained(const rf_route_info *info, void *ud)
   x->exit_code = info->error == 0 ? CLI_EXIT_OK : cli_exit_code(info->error);
 }
 
+/* Explain the route of url (checked) and wait for the answer. */
+static int explain_run(explain_ctx *x, const char *url)
+{
+  rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
+  rf_engine *e = NULL;
+  char err[1024];
+  int rc;
+
+  if (x->verbose > 0) {
+    eo.log_cb = cli_log_stderr;
+    eo.log_level = x->verbose > 1 ? RF_LOG_DEBUG : RF_LOG_INFO;
+  }
+  rc = rf_engine_new(&e, &eo);
+  if (rc != 0) {
+    fprintf(stderr, CLI_PROGRAM ": error: cannot start the engine: %s\n",
+            rf_strerror(rc));
+    return CLI_EXIT_FAILURE;
+  }
+  rc = cli_proxy_setup(e, &x->px, err, sizeof(err));
+  if (rc != 0) {
+    fputs(CLI_PROGRAM ": error: ", stderr);
+    cli_put_clean(stderr, err);
+    fprintf(stderr, " (%s)\n", rf_err_name(rc));
+    rf_engine_free(e);
+    return rc == RF_ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+  }
+  rc = rf_engine_explain(e, url, on_explained, x);
+  if (rc != 0) {
+    char masked[1024];
+    rf__proxy_url_mask(url, masked, sizeof(masked));
+    cli_usage_error("proxy explain", "invalid URL '%s': %s", masked,
+                    rf_strerror(rc));
+    rf_engine_free(e);
+    return CLI_EXIT_USAGE;
+  }
+  rf_engine_run(e);
+  rf_engine_free(e);
+  if (!x->done) {
+    fprintf(stderr, CLI_PROGRAM ": error: no decision was made\n");
+    return CLI_EXIT_FAILURE;
+  }
+  return x->exit_code;
+}
+
 static int explain_main(int argc, char **argv)
 {
   explain_ctx x;
   cli_parser p;
   const char *v, *url = NULL;
-  rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
-  rf_engine *e = NULL;
-  char err[1024];
+  char *full = NULL;
   int id, rc;
 
   memset(&x, 0, sizeof(x));
@@ -219,41 +393,12 @@ static int explain_main(int argc, char **argv)
   }
   if (cli_proxy_check(&x.px, "proxy explain") != 0)
     return CLI_EXIT_USAGE;
-  if (x.verbose > 0) {
-    eo.log_cb = cli_log_stderr;
-    eo.log_level = x.verbose > 1 ? RF_LOG_DEBUG : RF_LOG_INFO;
-  }
-  rc = rf_engine_new(&e, &eo);
-  if (rc != 0) {
-    fprintf(stderr, CLI_PROGRAM ": error: cannot start the engine: %s\n",
-            rf_strerror(rc));
-    return CLI_EXIT_FAILURE;
-  }
-  rc = cli_proxy_setup(e, &x.px, err, sizeof(err));
-  if (rc != 0) {
-    fputs(CLI_PROGRAM ": error: ", stderr);
-    cli_put_clean(stderr, err);
-    fprintf(stderr, " (%s)\n", rf_err_name(rc));
-    rf_engine_free(e);
-    return rc == RF_ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
-  }
-  rc = rf_engine_explain(e, url, on_explained, &x);
-  if (rc != 0) {
-    char masked[1024];
-    rf__proxy_url_mask(url, masked, sizeof(masked));
-    cli_usage_error("proxy explain", "invalid URL '%s': expected http:// or "
-                                     "https://",
-                    masked);
-    rf_engine_free(e);
-    return CLI_EXIT_USAGE;
-  }
-  rf_engine_run(e);
-  rf_engine_free(e);
-  if (!x.done) {
-    fprintf(stderr, CLI_PROGRAM ": error: no decision was made\n");
-    return CLI_EXIT_FAILURE;
-  }
-  return x.exit_code;
+  rc = cli_url_prepare("proxy explain", url, x.verbose, &full);
+  if (rc != 0)
+    return rc;
+  rc = explain_run(&x, full); /* http:// added when url had no scheme */
+  free(full);
+  return rc;
 }
 
 int cli_proxy_main(int argc, char **argv)

@@ -1951,37 +1951,109 @@ static char *strip_credentials(const char *url)
   return out;
 }
 
+/* The text of url's port ("99999"), for messages; "" if none is found. */
+static void url_port_text(const char *url, char *buf, size_t size)
+{
+  const char *auth = strstr(url, "://"), *end, *at, *p;
+  size_t n;
+
+  buf[0] = '\0';
+  if (auth == NULL)
+    return;
+  auth += 3;
+  end = auth + strcspn(auth, "/?#");
+  for (at = NULL, p = auth; p < end; p++)
+    if (*p == '@')
+      at = p;
+  p = at != NULL ? at + 1 : auth;
+  if (*p == '[') {
+    p = memchr(p, ']', (size_t)(end - p));
+    if (p == NULL)
+      return;
+  }
+  p = memchr(p, ':', (size_t)(end - p));
+  if (p == NULL)
+    return;
+  n = (size_t)(end - p - 1);
+  snprintf(buf, size, "%.*s", (int)(n < 32 ? n : 32), p + 1);
+}
+
 static int check_url(const char *url, char *why, size_t size)
 {
   CURLU *u = curl_url();
-  char *scheme = NULL, *host = NULL;
+  char *scheme = NULL, *host = NULL, *port = NULL;
+  char text[40];
   CURLUcode uc;
-  int rc = 0;
+  int rc = RF_EURL;
 
   if (u == NULL)
     return RF_ENOMEM;
-  uc = curl_url_set(u, CURLUPART_URL, url, 0);
+  uc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+  if (uc == CURLUE_BAD_PORT_NUMBER) {
+    url_port_text(url, text, sizeof(text));
+    if (text[0] != '\0' && strspn(text, "0123456789") == strlen(text))
+      snprintf(why, size, "port %s is out of range (1-65535)", text);
+    else
+      snprintf(why, size, "port '%s' is not a number from 1 to 65535", text);
+    goto out;
+  }
+  if (uc == CURLUE_BAD_SCHEME || uc == CURLUE_NO_SCHEME) {
+    snprintf(why, size, "no scheme: expected http:// or https://");
+    goto out;
+  }
   if (uc != CURLUE_OK) {
     snprintf(why, size, "malformed URL: %s", curl_url_strerror(uc));
-    rc = RF_EURL;
     goto out;
   }
   if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
       (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-    snprintf(why, size, "unsupported URL scheme '%s' (http and https only)",
+    snprintf(why, size,
+             "unsupported URL scheme '%s': only http:// and https:// URLs "
+             "can be downloaded",
              scheme != NULL ? scheme : "");
-    rc = RF_EURL;
     goto out;
   }
   if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
       host[0] == '\0') {
     snprintf(why, size, "URL has no host");
-    rc = RF_EURL;
+    goto out;
   }
+  if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+      strtoul(port, NULL, 10) == 0) {
+    snprintf(why, size, "port %s is out of range (1-65535)", port);
+    goto out;
+  }
+  rc = 0;
 out:
   curl_free(scheme);
   curl_free(host);
+  curl_free(port);
   curl_url_cleanup(u);
+  return rc;
+}
+
+/* A directory where the output or its .part should go: said before
+ * anything is fetched (the rename at the end would fail, with EIO). */
+static int check_output_not_dir(rf_engine *e, const char *output)
+{
+  size_t n = strlen(output) + sizeof(".part");
+  char *part;
+  struct stat sb;
+  int rc = 0;
+
+  if (stat(output, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    rf__engine_set_error(e, "%s is a directory", output);
+    return RF_EEXIST;
+  }
+  part = malloc(n);
+  if (part == NULL)
+    return RF_ENOMEM;
+  snprintf(part, n, "%s.part", output);
+  if (stat(part, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    rf__engine_set_error(e, "%s is a directory", part);
+    rc = RF_EEXIST;
+  }
+  free(part);
   return rc;
 }
 
@@ -2208,9 +2280,13 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
     return RF_EINVAL;
   rc = check_url(o->url, why, sizeof(why));
   if (rc != 0) {
+    if (rc != RF_ENOMEM)
+      rf__engine_set_error(e, "%s", why);
     RF_LOG(&e->log, RF_LOG_ERROR, "job", "%s", why);
     return rc;
   }
+  if (!o->discard && (rc = check_output_not_dir(e, o->output)) != 0)
+    return rc;
   if (!o->discard && stat(o->output, &sb) == 0) {
     /* A crash between the final rename and the journal's removal leaves
      * a finished file and a journal without a .part: the journal is
@@ -2285,8 +2361,9 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
   job->user_data = o->user_data;
   job->no_verify = o->no_verify || o->discard;
   if (o->no_verify && o->manifest != NULL) {
-    rf__engine_set_error(e, "a manifest needs verification: drop "
-                            "no_verify");
+    rf__engine_set_error(e, "no_verify and manifest cannot be used "
+                            "together: a manifest is checked piece by "
+                            "piece");
     rc = RF_EINVAL;
     goto fail;
   }

@@ -62,15 +62,36 @@ rf_install() {
 }
 
 # rf_build DIR [CMAKE ARGS...]: configure (warnings as errors) and build.
+# Says what it does: a line before it starts, then ninja's progress, on one
+# line rewritten in place on a terminal, else a line at each quarter.  The
+# whole compiler output goes to DIR/build.log.
 rf_build() {
   local dir=$1; shift
+  local jobs
+  jobs=$(nproc 2>/dev/null || echo 2)
+  mkdir -p "$dir"
+  rf_say "building in $dir with $jobs job(s) (about 30 s on 2 cores; log: $dir/build.log)..."
   cmake -S "$RF_TOP" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DRF_WERROR=ON -DRF_BUILD_TESTS=ON -DRF_BUILD_EXAMPLES=ON \
     -DRF_BUILD_BENCH=ON "$@" >/dev/null || rf_die "cmake configure failed"
-  if ! cmake --build "$dir" -j "$(nproc)" > "$dir/build.log" 2>&1; then
+  local tty=0 start=$SECONDS
+  [ -t 2 ] && tty=1
+  # pipefail in a subshell: the status is the build's, whatever the caller set.
+  if ! (set -o pipefail
+    cmake --build "$dir" -j "$jobs" 2>&1 | tee "$dir/build.log" | awk -v tty=$tty '
+    match($0, /^\[[0-9]+\/[0-9]+\]/) {
+      split(substr($0, 2, RLENGTH - 2), nm, "/")
+      n = nm[1] + 0; m = nm[2] + 0
+      if (tty) { printf "\r    [%d/%d] steps", n, m > "/dev/stderr"; shown = 1 }
+      else if (m > 0 && int(4 * n / m) > q) {
+        q = int(4 * n / m); printf "    [%d/%d] steps\n", n, m > "/dev/stderr"
+      }
+    }
+    END { if (shown) printf "\n" > "/dev/stderr" }'); then
     tail -n 60 "$dir/build.log" >&2
     rf_die "build failed (whole log: $dir/build.log)"
   fi
+  rf_say "built in $((SECONDS - start)) s: $dir/rangefetch"
 }
 
 # rf_free_port: a TCP port on 127.0.0.1 nobody listens on right now.

@@ -691,6 +691,45 @@ Test(engine, bad_arguments)
   free(url);
 }
 
+/* A refused URL or option says what is wrong (rf_engine_last_error). */
+Test(engine, refused_urls_and_options_say_why)
+{
+  static const struct {
+    const char *url, *want;
+  } cases[] = {
+    { "http://127.0.0.1:99999/x", "port 99999 is out of range (1-65535)" },
+    { "http://127.0.0.1:0/x", "port 0 is out of range (1-65535)" },
+    { "http://127.0.0.1:8a/x", "port '8a' is not a number from 1 to 65535" },
+    { "ftp://example.org/x", "unsupported URL scheme 'ftp': only http:// "
+                             "and https:// URLs can be downloaded" },
+    { "gopherz://example.org/x", "unsupported URL scheme 'gopherz'" },
+    { "example.org/x", "no scheme: expected http:// or https://" },
+  };
+  rf_engine *e = NULL;
+  rf_job_options o;
+  char manifest[600];
+  size_t k;
+
+  snprintf(manifest, sizeof(manifest), "%s/none.rfm", dir);
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  rf_job_options_init(&o);
+  o.output = out_path("refused");
+  for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+    o.url = cases[k].url;
+    cr_assert_eq(rf_job_add(e, NULL, &o), RF_EURL, "%s", cases[k].url);
+    cr_assert(strstr(rf_engine_last_error(e), cases[k].want) != NULL,
+              "%s: %s", cases[k].url, rf_engine_last_error(e));
+  }
+  o.url = "http://127.0.0.1:1/x";
+  o.manifest = manifest;
+  o.no_verify = 1;
+  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EINVAL);
+  cr_assert_str_eq(rf_engine_last_error(e),
+                   "no_verify and manifest cannot be used together: a "
+                   "manifest is checked piece by piece");
+  rf_engine_free(e);
+}
+
 Test(engine, unwritable_directory)
 {
   rf_engine *e = NULL;

@@ -271,7 +271,8 @@ RF_EXTERN void rf_job_options_init(rf_job_options *opts);
  *
  * Returns 0, RF_EINVAL (missing url/output, bad option or manifest,
  * engine being freed), RF_EURL (not an http(s) URL), RF_EEXIST (output
- * exists and overwrite is 0), RF_ERESUME ("<output>.part" belongs to an
+ * exists and overwrite is 0; output or "<output>.part" is a directory,
+ * whatever overwrite says), RF_ERESUME ("<output>.part" belongs to an
  * unfinished download of another URL: nothing is touched), RF_EACCES /
  * RF_ENOENT / RF_EIO (the .part file cannot be created), RF_ENOMEM.  On
  * failure no callback is ever called for the job, and

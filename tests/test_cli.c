@@ -1,0 +1,374 @@
+/*
+ * The rangefetch command line end to end: the built binary (RF_TEST_BIN)
+ * run against the in-process range server, its messages and exit statuses
+ * checked as a user sees them.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "rangefetch/rangefetch.h"
+#include "support/testserver.h"
+#include "support/textfile.h"
+#include "support/tmpdir.h"
+
+static ts_server *srv;
+static char dir[256];
+/* What the last run_cli printed. */
+static char out_text[16384], err_text[16384];
+
+static void setup(void)
+{
+  signal(SIGPIPE, SIG_IGN);
+  srv = ts_start(NULL);
+  cr_assert_not_null(srv, "test server did not start");
+  tmpdir_make(dir, sizeof(dir), "cli");
+}
+
+static void teardown(void)
+{
+  ts_stop(srv);
+  tmpdir_remove(dir);
+}
+
+TestSuite(cli, .init = setup, .fini = teardown, .timeout = 120);
+
+static void path_in(char *buf, size_t size, const char *name)
+{
+  snprintf(buf, size, "%s/%s", dir, name);
+}
+
+/* The CLI built next to this test binary (ctest sets RF_TEST_BIN). */
+static const char *cli_path(void)
+{
+  static char path[4096];
+  const char *env = getenv("RF_TEST_BIN");
+  ssize_t n;
+  char *slash;
+
+  if (env != NULL && env[0] != '\0')
+    return env;
+  n = readlink("/proc/self/exe", path, sizeof(path) - 16);
+  cr_assert_gt(n, 0);
+  path[n] = '\0';
+  slash = strrchr(path, '/');
+  cr_assert_not_null(slash);
+  strcpy(slash + 1, "rangefetch");
+  return path;
+}
+
+/* Run `rangefetch ARGS` (ARGS as a shell would split them) with stdin
+ * from /dev/null; stdout and stderr land in out_text and err_text.
+ * Returns the exit status. */
+static int run_cli(const char *fmt, ...)
+{
+  char args[4096], cmd[8192], o[512], e[512];
+  va_list ap;
+  int st, n;
+
+  va_start(ap, fmt);
+  n = vsnprintf(args, sizeof(args), fmt, ap);
+  va_end(ap);
+  cr_assert(n > 0 && (size_t)n < sizeof(args));
+  path_in(o, sizeof(o), "cli.stdout");
+  path_in(e, sizeof(e), "cli.stderr");
+  n = snprintf(cmd, sizeof(cmd), "'%s' %s </dev/null >'%s' 2>'%s'",
+               cli_path(), args, o, e);
+  cr_assert(n > 0 && (size_t)n < sizeof(cmd));
+  st = system(cmd);
+  cr_assert(WIFEXITED(st), "%s: status %d", cmd, st);
+  tf_read(o, out_text, sizeof(out_text));
+  tf_read(e, err_text, sizeof(err_text));
+  return WEXITSTATUS(st);
+}
+
+/* ------------------------------------------------- resume and restarts */
+
+typedef struct cancel_ctx {
+  uint64_t at;
+  int error;
+} cancel_ctx;
+
+static void cancel_progress(rf_job *job, const rf_progress *p, void *ud)
+{
+  cancel_ctx *c = ud;
+
+  if (p->total != RF_SIZE_UNKNOWN && p->received >= c->at)
+    rf_job_cancel(job);
+}
+
+static void cancel_done(rf_job *job, const rf_result *r, void *ud)
+{
+  cancel_ctx *c = ud;
+
+  (void)job;
+  c->error = r->error;
+}
+
+/* A run cancelled after `at` bytes: leaves OUT.part and its journal. */
+static void partial_run(const char *url, const char *out, uint64_t at)
+{
+  rf_engine *e = NULL;
+  rf_job_options o;
+  cancel_ctx c = { at, 0 };
+
+  rf_job_options_init(&o);
+  o.url = url;
+  o.output = out;
+  o.piece_size = 65536;
+  o.connections = 4;
+  o.progress_interval_ms = 5;
+  o.on_progress = cancel_progress;
+  o.on_done = cancel_done;
+  o.user_data = &c;
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  cr_assert_eq(rf_job_add(e, NULL, &o), 0);
+  rf_engine_run(e);
+  rf_engine_free(e);
+  cr_assert_eq(c.error, RF_ECANCELED, "%s", rf_err_name(c.error));
+}
+
+/* Without -v, a .part that is started over says why on stderr. */
+Test(cli, changed_remote_file_says_why_it_starts_over)
+{
+  char src[512], out[512], part[600], *url;
+  struct stat sb;
+  int rc;
+
+  snprintf(src, sizeof(src), "%s/changing.bin", ts_root(srv));
+  cr_assert_eq(ts_write_gen_file(src, 2000000, 31), 0);
+  url = ts_url(srv, "/changing.bin?rate=4000000");
+  path_in(out, sizeof(out), "changing.bin");
+  snprintf(part, sizeof(part), "%s.part", out);
+  partial_run(url, out, 1000000);
+  cr_assert_eq(stat(part, &sb), 0, "no .part after the first run");
+  /* The file changes on the server (new content, new mtime and ETag). */
+  sleep(1);
+  cr_assert_eq(ts_write_gen_file(src, 2000000, 32), 0);
+  rc = run_cli("get --no-proxy '%s' -o '%s'", url, out);
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(ts_file_matches_gen(out, 2000000, 32));
+  cr_assert(strstr(err_text, "the remote file changed since the last run") !=
+                NULL,
+            "stderr: %s", err_text);
+  cr_assert(strstr(err_text, "starting over") != NULL, "stderr: %s",
+            err_text);
+  cr_assert_not_null(strstr(out_text, "saved '"), "stdout: %s", out_text);
+  free(url);
+}
+
+Test(cli, unusable_journal_says_why_it_starts_over_and_quiet_does_not)
+{
+  char out[512], journal[640];
+  char *url = ts_url(srv, "/gen/1500000?seed=5&rate=3000000");
+  int rc;
+
+  path_in(out, sizeof(out), "journal.bin");
+  snprintf(journal, sizeof(journal), "%s.part.rfj", out);
+  partial_run(url, out, 700000);
+  cr_assert_eq(truncate(journal, 10), 0);
+  rc = run_cli("get --no-proxy -q '%s' -o '%s'", url, out);
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert_str_eq(err_text, "", "-q printed: %s", err_text);
+  cr_assert(ts_file_matches_gen(out, 1500000, 5));
+
+  unlink(out);
+  partial_run(url, out, 700000);
+  cr_assert_eq(truncate(journal, 10), 0);
+  rc = run_cli("get --no-proxy '%s' -o '%s'", url, out);
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(err_text, "is unusable") != NULL, "stderr: %s", err_text);
+  cr_assert(strstr(err_text, "starting over") != NULL, "stderr: %s",
+            err_text);
+  cr_assert(ts_file_matches_gen(out, 1500000, 5));
+  free(url);
+}
+
+/* ------------------------------------------------------- output paths */
+
+/* A directory where the file should go: refused before anything is
+ * fetched, with or without --force; `-o DIR/` and `-o DIR` still mean
+ * "into DIR". */
+Test(cli, output_that_is_a_directory_is_refused_before_downloading)
+{
+  char into[512], blocker[600], part[700], *url;
+  uint64_t before;
+  int rc;
+
+  url = ts_url(srv, "/gen/300000?seed=7");
+  path_in(into, sizeof(into), "into");
+  cr_assert_eq(mkdir(into, 0755), 0);
+  snprintf(blocker, sizeof(blocker), "%s/300000", into);
+  cr_assert_eq(mkdir(blocker, 0755), 0);
+
+  before = ts_body_bytes(srv);
+  rc = run_cli("get --no-proxy '%s' -o '%s/'", url, into);
+  cr_assert_eq(rc, 4, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(err_text, "300000 is a directory") != NULL, "stderr: %s",
+            err_text);
+  rc = run_cli("get --no-proxy -f '%s' -o '%s'", url, into);
+  cr_assert_eq(rc, 4, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(err_text, "300000 is a directory") != NULL, "stderr: %s",
+            err_text);
+  cr_assert_eq(ts_body_bytes(srv), before, "downloaded before refusing");
+  snprintf(part, sizeof(part), "%s.part", blocker);
+  cr_assert_eq(access(part, F_OK), -1, "%s was created", part);
+
+  /* OUTPUT.part a directory. */
+  cr_assert_eq(rmdir(blocker), 0);
+  cr_assert_eq(mkdir(part, 0755), 0);
+  rc = run_cli("get --no-proxy -f '%s' -o '%s'", url, blocker);
+  cr_assert_eq(rc, 4, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(err_text, "300000.part is a directory") != NULL,
+            "stderr: %s", err_text);
+  cr_assert_eq(ts_body_bytes(srv), before, "downloaded before refusing");
+  cr_assert_eq(rmdir(part), 0);
+
+  /* An existing directory as -o, with or without the slash: into it. */
+  rc = run_cli("get --no-proxy '%s' -o '%s/'", url, into);
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(ts_file_matches_gen(blocker, 300000, 7));
+  cr_assert_eq(unlink(blocker), 0);
+  rc = run_cli("get --no-proxy '%s' -o '%s'", url, into);
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(ts_file_matches_gen(blocker, 300000, 7));
+  free(url);
+}
+
+/* ------------------------------------------------ URLs and usage errors */
+
+/* Each mistake in the URL gets its own message and exit status 2, before
+ * any connection (no server needed). */
+Test(cli, url_mistakes_are_named)
+{
+  static const struct {
+    const char *args, *want;
+  } cases[] = {
+    { "get http://127.0.0.1:99999/x",
+      "rangefetch get: invalid URL 'http://127.0.0.1:99999/x': port 99999 "
+      "is out of range (1-65535)" },
+    { "get http://127.0.0.1:0/x", "port 0 is out of range (1-65535)" },
+    { "get http://127.0.0.1:8a/x",
+      "the port '8a' is not a number from 1 to 65535" },
+    { "get ftp://example.org/x",
+      "rangefetch get: unsupported URL scheme 'ftp': rangefetch downloads "
+      "http:// and https:// URLs" },
+    { "get http:///x", "invalid URL 'http:///x': no host name" },
+    { "get 'http://[::1/x'", "'[' without ']' around the IPv6 address" },
+    { "get 'http://u:secret@h.test:70000/x'",
+      "invalid URL 'http://u:***@h.test:70000/x': port 70000 is out of "
+      "range" },
+    { "proxy explain ftp://example.org/x",
+      "rangefetch proxy explain: unsupported URL scheme 'ftp'" },
+    { "bench --proxy http://127.0.0.1:1 example.org:99999/x",
+      "rangefetch bench: invalid URL 'example.org:99999/x': port 99999 is "
+      "out of range (1-65535)" },
+    { "get --no-verify --manifest x.rfm http://127.0.0.1:1/x",
+      "rangefetch get: --no-verify and --manifest cannot be used together" },
+  };
+  size_t k;
+  int rc;
+
+  for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
+    rc = run_cli("%s", cases[k].args);
+    cr_assert_eq(rc, 2, "%s: exit %d: %s", cases[k].args, rc, err_text);
+    cr_assert(strstr(err_text, cases[k].want) != NULL, "%s: %s",
+              cases[k].args, err_text);
+    cr_assert_null(strstr(err_text, "secret"), "%s", err_text);
+  }
+}
+
+/* A URL without a scheme is taken as http://, as curl does (said with
+ * -v). */
+Test(cli, url_without_scheme_means_http)
+{
+  char out[512], *url = ts_url(srv, "/gen/100000?seed=3");
+  const char *bare = url + strlen("http://");
+  int rc;
+
+  path_in(out, sizeof(out), "bare.bin");
+  rc = run_cli("get --no-proxy -v '%s' -o '%s'", bare, out);
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(ts_file_matches_gen(out, 100000, 3));
+  cr_assert(strstr(err_text, "no scheme in '") != NULL, "%s", err_text);
+  cr_assert(strstr(err_text, url) != NULL, "%s", err_text);
+  rc = run_cli("proxy explain --no-proxy '%s'", bare);
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  snprintf(out, sizeof(out), "http://127.0.0.1:%u/", (unsigned)ts_port(srv));
+  cr_assert(strstr(out_text, out) != NULL, "%s", out_text);
+  free(url);
+}
+
+/* ------------------------------------------------------- proxy explain */
+
+/* The authentication explained is the one get would allow: a settings
+ * file's proxy_auth (which --proxy-auth does not override), else
+ * --proxy-auth, else the default; each says where it comes from. */
+Test(cli, proxy_explain_shows_the_effective_auth_and_its_source)
+{
+  char home[512], sys[512], conf[600];
+  int rc;
+
+  path_in(home, sizeof(home), "home");
+  path_in(sys, sizeof(sys), "sys");
+  cr_assert_eq(mkdir(home, 0700), 0);
+  cr_assert_eq(mkdir(sys, 0700), 0);
+  snprintf(conf, sizeof(conf), "%s/rangefetch", home);
+  cr_assert_eq(mkdir(conf, 0700), 0);
+  strcat(conf, "/proxy.conf");
+  tf_write(conf, "proxy = http://127.0.0.1:1\n"
+                 "proxy_user = alice:secret\n"
+                 "proxy_auth = basic\n");
+  setenv("XDG_CONFIG_HOME", home, 1);
+  setenv("RANGEFETCH_SYSCONFDIR", sys, 1);
+
+  rc = run_cli("proxy explain http://example.test/x");
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(out_text, "proxy authentication allowed: Basic "
+                             "(proxy_auth = basic in the user scope (") !=
+                NULL,
+            "%s", out_text);
+  cr_assert(strstr(out_text, conf) != NULL, "%s", out_text);
+  cr_assert_null(strstr(out_text, "Basic only with"), "%s", out_text);
+  cr_assert_null(strstr(out_text, "secret"), "%s", out_text);
+
+  rc = run_cli("proxy explain --json --proxy-auth ntlm http://example.test/x");
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(out_text, "\"auth_allowed\":\"Basic\",\"auth_from\":"
+                             "\"proxy_auth = basic in the user scope (") !=
+                NULL,
+            "%s", out_text);
+  cr_assert(strstr(out_text, "--proxy-auth applies only to proxies no "
+                             "settings file chose") != NULL,
+            "%s", out_text);
+
+  /* Without proxy_auth in the file: its default, safe. */
+  tf_write(conf, "proxy = http://127.0.0.1:1\n");
+  rc = run_cli("proxy explain --proxy-auth basic http://example.test/x");
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(out_text, "proxy authentication allowed: Digest, NTLM, "
+                             "Negotiate (proxy_auth = safe in the user "
+                             "scope (") != NULL,
+            "%s", out_text);
+
+  /* No settings file: --proxy-auth decides, else the default. */
+  rc = run_cli("proxy explain --no-proxy-config --proxy http://127.0.0.1:1 "
+               "--proxy-auth basic http://example.test/x");
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(out_text, "proxy authentication allowed: Basic "
+                             "(--proxy-auth)") != NULL,
+            "%s", out_text);
+  rc = run_cli("proxy explain --no-proxy-config --proxy http://127.0.0.1:1 "
+               "http://example.test/x");
+  cr_assert_eq(rc, 0, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(out_text, "proxy authentication allowed: Digest, NTLM, "
+                             "Negotiate (the default; Basic only with "
+                             "--proxy-auth basic or any)") != NULL,
+            "%s", out_text);
+}
