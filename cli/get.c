@@ -145,6 +145,7 @@ typedef struct get_ctx {
   const char *output;
   int done;  /* the completion callback ran */
   int signo; /* the signal that cancelled the job, 0: none */
+  int single; /* the server ignores ranges: a .part cannot be resumed */
   int exit_code;
 } get_ctx;
 
@@ -376,8 +377,27 @@ static void get_on_progress(rf_job *job, const rf_progress *pr, void *user_data)
   get_ctx *c = user_data;
 
   (void)job;
+  /* Sticky: the job leaves one-stream mode as it fails (to probe again). */
+  if (pr->single_stream)
+    c->single = 1;
+  else if (pr->pieces_total > 0)
+    c->single = 0;
   if (!c->done)
     cli_progress_update(&c->progress, pr);
+}
+
+/* "partial download kept in PATH", and whether the next run can use it. */
+static void get_say_kept(const get_ctx *c, const char *lead, const char *path)
+{
+  fputs(CLI_PROGRAM ": ", stderr);
+  fputs(lead, stderr);
+  fputs("partial download kept in ", stderr);
+  cli_put_clean(stderr, path);
+  if (c->single)
+    fputs(", but the server ignores range requests: the next run starts "
+          "over",
+          stderr);
+  fputc('\n', stderr);
 }
 
 static void get_on_done(rf_job *job, const rf_result *r, void *user_data)
@@ -404,9 +424,7 @@ static void get_on_done(rf_job *job, const rf_result *r, void *user_data)
     c->exit_code = CLI_EXIT_SIGNAL + c->signo;
     fflush(stdout);
     if (kept) {
-      fputs(CLI_PROGRAM ": interrupted; partial download kept in ", stderr);
-      cli_put_clean(stderr, r->path);
-      fputc('\n', stderr);
+      get_say_kept(c, "interrupted; ", r->path);
     } else {
       fputs(CLI_PROGRAM ": interrupted\n", stderr);
     }
@@ -417,11 +435,8 @@ static void get_on_done(rf_job *job, const rf_result *r, void *user_data)
       fputs(CLI_PROGRAM ": --connect-timeout, --timeout-stall and "
                         "--max-tries set how long it waits\n",
             stderr);
-    if (kept) {
-      fputs(CLI_PROGRAM ": partial download kept in ", stderr);
-      cli_put_clean(stderr, r->path);
-      fputc('\n', stderr);
-    }
+    if (kept)
+      get_say_kept(c, "", r->path);
   }
   uv_stop(&c->loop);
 }
@@ -819,7 +834,7 @@ int cli_get_main(int argc, char **argv)
   jo.manifest = a.manifest;
   jo.no_resume = a.no_resume;
   jo.no_verify = a.no_verify;
-  jo.on_progress = mode != CLI_PROGRESS_NONE ? get_on_progress : NULL;
+  jo.on_progress = get_on_progress; /* also without a bar: c.single */
   jo.on_done = get_on_done;
   jo.user_data = &c;
   err = rf_job_add(c.engine, &c.job, &jo);

@@ -587,9 +587,10 @@ static int validate_probe(rf_job *job, rf__conn *c)
       op->arg = job->total == RF_SIZE_UNKNOWN ? 0 : job->total;
     if (submit_op(job, op) != 0)
       return set_conn_error(c, RF_ENOMEM, 0, "out of memory"), c->err;
-    RF_LOG(&job->engine->log, RF_LOG_WARN, "http",
-           "server does not do ranges (HTTP 200%s): one stream",
-           job->total == RF_SIZE_UNKNOWN ? ", no length" : "");
+    RF_LOG(&job->engine->log, RF_LOG_WARN, "job",
+           "the server ignores range requests (HTTP 200%s): one connection "
+           "instead of %u, and an interrupted download cannot be resumed",
+           job->total == RF_SIZE_UNKNOWN ? ", no length" : "", job->nconns);
   } else if (c->status == 416 && c->has_cr == 2 && c->cr_total == 0) {
     job->total = 0;
     learn_validator(job, c);
@@ -2134,6 +2135,20 @@ static int file_exists(const char *path)
   return stat(path, &sb) == 0;
 }
 
+static int file_exists_with_suffix(const char *path, const char *suffix)
+{
+  size_t n = strlen(path) + strlen(suffix) + 1;
+  char *p = malloc(n);
+  int yes;
+
+  if (p == NULL)
+    return 1; /* no memory: say nothing rather than something wrong */
+  snprintf(p, n, "%s%s", path, suffix);
+  yes = file_exists(p);
+  free(p);
+  return yes;
+}
+
 /*
  * Open and lock the .part file before anything else looks at it or its
  * journal: a second download to the same output is refused here, before it
@@ -2199,7 +2214,26 @@ static int prepare_integrity(rf_job *job, const rf_job_options *o)
       }
     }
   }
-  if (o->no_verify || o->discard)
+  if (o->discard)
+    return 0;
+  if (!o->no_resume && !job->part_created) {
+    /* Bytes that cannot be resumed: say so before they go. */
+    struct stat sb;
+    if (fstat(job->part_fd, &sb) == 0 && sb.st_size > 0) {
+      if (o->no_verify)
+        RF_LOG(&e->log, RF_LOG_WARN, "resume",
+               "%s is left from an earlier run, but resuming needs "
+               "verification (no_verify is set): starting over",
+               job->part);
+      else if (!file_exists_with_suffix(job->part, RF__JOURNAL_SUFFIX))
+        RF_LOG(&e->log, RF_LOG_WARN, "resume",
+               "%s is left from an earlier run that kept no journal (its "
+               "server ignored range requests, or it ran without "
+               "verification): starting over",
+               job->part);
+    }
+  }
+  if (o->no_verify)
     return 0;
   job->journal_path = malloc(strlen(job->part) + sizeof(RF__JOURNAL_SUFFIX));
   if (job->journal_path == NULL)

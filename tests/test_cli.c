@@ -372,3 +372,69 @@ Test(cli, proxy_explain_shows_the_effective_auth_and_its_source)
                              "--proxy-auth basic or any)") != NULL,
             "%s", out_text);
 }
+
+/* --------------------------------------------- retries, one-stream mode */
+
+/* A server that never answers: the progress events carry the retry and
+ * its cause, the error is in our words, and the options that set the
+ * waiting are named. */
+Test(cli, retries_and_timeouts_are_shown)
+{
+  char out[512];
+  char *url = ts_url(srv, "/gen/1000?delay=5000");
+  int rc;
+
+  path_in(out, sizeof(out), "noanswer.bin");
+  rc = run_cli("get '%s' -o '%s' --json --timeout-stall 1 --max-tries 2",
+               url, out);
+  cr_assert_eq(rc, 3, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(out_text, "\"last_retry\":\"try 2 of 2 in ") != NULL,
+            "%s", out_text);
+  cr_assert(strstr(out_text, "\"waiting\":1") != NULL, "%s", out_text);
+  cr_assert(strstr(err_text, "giving up after 2 tries: the server took the "
+                             "connection but sent no answer for 1 s") !=
+                NULL,
+            "%s", err_text);
+  cr_assert(strstr(err_text, "--timeout-stall") != NULL, "%s", err_text);
+  cr_assert(strstr(err_text, "Operation") == NULL, "%s", err_text);
+  free(url);
+}
+
+/* A server that ignores Range: said once without -v; an interrupted run
+ * says its .part cannot be resumed, and the next run says why it starts
+ * over. */
+Test(cli, server_without_ranges_is_named_and_its_part_too)
+{
+  char out[512], part[600], cmd[4096], errp[600], text[4096];
+  char *slow = ts_url(srv, "/gen/8000000?seed=3&norange=1&rate=2000000");
+  char *fast = ts_url(srv, "/gen/8000000?seed=3&norange=1");
+  int st, rc;
+
+  path_in(out, sizeof(out), "norange.bin");
+  snprintf(part, sizeof(part), "%s.part", out);
+  path_in(errp, sizeof(errp), "norange.err");
+  snprintf(cmd, sizeof(cmd),
+           "timeout --preserve-status -s INT 1 '%s' get '%s' -o '%s' </dev/null >/dev/null "
+           "2>'%s'",
+           cli_path(), slow, out, errp);
+  st = system(cmd);
+  cr_assert(WIFEXITED(st));
+  cr_assert_eq(WEXITSTATUS(st), 130, "exit %d", WEXITSTATUS(st));
+  tf_read(errp, text, sizeof(text));
+  cr_assert(strstr(text, "the server ignores range requests (HTTP 200): one "
+                         "connection instead of 8") != NULL,
+            "%s", text);
+  cr_assert(strstr(text, "but the server ignores range requests: the next "
+                         "run starts over") != NULL,
+            "%s", text);
+  cr_assert_eq(access(part, F_OK), 0);
+
+  rc = run_cli("get '%s' -o '%s'", fast, out);
+  cr_assert_eq(rc, 0, "%s", err_text);
+  cr_assert(strstr(err_text, "is left from an earlier run that kept no "
+                             "journal") != NULL,
+            "%s", err_text);
+  cr_assert(ts_file_matches_gen(out, 8000000, 3));
+  free(slow);
+  free(fast);
+}
