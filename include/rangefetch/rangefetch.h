@@ -264,7 +264,11 @@ RF_EXTERN void rf_job_options_init(rf_job_options *opts);
  *      its completion callback returns); NULL on failure.  May be NULL.
  *
  * The output directory is checked and "<output>.part" is created before the
- * call returns, so a bad path fails here and not after the download.
+ * call returns, so a bad path fails here and not after the download.  The
+ * job holds an exclusive lock on "<output>.part" (an open-file-description
+ * lock: it also keeps out another job of the same process) until it ends,
+ * and renames it to the output only if that path still names the file it
+ * wrote.
  *
  * May be called from inside a callback, e.g. to queue the next download
  * from a completion callback.
@@ -273,7 +277,9 @@ RF_EXTERN void rf_job_options_init(rf_job_options *opts);
  * engine being freed), RF_EURL (not an http(s) URL), RF_EEXIST (output
  * exists and overwrite is 0; output or "<output>.part" is a directory,
  * whatever overwrite says), RF_ERESUME ("<output>.part" belongs to an
- * unfinished download of another URL: nothing is touched), RF_EACCES /
+ * unfinished download of another URL: nothing is touched), RF_EBUSY
+ * (another job, in this process or another, holds "<output>.part":
+ * nothing is touched), RF_EACCES /
  * RF_ENOENT / RF_EIO (the .part file cannot be created), RF_ENOMEM.  On
  * failure no callback is ever called for the job, and
  * rf_engine_last_error() says why.
