@@ -16,6 +16,7 @@
 #include "fileio.h"
 #include "manifest_internal.h"
 #include "parse.h"
+#include "verdict.h"
 #include "proxy/candidate.h"
 #include "rangefetch/manifest.h"
 
@@ -161,98 +162,66 @@ static uint32_t max_run_pieces(const rf_job *job)
   return n == 0 ? 1 : (uint32_t)n;
 }
 
-/* Take the upper half of the unstarted pieces of the busiest connection. */
-static int steal(rf_job *job, rf__conn *c)
+/* The scheduler's view of each connection's run (job->views). */
+static rf__run_view *run_views(rf_job *job)
 {
-  rf__conn *victim = NULL;
-  uint32_t best = 0, k;
+  uint32_t k;
 
   for (k = 0; k < job->nconns; k++) {
-    rf__conn *v = &job->conns[k];
-    uint32_t end_piece, left;
-    if (!v->busy || v->is_dup || v->probe || v->cancel || v->run_count == 0)
-      continue;
-    end_piece = v->run_first + v->run_count;
-    if (v->piece + 1 >= end_piece)
-      continue;
-    left = end_piece - (v->piece + 1); /* pieces it has not started */
-    if (left > best) {
-      best = left;
-      victim = v;
-    }
+    const rf__conn *c = &job->conns[k];
+    rf__run_view *v = &job->views[k];
+    v->busy = c->busy;
+    v->stopping = c->cancel || c->gen != job->gen;
+    v->probe = c->probe;
+    v->dup = c->is_dup;
+    v->run_first = c->run_first;
+    v->run_count = c->run_count;
+    v->piece = c->piece;
+    v->pos = c->pos;
+    v->rate = c->rate;
+    v->quiet_ticks = c->quiet_ticks;
   }
-  if (victim == NULL || best < 2)
+  return job->views;
+}
+
+/* Idle c takes the upper half of the unstarted pieces of the busiest
+ * run (rf__sched_pick_steal). */
+static int steal(rf_job *job, rf__conn *c)
+{
+  uint32_t first, give;
+  int k = rf__sched_pick_steal(run_views(job), job->nconns, &first, &give);
+  rf__conn *victim;
+
+  if (k < 0)
     return 0;
-  {
-    uint32_t give = best / 2;
-    uint32_t first = victim->run_first + victim->run_count - give;
-    victim->run_count -= give;
-    victim->end = piece_off(job, first);
-    RF_LOG(&job->engine->log, RF_LOG_DEBUG, "sched",
-           "conn %u takes %u pieces from conn %u", c->id, give, victim->id);
-    conn_start_run(c, first, give);
-  }
+  victim = &job->conns[k];
+  victim->run_count -= give;
+  victim->end = piece_off(job, first);
+  RF_LOG(&job->engine->log, RF_LOG_DEBUG, "sched",
+         "conn %u takes %u pieces from conn %u", c->id, give, victim->id);
+  conn_start_run(c, first, give);
   return 1;
 }
 
-/*
- * Endgame: fetch again, on idle connection c, the piece whose owner will
- * take longest to finish it - but only when a fresh copy would very likely
- * arrive first.  On a shared bottleneck every connection runs at about the
- * same rate, a duplicate only halves the rate of both, and the bytes are
- * paid twice; a duplicate pays off against a straggler (a slow server
- * connection, a stalled one).  So: the owner's time left, at its own
- * recent rate, must exceed twice what the whole piece takes at the
- * connections' average rate.
- */
+/* The endgame: idle c fetches a straggler's piece again
+ * (rf__sched_pick_duplicate says whose, and why it pays). */
 static int duplicate(rf_job *job, rf__conn *c)
 {
-  rf__conn *victim = NULL;
   uint64_t off, len;
   uint32_t k;
   unsigned busy = 0;
-  double best = 0, avg, dup_eta;
+  int vi;
+  rf__conn *victim;
 
   for (k = 0; k < job->nconns; k++)
     busy += job->conns[k].busy && !job->conns[k].is_dup;
-  avg = busy > 0 ? job->rate / busy : 0;
-
-  for (k = 0; k < job->nconns; k++) {
-    rf__conn *v = &job->conns[k];
-    uint64_t left;
-    uint32_t j, dups = 0;
-    /* A connection past the last piece of its run is only finishing its
-     * response: nothing of it to duplicate. */
-    if (!v->busy || v->is_dup || v->cancel || v->run_count == 0 ||
-        v->gen != job->gen || v->piece >= v->run_first + v->run_count ||
-        v->piece >= job->sched.npieces ||
-        job->sched.state[v->piece] == RF__PIECE_DONE)
-      continue;
-    for (j = 0; j < job->nconns; j++)
-      dups += job->conns[j].busy && job->conns[j].is_dup &&
-              job->conns[j].run_first == v->piece;
-    if (dups > 0)
-      continue;
-    left = run_end_byte(job, v->piece, 1) - v->pos;
-    if (left < RF__DUP_MIN_LEFT)
-      continue;
-    {
-      /* A connection with no byte for two ticks counts as stalled. */
-      double eta = v->rate > 1.0 && v->quiet_ticks < 2
-                       ? (double)left / v->rate
-                       : 1e9;
-      if (eta > best) {
-        best = eta;
-        victim = v;
-      }
-    }
-  }
-  if (victim == NULL)
+  vi = rf__sched_pick_duplicate(&job->sched, run_views(job), job->nconns,
+                                busy > 0 ? job->rate / busy : 0,
+                                RF__DUP_MIN_LEFT);
+  if (vi < 0)
     return 0;
+  victim = &job->conns[vi];
   rf__sched_piece_range(&job->sched, victim->piece, &off, &len);
-  dup_eta = avg > 1.0 ? (double)len / avg : 1e9;
-  if (best < 1e9 && best <= 2.0 * dup_eta)
-    return 0; /* the owner will be done about as soon: leave it */
   job->raced[victim->piece] = 1;
   c->is_dup = 1;
   c->run_first = victim->piece;
@@ -309,31 +278,6 @@ static void set_conn_error(rf__conn *c, int err, int retryable,
   va_start(ap, fmt);
   vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
   va_end(ap);
-}
-
-static int validator_changed(const rf_job *job, const rf__conn *c)
-{
-  if (job->etag[0] != '\0')
-    return strcmp(job->etag, c->etag) != 0;
-  if (job->last_modified[0] != '\0')
-    return strcmp(job->last_modified, c->last_modified) != 0;
-  return 0;
-}
-
-static int status_error(rf__conn *c)
-{
-  long st = c->status;
-
-  if (st == 429 || st == 503 || st == 500 || st == 502 || st == 504 ||
-      st == 408 || (st >= 500 && st < 600)) {
-    set_conn_error(c, RF_EHTTP, 1, "HTTP %ld %s", st, c->reason);
-  } else if (st == 407) {
-    set_conn_error(c, RF_EPROXY, 0,
-                   "HTTP 407 %s: the proxy wants authentication", c->reason);
-  } else {
-    set_conn_error(c, RF_EHTTP, 0, "HTTP %ld %s", st, c->reason);
-  }
-  return c->err;
 }
 
 /* The If-Range header for job->etag / job->last_modified (a strong ETag
@@ -485,7 +429,7 @@ static int resume_pieces(rf_job *job, rf__conn *c)
     items[n].len = len;
     items[n].hash = js->hashes[i];
     n++;
-    job->sched.state[i] = RF__PIECE_ACTIVE; /* until checked */
+    rf__sched_claim(&job->sched, i, 1); /* until checked */
   }
   reopen->ptr = js;
   verify->ptr = items;
@@ -499,54 +443,65 @@ static int resume_pieces(rf_job *job, rf__conn *c)
   return 0;
 }
 
-static int validate_probe(rf_job *job, rf__conn *c)
+/* The verdict's views of what c asked for, what came back and what the
+ * job knows. */
+static void verdict_views(const rf_job *job, const rf__conn *c,
+                          rf__request *rq, rf__response *rs, rf__expect *ex)
 {
+  rq->kind = c->fetch_manifest ? RF__REQ_MANIFEST
+             : c->probe        ? RF__REQ_PROBE
+                               : RF__REQ_RUN;
+  rq->start = c->req_start;
+  rq->end = c->req_end;
+  rs->status = c->status;
+  rs->reason = c->reason;
+  rs->has_cr = c->has_cr;
+  rs->cr_first = c->cr_first;
+  rs->cr_last = c->cr_last;
+  rs->cr_total = c->cr_total;
+  rs->content_length = c->content_length;
+  rs->etag = c->etag;
+  rs->last_modified = c->last_modified;
+  ex->etag = job->etag;
+  ex->last_modified = job->last_modified;
+  ex->resuming = job->resume != NULL;
+  ex->total = job->resume != NULL ? job->resume->meta.length : job->total;
+  ex->single = job->single;
+  ex->if_range = job->if_range != NULL;
+  ex->has_manifest = job->manifest != NULL;
+  ex->manifest_length =
+      job->manifest != NULL ? rf_manifest_length(job->manifest) : 0;
+  ex->manifest_url = job->manifest_url;
+}
+
+/* c's request owns the pieces [first, last]. */
+static void conn_own(rf_job *job, rf__conn *c, uint32_t first, uint32_t last)
+{
+  c->run_first = first;
+  c->run_count = last - first + 1;
+  c->piece = first;
+  rf__sched_claim(&job->sched, first, c->run_count);
+}
+
+/* Act on an accepted probe: the shape of the content decides the plan. */
+static int probe_accepted(rf_job *job, rf__conn *c, rf__shape shape)
+{
+  rf__block *op;
   char *eff = NULL;
 
-  if (job->resume != NULL) {
-    /* Same content as last time?  If-Range answered 206 with the old
-     * validator; anything else means it changed. */
-    if (c->status != 206 || c->has_cr != 1 || c->cr_first != c->req_start ||
-        c->cr_total != job->resume->meta.length || validator_changed(job, c))
-      return set_conn_error(c, RF_ECHANGED, 0,
-                            "the remote file changed since the last run "
-                            "(HTTP %ld, ETag %s -> %s)",
-                            c->status, job->etag[0] ? job->etag : "none",
-                            c->etag[0] ? c->etag : "none"),
-             c->err;
+  switch (shape) {
+  case RF__SHAPE_RESUME:
     job->total = c->cr_total;
     if (resume_pieces(job, c) != 0)
       return c->err;
     c->req_end = c->end = c->cr_last + 1;
-    if (c->probe_discard) {
+    if (c->probe_discard)
       c->run_count = 0;
-    } else {
-      uint32_t k, last = rf__sched_piece_of(&job->sched, c->cr_last);
-      c->run_first = rf__sched_piece_of(&job->sched, c->req_start);
-      c->run_count = last - c->run_first + 1;
-      for (k = c->run_first; k <= last; k++)
-        job->sched.state[k] = RF__PIECE_ACTIVE;
-      c->piece = c->run_first;
-    }
-  } else if (c->status == 206) {
-    if (c->has_cr != 1 || c->cr_first != 0 || c->cr_total == RF_SIZE_UNKNOWN ||
-        c->cr_last >= c->req_end) {
-      if (c->has_cr == 1)
-        return set_conn_error(c, RF_ERANGE, 1,
-                              "server answered with Content-Range "
-                              "%llu-%llu/%llu to a request for bytes 0-%llu",
-                              (unsigned long long)c->cr_first,
-                              (unsigned long long)c->cr_last,
-                              (unsigned long long)c->cr_total,
-                              (unsigned long long)(c->req_end - 1)),
-               c->err;
-      return set_conn_error(c, RF_ERANGE, 1,
-                            "HTTP 206 with a %s Content-Range to a request "
-                            "for bytes 0-%llu",
-                            c->has_cr == 0 ? "missing" : "malformed",
-                            (unsigned long long)(c->req_end - 1)),
-             c->err;
-    }
+    else
+      conn_own(job, c, rf__sched_piece_of(&job->sched, c->req_start),
+               rf__sched_piece_of(&job->sched, c->cr_last));
+    break;
+  case RF__SHAPE_RANGES:
     job->total = c->cr_total;
     learn_validator(job, c);
     if (start_pieces(job, c, 0) != 0)
@@ -554,29 +509,13 @@ static int validate_probe(rf_job *job, rf__conn *c)
     /* The probe owns the pieces its range covers; if its range ends inside
      * a piece it continues that piece with a second request. */
     c->req_end = c->end = c->cr_last + 1;
-    c->run_first = 0;
-    c->run_count = rf__sched_piece_of(&job->sched, c->cr_last) + 1;
-    {
-      uint32_t k;
-      for (k = 0; k < c->run_count; k++)
-        job->sched.state[k] = RF__PIECE_ACTIVE;
-    }
-    c->piece = 0;
+    conn_own(job, c, 0, rf__sched_piece_of(&job->sched, c->cr_last));
     RF_LOG(&job->engine->log, RF_LOG_INFO, "http",
            "%llu bytes, ranges supported, %u pieces of %llu bytes",
            (unsigned long long)job->total, job->sched.npieces,
            (unsigned long long)job->sched.piece_size);
-  } else if (c->status == 200) {
-    rf__block *op;
-    if (job->manifest != NULL && c->content_length >= 0 &&
-        (uint64_t)c->content_length != rf_manifest_length(job->manifest))
-      return set_conn_error(c, RF_EHASH, 0,
-                            "the manifest describes %llu bytes, the server "
-                            "has %lld",
-                            (unsigned long long)rf_manifest_length(
-                                job->manifest),
-                            (long long)c->content_length),
-             c->err;
+    break;
+  case RF__SHAPE_SINGLE:
     job->single = 1;
     job->total = c->content_length >= 0 ? (uint64_t)c->content_length
                                         : RF_SIZE_UNKNOWN;
@@ -591,20 +530,15 @@ static int validate_probe(rf_job *job, rf__conn *c)
            "the server ignores range requests (HTTP 200%s): one connection "
            "instead of %u, and an interrupted download cannot be resumed",
            job->total == RF_SIZE_UNKNOWN ? ", no length" : "", job->nconns);
-  } else if (c->status == 416 && c->has_cr == 2 && c->cr_total == 0) {
+    break;
+  default: /* RF__SHAPE_EMPTY */
     job->total = 0;
     learn_validator(job, c);
     if (start_pieces(job, c, 0) != 0)
       return c->err;
     c->req_end = c->end = 0;
     c->run_count = 0;
-  } else if (c->status == 416) {
-    return set_conn_error(c, RF_EPROTO, 0,
-                          "server refused bytes=0-%llu (HTTP 416)",
-                          (unsigned long long)(c->req_end - 1)),
-           c->err;
-  } else {
-    return status_error(c);
+    break;
   }
   if (curl_easy_getinfo(c->easy, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK &&
       eff != NULL && strcmp(eff, job->url) != 0) {
@@ -618,70 +552,20 @@ static int validate_probe(rf_job *job, rf__conn *c)
 
 int rf__job_validate(rf_job *job, rf__conn *c)
 {
+  rf__request rq;
+  rf__response rs;
+  rf__expect ex;
+  rf__verdict v;
+
   job->http_status = c->status;
   if (c->gen != job->gen)
     return set_conn_error(c, RF_ECANCELED, 0, "stale"), c->err;
-  if (c->fetch_manifest) {
-    if (c->status == 200)
-      return 0;
-    status_error(c);
-    snprintf(c->errmsg, sizeof(c->errmsg), "manifest %s: HTTP %ld %s",
-             job->manifest_url, c->status, c->reason);
-    return c->err;
-  }
-  if (c->probe)
-    return validate_probe(job, c);
-  if (c->status == 206) {
-    if (validator_changed(job, c))
-      return set_conn_error(c, RF_ECHANGED, 0,
-                            "the remote file changed during the download "
-                            "(ETag %s -> %s)",
-                            job->etag[0] ? job->etag : "none",
-                            c->etag[0] ? c->etag : "none"),
-             c->err;
-    if (c->has_cr != 1 || c->cr_first != c->req_start ||
-        c->cr_last + 1 != c->req_end || c->cr_total != job->total) {
-      return set_conn_error(
-                 c, RF_ERANGE, 1,
-                 "server answered with Content-Range %llu-%llu/%llu to a "
-                 "request for bytes %llu-%llu of %llu",
-                 (unsigned long long)c->cr_first,
-                 (unsigned long long)c->cr_last,
-                 (unsigned long long)c->cr_total,
-                 (unsigned long long)c->req_start,
-                 (unsigned long long)(c->req_end - 1),
-                 (unsigned long long)job->total),
-             c->err;
-    }
-    return 0;
-  }
-  if (job->single && c->status == 200) {
-    if (validator_changed(job, c) ||
-        (c->content_length >= 0 && job->total != RF_SIZE_UNKNOWN &&
-         (uint64_t)c->content_length != job->total))
-      return set_conn_error(c, RF_ECHANGED, 0,
-                            "the content changed between two tries"),
-             c->err;
-    return 0;
-  }
-  if (c->status == 200) {
-    if (job->if_range != NULL && !validator_changed(job, c))
-      return set_conn_error(c, RF_ERANGE, 1,
-                            "server ignored the Range of a request"),
-             c->err;
-    return set_conn_error(c, RF_ECHANGED, 0,
-                          "the remote file changed during the download: "
-                          "the server sent a new version (ETag %s -> %s)",
-                          job->etag[0] ? job->etag : "none",
-                          c->etag[0] ? c->etag : "none"),
+  verdict_views(job, c, &rq, &rs, &ex);
+  rf__verdict_response(&v, &rq, &rs, &ex);
+  if (v.kind != RF__V_ACCEPT)
+    return set_conn_error(c, v.err, v.kind == RF__V_RETRY, "%s", v.msg),
            c->err;
-  }
-  if (c->status == 416)
-    return set_conn_error(c, RF_ECHANGED, 0,
-                          "the remote file changed during the download: it "
-                          "shrank"),
-           c->err;
-  return status_error(c);
+  return rq.kind == RF__REQ_PROBE ? probe_accepted(job, c, v.shape) : 0;
 }
 
 /* ---------------------------------------------------------------- pieces */
@@ -721,7 +605,7 @@ static void piece_reject(rf_job *job, uint32_t i, const char *why)
 
   job->pieces_failed++;
   job->source_bad++;
-  job->sched.state[i] = RF__PIECE_FREE;
+  rf__sched_release(&job->sched, i, 1);
   job->dirty = 1;
   RF_LOG(&job->engine->log, RF_LOG_WARN, "verify",
          "piece %u %s: fetching it again", i, why);
@@ -1064,47 +948,6 @@ static int proxy_fault(rf_job *job, rf__conn *c, CURLcode res, int *err,
 
 /* ----------------------------------------------------------- completion */
 
-static int map_curl(CURLcode res, int proxied, int *retryable)
-{
-  *retryable = 1;
-  switch (res) {
-  case CURLE_COULDNT_RESOLVE_HOST:
-    *retryable = 0;
-    return RF_ERESOLVE;
-  case CURLE_COULDNT_RESOLVE_PROXY:
-    *retryable = 0;
-    return RF_EPROXY;
-  case CURLE_COULDNT_CONNECT:
-    return proxied ? RF_EPROXY : RF_ECONNECT;
-  case CURLE_OPERATION_TIMEDOUT:
-    return RF_ETIMEDOUT;
-  case CURLE_URL_MALFORMAT:
-  case CURLE_UNSUPPORTED_PROTOCOL:
-    *retryable = 0;
-    return RF_EURL;
-  case CURLE_SSL_CONNECT_ERROR:
-  case CURLE_PEER_FAILED_VERIFICATION:
-  case CURLE_SSL_CERTPROBLEM:
-  case CURLE_SSL_CIPHER:
-  case CURLE_SSL_CACERT_BADFILE:
-    *retryable = 0;
-    return RF_ETLS;
-  case CURLE_TOO_MANY_REDIRECTS:
-    *retryable = 0;
-    return RF_EHTTP;
-  case CURLE_PROXY:
-    *retryable = 0;
-    return RF_EPROXY;
-  case CURLE_OUT_OF_MEMORY:
-    *retryable = 0;
-    return RF_ENOMEM;
-  case CURLE_PARTIAL_FILE:
-    return RF_ELENGTH;
-  default:
-    return RF_ENETWORK;
-  }
-}
-
 static uint64_t next_random(rf_job *job)
 {
   /* xorshift64*: per job, so the library keeps no global state. */
@@ -1378,7 +1221,10 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
     retryable = c->retryable;
     snprintf(msg, sizeof(msg), "%s", c->errmsg);
   } else if (res != CURLE_OK) {
-    err = map_curl(res, conn_proxy(c) != NULL, &retryable);
+    rf__verdict v;
+    rf__verdict_curl(&v, res, conn_proxy(c) != NULL);
+    err = v.err;
+    retryable = v.kind == RF__V_RETRY;
     if (res == CURLE_OPERATION_TIMEDOUT)
       timeout_message(job, c, msg, sizeof(msg));
     else if (err == RF_EPROXY && res == CURLE_COULDNT_CONNECT)
@@ -1599,7 +1445,7 @@ static void resume_checked(rf_job *job, rf__block *op)
       job->pieces_resumed++;
       job->bytes_resumed += it[k].len;
     } else {
-      job->sched.state[it[k].piece] = RF__PIECE_FREE;
+      rf__sched_release(&job->sched, it[k].piece, 1);
       bad++;
     }
   }
@@ -2068,6 +1914,7 @@ static void job_free(rf_job *job)
     for (k = 0; k < job->nconns; k++)
       rf__conn_cleanup(&job->conns[k]);
   free(job->conns);
+  free(job->views);
   rf__sched_free(&job->sched);
   curl_slist_free_all(job->if_range);
   rf_manifest_free(job->manifest);
@@ -2411,7 +2258,8 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
     goto fail;
 
   job->conns = calloc(job->nconns, sizeof(*job->conns));
-  if (job->conns == NULL) {
+  job->views = calloc(job->nconns, sizeof(*job->views));
+  if (job->conns == NULL || job->views == NULL) {
     rc = RF_ENOMEM;
     goto fail;
   }

@@ -200,6 +200,7 @@ struct rf_job {
   rf__store store;
   int store_open;
   rf__conn *conns;
+  rf__run_view *views;      /* nconns: what the scheduler sees of them */
 
   /* Accounting. */
   uint64_t received;        /* bytes taken from the network */

@@ -143,3 +143,89 @@ uint32_t rf__sched_free_count(const rf__sched *s)
     n += s->state[i] == RF__PIECE_FREE;
   return n;
 }
+
+void rf__sched_claim(rf__sched *s, uint32_t first, uint32_t count)
+{
+  uint32_t i;
+
+  for (i = first; i < first + count && i < s->npieces; i++)
+    if (s->state[i] != RF__PIECE_DONE)
+      s->state[i] = RF__PIECE_ACTIVE;
+}
+
+int rf__sched_pick_steal(const rf__run_view *v, unsigned n, uint32_t *first,
+                         uint32_t *give)
+{
+  uint32_t best = 0;
+  unsigned k;
+  int victim = -1;
+
+  for (k = 0; k < n; k++) {
+    uint32_t end_piece, left;
+    if (!v[k].busy || v[k].dup || v[k].probe || v[k].stopping ||
+        v[k].run_count == 0)
+      continue;
+    end_piece = v[k].run_first + v[k].run_count;
+    if (v[k].piece + 1 >= end_piece)
+      continue;
+    left = end_piece - (v[k].piece + 1); /* pieces it has not started */
+    if (left > best) {
+      best = left;
+      victim = (int)k;
+    }
+  }
+  if (victim < 0 || best < 2)
+    return -1;
+  *give = best / 2;
+  *first = v[victim].run_first + v[victim].run_count - *give;
+  return victim;
+}
+
+/* Whether some busy duplicate already fetches piece i. */
+static int duplicated(const rf__run_view *v, unsigned n, uint32_t i)
+{
+  unsigned k;
+
+  for (k = 0; k < n; k++)
+    if (v[k].busy && v[k].dup && v[k].run_first == i)
+      return 1;
+  return 0;
+}
+
+int rf__sched_pick_duplicate(const rf__sched *s, const rf__run_view *v,
+                             unsigned n, double avg_rate, uint64_t min_left)
+{
+  double best = 0, dup_eta;
+  uint64_t off, len;
+  unsigned k;
+  int victim = -1;
+
+  for (k = 0; k < n; k++) {
+    uint64_t left;
+    double eta;
+    /* A connection past the last piece of its run is only finishing its
+     * response: nothing of it to duplicate. */
+    if (!v[k].busy || v[k].dup || v[k].stopping || v[k].run_count == 0 ||
+        v[k].piece >= v[k].run_first + v[k].run_count ||
+        v[k].piece >= s->npieces || s->state[v[k].piece] == RF__PIECE_DONE ||
+        duplicated(v, n, v[k].piece))
+      continue;
+    rf__sched_piece_range(s, v[k].piece, &off, &len);
+    left = off + len > v[k].pos ? off + len - v[k].pos : 0;
+    if (left < min_left)
+      continue;
+    eta = v[k].rate > 1.0 && v[k].quiet_ticks < 2 ? (double)left / v[k].rate
+                                                   : 1e9;
+    if (eta > best) {
+      best = eta;
+      victim = (int)k;
+    }
+  }
+  if (victim < 0)
+    return -1;
+  rf__sched_piece_range(s, v[victim].piece, &off, &len);
+  dup_eta = avg_rate > 1.0 ? (double)len / avg_rate : 1e9;
+  if (best < 1e9 && best <= 2.0 * dup_eta)
+    return -1; /* the owner will be done about as soon: leave it */
+  return victim;
+}

@@ -1,6 +1,10 @@
 /*
- * The piece table and the choice of what each connection fetches next.
- * Pure bookkeeping: no I/O, no libcurl, no libuv, so it is tested directly.
+ * The piece table and the choice of what each connection fetches next:
+ * a free run, half of a busy run (stealing), or a duplicate of a
+ * straggling piece (the endgame).  Pure bookkeeping over the table and a
+ * small view of the connections' runs: no I/O, no libcurl, no libuv, so
+ * it is tested directly.  The job (engine/job.c) acts on the choices; the
+ * table is written only here.
  *
  * Content is cut into pieces of piece_size bytes (the last one shorter).
  * A piece is FREE (nobody fetches it), ACTIVE (inside some connection's
@@ -50,6 +54,10 @@ uint32_t rf__sched_piece_of(const rf__sched *s, uint64_t off);
 int rf__sched_take(rf__sched *s, uint32_t max_pieces, uint32_t *first,
                    uint32_t *count);
 
+/* Pieces [first, first+count) that are not DONE become ACTIVE (a request
+ * the caller made on its own, such as the probe, owns them). */
+void rf__sched_claim(rf__sched *s, uint32_t first, uint32_t count);
+
 /* Pieces [first, first+count) that are not DONE go back to FREE. */
 void rf__sched_release(rf__sched *s, uint32_t first, uint32_t count);
 
@@ -66,5 +74,40 @@ static inline int rf__sched_complete(const rf__sched *s)
 
 /* Number of FREE pieces. */
 uint32_t rf__sched_free_count(const rf__sched *s);
+
+/* What the choices below need to know of one connection. */
+typedef struct rf__run_view {
+  int busy;          /* a request is running */
+  int stopping;      /* cancelled, or of a former generation of the job */
+  int probe;         /* the job's first request */
+  int dup;           /* an endgame duplicate of piece run_first */
+  uint32_t run_first, run_count; /* its run (run_count 0: none) */
+  uint32_t piece;    /* the piece its next byte belongs to */
+  uint64_t pos;      /* its next byte */
+  double rate;       /* bytes per second, recent */
+  unsigned quiet_ticks; /* progress ticks in a row without a byte */
+} rf__run_view;
+
+/*
+ * Stealing: the busy run with the most pieces not yet started gives the
+ * upper half of them to an idle connection.  Returns the index of that
+ * run in v[0..n) with *first and *give set (the victim keeps
+ * [run_first, *first)), or -1 when no run has two unstarted pieces.
+ * Marks nothing: the pieces stay ACTIVE, they only change hands.
+ */
+int rf__sched_pick_steal(const rf__run_view *v, unsigned n, uint32_t *first,
+                         uint32_t *give);
+
+/*
+ * The endgame: which connection's current piece an idle connection should
+ * fetch again.  Only a straggler is worth it: the owner's time left at its
+ * own rate (a connection quiet for two ticks counts as stalled) must be
+ * more than twice what the whole piece takes at avg_rate, the average rate
+ * per busy connection; and more than min_left bytes must be left.  A piece
+ * already duplicated is not duplicated again.  Returns the index in
+ * v[0..n), or -1.
+ */
+int rf__sched_pick_duplicate(const rf__sched *s, const rf__run_view *v,
+                             unsigned n, double avg_rate, uint64_t min_left);
 
 #endif

@@ -130,3 +130,92 @@ Test(scheduler, every_piece_given_once_under_random_play)
   cr_assert(rf__sched_complete(&s), "stopped after %u rounds", rounds);
   rf__sched_free(&s);
 }
+
+Test(scheduler, claim_and_release_leave_done_pieces_alone)
+{
+  rf__sched s;
+
+  cr_assert_eq(rf__sched_init(&s, 8 * 100, 100), 0);
+  rf__sched_mark_done(&s, 2);
+  rf__sched_claim(&s, 1, 3);
+  cr_assert_eq(s.state[1], RF__PIECE_ACTIVE);
+  cr_assert_eq(s.state[2], RF__PIECE_DONE);
+  cr_assert_eq(s.state[3], RF__PIECE_ACTIVE);
+  cr_assert_eq(s.state[4], RF__PIECE_FREE);
+  rf__sched_claim(&s, 7, 5); /* past the end: clipped */
+  cr_assert_eq(s.state[7], RF__PIECE_ACTIVE);
+  rf__sched_release(&s, 1, 3);
+  cr_assert_eq(s.state[1], RF__PIECE_FREE);
+  cr_assert_eq(s.state[2], RF__PIECE_DONE);
+  cr_assert_eq(rf__sched_free_count(&s), 6);
+  rf__sched_free(&s);
+}
+
+static rf__run_view run(uint32_t first, uint32_t count, uint32_t piece,
+                        uint64_t pos, double rate)
+{
+  rf__run_view v = { 1, 0, 0, 0, first, count, piece, pos, rate, 0 };
+  return v;
+}
+
+Test(scheduler, steal_takes_half_of_the_longest_unstarted_tail)
+{
+  rf__run_view v[4];
+  uint32_t first = 0, give = 0;
+
+  v[0] = run(0, 10, 2, 0, 1e6);   /* 7 unstarted: 3..9 */
+  v[1] = run(10, 20, 10, 0, 1e6); /* 19 unstarted: 11..29 */
+  v[2] = run(30, 40, 30, 0, 1e6);
+  v[2].dup = 1;                   /* duplicates are never split */
+  v[3] = run(70, 30, 70, 0, 1e6);
+  v[3].stopping = 1;              /* nor runs being cancelled */
+  cr_assert_eq(rf__sched_pick_steal(v, 4, &first, &give), 1);
+  cr_assert_eq(give, 9);
+  cr_assert_eq(first, 21, "the victim keeps 10..20, gives 21..29");
+  v[1].busy = 0;
+  cr_assert_eq(rf__sched_pick_steal(v, 4, &first, &give), 0);
+  cr_assert_eq(give, 3);
+  cr_assert_eq(first, 7);
+  /* One unstarted piece is not worth a request. */
+  v[0] = run(0, 3, 1, 0, 1e6);
+  cr_assert_eq(rf__sched_pick_steal(v, 4, &first, &give), -1);
+  v[0].probe = 1;
+  v[0].run_count = 10;
+  cr_assert_eq(rf__sched_pick_steal(v, 4, &first, &give), -1,
+               "the probe's run is never split");
+}
+
+Test(scheduler, duplicate_only_a_straggler)
+{
+  rf__sched s;
+  rf__run_view v[3];
+  const uint64_t P = 1 << 20;
+
+  cr_assert_eq(rf__sched_init(&s, 3 * P, P), 0);
+  rf__sched_claim(&s, 0, 3);
+  /* Three connections at the same 10 MB/s, each half-way: no duplicate
+   * (it would take 0.1 s, the owners need 0.05 s). */
+  v[0] = run(0, 1, 0, P / 2, 1e7);
+  v[1] = run(1, 1, 1, P + P / 2, 1e7);
+  v[2] = run(2, 1, 2, 2 * P + P / 2, 1e7);
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024), -1);
+  /* One crawls at 100 kB/s: its piece is duplicated. */
+  v[1].rate = 1e5;
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024), 1);
+  /* Stalled for two ticks counts as a straggler whatever its rate. */
+  v[1].rate = 1e7;
+  v[2].quiet_ticks = 2;
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024), 2);
+  /* Not once it is duplicated already, nor when little is left, nor when
+   * the piece is done. */
+  v[0] = run(2, 1, 2, 0, 1e7);
+  v[0].dup = 1;
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024), -1);
+  v[0].busy = 0;
+  v[2].pos = 3 * P - 1000;
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024), -1);
+  v[2].pos = 2 * P;
+  rf__sched_mark_done(&s, 2);
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024), -1);
+  rf__sched_free(&s);
+}
