@@ -826,52 +826,6 @@ static void job_route(rf_job *job)
 }
 
 /* The message for a proxy that wants authentication it did not get. */
-static void auth_message(const rf_job *job, const rf_proxy *p,
-                         unsigned offered, const char *why, char *msg,
-                         size_t size)
-{
-  unsigned allowed = p->auth != 0 ? p->auth
-                     : job->proxy_auth != 0 ? job->proxy_auth
-                                            : RF_PROXY_AUTH_SAFE;
-  const char *user = p->user != NULL ? p->user : job->proxy_user;
-  char on[64], an[64];
-  int socks = p->type != RF_PROXY_HTTP && p->type != RF_PROXY_HTTPS;
-
-  rf__proxy_auth_names(offered, on, sizeof(on));
-  rf__proxy_auth_names(allowed, an, sizeof(an));
-  if (socks)
-    snprintf(msg, size, "%s%s", why,
-             user == NULL ? "; give credentials with --proxy-user USER:PASS "
-                            "or in the proxy URL"
-                          : "");
-  else if (allowed & RF_PROXY_AUTH_NONE)
-    snprintf(msg, size, "%s; it offers %s, but no credentials are ever sent "
-             "to a proxy of this scope (like netsh winhttp, the static scope "
-             "does not authenticate)", why, on);
-  else if (offered == RF_PROXY_AUTH_BASIC && !(allowed & offered))
-    snprintf(msg, size,
-             "%s; it offers only Basic authentication, which sends the "
-             "password in clear and is not allowed by default: allow it "
-             "with --proxy-auth basic (or any; API: proxy_auth) if the "
-             "network to the proxy is trusted",
-             why);
-  else if (offered != 0 && !(allowed & offered))
-    snprintf(msg, size, "%s; it offers %s, none of which is allowed (allowed: "
-             "%s)", why, on, an);
-  else if (user == NULL && !(offered & RF_PROXY_AUTH_NEGOTIATE))
-    snprintf(msg, size, "%s; it offers %s and no credentials were given: use "
-             "--proxy-user USER[:PASSWORD], the proxy URL, ~/.netrc or "
-             "proxy_user in a settings file", why, on);
-  else if (user == NULL)
-    snprintf(msg, size, "%s; it refused Negotiate with the Kerberos ticket "
-             "cache (offers %s): check the ticket with klist, and that the "
-             "proxy is named by the host name of its service principal",
-             why, on);
-  else
-    snprintf(msg, size, "%s; it refused the credentials of user '%s' "
-             "(offers %s)", why, user, on);
-}
-
 /*
  * A transfer through a proxy failed; what the proxy had to do with it.
  * Returns 0 (not the proxy: the caller goes on as usual), or fills err,
@@ -903,25 +857,17 @@ static int proxy_fault(rf_job *job, rf__conn *c, CURLcode res, int *err,
     rf__chain_report(job->engine->chain, r, p, RF_PROXY_DEAD, why);
     *err = RF_EPROXY;
     *retryable = 1;
-    if (r->cur == c->route_idx) {
-      rf__route_note_failure(r, why);
-      r->cur++;
-      if (r->cur >= r->n) {
-        int direct = 0;
-        size_t k;
-        for (k = 0; k < r->n; k++)
-          direct |= r->cands[k].type == RF_PROXY_DIRECT;
-        r->cur = r->n - 1;
-        snprintf(msg, size, "no candidate of the route worked (%s); the "
-                 "route was chosen by %s%s", r->tried, r->chosen_by,
-                 direct ? "" : "; it has no DIRECT, so no direct "
-                               "connection was tried");
-        *failover = -1;
-        return 1;
-      }
+    switch (rf__route_fail(r, c->route_idx, why, msg, size)) {
+    case RF__ROUTE_EXHAUSTED:
+      *failover = -1;
+      return 1;
+    case RF__ROUTE_NEXT:
       describe_route(job);
       RF_LOG(&job->engine->log, RF_LOG_WARN, "proxy", "%s; failing over: %s",
              why, job->route_desc);
+      break;
+    default:
+      break;
     }
     snprintf(msg, size, "%s", why);
     *failover = 1;
@@ -932,7 +878,8 @@ static int proxy_fault(rf_job *job, rf__conn *c, CURLcode res, int *err,
     *retryable = 0;
     {
       char am[700];
-      auth_message(job, p, offered, why, am, sizeof(am));
+      rf__proxy_auth_message(p, job->proxy_auth, job->proxy_user, offered,
+                             why, am, sizeof(am));
       snprintf(msg, size, "%.500s (proxy chosen by %.480s)", am, r->chosen_by);
     }
     return 1;

@@ -1014,3 +1014,91 @@ Test(proxy, pac_evaluation_never_blocks_the_loop)
   uv_close((uv_handle_t *)&timer, NULL);
   rf_engine_free(e);
 }
+
+/* ------------------------------------- failover and 407 rules, no server */
+
+#include "proxy/candidate.h"
+#include "proxy/chain.h"
+
+Test(proxy, route_fail_moves_on_once_and_says_when_exhausted)
+{
+  rf_proxy c[2];
+  rf__route r;
+  char msg[600] = "";
+
+  memset(c, 0, sizeof(c));
+  memset(&r, 0, sizeof(r));
+  c[0].type = RF_PROXY_HTTP;
+  c[0].host = "a";
+  c[1].type = RF_PROXY_SOCKS5;
+  c[1].host = "b";
+  r.cands = c;
+  r.n = 2;
+  snprintf(r.chosen_by, sizeof(r.chosen_by), "pac: http://wpad/wpad.dat");
+  cr_assert_eq(rf__route_fail(&r, 0, "a: refused", msg, sizeof(msg)),
+               RF__ROUTE_NEXT);
+  cr_assert_eq(r.cur, 1);
+  /* A second request on the dead candidate reports late: no second move. */
+  cr_assert_eq(rf__route_fail(&r, 0, "a: refused", msg, sizeof(msg)),
+               RF__ROUTE_SAME);
+  cr_assert_eq(r.cur, 1);
+  cr_assert_str_empty(msg);
+  cr_assert_eq(rf__route_fail(&r, 1, "b: timeout", msg, sizeof(msg)),
+               RF__ROUTE_EXHAUSTED);
+  cr_assert_eq(r.cur, 1, "an exhausted route stays on its last candidate");
+  cr_assert(strstr(msg, "a: refused; b: timeout") != NULL, "%s", msg);
+  cr_assert(strstr(msg, "chosen by pac: http://wpad/wpad.dat") != NULL, "%s",
+            msg);
+  cr_assert(strstr(msg, "no DIRECT") != NULL, "%s", msg);
+  free(r.tried);
+
+  /* With DIRECT among the candidates the message does not say so. */
+  memset(&r, 0, sizeof(r));
+  c[1].type = RF_PROXY_DIRECT;
+  r.cands = c;
+  r.n = 2;
+  r.cur = 1;
+  cr_assert_eq(rf__route_fail(&r, 1, "direct: refused", msg, sizeof(msg)),
+               RF__ROUTE_EXHAUSTED);
+  cr_assert(strstr(msg, "no DIRECT") == NULL, "%s", msg);
+  free(r.tried);
+}
+
+Test(proxy, auth_message_says_what_to_do)
+{
+  rf_proxy p;
+  char m[700];
+
+  memset(&p, 0, sizeof(p));
+  p.type = RF_PROXY_HTTP;
+  p.host = "proxy";
+  rf__proxy_auth_message(&p, 0, NULL, RF_PROXY_AUTH_BASIC, "HTTP 407", m,
+                         sizeof(m));
+  cr_assert(strstr(m, "only Basic") != NULL &&
+                strstr(m, "--proxy-auth basic") != NULL,
+            "%s", m);
+  rf__proxy_auth_message(&p, RF_PROXY_AUTH_ANY, NULL, RF_PROXY_AUTH_BASIC,
+                         "HTTP 407", m, sizeof(m));
+  cr_assert(strstr(m, "no credentials were given") != NULL, "%s", m);
+  rf__proxy_auth_message(&p, 0, NULL, RF_PROXY_AUTH_NEGOTIATE, "HTTP 407", m,
+                         sizeof(m));
+  cr_assert(strstr(m, "klist") != NULL, "%s", m);
+  p.user = "carol";
+  p.password = "s3cret";
+  rf__proxy_auth_message(&p, 0, NULL, RF_PROXY_AUTH_NTLM, "HTTP 407", m,
+                         sizeof(m));
+  cr_assert(strstr(m, "refused the credentials of user 'carol'") != NULL,
+            "%s", m);
+  cr_assert(strstr(m, "s3cret") == NULL, "a password in: %s", m);
+  p.auth = RF_PROXY_AUTH_NONE;
+  rf__proxy_auth_message(&p, 0, NULL, RF_PROXY_AUTH_NTLM, "HTTP 407", m,
+                         sizeof(m));
+  cr_assert(strstr(m, "static scope does not authenticate") != NULL, "%s",
+            m);
+  p.auth = 0;
+  p.type = RF_PROXY_SOCKS5;
+  p.user = NULL;
+  rf__proxy_auth_message(&p, 0, NULL, 0, "SOCKS5: auth failed", m,
+                         sizeof(m));
+  cr_assert(strstr(m, "--proxy-user USER:PASS") != NULL, "%s", m);
+}

@@ -464,3 +464,49 @@ rf__proxy_fault rf__proxy_classify(CURL *easy, CURLcode res, long status,
   }
   return RF__PROXY_FAULT_NONE;
 }
+
+void rf__proxy_auth_message(const rf_proxy *p, unsigned job_auth,
+                            const char *job_user, unsigned offered,
+                            const char *why, char *msg, size_t size)
+{
+  unsigned allowed = p->auth != 0    ? p->auth
+                     : job_auth != 0 ? job_auth
+                                     : RF_PROXY_AUTH_SAFE;
+  const char *user = p->user != NULL ? p->user : job_user;
+  char on[64], an[64];
+  int socks = p->type != RF_PROXY_HTTP && p->type != RF_PROXY_HTTPS;
+
+  rf__proxy_auth_names(offered, on, sizeof(on));
+  rf__proxy_auth_names(allowed, an, sizeof(an));
+  if (socks)
+    snprintf(msg, size, "%s%s", why,
+             user == NULL ? "; give credentials with --proxy-user USER:PASS "
+                            "or in the proxy URL"
+                          : "");
+  else if (allowed & RF_PROXY_AUTH_NONE)
+    snprintf(msg, size, "%s; it offers %s, but no credentials are ever sent "
+             "to a proxy of this scope (like netsh winhttp, the static scope "
+             "does not authenticate)", why, on);
+  else if (offered == RF_PROXY_AUTH_BASIC && !(allowed & offered))
+    snprintf(msg, size,
+             "%s; it offers only Basic authentication, which sends the "
+             "password in clear and is not allowed by default: allow it "
+             "with --proxy-auth basic (or any; API: proxy_auth) if the "
+             "network to the proxy is trusted",
+             why);
+  else if (offered != 0 && !(allowed & offered))
+    snprintf(msg, size, "%s; it offers %s, none of which is allowed (allowed: "
+             "%s)", why, on, an);
+  else if (user == NULL && !(offered & RF_PROXY_AUTH_NEGOTIATE))
+    snprintf(msg, size, "%s; it offers %s and no credentials were given: use "
+             "--proxy-user USER[:PASSWORD], the proxy URL, ~/.netrc or "
+             "proxy_user in a settings file", why, on);
+  else if (user == NULL)
+    snprintf(msg, size, "%s; it refused Negotiate with the Kerberos ticket "
+             "cache (offers %s): check the ticket with klist, and that the "
+             "proxy is named by the host name of its service principal",
+             why, on);
+  else
+    snprintf(msg, size, "%s; it refused the credentials of user '%s' "
+             "(offers %s)", why, user, on);
+}

@@ -53,4 +53,16 @@ rf__proxy_fault rf__proxy_classify(CURL *easy, CURLcode res, long status,
                                    const rf_proxy *p, unsigned *offered,
                                    char *why, size_t size);
 
+/*
+ * The message for a proxy that refused authentication (a 407, or a SOCKS
+ * handshake that failed on credentials): why (the classification's text)
+ * plus what to do, from what the proxy offered (RF_PROXY_AUTH_* bits) and
+ * what was allowed and given: p's own auth and user, else the job's
+ * (job_auth 0: the safe schemes; job_user NULL: none).  Never the
+ * password.
+ */
+void rf__proxy_auth_message(const rf_proxy *p, unsigned job_auth,
+                            const char *job_user, unsigned offered,
+                            const char *why, char *msg, size_t size);
+
 #endif

@@ -158,6 +158,29 @@ void rf__route_note_failure(rf__route *r, const char *why)
   r->tried = t;
 }
 
+rf__route_step rf__route_fail(rf__route *r, size_t idx, const char *why,
+                              char *msg, size_t size)
+{
+  int direct = 0;
+  size_t k;
+
+  if (r->cur != idx)
+    return RF__ROUTE_SAME;
+  rf__route_note_failure(r, why);
+  if (++r->cur < r->n)
+    return RF__ROUTE_NEXT;
+  for (k = 0; k < r->n; k++)
+    direct |= r->cands[k].type == RF_PROXY_DIRECT;
+  r->cur = r->n - 1;
+  snprintf(msg, size,
+           "no candidate of the route worked (%s); the route was chosen by "
+           "%s%s",
+           r->tried != NULL ? r->tried : why, r->chosen_by,
+           direct ? "" : "; it has no DIRECT, so no direct connection was "
+                         "tried");
+  return RF__ROUTE_EXHAUSTED;
+}
+
 int rf__url_reduce(const char *url, char *out, size_t size, char *scheme,
                    size_t scheme_size, char *host, size_t host_size,
                    unsigned *port)

@@ -34,6 +34,24 @@ int rf__route_adopt(rf__route *r, size_t k, rf_proxy *one);
 /* Append "why" to r->tried (best effort). */
 void rf__route_note_failure(rf__route *r, const char *why);
 
+/* What a dead candidate means for the route (rf__route_fail). */
+typedef enum rf__route_step {
+  RF__ROUTE_SAME = 0, /* another request moved the route on already: go
+                         on with the current candidate */
+  RF__ROUTE_NEXT,     /* the next candidate is current now */
+  RF__ROUTE_EXHAUSTED /* every candidate failed: msg says which and why */
+} rf__route_step;
+
+/*
+ * Candidate idx of r was found dead (why: one line).  The failover rule:
+ * if idx is the current candidate, the failure is noted and the next one
+ * becomes current; past the last, the route is exhausted (it stays on its
+ * last candidate) and msg gets the message naming every failure, who
+ * chose the route and whether a direct connection was tried.
+ */
+rf__route_step rf__route_fail(rf__route *r, size_t idx, const char *why,
+                              char *msg, size_t size);
+
 /*
  * Done: err 0 and a route (ownership passes to the callee), or err != 0
  * with msg (no route).  info describes the decision (borrowed, for the
