@@ -114,10 +114,6 @@ const char *rf_engine_last_error(const rf_engine *engine)
   return engine != NULL ? engine->last_error : "";
 }
 
-void rf__engine_job_gone(rf_engine *e)
-{
-  (void)e;
-}
 
 static void engine_part_closed(rf_engine *e)
 {
@@ -190,6 +186,8 @@ int rf_job_add(rf_engine *e, rf_job **out, const rf_job_options *opts)
     rf__engine_set_error(e, "%s", rf_strerror(rc));
   if (rc != 0)
     return rc;
+  job->next = e->jobs; /* the engine's list; rf__engine_forget unlinks */
+  e->jobs = job;
   if (out != NULL)
     *out = job;
   return 0;

@@ -149,6 +149,13 @@ static int claim_lock(int fd, long *holder)
   return e;
 }
 
+int rf__file_exists(const char *path)
+{
+  struct stat sb;
+
+  return stat(path, &sb) == 0;
+}
+
 int rf__claim_check(int fd, const char *path)
 {
   struct stat a, b;

@@ -19,6 +19,9 @@ int rf__pread_full(int fd, unsigned char *p, size_t len, uint64_t off,
  * is durable).  Returns 0 or an errno value; EINVAL (no support) is 0. */
 int rf__fsync_dir_of(const char *path);
 
+/* Whether something exists at path (stat succeeds). */
+int rf__file_exists(const char *path);
+
 /*
  * rf__claim_open - open path for reading and writing (created when missing,
  * never truncated) and hold an exclusive lock on it until the descriptor is

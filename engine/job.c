@@ -38,28 +38,15 @@
 #define RF__MIN_BLOCK ((size_t)64 << 10)
 #define RF__MIN_BLOCKS 8u
 #define RF__DUP_MIN_LEFT (128ULL * 1024)
-#define RF__MAX_RESTARTS 3
 
 static void job_finish(rf_job *job);
-static void job_complete(rf_job *job, int err);
-static void job_schedule(rf_job *job);
-static void conn_start_probe(rf__conn *c);
-static void on_backoff(uv_timer_t *t);
-static void conn_start_manifest(rf__conn *c);
-static int submit_op(rf_job *job, rf__block *op);
-static void job_route(rf_job *job);
-static void on_kick(uv_timer_t *t);
-static const rf_proxy *conn_proxy(const rf__conn *c);
 
 static uint64_t now_ms(rf_job *job)
 {
   return uv_now(job->engine->loop);
 }
 
-static int job_fail(rf_job *job, int err, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static int job_fail(rf_job *job, int err, const char *fmt, ...)
+int rf__job_fail(rf_job *job, int err, const char *fmt, ...)
 {
   va_list ap;
 
@@ -69,7 +56,7 @@ static int job_fail(rf_job *job, int err, const char *fmt, ...)
   vsnprintf(job->message, sizeof(job->message), fmt, ap);
   va_end(ap);
   RF_LOG(&job->engine->log, RF_LOG_ERROR, "job", "%s", job->message);
-  job_complete(job, err);
+  rf__job_complete(job, err);
   return err;
 }
 
@@ -88,7 +75,7 @@ static uint64_t run_end_byte(const rf_job *job, uint32_t first, uint32_t n)
   return off + len;
 }
 
-static void conn_remove(rf__conn *c)
+void rf__job_conn_remove(rf__conn *c)
 {
   long n = 0;
 
@@ -110,7 +97,7 @@ static void conn_remove(rf__conn *c)
 }
 
 /* Give back the pieces of c's run it did not finish. */
-static void conn_release(rf__conn *c)
+void rf__job_conn_release(rf__conn *c)
 {
   rf_job *job = c->job;
 
@@ -121,7 +108,7 @@ static void conn_release(rf__conn *c)
   c->is_dup = 0;
 }
 
-static int conn_start(rf__conn *c, uint64_t start, uint64_t end)
+int rf__job_conn_start(rf__conn *c, uint64_t start, uint64_t end)
 {
   rf_job *job = c->job;
   int rc;
@@ -129,7 +116,7 @@ static int conn_start(rf__conn *c, uint64_t start, uint64_t end)
   rf__conn_prepare(c, start, end);
   rc = rf__curlm_add(&job->engine->m, c->easy);
   if (rc != 0)
-    return job_fail(job, rc, "cannot start a transfer: %s", rf_strerror(rc));
+    return rf__job_fail(job, rc, "cannot start a transfer: %s", rf_strerror(rc));
   c->busy = 1;
   if (++job->busy_now > job->busy_max)
     job->busy_max = job->busy_now;
@@ -148,7 +135,7 @@ static void conn_start_run(rf__conn *c, uint32_t first, uint32_t count)
   c->run_count = count;
   c->probe = 0;
   c->probe_discard = 0;
-  conn_start(c, piece_off(job, first), run_end_byte(job, first, count));
+  rf__job_conn_start(c, piece_off(job, first), run_end_byte(job, first, count));
 }
 
 /* -------------------------------------------------------------- schedule */
@@ -231,11 +218,11 @@ static int duplicate(rf_job *job, rf__conn *c)
   RF_LOG(&job->engine->log, RF_LOG_DEBUG, "sched",
          "endgame: conn %u duplicates piece %u of conn %u", c->id,
          victim->piece, victim->id);
-  conn_start(c, off, off + len);
+  rf__job_conn_start(c, off, off + len);
   return 1;
 }
 
-static void job_schedule(rf_job *job)
+void rf__job_schedule(rf_job *job)
 {
   uint32_t k, first, count;
 
@@ -259,16 +246,7 @@ static void job_schedule(rf_job *job)
 
 /* ----------------------------------------------------------- validation */
 
-static const char *safe_url(const rf_job *job)
-{
-  return job->url_safe;
-}
-
-static void set_conn_error(rf__conn *c, int err, int retryable,
-                           const char *fmt, ...)
-    __attribute__((format(printf, 4, 5)));
-
-static void set_conn_error(rf__conn *c, int err, int retryable,
+void rf__conn_set_error(rf__conn *c, int err, int retryable,
                            const char *fmt, ...)
 {
   va_list ap;
@@ -280,32 +258,16 @@ static void set_conn_error(rf__conn *c, int err, int retryable,
   va_end(ap);
 }
 
-/* The If-Range header for job->etag / job->last_modified (a strong ETag
- * first: a weak one cannot be used); none when there is no validator. */
-static void set_if_range(rf_job *job)
-{
-  char line[320];
-
-  curl_slist_free_all(job->if_range);
-  job->if_range = NULL;
-  if (job->etag[0] != '\0' && strncmp(job->etag, "W/", 2) != 0)
-    snprintf(line, sizeof(line), "If-Range: %s", job->etag);
-  else if (job->last_modified[0] != '\0')
-    snprintf(line, sizeof(line), "If-Range: %s", job->last_modified);
-  else
-    return;
-  job->if_range = curl_slist_append(NULL, line);
-}
 
 static void learn_validator(rf_job *job, const rf__conn *c)
 {
   snprintf(job->etag, sizeof(job->etag), "%s", c->etag);
   snprintf(job->last_modified, sizeof(job->last_modified), "%s",
            c->last_modified);
-  set_if_range(job);
+  rf__job_set_if_range(job);
 }
 
-static int submit_op(rf_job *job, rf__block *op)
+int rf__job_submit_op(rf_job *job, rf__block *op)
 {
   if (op == NULL)
     return RF_ENOMEM;
@@ -314,134 +276,8 @@ static int submit_op(rf_job *job, rf__block *op)
   return 0;
 }
 
-static int create_journal(rf_job *job)
-{
-  rf__journal_meta *m;
-  rf__block *op;
 
-  if (job->no_verify || job->total == 0)
-    return 0;
-  m = calloc(1, sizeof(*m));
-  op = rf__store_op(RF__OP_JOURNAL_CREATE);
-  if (m == NULL || op == NULL) {
-    free(m);
-    free(op);
-    return RF_ENOMEM;
-  }
-  m->url = strdup(job->url_safe);
-  m->etag = strdup(job->etag);
-  m->last_modified = strdup(job->last_modified);
-  m->length = job->total;
-  m->piece_size = job->sched.piece_size;
-  m->npieces = job->sched.npieces;
-  m->has_manifest = job->manifest != NULL;
-  m->manifest_digest = job->manifest_digest;
-  op->ptr = m;
-  if (m->url == NULL || m->etag == NULL || m->last_modified == NULL) {
-    rf__store_op_free(op);
-    return RF_ENOMEM;
-  }
-  return submit_op(job, op);
-}
 
-/* What the probe learned decides the pieces; keep: resume a former run. */
-static int start_pieces(rf_job *job, rf__conn *c, int keep)
-{
-  uint64_t ps;
-  rf__block *op;
-  int rc;
-
-  if (job->manifest != NULL)
-    ps = rf_manifest_piece_size(job->manifest);
-  else if (keep)
-    ps = job->resume->meta.piece_size;
-  else if (job->piece_size_opt != 0)
-    ps = job->piece_size_opt;
-  else
-    ps = rf__sched_auto_piece_size(job->total);
-  if (job->manifest != NULL &&
-      rf_manifest_length(job->manifest) != job->total) {
-    set_conn_error(c, RF_EHASH, 0,
-                   "the manifest describes %llu bytes, the server has %llu",
-                   (unsigned long long)rf_manifest_length(job->manifest),
-                   (unsigned long long)job->total);
-    return c->err;
-  }
-  rc = rf__sched_init(&job->sched, job->total, ps);
-  if (rc == 0) {
-    free(job->raced);
-    job->raced = calloc(job->sched.npieces + 1, 1);
-    if (job->raced == NULL)
-      rc = RF_ENOMEM;
-  }
-  if (rc != 0) {
-    set_conn_error(c, rc, 0, "cannot plan %llu bytes in pieces of %llu",
-                   (unsigned long long)job->total, (unsigned long long)ps);
-    return rc;
-  }
-  op = rf__store_op(RF__OP_PREALLOC);
-  if (op != NULL) {
-    op->arg = job->total;
-    op->flag = keep;
-  }
-  rc = submit_op(job, op);
-  if (rc == 0 && !keep)
-    rc = create_journal(job);
-  if (rc != 0)
-    set_conn_error(c, rc, 0, "out of memory");
-  return rc;
-}
-
-/* The server still has what the journal describes: take the pieces on
- * disk, hashed again by the writer before they count. */
-static int resume_pieces(rf_job *job, rf__conn *c)
-{
-  rf__journal_state *js = job->resume;
-  rf__verify_item *items = NULL;
-  rf__block *reopen, *verify;
-  uint32_t i, n = 0, bad = 0;
-  int rc = start_pieces(job, c, 1);
-
-  if (rc != 0)
-    return rc;
-  items = calloc(js->npieces + 1, sizeof(*items));
-  reopen = rf__store_op(RF__OP_JOURNAL_REOPEN);
-  verify = rf__store_op(RF__OP_VERIFY_MANY);
-  if (items == NULL || reopen == NULL || verify == NULL) {
-    free(items);
-    free(reopen);
-    free(verify);
-    set_conn_error(c, RF_ENOMEM, 0, "out of memory");
-    return c->err;
-  }
-  for (i = 0; i < js->npieces && i < job->sched.npieces; i++) {
-    uint64_t off, len;
-    if (js->claimed[i] == 0)
-      continue;
-    if (job->manifest != NULL &&
-        !XXH128_isEqual(js->hashes[i], rf__manifest_piece(job->manifest, i))) {
-      bad++; /* recorded with another hash than the manifest's */
-      continue;
-    }
-    rf__sched_piece_range(&job->sched, i, &off, &len);
-    items[n].piece = i;
-    items[n].off = off;
-    items[n].len = len;
-    items[n].hash = js->hashes[i];
-    n++;
-    rf__sched_claim(&job->sched, i, 1); /* until checked */
-  }
-  reopen->ptr = js;
-  verify->ptr = items;
-  verify->count = n;
-  submit_op(job, reopen);
-  submit_op(job, verify);
-  job->verifying++;
-  RF_LOG(&job->engine->log, RF_LOG_INFO, "resume",
-         "resuming: checking %u pieces on disk%s", n,
-         bad ? " (some disagree with the manifest)" : "");
-  return 0;
-}
 
 /* The verdict's views of what c asked for, what came back and what the
  * job knows. */
@@ -492,7 +328,7 @@ static int probe_accepted(rf_job *job, rf__conn *c, rf__shape shape)
   switch (shape) {
   case RF__SHAPE_RESUME:
     job->total = c->cr_total;
-    if (resume_pieces(job, c) != 0)
+    if (rf__job_resume_pieces(job, c) != 0)
       return c->err;
     c->req_end = c->end = c->cr_last + 1;
     if (c->probe_discard)
@@ -504,7 +340,7 @@ static int probe_accepted(rf_job *job, rf__conn *c, rf__shape shape)
   case RF__SHAPE_RANGES:
     job->total = c->cr_total;
     learn_validator(job, c);
-    if (start_pieces(job, c, 0) != 0)
+    if (rf__job_start_pieces(job, c, 0) != 0)
       return c->err;
     /* The probe owns the pieces its range covers; if its range ends inside
      * a piece it continues that piece with a second request. */
@@ -524,8 +360,8 @@ static int probe_accepted(rf_job *job, rf__conn *c, rf__shape shape)
     op = rf__store_op(RF__OP_PREALLOC);
     if (op != NULL)
       op->arg = job->total == RF_SIZE_UNKNOWN ? 0 : job->total;
-    if (submit_op(job, op) != 0)
-      return set_conn_error(c, RF_ENOMEM, 0, "out of memory"), c->err;
+    if (rf__job_submit_op(job, op) != 0)
+      return rf__conn_set_error(c, RF_ENOMEM, 0, "out of memory"), c->err;
     RF_LOG(&job->engine->log, RF_LOG_WARN, "job",
            "the server ignores range requests (HTTP 200%s): one connection "
            "instead of %u, and an interrupted download cannot be resumed",
@@ -534,7 +370,7 @@ static int probe_accepted(rf_job *job, rf__conn *c, rf__shape shape)
   default: /* RF__SHAPE_EMPTY */
     job->total = 0;
     learn_validator(job, c);
-    if (start_pieces(job, c, 0) != 0)
+    if (rf__job_start_pieces(job, c, 0) != 0)
       return c->err;
     c->req_end = c->end = 0;
     c->run_count = 0;
@@ -559,11 +395,11 @@ int rf__job_validate(rf_job *job, rf__conn *c)
 
   job->http_status = c->status;
   if (c->gen != job->gen)
-    return set_conn_error(c, RF_ECANCELED, 0, "stale"), c->err;
+    return rf__conn_set_error(c, RF_ECANCELED, 0, "stale"), c->err;
   verdict_views(job, c, &rq, &rs, &ex);
   rf__verdict_response(&v, &rq, &rs, &ex);
   if (v.kind != RF__V_ACCEPT)
-    return set_conn_error(c, v.err, v.kind == RF__V_RETRY, "%s", v.msg),
+    return rf__conn_set_error(c, v.err, v.kind == RF__V_RETRY, "%s", v.msg),
            c->err;
   return rq.kind == RF__REQ_PROBE ? probe_accepted(job, c, v.shape) : 0;
 }
@@ -586,7 +422,7 @@ static void defer_fail(rf_job *job, int err, const char *fmt, ...)
   va_end(ap);
 }
 
-static void piece_accept(rf_job *job, uint32_t i)
+void rf__job_piece_accept(rf_job *job, uint32_t i)
 {
   uint64_t off, len;
 
@@ -659,11 +495,11 @@ void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
     op->off = off;
     op->len = (size_t)len;
     op->hash = digest;
-    submit_op(job, op);
+    rf__job_submit_op(job, op);
     job->verifying++;
     return;
   }
-  piece_accept(job, i);
+  rf__job_piece_accept(job, i);
   if (!job->no_verify) {
     rf__block *op = rf__store_op(RF__OP_PIECE);
     if (op == NULL) {
@@ -672,7 +508,7 @@ void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
     }
     op->piece = i;
     op->hash = digest;
-    submit_op(job, op); /* after the piece's blocks: the journal follows
+    rf__job_submit_op(job, op); /* after the piece's blocks: the journal follows
                            the data */
   }
 }
@@ -680,457 +516,23 @@ void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
 
 /* -------------------------------------------------------------- routing */
 
-static const rf_proxy *conn_proxy(const rf__conn *c)
-{
-  const rf__route *r = c->job->route;
 
-  if (r == NULL || c->route_idx >= r->n ||
-      r->cands[c->route_idx].type == RF_PROXY_DIRECT)
-    return NULL;
-  return &r->cands[c->route_idx];
-}
 
-static void describe_route(rf_job *job)
-{
-  const rf__route *r = job->route;
-  char name[300];
 
-  if (r == NULL) {
-    job->route_desc[0] = '\0';
-    return;
-  }
-  rf_proxy_format(&r->cands[r->cur], name, sizeof(name));
-  if (r->cands[r->cur].type == RF_PROXY_DIRECT)
-    snprintf(job->route_desc, sizeof(job->route_desc),
-             "direct (chosen by %s)", r->chosen_by);
-  else
-    snprintf(job->route_desc, sizeof(job->route_desc),
-             "via proxy %s (chosen by %s)", name, r->chosen_by);
-}
 
-/* Proxies of the route without credentials: ask the engine's callback
- * (e.g. ~/.netrc), unless the job gives credentials for every proxy. */
-static void route_credentials(rf_job *job, rf__route *route)
-{
-  rf_engine *e = job->engine;
-  char user[256], pass[256];
-  size_t k;
 
-  if (e->proxy_creds == NULL || job->proxy_user != NULL)
-    return;
-  for (k = 0; k < route->n; k++) {
-    rf_proxy *p = &route->cands[k];
-    rf_proxy q;
-    rf_proxy *copy = NULL;
-    if (p->type == RF_PROXY_DIRECT || p->user != NULL ||
-        (p->auth & RF_PROXY_AUTH_NONE))
-      continue;
-    user[0] = pass[0] = '\0';
-    q = *p;
-    q.password = NULL;
-    e->in_callback++;
-    if (e->proxy_creds(&q, user, sizeof(user), pass, sizeof(pass),
-                       e->proxy_creds_ud) == 1 &&
-        user[0] != '\0') {
-      user[sizeof(user) - 1] = pass[sizeof(pass) - 1] = '\0';
-      q.user = user;
-      q.password = pass;
-      if (rf__proxy_list_copy(&q, 1, 1, &copy) == 0) {
-        /* The route's strings live in one block: keep the new ones in
-         * a block of their own, owned by the route. */
-        if (rf__route_adopt(route, k, copy) != 0)
-          free(copy);
-      }
-    }
-    e->in_callback--;
-    memset(pass, 0, sizeof(pass));
-  }
-}
 
-static void route_ready(rf_job *job, rf__route *route)
-{
-  size_t k;
-  char list[400];
-
-  route_credentials(job, route);
-  job->route = route;
-  describe_route(job);
-  list[0] = '\0';
-  for (k = 0; k < route->n; k++) {
-    char name[300];
-    size_t len = strlen(list);
-    rf_proxy_format(&route->cands[k], name, sizeof(name));
-    snprintf(list + len, sizeof(list) - len, "%s%s", k ? "; " : "", name);
-  }
-  RF_LOG(&job->engine->log, RF_LOG_INFO, "proxy", "%s: route %s [%s]",
-         safe_url(job), job->route_desc, list);
-  job->state = job->manifest_url != NULL ? RF__JOB_MANIFEST : RF__JOB_PROBING;
-  uv_timer_start(&job->kick, on_kick, 0, 0);
-}
-
-static void on_route(void *ud, int err, const char *msg, rf__route *route,
-                     const rf_route_info *info)
-{
-  rf_job *job = ud;
-
-  (void)info;
-  job->route_req = NULL;
-  if (err != 0) {
-    rf__route_free(route);
-    job_fail(job, err, "%s: no route: %s", safe_url(job),
-             msg != NULL ? msg : rf_strerror(err));
-    return;
-  }
-  route_ready(job, route);
-}
-
-/* Ask for the route: the job's own proxy option, or the engine's chain. */
-static void job_route(rf_job *job)
-{
-  rf__route *route;
-  char buf[1024];
-  int rc;
-
-  if (job->proxy != NULL || job->no_proxy) {
-    rf_proxy p;
-    memset(&p, 0, sizeof(p));
-    if (job->proxy != NULL) {
-      rc = rf_proxy_parse(job->proxy, &p, buf, sizeof(buf));
-      if (rc != 0) {
-        job_fail(job, RF_EURL, "the proxy option is not a proxy URL "
-                               "(scheme://host[:port])");
-        return;
-      }
-    }
-    route = calloc(1, sizeof(*route));
-    if (route == NULL ||
-        rf__proxy_list_copy(&p, 1, 1, &route->cands) != 0) {
-      free(route);
-      memset(buf, 0, sizeof(buf));
-      job_fail(job, RF_ENOMEM, "out of memory");
-      return;
-    }
-    memset(buf, 0, sizeof(buf));
-    route->n = 1;
-    route->resolver = -1;
-    snprintf(route->chosen_by, sizeof(route->chosen_by), "the job's proxy "
-                                                         "option");
-    route_ready(job, route);
-    return;
-  }
-  rc = rf__chain_resolve(job->engine->chain, job->url, on_route, job,
-                         &job->route_req);
-  if (rc != 0)
-    job_fail(job, rc, "%s: cannot resolve the proxy route: %s", safe_url(job),
-             rf_strerror(rc));
-}
-
-/* The message for a proxy that wants authentication it did not get. */
-/*
- * A transfer through a proxy failed; what the proxy had to do with it.
- * Returns 0 (not the proxy: the caller goes on as usual), or fills err,
- * retryable, msg and *failover (1: retry now on the route's current
- * candidate; -1: every candidate failed).
- */
-static int proxy_fault(rf_job *job, rf__conn *c, CURLcode res, int *err,
-                       int *retryable, char *msg, size_t size, int *failover)
-{
-  const rf_proxy *p = conn_proxy(c);
-  rf__route *r = job->route;
-  unsigned offered = 0;
-  char why[400];
-  rf__proxy_fault f;
-
-  *failover = 0;
-  if (p == NULL)
-    return 0;
-  f = rf__proxy_classify(c->easy, res, c->status, p, &offered, why,
-                         sizeof(why));
-  switch (f) {
-  case RF__PROXY_FAULT_NONE:
-    if (res == CURLE_OK && !job->route_worked && c->headers_done) {
-      job->route_worked = 1;
-      rf__chain_report(job->engine->chain, r, p, RF_PROXY_WORKED, NULL);
-    }
-    return 0;
-  case RF__PROXY_FAULT_DEAD:
-    rf__chain_report(job->engine->chain, r, p, RF_PROXY_DEAD, why);
-    *err = RF_EPROXY;
-    *retryable = 1;
-    switch (rf__route_fail(r, c->route_idx, why, msg, size)) {
-    case RF__ROUTE_EXHAUSTED:
-      *failover = -1;
-      return 1;
-    case RF__ROUTE_NEXT:
-      describe_route(job);
-      RF_LOG(&job->engine->log, RF_LOG_WARN, "proxy", "%s; failing over: %s",
-             why, job->route_desc);
-      break;
-    default:
-      break;
-    }
-    snprintf(msg, size, "%s", why);
-    *failover = 1;
-    return 1;
-  case RF__PROXY_FAULT_AUTH:
-    rf__chain_report(job->engine->chain, r, p, RF_PROXY_AUTH_FAILED, why);
-    *err = RF_EPROXYAUTH;
-    *retryable = 0;
-    {
-      char am[700];
-      rf__proxy_auth_message(p, job->proxy_auth, job->proxy_user, offered,
-                             why, am, sizeof(am));
-      snprintf(msg, size, "%.500s (proxy chosen by %.480s)", am, r->chosen_by);
-    }
-    return 1;
-  case RF__PROXY_FAULT_REFUSED:
-    rf__chain_report(job->engine->chain, r, p, RF_PROXY_REFUSED, why);
-    *err = RF_EPROXY;
-    *retryable = 0;
-    snprintf(msg, size, "%s (proxy chosen by %s)", why, r->chosen_by);
-    return 1;
-  }
-  return 0;
-}
 
 /* ----------------------------------------------------------- completion */
 
-static uint64_t next_random(rf_job *job)
-{
-  /* xorshift64*: per job, so the library keeps no global state. */
-  uint64_t x = job->rng;
 
-  x ^= x >> 12;
-  x ^= x << 25;
-  x ^= x >> 27;
-  job->rng = x;
-  return x * 0x2545F4914F6CDD1DULL;
-}
 
-static void on_backoff(uv_timer_t *t)
-{
-  rf__conn *c = t->data;
-  rf_job *job = c->job;
 
-  c->waiting = 0;
-  if (job->state == RF__JOB_MANIFEST) {
-    conn_start_manifest(c);
-    return;
-  }
-  if (job->state == RF__JOB_PROBING && c->probe)
-    conn_start_probe(c);
-  else if (job->state == RF__JOB_PROBING && c->id == 0)
-    conn_start_probe(c);
-  else
-    job->dirty = 1;
-  rf__job_after_actions(job);
-}
 
-static void job_restart(rf_job *job, const char *why)
-{
-  uint32_t k;
 
-  job->restarts++;
-  if (job->restarts > RF__MAX_RESTARTS) {
-    job_fail(job, RF_ECHANGED, "%s changed %u times during the download: %s",
-             safe_url(job), job->restarts, why);
-    return;
-  }
-  RF_LOG(&job->engine->log, RF_LOG_WARN, "job", "%s: starting over", why);
-  job->gen++;
-  for (k = 0; k < job->nconns; k++) {
-    rf__conn *c = &job->conns[k];
-    conn_remove(c);
-    rf__conn_drop_block(c);
-    c->run_count = 0;
-    c->is_dup = 0;
-    c->cancel = 0;
-    if (c->waiting) {
-      uv_timer_stop(&c->timer);
-      c->waiting = 0;
-    }
-  }
-  rf__sched_free(&job->sched);
-  if (job->resume != NULL) {
-    /* A journal op may still hold it: it is freed when it comes back. */
-    job->resume_orphan = job->resume;
-    job->resume = NULL;
-  }
-  job->verifying = 0;
-  job->total = RF_SIZE_UNKNOWN;
-  job->single = 0;
-  job->received = 0;
-  job->done_bytes = 0;
-  job->bytes_resumed = 0;
-  job->pieces_resumed = 0;
-  job->etag[0] = job->last_modified[0] = '\0';
-  curl_slist_free_all(job->if_range);
-  job->if_range = NULL;
-  free(job->effective_url);
-  job->effective_url = NULL;
-  job->state = RF__JOB_PROBING;
-  conn_start_probe(&job->conns[0]);
-}
 
-static void conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
-                        const char *msg, uint64_t retry_after_ms)
-{
-  unsigned tries;
-  int via;
-  uint64_t delay;
 
-  if (err == RF_ECHANGED) {
-    job_restart(job, msg);
-    return;
-  }
-  /* Through a proxy, the message says which (and who chose it). */
-  via = conn_proxy(c) != NULL;
-  if (!retryable) {
-    job->tries = 1;
-    job_fail(job, err, "%s: %s%s%s%s", safe_url(job), msg, via ? " (" : "",
-             via ? job->route_desc : "", via ? ")" : "");
-    return;
-  }
-  if (job->single || c->probe || job->sched.npieces == 0)
-    tries = ++job->probe_tries;
-  else
-    tries = rf__sched_fail(&job->sched, c->piece < job->sched.npieces
-                                            ? c->piece
-                                            : c->run_first);
-  if (tries >= job->max_tries) {
-    job->tries = tries;
-    job_fail(job, err, "%s: giving up after %u %s: %s%s%s%s", safe_url(job),
-             tries, tries == 1 ? "try" : "tries", msg, via ? " (" : "",
-             via ? job->route_desc : "", via ? ")" : "");
-    return;
-  }
-  job->retries++;
-  c->fails++;
-  delay = (uint64_t)job->retry_base_ms << (c->fails > 10 ? 10 : c->fails - 1);
-  if (delay > job->retry_max_ms)
-    delay = job->retry_max_ms;
-  /* Jitter: 50% to 150%, so connections do not retry in lockstep. */
-  delay = delay / 2 + next_random(job) % (delay + 1);
-  if (retry_after_ms > delay) {
-    /* The server's wish, within reason: at most ten back-off caps. */
-    uint64_t cap = (uint64_t)job->retry_max_ms * 10;
-    delay = retry_after_ms < cap ? retry_after_ms : cap;
-  }
-  RF_LOG(&job->engine->log, RF_LOG_WARN, "http",
-         "conn %u: %s; retrying in %llu ms (try %u of %u)", c->id, msg,
-         (unsigned long long)delay, tries + 1, job->max_tries);
-  rf__fmt_clip(job->last_retry, sizeof(job->last_retry),
-               "try %u of %u in %.1f s: %s", tries + 1, job->max_tries,
-               (double)delay / 1000.0, msg);
-  job->last_retry_ms = uv_now(job->engine->loop);
-  c->waiting = 1;
-  uv_timer_start(&c->timer, on_backoff, delay, 0);
-}
 
-/* Take m as the job's manifest; its digest (for the journal) is that of
- * its canonical text, so the same manifest from a file or a URL, with
- * CRLF or LF, is the same manifest. */
-static int adopt_manifest(rf_job *job, struct rf_manifest *m)
-{
-  char *canon = NULL;
-  int rc = rf_manifest_format(m, &canon);
-
-  if (rc != 0) {
-    rf_manifest_free(m);
-    return rc;
-  }
-  job->manifest = m;
-  job->manifest_digest = XXH3_128bits(canon, strlen(canon));
-  free(canon);
-  return 0;
-}
-
-static int load_manifest_text(rf_job *job, const char *text, size_t len,
-                              char *err, size_t errlen)
-{
-  struct rf_manifest *m = NULL;
-  int rc = rf_manifest_parse(&m, text, len, err, errlen);
-
-  return rc != 0 ? rc : adopt_manifest(job, m);
-}
-
-static void conn_start_manifest(rf__conn *c)
-{
-  rf_job *job = c->job;
-  int rc;
-
-  free(job->manifest_buf);
-  job->manifest_buf = NULL;
-  job->manifest_len = 0;
-  rf__conn_prepare_manifest(c);
-  rc = rf__curlm_add(&job->engine->m, c->easy);
-  if (rc != 0) {
-    job_fail(job, rc, "cannot fetch the manifest: %s", rf_strerror(rc));
-    return;
-  }
-  c->busy = 1;
-  job->busy_now++;
-}
-
-static void manifest_fetched(rf_job *job, rf__conn *c, int err,
-                             int retryable, const char *msg)
-{
-  char why[300];
-
-  c->fetch_manifest = 0;
-  if (err != 0) {
-    if (retryable && ++job->probe_tries < job->max_tries) {
-      job->retries++;
-      c->waiting = 1; /* on_backoff fetches it again */
-      uv_timer_start(&c->timer, on_backoff, job->retry_base_ms, 0);
-      return;
-    }
-    job_fail(job, err, "cannot fetch the manifest %s: %s", job->manifest_url,
-             msg);
-    return;
-  }
-  if (load_manifest_text(job, job->manifest_buf != NULL ? job->manifest_buf
-                                                        : "",
-                         job->manifest_len, why, sizeof(why)) != 0) {
-    job_fail(job, RF_EINVAL, "%s: %s", job->manifest_url, why);
-    return;
-  }
-  free(job->manifest_buf);
-  job->manifest_buf = NULL;
-  job->probe_tries = 0;
-  job->state = RF__JOB_PROBING;
-  conn_start_probe(c);
-}
-
-/* What a timeout means, in our words (libcurl's sentence speaks of bytes
- * per second): no connection, no answer, or an answer that stopped. */
-static void timeout_message(const rf_job *job, rf__conn *c, char *msg,
-                            size_t size)
-{
-  curl_off_t connect_us = 0;
-  const char *peer = conn_proxy(c) != NULL ? "the proxy" : "the server";
-  unsigned stall_s = (job->stall_timeout_ms + 999) / 1000;
-
-  curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
-  if (connect_us == 0)
-    snprintf(msg, size, "no connection to %s within %u s", peer,
-             (job->connect_timeout_ms + 999) / 1000);
-  else if (!c->headers_done)
-    snprintf(msg, size,
-             "%s took the connection but sent no answer for %u s", peer,
-             stall_s);
-  else {
-    /* libcurl judges the speed over its last few seconds, so a short
-     * stall limit can take longer: say how long it really was quiet. */
-    uint64_t quiet_ms = (uint64_t)c->quiet_ticks * job->progress_interval_ms;
-    unsigned quiet_s = quiet_ms / 1000 > stall_s ? (unsigned)(quiet_ms / 1000)
-                                                 : stall_s;
-    snprintf(msg, size,
-             "the server stopped sending: nothing for %u s after %llu "
-             "bytes of its answer",
-             quiet_s, (unsigned long long)(c->pos - c->req_start));
-  }
-}
 
 void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
 {
@@ -1138,7 +540,7 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
   char msg[1024];
   uint64_t ra;
 
-  conn_remove(c);
+  rf__job_conn_remove(c);
   if (job->state == RF__JOB_DONE || c->gen != job->gen) {
     rf__conn_drop_block(c);
     c->run_count = 0;
@@ -1151,12 +553,12 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
     rf__conn_drop_block(c);  /* bytes of an unfinished piece */
 
   if (c->cancel || c->stop == RF__STOP_TRUNCATED) {
-    conn_release(c);
+    rf__job_conn_release(c);
     c->cancel = 0;
     job->dirty = 1;
     return;
   }
-  if (proxy_fault(job, c, res, &err, &retryable, msg, sizeof(msg),
+  if (rf__job_proxy_fault(job, c, res, &err, &retryable, msg, sizeof(msg),
                   &failover)) {
     proxy_msg = 1; /* msg names the proxy and who chose it */
     if (res != CURLE_OK)
@@ -1169,11 +571,11 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
     snprintf(msg, sizeof(msg), "%s", c->errmsg);
   } else if (res != CURLE_OK) {
     rf__verdict v;
-    rf__verdict_curl(&v, res, conn_proxy(c) != NULL);
+    rf__verdict_curl(&v, res, rf__conn_proxy(c) != NULL);
     err = v.err;
     retryable = v.kind == RF__V_RETRY;
     if (res == CURLE_OPERATION_TIMEDOUT)
-      timeout_message(job, c, msg, sizeof(msg));
+      rf__conn_timeout_message(job, c, msg, sizeof(msg));
     else if (err == RF_EPROXY && res == CURLE_COULDNT_CONNECT)
       snprintf(msg, sizeof(msg), "cannot connect to the proxy: %s",
                c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(res));
@@ -1196,10 +598,10 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
     if (failover > 0) {
       c->fetch_manifest = 0;
       c->waiting = 1; /* on_backoff fetches it again, on the next proxy */
-      uv_timer_start(&c->timer, on_backoff, 0, 0);
+      uv_timer_start(&c->timer, rf__conn_on_backoff, 0, 0);
       return;
     }
-    manifest_fetched(job, c, err, failover < 0 ? 0 : retryable, msg);
+    rf__job_manifest_fetched(job, c, err, failover < 0 ? 0 : retryable, msg);
     return;
   }
   if (err != 0) {
@@ -1217,21 +619,21 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
       /* The probe's headers were fine; only its body failed. */
       c->probe = 0;
     }
-    conn_release(c);
+    rf__job_conn_release(c);
     job->dirty = 1;
     if (failover > 0) {
       /* Not a try of the request: the next candidate, at once. */
       c->waiting = 1;
-      uv_timer_start(&c->timer, on_backoff, 0, 0);
+      uv_timer_start(&c->timer, rf__conn_on_backoff, 0, 0);
       return;
     }
     if (failover < 0 || (proxy_msg && !retryable)) {
       if (failover == 0)
         job->tries = 1;
-      job_fail(job, err, "%s: %s", safe_url(job), msg);
+      rf__job_fail(job, err, "%s: %s", job->url_safe, msg);
       return;
     }
-    conn_failed(job, c, err, retryable, msg, ra);
+    rf__job_conn_failed(job, c, err, retryable, msg, ra);
     return;
   }
   c->fails = 0;
@@ -1252,7 +654,7 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
   if (c->run_count > 0 && c->pos < run_end_byte(job, c->run_first,
                                                 c->run_count) &&
       !c->is_dup) {
-    conn_start(c, c->pos, run_end_byte(job, c->run_first, c->run_count));
+    rf__job_conn_start(c, c->pos, run_end_byte(job, c->run_first, c->run_count));
     return;
   }
   c->run_count = 0;
@@ -1267,15 +669,15 @@ void rf__job_after_actions(rf_job *job)
   if (job->state == RF__JOB_DONE || job->state == RF__JOB_FINISHING)
     return;
   if (job->deferred_err != 0) {
-    job_fail(job, job->deferred_err, "%s", job->deferred_msg);
+    rf__job_fail(job, job->deferred_err, "%s", job->deferred_msg);
     return;
   }
   for (k = 0; k < job->nconns; k++) {
     rf__conn *c = &job->conns[k];
     if (c->busy && c->cancel) {
-      conn_remove(c);
+      rf__job_conn_remove(c);
       rf__conn_drop_block(c);
-      conn_release(c);
+      rf__job_conn_release(c);
       c->cancel = 0;
       job->dirty = 1;
     }
@@ -1287,13 +689,13 @@ void rf__job_after_actions(rf_job *job)
   }
   if (job->dirty) {
     job->dirty = 0;
-    job_schedule(job);
+    rf__job_schedule(job);
   }
 }
 
 /* ------------------------------------------------------------ lifecycle */
 
-static void conn_start_probe(rf__conn *c)
+void rf__job_conn_start_probe(rf__conn *c)
 {
   rf_job *job = c->job;
   uint64_t start = 0, len = job->piece_size_opt != 0 ? job->piece_size_opt
@@ -1322,7 +724,7 @@ static void conn_start_probe(rf__conn *c)
       c->probe_discard = 1;
     }
   }
-  conn_start(c, start, start + len);
+  rf__job_conn_start(c, start, start + len);
 }
 
 static void job_finish(rf_job *job)
@@ -1334,7 +736,7 @@ static void job_finish(rf_job *job)
     return;
   for (k = 0; k < job->nconns; k++) {
     rf__conn *c = &job->conns[k];
-    conn_remove(c);
+    rf__job_conn_remove(c);
     rf__conn_drop_block(c);
     c->run_count = 0;
     if (c->waiting) {
@@ -1345,7 +747,7 @@ static void job_finish(rf_job *job)
   job->state = RF__JOB_FINISHING;
   op = rf__store_op(RF__OP_FINISH);
   if (op == NULL) {
-    job_fail(job, RF_ENOMEM, "out of memory");
+    rf__job_fail(job, RF_ENOMEM, "out of memory");
     return;
   }
   op->arg = job->total;
@@ -1362,7 +764,7 @@ static void job_finish(rf_job *job)
       }
     }
   }
-  submit_op(job, op);
+  rf__job_submit_op(job, op);
 }
 
 static void store_error(rf_job *job, int err)
@@ -1371,42 +773,13 @@ static void store_error(rf_job *job, int err)
   const char *what = NULL;
 
   rf__store_error(&job->store, &e, &what);
-  job_fail(job, err, "cannot %s %s: %s%s", what != NULL ? what : "write",
+  rf__job_fail(job, err, "cannot %s %s: %s%s", what != NULL ? what : "write",
            job->part, e != 0 ? strerror(e) : rf_strerror(err),
            err == RF_ENOSPC ? " (verified pieces are kept: run the same "
                               "command again once there is space)"
                             : "");
 }
 
-static void resume_checked(rf_job *job, rf__block *op)
-{
-  rf__verify_item *it = op->ptr;
-  unsigned bad = 0;
-  uint32_t k;
-
-  if (job->verifying > 0)
-    job->verifying--;
-  for (k = 0; k < op->count; k++) {
-    if (it[k].ok) {
-      piece_accept(job, it[k].piece);
-      job->pieces_resumed++;
-      job->bytes_resumed += it[k].len;
-    } else {
-      rf__sched_release(&job->sched, it[k].piece, 1);
-      bad++;
-    }
-  }
-  if (bad > 0)
-    RF_LOG(&job->engine->log, RF_LOG_WARN, "resume",
-           "%u pieces on disk did not match the journal: fetching them "
-           "again", bad);
-  RF_LOG(&job->engine->log, RF_LOG_INFO, "resume",
-         "%u pieces (%llu bytes) kept from the last run", job->pieces_resumed,
-         (unsigned long long)job->bytes_resumed);
-  free(it);
-  op->ptr = NULL;
-  job->dirty = 1;
-}
 
 static void op_done(rf_job *job, rf__block *op)
 {
@@ -1435,12 +808,12 @@ static void op_done(rf_job *job, rf__block *op)
              "the URL and validators are too long for the journal: this "
              "download cannot be resumed if it is interrupted");
     else if (op->result != 0)
-      job_fail(job, op->result, "cannot create the journal %s: %s",
+      rf__job_fail(job, op->result, "cannot create the journal %s: %s",
                job->journal_path, rf_strerror(op->result));
     break;
   case RF__OP_PREALLOC:
     if (op->result != 0)
-      job_fail(job, op->result, "cannot allocate %llu bytes for %s: %s",
+      rf__job_fail(job, op->result, "cannot allocate %llu bytes for %s: %s",
                (unsigned long long)op->arg, job->part,
                rf_strerror(op->result));
     break;
@@ -1448,7 +821,7 @@ static void op_done(rf_job *job, rf__block *op)
     if (job->verifying > 0)
       job->verifying--;
     if (op->result == 0)
-      piece_accept(job, op->piece);
+      rf__job_piece_accept(job, op->piece);
     else if (op->result == RF_EHASH)
       piece_reject(job, op->piece, "changed on disk after two connections "
                                    "wrote it");
@@ -1456,25 +829,25 @@ static void op_done(rf_job *job, rf__block *op)
       store_error(job, op->result);
     break;
   case RF__OP_VERIFY_MANY:
-    resume_checked(job, op);
+    rf__job_resume_checked(job, op);
     break;
   case RF__OP_FINISH:
     if (op->result == 0)
-      job_complete(job, 0);
+      rf__job_complete(job, 0);
     else if (op->result == RF_EHASH)
-      job_fail(job, RF_EHASH,
+      rf__job_fail(job, RF_EHASH,
                "%s: every piece matched, but the whole content does not "
                "match the manifest's XXH128%s: %s kept, not renamed",
                job->url_safe,
                rf_manifest_has_sha256(job->manifest) ? " or SHA-256" : "",
                job->part);
     else if (op->result == RF_ENOENT)
-      job_fail(job, RF_ENOENT,
+      rf__job_fail(job, RF_ENOENT,
                "cannot finish %s: %s is no longer the file this download "
                "wrote (another program removed or replaced it): nothing "
                "was renamed", job->output, job->part);
     else
-      job_fail(job, op->result, "cannot finish %s: %s", job->output,
+      rf__job_fail(job, op->result, "cannot finish %s: %s", job->output,
                rf_strerror(op->result));
     break;
   default:
@@ -1626,7 +999,7 @@ static void job_close(rf_job *job)
   job->open_handles = 3 + job->nconns; /* tick, kick, store, timers */
   for (k = 0; k < job->nconns; k++) {
     rf__conn *c = &job->conns[k];
-    conn_remove(c);
+    rf__job_conn_remove(c);
     rf__conn_drop_block(c);
     uv_timer_stop(&c->timer);
     uv_close((uv_handle_t *)&c->timer, on_conn_timer_closed);
@@ -1639,7 +1012,7 @@ static void job_close(rf_job *job)
   job->store_open = 0;
 }
 
-static void job_complete(rf_job *job, int err)
+void rf__job_complete(rf_job *job, int err)
 {
   rf_result r;
   rf_progress p;
@@ -1686,536 +1059,38 @@ static void job_complete(rf_job *job, int err)
   job->engine->in_callback--;
 }
 
-static void on_kick(uv_timer_t *t)
+void rf__job_on_kick(uv_timer_t *t)
 {
   rf_job *job = t->data;
 
   if (job->cancelled && job->state != RF__JOB_DONE) {
     snprintf(job->message, sizeof(job->message), "cancelled");
-    job_complete(job, RF_ECANCELED);
+    rf__job_complete(job, RF_ECANCELED);
     return;
   }
   if (job->state == RF__JOB_ROUTING) {
     if (job->route_req == NULL)
-      job_route(job);
+      rf__job_route(job);
     return;
   }
   if (job->state == RF__JOB_MANIFEST && !job->conns[0].busy &&
       !job->conns[0].waiting)
-    conn_start_manifest(&job->conns[0]);
+    rf__job_conn_start_manifest(&job->conns[0]);
   else if (job->state == RF__JOB_PROBING && !job->conns[0].busy &&
            !job->conns[0].waiting)
-    conn_start_probe(&job->conns[0]);
+    rf__job_conn_start_probe(&job->conns[0]);
 }
 
-void rf__job_cancel(rf_job *job)
-{
-  if (job->state == RF__JOB_DONE || job->cancelled)
-    return;
-  job->cancelled = 1;
-  uv_timer_start(&job->kick, on_kick, 0, 0);
-}
-
-void rf__job_abort(rf_job *job)
-{
-  if (job->state != RF__JOB_DONE) {
-    job->state = RF__JOB_DONE;
-    job->on_done = NULL;
-    job->on_progress = NULL;
-    job_close(job);
-  }
-}
-
-static char *strip_credentials(const char *url)
-{
-  CURLU *u = curl_url();
-  char *out = NULL, *tmp = NULL;
-
-  if (u == NULL)
-    return NULL;
-  if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
-    curl_url_set(u, CURLUPART_USER, NULL, 0);
-    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
-    if (curl_url_get(u, CURLUPART_URL, &tmp, 0) == CURLUE_OK) {
-      out = strdup(tmp);
-      curl_free(tmp);
-    }
-  }
-  curl_url_cleanup(u);
-  return out;
-}
-
-/* The text of url's port ("99999"), for messages; "" if none is found. */
-static void url_port_text(const char *url, char *buf, size_t size)
-{
-  const char *auth = strstr(url, "://"), *end, *at, *p;
-  size_t n;
-
-  buf[0] = '\0';
-  if (auth == NULL)
-    return;
-  auth += 3;
-  end = auth + strcspn(auth, "/?#");
-  for (at = NULL, p = auth; p < end; p++)
-    if (*p == '@')
-      at = p;
-  p = at != NULL ? at + 1 : auth;
-  if (*p == '[') {
-    p = memchr(p, ']', (size_t)(end - p));
-    if (p == NULL)
-      return;
-  }
-  p = memchr(p, ':', (size_t)(end - p));
-  if (p == NULL)
-    return;
-  n = (size_t)(end - p - 1);
-  snprintf(buf, size, "%.*s", (int)(n < 32 ? n : 32), p + 1);
-}
-
-static int check_url(const char *url, char *why, size_t size)
-{
-  CURLU *u = curl_url();
-  char *scheme = NULL, *host = NULL, *port = NULL;
-  char text[40];
-  CURLUcode uc;
-  int rc = RF_EURL;
-
-  if (u == NULL)
-    return RF_ENOMEM;
-  uc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
-  if (uc == CURLUE_BAD_PORT_NUMBER) {
-    url_port_text(url, text, sizeof(text));
-    if (text[0] != '\0' && strspn(text, "0123456789") == strlen(text))
-      snprintf(why, size, "port %s is out of range (1-65535)", text);
-    else
-      snprintf(why, size, "port '%s' is not a number from 1 to 65535", text);
-    goto out;
-  }
-  if (uc == CURLUE_BAD_SCHEME || uc == CURLUE_NO_SCHEME) {
-    snprintf(why, size, "no scheme: expected http:// or https://");
-    goto out;
-  }
-  if (uc != CURLUE_OK) {
-    snprintf(why, size, "malformed URL: %s", curl_url_strerror(uc));
-    goto out;
-  }
-  if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-      (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-    snprintf(why, size,
-             "unsupported URL scheme '%s': only http:// and https:// URLs "
-             "can be downloaded",
-             scheme != NULL ? scheme : "");
-    goto out;
-  }
-  if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-      host[0] == '\0') {
-    snprintf(why, size, "URL has no host");
-    goto out;
-  }
-  if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
-      strtoul(port, NULL, 10) == 0) {
-    snprintf(why, size, "port %s is out of range (1-65535)", port);
-    goto out;
-  }
-  rc = 0;
-out:
-  curl_free(scheme);
-  curl_free(host);
-  curl_free(port);
-  curl_url_cleanup(u);
-  return rc;
-}
-
-/* A directory where the output or its .part should go: said before
- * anything is fetched (the rename at the end would fail, with EIO). */
-static int check_output_not_dir(rf_engine *e, const char *output)
-{
-  size_t n = strlen(output) + sizeof(".part");
-  char *part;
-  struct stat sb;
-  int rc = 0;
-
-  if (stat(output, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-    rf__engine_set_error(e, "%s is a directory", output);
-    return RF_EEXIST;
-  }
-  part = malloc(n);
-  if (part == NULL)
-    return RF_ENOMEM;
-  snprintf(part, n, "%s.part", output);
-  if (stat(part, &sb) == 0 && S_ISDIR(sb.st_mode)) {
-    rf__engine_set_error(e, "%s is a directory", part);
-    rc = RF_EEXIST;
-  }
-  free(part);
-  return rc;
-}
-
-/* Everything a job owns besides its uv handles; NULL fields are fine, so
- * this also undoes a half-built job. */
-static void job_free(rf_job *job)
-{
-  uint32_t k;
-
-  if (job->conns != NULL)
-    for (k = 0; k < job->nconns; k++)
-      rf__conn_cleanup(&job->conns[k]);
-  free(job->conns);
-  free(job->views);
-  rf__sched_free(&job->sched);
-  curl_slist_free_all(job->if_range);
-  rf_manifest_free(job->manifest);
-  free(job->manifest_url);
-  free(job->manifest_buf);
-  free(job->journal_path);
-  free(job->raced);
-  if (job->resume != NULL) {
-    rf__journal_state_free(job->resume);
-    free(job->resume);
-  }
-  if (job->resume_orphan != NULL) {
-    rf__journal_state_free(job->resume_orphan);
-    free(job->resume_orphan);
-  }
-  if (job->part_fd >= 0) { /* creation failed before the store took it */
-    struct stat sb;
-    if (job->part_created && fstat(job->part_fd, &sb) == 0 &&
-        sb.st_size == 0 && rf__claim_check(job->part_fd, job->part))
-      unlink(job->part);
-    close(job->part_fd);
-  }
-  free(job->url);
-  free(job->url_safe);
-  free(job->effective_url);
-  free(job->output);
-  free(job->part);
-  free(job->proxy);
-  free(job->proxy_user);
-  if (job->proxy_password != NULL)
-    memset(job->proxy_password, 0, strlen(job->proxy_password));
-  free(job->proxy_password);
-  free(job->proxy_ca_file);
-  rf__route_free(job->route);
-  free(job->user_agent);
-  free(job->ca_file);
-  free(job);
-}
-
-void rf__job_destroy(rf_job *job)
+/* Start job (created by rf__job_create): the writer takes the claimed
+ * .part, the timers start, the first request goes out from the loop.
+ * durable: flush to disk before the rename.  Returns 0, RF_EIO,
+ * RF_ENOMEM (the job is then still the caller's to free). */
+int rf__job_start(rf_job *job, int durable)
 {
   rf_engine *e = job->engine;
-  rf_job **pp;
-
-  for (pp = &e->jobs; *pp != NULL; pp = &(*pp)->next) {
-    if (*pp == job) {
-      *pp = job->next;
-      e->njobs--;
-      break;
-    }
-  }
-  job_free(job);
-  rf__engine_job_gone(e);
-}
-
-static char *dup_or_null(const char *s)
-{
-  return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
-}
-
-static int file_exists(const char *path)
-{
-  struct stat sb;
-
-  return stat(path, &sb) == 0;
-}
-
-static int file_exists_with_suffix(const char *path, const char *suffix)
-{
-  size_t n = strlen(path) + strlen(suffix) + 1;
-  char *p = malloc(n);
-  int yes;
-
-  if (p == NULL)
-    return 1; /* no memory: say nothing rather than something wrong */
-  snprintf(p, n, "%s%s", path, suffix);
-  yes = file_exists(p);
-  free(p);
-  return yes;
-}
-
-/*
- * Open and lock the .part file before anything else looks at it or its
- * journal: a second download to the same output is refused here, before it
- * touches either (rf__claim_open).
- */
-static int claim_part(rf_job *job)
-{
-  long holder = 0;
-  int e = rf__claim_open(job->part, &job->part_fd, &job->part_created,
-                         &holder);
-  char who[64];
-
-  if (e == 0)
-    return 0;
-  if (e == EAGAIN) {
-    if (holder == (long)getpid())
-      snprintf(who, sizeof(who), "another download in this process");
-    else if (holder > 0)
-      snprintf(who, sizeof(who), "another download (process %ld)", holder);
-    else
-      snprintf(who, sizeof(who), "another download");
-    rf__engine_set_error(job->engine,
-                         "%s is being written by %s: nothing was touched; "
-                         "wait for it to finish or choose another output",
-                         job->part, who);
-    return RF_EBUSY;
-  }
-  rf__engine_set_error(job->engine, "cannot open %s: %s", job->part,
-                       e == EISDIR ? "it is a directory" : strerror(e));
-  return e == EISDIR ? RF_EEXIST : rf__errno_to_rf(e);
-}
-
-/*
- * Manifest (a file is read now; a URL is fetched first thing) and an
- * earlier run's journal: resume it, or refuse to touch another download.
- */
-static int prepare_integrity(rf_job *job, const rf_job_options *o)
-{
-  rf_engine *e = job->engine;
-  char why[300];
-  rf__journal_state *js;
-  int rc;
-
-  if (o->manifest != NULL && o->manifest[0] != '\0') {
-    if (strncmp(o->manifest, "http://", 7) == 0 ||
-        strncmp(o->manifest, "https://", 8) == 0) {
-      job->manifest_url = strdup(o->manifest);
-      if (job->manifest_url == NULL)
-        return RF_ENOMEM;
-    } else {
-      struct rf_manifest *m = NULL;
-      why[0] = '\0';
-      rc = rf_manifest_load(&m, o->manifest, why, sizeof(why));
-      if (rc == 0)
-        rc = adopt_manifest(job, m);
-      if (rc != 0) {
-        if (why[0] != '\0') /* it names the file and, if any, the line */
-          rf__engine_set_error(e, "%s", why);
-        else
-          rf__engine_set_error(e, "cannot use the manifest %s: %s",
-                               o->manifest, rf_strerror(rc));
-        return rc;
-      }
-    }
-  }
-  if (o->discard)
-    return 0;
-  if (!o->no_resume && !job->part_created) {
-    /* Bytes that cannot be resumed: say so before they go. */
-    struct stat sb;
-    if (fstat(job->part_fd, &sb) == 0 && sb.st_size > 0) {
-      if (o->no_verify)
-        RF_LOG(&e->log, RF_LOG_WARN, "resume",
-               "%s is left from an earlier run, but resuming needs "
-               "verification (no_verify is set): starting over",
-               job->part);
-      else if (!file_exists_with_suffix(job->part, RF__JOURNAL_SUFFIX))
-        RF_LOG(&e->log, RF_LOG_WARN, "resume",
-               "%s is left from an earlier run that kept no journal (its "
-               "server ignored range requests, or it ran without "
-               "verification): starting over",
-               job->part);
-    }
-  }
-  if (o->no_verify)
-    return 0;
-  job->journal_path = malloc(strlen(job->part) + sizeof(RF__JOURNAL_SUFFIX));
-  if (job->journal_path == NULL)
-    return RF_ENOMEM;
-  sprintf(job->journal_path, "%s%s", job->part, RF__JOURNAL_SUFFIX);
-  if (o->no_resume || job->part_created || !file_exists(job->journal_path))
-    return 0; /* a fresh start: the .part is truncated once the size is
-                 known, the journal replaced */
-  js = calloc(1, sizeof(*js));
-  if (js == NULL)
-    return RF_ENOMEM;
-  rc = rf__journal_load(job->journal_path, js, why, sizeof(why));
-  if (rc != 0) {
-    RF_LOG(&e->log, RF_LOG_WARN, "resume",
-           "%s is unusable (%s): starting over", job->journal_path, why);
-    free(js);
-    return 0;
-  }
-  if (js->meta.url == NULL || strcmp(js->meta.url, job->url_safe) != 0) {
-    rf__engine_set_error(e,
-                         "%s holds an unfinished download of %s, not of "
-                         "%s: nothing was touched (resume that one, use "
-                         "another output, or start over with --no-resume)",
-                         job->part, js->meta.url ? js->meta.url : "?",
-                         job->url_safe);
-    rf__journal_state_free(js);
-    free(js);
-    return RF_ERESUME;
-  }
-  if ((job->manifest != NULL) != (js->meta.has_manifest != 0) ||
-      (job->manifest != NULL &&
-       !XXH128_isEqual(job->manifest_digest, js->meta.manifest_digest)) ||
-      (js->meta.etag[0] == '\0' && js->meta.last_modified[0] == '\0')) {
-    RF_LOG(&e->log, RF_LOG_WARN, "resume",
-           "%s: %s: starting over", job->part,
-           js->meta.etag[0] == '\0' && js->meta.last_modified[0] == '\0'
-               ? "the server gave no validator (ETag or Last-Modified), so "
-                 "an unchanged file cannot be told from a changed one"
-               : "the manifest differs from the last run's");
-    rf__journal_state_free(js);
-    free(js);
-    return 0;
-  }
-  /* Resume: the probe sends the old validator in If-Range. */
-  snprintf(job->etag, sizeof(job->etag), "%s", js->meta.etag);
-  snprintf(job->last_modified, sizeof(job->last_modified), "%s",
-           js->meta.last_modified);
-  set_if_range(job);
-  if (job->if_range == NULL) {
-    rf__journal_state_free(js);
-    free(js);
-    return RF_ENOMEM;
-  }
-  job->resume = js;
-  RF_LOG(&e->log, RF_LOG_INFO, "resume",
-         "%s: %u records in the journal%s", job->part, js->records,
-         js->torn ? " (a torn tail was ignored)" : "");
-  return 0;
-}
-
-int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
-{
-  rf_job *job = NULL;
-  char why[256];
-  struct stat sb;
   unsigned k;
   int rc;
 
-  if (o->url == NULL ||
-      (!o->discard && (o->output == NULL || o->output[0] == '\0')))
-    return RF_EINVAL;
-  if (o->discard && o->manifest != NULL) {
-    rf__engine_set_error(e, "a discarded download cannot be checked against "
-                            "a manifest");
-    return RF_EINVAL;
-  }
-  if (o->connections > RF_MAX_CONNECTIONS)
-    return RF_EINVAL;
-  rc = check_url(o->url, why, sizeof(why));
-  if (rc != 0) {
-    if (rc != RF_ENOMEM)
-      rf__engine_set_error(e, "%s", why);
-    RF_LOG(&e->log, RF_LOG_ERROR, "job", "%s", why);
-    return rc;
-  }
-  if (!o->discard && (rc = check_output_not_dir(e, o->output)) != 0)
-    return rc;
-  if (!o->discard && stat(o->output, &sb) == 0) {
-    /* A crash between the final rename and the journal's removal leaves
-     * a finished file and a journal without a .part: the journal is
-     * ours and stale. */
-    size_t n = strlen(o->output) + sizeof(".part");
-    char *part = malloc(n), *stale = malloc(n + sizeof(RF__JOURNAL_SUFFIX));
-    if (part != NULL && stale != NULL) {
-      snprintf(part, n, "%s.part", o->output);
-      snprintf(stale, n + sizeof(RF__JOURNAL_SUFFIX), "%s%s", part,
-               RF__JOURNAL_SUFFIX);
-      if (!file_exists(part) && file_exists(stale))
-        rf__journal_remove(stale);
-    }
-    free(part);
-    free(stale);
-    if (!o->overwrite)
-      return RF_EEXIST;
-  }
-  job = calloc(1, sizeof(*job));
-  if (job == NULL)
-    return RF_ENOMEM;
-  job->engine = e;
-  job->part_fd = -1;
-  job->total = RF_SIZE_UNKNOWN;
-  job->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)job) | 1;
-  job->url = strdup(o->url);
-  job->url_safe = strip_credentials(o->url);
-  job->discard = o->discard;
-  job->output = strdup(o->discard ? "(discarded)" : o->output);
-  job->part = malloc(strlen(job->output != NULL ? job->output : "") + 6);
-  job->proxy = dup_or_null(o->proxy);
-  job->no_proxy = o->proxy != NULL && o->proxy[0] == '\0';
-  job->ca_file = dup_or_null(o->ca_file);
-  job->proxy_auth = o->proxy_auth;
-  job->proxy_ca_file = dup_or_null(o->proxy_ca_file);
-  if (o->proxy_user != NULL) {
-    const char *colon = strchr(o->proxy_user, ':');
-    job->proxy_user = colon != NULL
-                          ? strndup(o->proxy_user,
-                                    (size_t)(colon - o->proxy_user))
-                          : strdup(o->proxy_user);
-    job->proxy_password = strdup(colon != NULL ? colon + 1 : "");
-    if (job->proxy_user == NULL || job->proxy_password == NULL) {
-      rc = RF_ENOMEM;
-      goto fail;
-    }
-  }
-  if (o->user_agent != NULL) {
-    job->user_agent = strdup(o->user_agent);
-  } else {
-    job->user_agent = strdup("rangefetch/" RF_VERSION_STRING);
-  }
-  if (job->url == NULL || job->url_safe == NULL || job->output == NULL ||
-      job->part == NULL || job->user_agent == NULL ||
-      (o->proxy != NULL && o->proxy[0] != '\0' && job->proxy == NULL)) {
-    rc = RF_ENOMEM;
-    goto fail;
-  }
-  sprintf(job->part, "%s.part", job->output);
-  job->nconns = o->connections ? o->connections : RF_DEFAULT_CONNECTIONS;
-  job->piece_size_opt = o->piece_size;
-  job->max_tries = o->max_tries ? o->max_tries : 5;
-  job->retry_base_ms = o->retry_base_ms ? o->retry_base_ms : 500;
-  job->retry_max_ms = o->retry_max_ms ? o->retry_max_ms : 30000;
-  job->stall_timeout_ms = o->stall_timeout_ms ? o->stall_timeout_ms : 30000;
-  job->connect_timeout_ms =
-      o->connect_timeout_ms ? o->connect_timeout_ms : 15000;
-  job->progress_interval_ms =
-      o->progress_interval_ms ? o->progress_interval_ms : 250;
-  job->on_progress = o->on_progress;
-  job->on_done = o->on_done;
-  job->user_data = o->user_data;
-  job->no_verify = o->no_verify || o->discard;
-  if (o->no_verify && o->manifest != NULL) {
-    rf__engine_set_error(e, "no_verify and manifest cannot be used "
-                            "together: a manifest is checked piece by "
-                            "piece");
-    rc = RF_EINVAL;
-    goto fail;
-  }
-  if (!job->discard) {
-    rc = claim_part(job);
-    if (rc != 0)
-      goto fail;
-  }
-  rc = prepare_integrity(job, o);
-  if (rc != 0)
-    goto fail;
-
-  job->conns = calloc(job->nconns, sizeof(*job->conns));
-  job->views = calloc(job->nconns, sizeof(*job->views));
-  if (job->conns == NULL || job->views == NULL) {
-    rc = RF_ENOMEM;
-    goto fail;
-  }
-  for (k = 0; k < job->nconns; k++) {
-    rc = rf__conn_init(&job->conns[k], job, k);
-    if (rc != 0)
-      goto fail;
-  }
-  /* Last step that can fail: it creates the .part file. */
   {
     unsigned nblocks = 2 * job->nconns + 4;
     size_t bs = RF__MAX_BLOCK;
@@ -2229,10 +1104,10 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
                         nblocks, on_store_wake, job);
   }
   if (rc != 0)
-    goto fail;
+    return rc;
   job->part_fd = -1; /* the store's now */
   job->store_open = 1;
-  job->store.durable = !o->no_sync && !job->discard;
+  job->store.durable = durable;
   for (k = 0; k < job->nconns; k++) {
     uv_timer_init(e->loop, &job->conns[k].timer);
     job->conns[k].timer.data = &job->conns[k];
@@ -2246,15 +1121,37 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
   uv_timer_start(&job->tick, on_tick, job->progress_interval_ms,
                  job->progress_interval_ms);
   /* The first request goes out from the loop, not from this call. */
-  uv_timer_start(&job->kick, on_kick, 0, 0);
+  uv_timer_start(&job->kick, rf__job_on_kick, 0, 0);
   job->state = RF__JOB_ROUTING;
-  job->next = e->jobs;
-  e->jobs = job;
-  e->njobs++;
-  *out = job;
   return 0;
-
-fail:
-  job_free(job);
-  return rc;
 }
+
+void rf__job_cancel(rf_job *job)
+{
+  if (job->state == RF__JOB_DONE || job->cancelled)
+    return;
+  job->cancelled = 1;
+  uv_timer_start(&job->kick, rf__job_on_kick, 0, 0);
+}
+
+void rf__job_abort(rf_job *job)
+{
+  if (job->state != RF__JOB_DONE) {
+    job->state = RF__JOB_DONE;
+    job->on_done = NULL;
+    job->on_progress = NULL;
+    job_close(job);
+  }
+}
+
+
+
+
+
+
+
+
+
+
+
+

@@ -1,7 +1,15 @@
 /*
- * Internal shapes of the engine, a job and its connections, shared by
- * engine.c (public façade), job.c (life of a download) and transfer.c
- * (one HTTP range request on one connection).
+ * A download (struct rf_job) and the internal interface between the files
+ * that carry it out:
+ *   job.c     its life: start, probe, schedule runs, pieces, completion,
+ *             finish and report (acting on the decisions below)
+ *   create.c  rf__job_create: options checked and copied; teardown
+ *   resume.c  the .part claim, the manifest, the journal and resume
+ *   route.c   the route from the proxy chain and what a proxy failure means
+ *   retry.c   back-off, retries, restarts when the content changed
+ * The decisions themselves are pure functions elsewhere: verdict.c (what a
+ * response means), scheduler.c (what a connection fetches next, stealing,
+ * the endgame), proxy/chain.c (failover), proxy/candidate.c (proxy faults).
  */
 #ifndef RF_JOB_H
 #define RF_JOB_H
@@ -11,111 +19,14 @@
 #include <xxhash.h>
 
 #include "rangefetch/rangefetch.h"
-#include "log.h"
-#include "loop.h"
+#include "conn.h"
+#include "engine_int.h"
+#include "journal.h"
 #include "scheduler.h"
 #include "store.h"
 #include "proxy/chain.h"
 
 struct rf_manifest;
-
-typedef struct rf__conn rf__conn;
-
-/* Why a transfer ended, as the transfer code saw it. */
-typedef enum rf__stop {
-  RF__STOP_NONE = 0,
-  RF__STOP_TRUNCATED,   /* we cut it at its (lowered) end on purpose */
-  RF__STOP_PAUSED_FULL, /* unused */
-  RF__STOP_ERROR        /* err/status describe the failure */
-} rf__stop;
-
-struct rf__conn {
-  rf_job *job;
-  unsigned id;
-  CURL *easy;
-  int busy;          /* added to the multi */
-  int cancel;        /* remove it at the next opportunity */
-  int paused;        /* write callback returned PAUSE */
-  int waiting;       /* back-off timer running */
-  unsigned gen;      /* job generation the request belongs to */
-
-  /* The run of pieces assigned (valid when busy or continuing). */
-  uint32_t run_first, run_count;
-  int is_dup;        /* endgame duplicate of one piece */
-  int probe;         /* the first request of the job */
-  int probe_discard; /* accept the body but keep none of it (a resume
-                        probe when every piece is on disk already) */
-  int fetch_manifest;/* this transfer fetches the manifest */
-  size_t route_idx;  /* candidate of the job's route the request uses */
-  const rf_proxy *applied; /* candidate whose options the handle carries */
-  /* The HTTP request: bytes [req_start, req_end) (req_end exclusive; for a
-   * single stream of unknown length, RF_SIZE_UNKNOWN). */
-  uint64_t req_start, req_end;
-  uint64_t req_t0;   /* uv_hrtime() when the request was prepared */
-  uint64_t end;      /* logical end, <= req_end, lowered by stealing */
-  uint64_t pos;      /* next content offset expected */
-  uint32_t piece;    /* piece pos is in */
-  int piece_fresh;   /* pos is at the start of piece (hash reset pending) */
-  XXH3_state_t *hash;
-  rf__block *blk;
-
-  /* Response state, reset per response (redirects give several). */
-  long status;
-  int headers_done;
-  int accepted;      /* body bytes may be written */
-  uint64_t discard;  /* error body bytes swallowed */
-  char etag[256];
-  char last_modified[64];
-  char reason[96];
-  int has_cr;
-  uint64_t cr_first, cr_last, cr_total;
-  int64_t content_length;
-  int accept_ranges;
-  uint64_t retry_after_ms;
-  int has_retry_after;
-  int has_location;
-
-  rf__stop stop;
-  int err;           /* RF_E* when stop == RF__STOP_ERROR */
-  int retryable;     /* err may go away if asked again */
-  char errmsg[256];
-
-  unsigned fails;    /* consecutive failures of this connection */
-  uv_timer_t timer;  /* back-off */
-  char range[64];
-  char errbuf[CURL_ERROR_SIZE];
-  uint64_t bytes_total; /* received over its life, for rates */
-  uint64_t bytes_at_tick;
-  double rate;          /* bytes/s, smoothed over about a second */
-  unsigned quiet_ticks; /* ticks in a row without a byte while busy */
-  /* SO_RCVLOWAT on the response's socket (0: the default, 1 byte); see
-   * tune_lowat() in transfer.c. */
-  unsigned lowat;
-  curl_socket_t fd;     /* the response's socket once looked up, or BAD */
-  uint64_t lowat_check; /* next pos to re-size it at (0: not begun) */
-};
-
-struct rf_engine {
-  uv_loop_t *loop;
-  uv_loop_t own_loop;
-  int own;
-  rf__curlm m;
-  rf__logger log;
-  rf_job *jobs;        /* linked list */
-  rf__chain *chain;    /* proxy resolvers */
-  unsigned closing_parts; /* multi + chain still closing (rf_engine_free) */
-  rf_proxy_credentials_cb proxy_creds; /* may be NULL */
-  void *proxy_creds_ud;
-  unsigned njobs;
-  int in_callback;
-  int freeing;
-  /* Every socket libcurl opened for the engine's transfers and has not
-   * closed (CURLOPT_OPENSOCKETFUNCTION / CLOSESOCKETFUNCTION): where a
-   * connection's socket is looked up (rf__engine_conn_socket). */
-  curl_socket_t *socks;
-  size_t nsocks, socks_cap;
-  char last_error[512];
-};
 
 typedef enum rf__job_state {
   RF__JOB_ROUTING,    /* asking the resolver chain for the route */
@@ -191,7 +102,6 @@ struct rf_job {
   unsigned source_bad;     /* pieces from the source that failed */
   int deferred_err;        /* a failure seen inside a libcurl callback */
   char deferred_msg[300];
-  int finish_pending;      /* unused */
   int dirty;               /* something changed: run the scheduler */
   unsigned probe_tries;
   uint64_t rng;            /* xorshift state for back-off jitter */
@@ -227,56 +137,99 @@ struct rf_job {
   unsigned open_handles;   /* uv handles + store still to close */
 };
 
-/* job.c */
+/* The engine no longer knows job (its last handle closed). */
+static inline void rf__engine_forget(rf_engine *e, rf_job *job)
+{
+  rf_job **pp;
+
+  for (pp = &e->jobs; *pp != NULL; pp = &(*pp)->next) {
+    if (*pp == job) {
+      *pp = job->next;
+      return;
+    }
+  }
+}
+
+/* ------------------------------------------------------------ create.c */
+/* Check and copy o, claim the .part, read the journal and the manifest,
+ * start the job.  Returns 0 with *out, or an RF_E* code (the engine's last
+ * error says why). */
 int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out);
-void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res);
-void rf__job_after_actions(rf_job *job);
+/* Free a job whose handles are all closed. */
+void rf__job_destroy(rf_job *job);
+
+/* --------------------------------------------------------------- job.c */
+int rf__job_start(rf_job *job, int durable);
 void rf__job_cancel(rf_job *job);
 void rf__job_abort(rf_job *job); /* engine freed: no callback */
 void rf__job_progress(const rf_job *job, rf_progress *p);
-void rf__job_destroy(rf_job *job);
-
-/* sockets.c: open and close easy's sockets through e's socket list. */
-void rf__engine_sockets_use(rf_engine *e, CURL *easy);
-/* sockets.c: the socket easy's running transfer uses (found by the local
- * and remote ports libcurl reports), or CURL_SOCKET_BAD if unsure. */
-curl_socket_t rf__engine_conn_socket(rf_engine *e, CURL *easy);
-/* sockets.c: release the list (every socket closed already). */
-void rf__engine_sockets_free(rf_engine *e);
-/* engine.c: a job was released. */
-void rf__engine_job_gone(rf_engine *e);
-struct rf__static_config;
-/* Add a static/override resolver (sets the last error on a bad URL). */
-int rf__engine_add_static(rf_engine *e, const struct rf__static_config *cfg);
-struct rf__pacres_config;
-/* Add a PAC resolver (also WPAD: cfg->discovery) under name, a static
- * string ("pac", "wpad", "policy-pac"...). */
-int rf__engine_add_pac(rf_engine *e, const struct rf__pacres_config *cfg,
-                       const char *name);
-/* engine.c: detail for the last failed rf_job_add. */
-void rf__engine_set_error(rf_engine *e, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 /* At the end of a response's headers: 0 to accept the body, or an RF_E*
  * code (c->err, c->errmsg and c->retryable set). */
 int rf__job_validate(rf_job *job, rf__conn *c);
 /* Every byte of piece i arrived on c and was handed to the writer. */
 void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
                         XXH128_hash_t digest);
+/* libcurl finished c's transfer with res. */
+void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res);
+/* After libcurl's callbacks: act on what they noted, schedule. */
+void rf__job_after_actions(rf_job *job);
+/* End the job with err and a message (the completion callback runs);
+ * returns err. */
+int rf__job_fail(rf_job *job, int err, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+void rf__job_complete(rf_job *job, int err);
+void rf__job_schedule(rf_job *job);
+void rf__job_on_kick(uv_timer_t *t);
+/* Queue a writer operation (NULL: out of memory). Returns 0, RF_ENOMEM. */
+int rf__job_submit_op(rf_job *job, rf__block *op);
+void rf__job_piece_accept(rf_job *job, uint32_t i);
+/* c's request: stop it, give its run back, start one, start the probe. */
+void rf__job_conn_remove(rf__conn *c);
+void rf__job_conn_release(rf__conn *c);
+int rf__job_conn_start(rf__conn *c, uint64_t start, uint64_t end);
+void rf__job_conn_start_probe(rf__conn *c);
+void rf__conn_set_error(rf__conn *c, int err, int retryable, const char *fmt,
+                        ...) __attribute__((format(printf, 4, 5)));
 
-/* transfer.c */
-int rf__conn_init(rf__conn *c, rf_job *job, unsigned id);
-void rf__conn_cleanup(rf__conn *c);
-/* Proxy options of c for the job's route (its current candidate). */
-void rf__conn_apply_route(rf__conn *c);
-/* Configure the easy handle for bytes [start, end) and the current URL. */
-int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end);
-void rf__conn_reset_response(rf__conn *c);
-/* Back to the default SO_RCVLOWAT (1 byte) if it was raised. */
-void rf__conn_lowat_off(rf__conn *c);
-/* Configure the easy handle to GET the job's manifest URL. */
-void rf__conn_prepare_manifest(rf__conn *c);
-/* Submit and drop the conn's staging block. */
-void rf__conn_flush_block(rf__conn *c);
-void rf__conn_drop_block(rf__conn *c);
+/* ------------------------------------------------------------ resume.c */
+/* Open and lock the .part before anything else looks at it. */
+int rf__job_claim_part(rf_job *job);
+/* The manifest (a file is read now) and an earlier run's journal. */
+int rf__job_prepare_integrity(rf_job *job, const rf_job_options *o);
+/* The If-Range header for the job's validator. */
+void rf__job_set_if_range(rf_job *job);
+/* The probe learned the size: plan the pieces (keep: resume). */
+int rf__job_start_pieces(rf_job *job, rf__conn *c, int keep);
+/* The server still has what the journal describes: check the pieces. */
+int rf__job_resume_pieces(rf_job *job, rf__conn *c);
+/* The writer re-hashed the journal's pieces (RF__OP_VERIFY_MANY). */
+void rf__job_resume_checked(rf_job *job, rf__block *op);
+void rf__job_conn_start_manifest(rf__conn *c);
+void rf__job_manifest_fetched(rf_job *job, rf__conn *c, int err,
+                              int retryable, const char *msg);
+
+/* ------------------------------------------------------------- route.c */
+/* The proxy c's request goes through, NULL: direct. */
+const rf_proxy *rf__conn_proxy(const rf__conn *c);
+/* Ask the chain for the job's route (or take the explicit proxy). */
+void rf__job_route(rf_job *job);
+/* A transfer through a proxy ended: 0 if the proxy had nothing to do with
+ * it, else err, retryable, msg and *failover (1: go on now on the route's
+ * current candidate; -1: every candidate failed). */
+int rf__job_proxy_fault(rf_job *job, rf__conn *c, CURLcode res, int *err,
+                        int *retryable, char *msg, size_t size,
+                        int *failover);
+
+/* ------------------------------------------------------------- retry.c */
+/* c's back-off is over: try again. */
+void rf__conn_on_backoff(uv_timer_t *t);
+/* c failed with err: retry after a back-off, or give up on the job. */
+void rf__job_conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
+                         const char *msg, uint64_t retry_after_ms);
+/* The remote content changed: start over (bounded). */
+void rf__job_restart(rf_job *job, const char *why);
+/* What a libcurl timeout on c means, in our words. */
+void rf__conn_timeout_message(const rf_job *job, rf__conn *c, char *msg,
+                              size_t size);
 
 #endif

@@ -1,0 +1,107 @@
+/*
+ * One connection of a job and the HTTP range request it runs (the code is
+ * in transfer.c: easy-handle setup, the header and write callbacks).
+ */
+#ifndef RF_CONN_H
+#define RF_CONN_H
+
+#include <curl/curl.h>
+#include <uv.h>
+#include <xxhash.h>
+
+#include "rangefetch/proxy.h"
+#include "rangefetch/rangefetch.h"
+#include "store.h"
+
+typedef struct rf__conn rf__conn;
+
+/* Why a transfer ended, as the transfer code saw it. */
+typedef enum rf__stop {
+  RF__STOP_NONE = 0,
+  RF__STOP_TRUNCATED,   /* we cut it at its (lowered) end on purpose */
+  RF__STOP_ERROR        /* err/status describe the failure */
+} rf__stop;
+
+struct rf__conn {
+  rf_job *job;
+  unsigned id;
+  CURL *easy;
+  int busy;          /* added to the multi */
+  int cancel;        /* remove it at the next opportunity */
+  int paused;        /* write callback returned PAUSE */
+  int waiting;       /* back-off timer running */
+  unsigned gen;      /* job generation the request belongs to */
+
+  /* The run of pieces assigned (valid when busy or continuing). */
+  uint32_t run_first, run_count;
+  int is_dup;        /* endgame duplicate of one piece */
+  int probe;         /* the first request of the job */
+  int probe_discard; /* accept the body but keep none of it (a resume
+                        probe when every piece is on disk already) */
+  int fetch_manifest;/* this transfer fetches the manifest */
+  size_t route_idx;  /* candidate of the job's route the request uses */
+  const rf_proxy *applied; /* candidate whose options the handle carries */
+  /* The HTTP request: bytes [req_start, req_end) (req_end exclusive; for a
+   * single stream of unknown length, RF_SIZE_UNKNOWN). */
+  uint64_t req_start, req_end;
+  uint64_t req_t0;   /* uv_hrtime() when the request was prepared */
+  uint64_t end;      /* logical end, <= req_end, lowered by stealing */
+  uint64_t pos;      /* next content offset expected */
+  uint32_t piece;    /* piece pos is in */
+  int piece_fresh;   /* pos is at the start of piece (hash reset pending) */
+  XXH3_state_t *hash;
+  rf__block *blk;
+
+  /* Response state, reset per response (redirects give several). */
+  long status;
+  int headers_done;
+  int accepted;      /* body bytes may be written */
+  uint64_t discard;  /* error body bytes swallowed */
+  char etag[256];
+  char last_modified[64];
+  char reason[96];
+  int has_cr;
+  uint64_t cr_first, cr_last, cr_total;
+  int64_t content_length;
+  int accept_ranges;
+  uint64_t retry_after_ms;
+  int has_retry_after;
+  int has_location;
+
+  rf__stop stop;
+  int err;           /* RF_E* when stop == RF__STOP_ERROR */
+  int retryable;     /* err may go away if asked again */
+  char errmsg[256];
+
+  unsigned fails;    /* consecutive failures of this connection */
+  uv_timer_t timer;  /* back-off */
+  char range[64];
+  char errbuf[CURL_ERROR_SIZE];
+  uint64_t bytes_total; /* received over its life, for rates */
+  uint64_t bytes_at_tick;
+  double rate;          /* bytes/s, smoothed over about a second */
+  unsigned quiet_ticks; /* ticks in a row without a byte while busy */
+  /* SO_RCVLOWAT on the response's socket (0: the default, 1 byte); see
+   * tune_lowat() in transfer.c. */
+  unsigned lowat;
+  curl_socket_t fd;     /* the response's socket once looked up, or BAD */
+  uint64_t lowat_check; /* next pos to re-size it at (0: not begun) */
+};
+
+/* transfer.c */
+int rf__conn_init(rf__conn *c, rf_job *job, unsigned id);
+void rf__conn_cleanup(rf__conn *c);
+/* Proxy options of c for the job's route (its current candidate). */
+void rf__conn_apply_route(rf__conn *c);
+/* Configure the easy handle for bytes [start, end) and the current URL. */
+int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end);
+void rf__conn_reset_response(rf__conn *c);
+/* Back to the default SO_RCVLOWAT (1 byte) if it was raised. */
+void rf__conn_lowat_off(rf__conn *c);
+/* Configure the easy handle to GET the job's manifest URL. */
+void rf__conn_prepare_manifest(rf__conn *c);
+/* Submit and drop the conn's staging block. */
+void rf__conn_flush_block(rf__conn *c);
+void rf__conn_drop_block(rf__conn *c);
+
+#endif

@@ -1,0 +1,344 @@
+/*
+ * A new job: the options checked (URL, output, limits) and copied, the
+ * .part claimed and the integrity prepared (resume.c), then started
+ * (job.c); and the teardown of a job once its handles are closed.
+ */
+#include "job.h"
+
+#include <errno.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "fileio.h"
+#include "journal.h"
+#include "manifest_internal.h"
+#include "rangefetch/manifest.h"
+
+static char *strip_credentials(const char *url)
+{
+  CURLU *u = curl_url();
+  char *out = NULL, *tmp = NULL;
+
+  if (u == NULL)
+    return NULL;
+  if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
+    curl_url_set(u, CURLUPART_USER, NULL, 0);
+    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+    if (curl_url_get(u, CURLUPART_URL, &tmp, 0) == CURLUE_OK) {
+      out = strdup(tmp);
+      curl_free(tmp);
+    }
+  }
+  curl_url_cleanup(u);
+  return out;
+}
+
+/* The text of url's port ("99999"), for messages; "" if none is found. */
+static void url_port_text(const char *url, char *buf, size_t size)
+{
+  const char *auth = strstr(url, "://"), *end, *at, *p;
+  size_t n;
+
+  buf[0] = '\0';
+  if (auth == NULL)
+    return;
+  auth += 3;
+  end = auth + strcspn(auth, "/?#");
+  for (at = NULL, p = auth; p < end; p++)
+    if (*p == '@')
+      at = p;
+  p = at != NULL ? at + 1 : auth;
+  if (*p == '[') {
+    p = memchr(p, ']', (size_t)(end - p));
+    if (p == NULL)
+      return;
+  }
+  p = memchr(p, ':', (size_t)(end - p));
+  if (p == NULL)
+    return;
+  n = (size_t)(end - p - 1);
+  snprintf(buf, size, "%.*s", (int)(n < 32 ? n : 32), p + 1);
+}
+
+static int check_url(const char *url, char *why, size_t size)
+{
+  CURLU *u = curl_url();
+  char *scheme = NULL, *host = NULL, *port = NULL;
+  char text[40];
+  CURLUcode uc;
+  int rc = RF_EURL;
+
+  if (u == NULL)
+    return RF_ENOMEM;
+  uc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+  if (uc == CURLUE_BAD_PORT_NUMBER) {
+    url_port_text(url, text, sizeof(text));
+    if (text[0] != '\0' && strspn(text, "0123456789") == strlen(text))
+      snprintf(why, size, "port %s is out of range (1-65535)", text);
+    else
+      snprintf(why, size, "port '%s' is not a number from 1 to 65535", text);
+    goto out;
+  }
+  if (uc == CURLUE_BAD_SCHEME || uc == CURLUE_NO_SCHEME) {
+    snprintf(why, size, "no scheme: expected http:// or https://");
+    goto out;
+  }
+  if (uc != CURLUE_OK) {
+    snprintf(why, size, "malformed URL: %s", curl_url_strerror(uc));
+    goto out;
+  }
+  if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+      (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
+    snprintf(why, size,
+             "unsupported URL scheme '%s': only http:// and https:// URLs "
+             "can be downloaded",
+             scheme != NULL ? scheme : "");
+    goto out;
+  }
+  if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+      host[0] == '\0') {
+    snprintf(why, size, "URL has no host");
+    goto out;
+  }
+  if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
+      strtoul(port, NULL, 10) == 0) {
+    snprintf(why, size, "port %s is out of range (1-65535)", port);
+    goto out;
+  }
+  rc = 0;
+out:
+  curl_free(scheme);
+  curl_free(host);
+  curl_free(port);
+  curl_url_cleanup(u);
+  return rc;
+}
+
+/* A directory where the output or its .part should go: said before
+ * anything is fetched (the rename at the end would fail, with EIO). */
+static int check_output_not_dir(rf_engine *e, const char *output)
+{
+  size_t n = strlen(output) + sizeof(".part");
+  char *part;
+  struct stat sb;
+  int rc = 0;
+
+  if (stat(output, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    rf__engine_set_error(e, "%s is a directory", output);
+    return RF_EEXIST;
+  }
+  part = malloc(n);
+  if (part == NULL)
+    return RF_ENOMEM;
+  snprintf(part, n, "%s.part", output);
+  if (stat(part, &sb) == 0 && S_ISDIR(sb.st_mode)) {
+    rf__engine_set_error(e, "%s is a directory", part);
+    rc = RF_EEXIST;
+  }
+  free(part);
+  return rc;
+}
+
+/* Everything a job owns besides its uv handles; NULL fields are fine, so
+ * this also undoes a half-built job. */
+static void job_free(rf_job *job)
+{
+  uint32_t k;
+
+  if (job->conns != NULL)
+    for (k = 0; k < job->nconns; k++)
+      rf__conn_cleanup(&job->conns[k]);
+  free(job->conns);
+  free(job->views);
+  rf__sched_free(&job->sched);
+  curl_slist_free_all(job->if_range);
+  rf_manifest_free(job->manifest);
+  free(job->manifest_url);
+  free(job->manifest_buf);
+  free(job->journal_path);
+  free(job->raced);
+  if (job->resume != NULL) {
+    rf__journal_state_free(job->resume);
+    free(job->resume);
+  }
+  if (job->resume_orphan != NULL) {
+    rf__journal_state_free(job->resume_orphan);
+    free(job->resume_orphan);
+  }
+  if (job->part_fd >= 0) { /* creation failed before the store took it */
+    struct stat sb;
+    if (job->part_created && fstat(job->part_fd, &sb) == 0 &&
+        sb.st_size == 0 && rf__claim_check(job->part_fd, job->part))
+      unlink(job->part);
+    close(job->part_fd);
+  }
+  free(job->url);
+  free(job->url_safe);
+  free(job->effective_url);
+  free(job->output);
+  free(job->part);
+  free(job->proxy);
+  free(job->proxy_user);
+  if (job->proxy_password != NULL)
+    memset(job->proxy_password, 0, strlen(job->proxy_password));
+  free(job->proxy_password);
+  free(job->proxy_ca_file);
+  rf__route_free(job->route);
+  free(job->user_agent);
+  free(job->ca_file);
+  free(job);
+}
+
+void rf__job_destroy(rf_job *job)
+{
+  rf__engine_forget(job->engine, job);
+  job_free(job);
+}
+
+static char *dup_or_null(const char *s)
+{
+  return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
+}
+
+int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
+{
+  rf_job *job = NULL;
+  char why[256];
+  struct stat sb;
+  unsigned k;
+  int rc;
+
+  if (o->url == NULL ||
+      (!o->discard && (o->output == NULL || o->output[0] == '\0')))
+    return RF_EINVAL;
+  if (o->discard && o->manifest != NULL) {
+    rf__engine_set_error(e, "a discarded download cannot be checked against "
+                            "a manifest");
+    return RF_EINVAL;
+  }
+  if (o->connections > RF_MAX_CONNECTIONS)
+    return RF_EINVAL;
+  rc = check_url(o->url, why, sizeof(why));
+  if (rc != 0) {
+    if (rc != RF_ENOMEM)
+      rf__engine_set_error(e, "%s", why);
+    RF_LOG(&e->log, RF_LOG_ERROR, "job", "%s", why);
+    return rc;
+  }
+  if (!o->discard && (rc = check_output_not_dir(e, o->output)) != 0)
+    return rc;
+  if (!o->discard && stat(o->output, &sb) == 0) {
+    /* A crash between the final rename and the journal's removal leaves
+     * a finished file and a journal without a .part: the journal is
+     * ours and stale. */
+    size_t n = strlen(o->output) + sizeof(".part");
+    char *part = malloc(n), *stale = malloc(n + sizeof(RF__JOURNAL_SUFFIX));
+    if (part != NULL && stale != NULL) {
+      snprintf(part, n, "%s.part", o->output);
+      snprintf(stale, n + sizeof(RF__JOURNAL_SUFFIX), "%s%s", part,
+               RF__JOURNAL_SUFFIX);
+      if (!rf__file_exists(part) && rf__file_exists(stale))
+        rf__journal_remove(stale);
+    }
+    free(part);
+    free(stale);
+    if (!o->overwrite)
+      return RF_EEXIST;
+  }
+  job = calloc(1, sizeof(*job));
+  if (job == NULL)
+    return RF_ENOMEM;
+  job->engine = e;
+  job->part_fd = -1;
+  job->total = RF_SIZE_UNKNOWN;
+  job->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)job) | 1;
+  job->url = strdup(o->url);
+  job->url_safe = strip_credentials(o->url);
+  job->discard = o->discard;
+  job->output = strdup(o->discard ? "(discarded)" : o->output);
+  job->part = malloc(strlen(job->output != NULL ? job->output : "") + 6);
+  job->proxy = dup_or_null(o->proxy);
+  job->no_proxy = o->proxy != NULL && o->proxy[0] == '\0';
+  job->ca_file = dup_or_null(o->ca_file);
+  job->proxy_auth = o->proxy_auth;
+  job->proxy_ca_file = dup_or_null(o->proxy_ca_file);
+  if (o->proxy_user != NULL) {
+    const char *colon = strchr(o->proxy_user, ':');
+    job->proxy_user = colon != NULL
+                          ? strndup(o->proxy_user,
+                                    (size_t)(colon - o->proxy_user))
+                          : strdup(o->proxy_user);
+    job->proxy_password = strdup(colon != NULL ? colon + 1 : "");
+    if (job->proxy_user == NULL || job->proxy_password == NULL) {
+      rc = RF_ENOMEM;
+      goto fail;
+    }
+  }
+  if (o->user_agent != NULL) {
+    job->user_agent = strdup(o->user_agent);
+  } else {
+    job->user_agent = strdup("rangefetch/" RF_VERSION_STRING);
+  }
+  if (job->url == NULL || job->url_safe == NULL || job->output == NULL ||
+      job->part == NULL || job->user_agent == NULL ||
+      (o->proxy != NULL && o->proxy[0] != '\0' && job->proxy == NULL)) {
+    rc = RF_ENOMEM;
+    goto fail;
+  }
+  sprintf(job->part, "%s.part", job->output);
+  job->nconns = o->connections ? o->connections : RF_DEFAULT_CONNECTIONS;
+  job->piece_size_opt = o->piece_size;
+  job->max_tries = o->max_tries ? o->max_tries : 5;
+  job->retry_base_ms = o->retry_base_ms ? o->retry_base_ms : 500;
+  job->retry_max_ms = o->retry_max_ms ? o->retry_max_ms : 30000;
+  job->stall_timeout_ms = o->stall_timeout_ms ? o->stall_timeout_ms : 30000;
+  job->connect_timeout_ms =
+      o->connect_timeout_ms ? o->connect_timeout_ms : 15000;
+  job->progress_interval_ms =
+      o->progress_interval_ms ? o->progress_interval_ms : 250;
+  job->on_progress = o->on_progress;
+  job->on_done = o->on_done;
+  job->user_data = o->user_data;
+  job->no_verify = o->no_verify || o->discard;
+  if (o->no_verify && o->manifest != NULL) {
+    rf__engine_set_error(e, "no_verify and manifest cannot be used "
+                            "together: a manifest is checked piece by "
+                            "piece");
+    rc = RF_EINVAL;
+    goto fail;
+  }
+  if (!job->discard) {
+    rc = rf__job_claim_part(job);
+    if (rc != 0)
+      goto fail;
+  }
+  rc = rf__job_prepare_integrity(job, o);
+  if (rc != 0)
+    goto fail;
+
+  job->conns = calloc(job->nconns, sizeof(*job->conns));
+  job->views = calloc(job->nconns, sizeof(*job->views));
+  if (job->conns == NULL || job->views == NULL) {
+    rc = RF_ENOMEM;
+    goto fail;
+  }
+  for (k = 0; k < job->nconns; k++) {
+    rc = rf__conn_init(&job->conns[k], job, k);
+    if (rc != 0)
+      goto fail;
+  }
+  /* Last step that can fail: it hands the .part file to the writer. */
+  rc = rf__job_start(job, !o->no_sync && !job->discard);
+  if (rc != 0)
+    goto fail;
+  *out = job;
+  return 0;
+
+fail:
+  job_free(job);
+  return rc;
+}
