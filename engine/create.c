@@ -204,12 +204,11 @@ static char *dup_or_null(const char *s)
   return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
 }
 
-int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
+/* The options and the output, checked before anything is made. */
+static int check_options(rf_engine *e, const rf_job_options *o)
 {
-  rf_job *job = NULL;
   char why[256];
   struct stat sb;
-  unsigned k;
   int rc;
 
   if (o->url == NULL ||
@@ -218,6 +217,12 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
   if (o->discard && o->manifest != NULL) {
     rf__engine_set_error(e, "a discarded download cannot be checked against "
                             "a manifest");
+    return RF_EINVAL;
+  }
+  if (o->no_verify && o->manifest != NULL) {
+    rf__engine_set_error(e, "no_verify and manifest cannot be used "
+                            "together: a manifest is checked piece by "
+                            "piece");
     return RF_EINVAL;
   }
   if (o->connections > RF_MAX_CONNECTIONS)
@@ -229,9 +234,11 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
     RF_LOG(&e->log, RF_LOG_ERROR, "job", "%s", why);
     return rc;
   }
-  if (!o->discard && (rc = check_output_not_dir(e, o->output)) != 0)
+  if (o->discard)
+    return 0;
+  if ((rc = check_output_not_dir(e, o->output)) != 0)
     return rc;
-  if (!o->discard && stat(o->output, &sb) == 0) {
+  if (stat(o->output, &sb) == 0) {
     /* A crash between the final rename and the journal's removal leaves
      * a finished file and a journal without a .part: the journal is
      * ours and stale. */
@@ -249,13 +256,13 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
     if (!o->overwrite)
       return RF_EEXIST;
   }
-  job = calloc(1, sizeof(*job));
-  if (job == NULL)
-    return RF_ENOMEM;
-  job->engine = e;
-  job->part_fd = -1;
-  job->total = RF_SIZE_UNKNOWN;
-  job->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)job) | 1;
+  return 0;
+}
+
+/* Copy what the job keeps of o, defaults filled in.  Returns 0,
+ * RF_ENOMEM. */
+static int copy_options(rf_job *job, const rf_job_options *o)
+{
   job->url = strdup(o->url);
   job->url_safe = strip_credentials(o->url);
   job->discard = o->discard;
@@ -273,22 +280,16 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
                                     (size_t)(colon - o->proxy_user))
                           : strdup(o->proxy_user);
     job->proxy_password = strdup(colon != NULL ? colon + 1 : "");
-    if (job->proxy_user == NULL || job->proxy_password == NULL) {
-      rc = RF_ENOMEM;
-      goto fail;
-    }
+    if (job->proxy_user == NULL || job->proxy_password == NULL)
+      return RF_ENOMEM;
   }
-  if (o->user_agent != NULL) {
-    job->user_agent = strdup(o->user_agent);
-  } else {
-    job->user_agent = strdup("rangefetch/" RF_VERSION_STRING);
-  }
+  job->user_agent = strdup(o->user_agent != NULL
+                               ? o->user_agent
+                               : "rangefetch/" RF_VERSION_STRING);
   if (job->url == NULL || job->url_safe == NULL || job->output == NULL ||
       job->part == NULL || job->user_agent == NULL ||
-      (o->proxy != NULL && o->proxy[0] != '\0' && job->proxy == NULL)) {
-    rc = RF_ENOMEM;
-    goto fail;
-  }
+      (o->proxy != NULL && o->proxy[0] != '\0' && job->proxy == NULL))
+    return RF_ENOMEM;
   sprintf(job->part, "%s.part", job->output);
   job->nconns = o->connections ? o->connections : RF_DEFAULT_CONNECTIONS;
   job->piece_size_opt = o->piece_size;
@@ -304,22 +305,31 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
   job->on_done = o->on_done;
   job->user_data = o->user_data;
   job->no_verify = o->no_verify || o->discard;
-  if (o->no_verify && o->manifest != NULL) {
-    rf__engine_set_error(e, "no_verify and manifest cannot be used "
-                            "together: a manifest is checked piece by "
-                            "piece");
-    rc = RF_EINVAL;
-    goto fail;
-  }
-  if (!job->discard) {
+  return 0;
+}
+
+int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
+{
+  rf_job *job = NULL;
+  unsigned k;
+  int rc = check_options(e, o);
+
+  if (rc != 0)
+    return rc;
+  job = calloc(1, sizeof(*job));
+  if (job == NULL)
+    return RF_ENOMEM;
+  job->engine = e;
+  job->part_fd = -1;
+  job->total = RF_SIZE_UNKNOWN;
+  job->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)job) | 1;
+  rc = copy_options(job, o);
+  if (rc == 0 && !job->discard)
     rc = rf__job_claim_part(job);
-    if (rc != 0)
-      goto fail;
-  }
-  rc = rf__job_prepare_integrity(job, o);
+  if (rc == 0)
+    rc = rf__job_prepare_integrity(job, o);
   if (rc != 0)
     goto fail;
-
   job->conns = calloc(job->nconns, sizeof(*job->conns));
   job->views = calloc(job->nconns, sizeof(*job->views));
   if (job->conns == NULL || job->views == NULL) {

@@ -534,108 +534,99 @@ void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
 
 
 
-void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
-{
-  int retryable = 1, err, failover = 0, proxy_msg = 0;
+/* How a transfer ended, as rf__job_on_done sorts it out. */
+typedef struct conn_end {
+  int err;        /* 0: the request did what it was asked */
+  int retryable;
+  int failover;   /* 1: go on now on the route's next candidate; -1: the
+                     route is exhausted; 0: not the proxy's doing */
+  int proxy_msg;  /* msg names the proxy and who chose it */
   char msg[1024];
-  uint64_t ra;
+} conn_end;
 
-  rf__job_conn_remove(c);
-  if (job->state == RF__JOB_DONE || c->gen != job->gen) {
-    rf__conn_drop_block(c);
-    c->run_count = 0;
-    return;
-  }
-  if (job->single && res == CURLE_OK && c->stop == RF__STOP_NONE &&
-      c->accepted)
-    rf__conn_flush_block(c); /* the stream's tail */
-  else
-    rf__conn_drop_block(c);  /* bytes of an unfinished piece */
-
-  if (c->cancel || c->stop == RF__STOP_TRUNCATED) {
-    rf__job_conn_release(c);
-    c->cancel = 0;
-    job->dirty = 1;
-    return;
-  }
-  if (rf__job_proxy_fault(job, c, res, &err, &retryable, msg, sizeof(msg),
-                  &failover)) {
-    proxy_msg = 1; /* msg names the proxy and who chose it */
+static void end_classify(rf_job *job, rf__conn *c, CURLcode res,
+                         conn_end *e)
+{
+  e->err = 0;
+  e->retryable = 1;
+  e->failover = 0;
+  e->proxy_msg = 0;
+  e->msg[0] = '\0';
+  if (rf__job_proxy_fault(job, c, res, &e->err, &e->retryable, e->msg,
+                          sizeof(e->msg), &e->failover)) {
+    e->proxy_msg = 1;
     if (res != CURLE_OK)
       job->curl_code = (int)res;
     if (c->status == 407)
       job->http_status = 407;
   } else if (c->stop == RF__STOP_ERROR) {
-    err = c->err;
-    retryable = c->retryable;
-    snprintf(msg, sizeof(msg), "%s", c->errmsg);
+    e->err = c->err;
+    e->retryable = c->retryable;
+    snprintf(e->msg, sizeof(e->msg), "%s", c->errmsg);
   } else if (res != CURLE_OK) {
+    const char *text = c->errbuf[0] != '\0' ? c->errbuf
+                                            : curl_easy_strerror(res);
     rf__verdict v;
     rf__verdict_curl(&v, res, rf__conn_proxy(c) != NULL);
-    err = v.err;
-    retryable = v.kind == RF__V_RETRY;
+    e->err = v.err;
+    e->retryable = v.kind == RF__V_RETRY;
     if (res == CURLE_OPERATION_TIMEDOUT)
-      rf__conn_timeout_message(job, c, msg, sizeof(msg));
-    else if (err == RF_EPROXY && res == CURLE_COULDNT_CONNECT)
-      snprintf(msg, sizeof(msg), "cannot connect to the proxy: %s",
-               c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(res));
+      rf__conn_timeout_message(job, c, e->msg, sizeof(e->msg));
+    else if (e->err == RF_EPROXY && res == CURLE_COULDNT_CONNECT)
+      snprintf(e->msg, sizeof(e->msg), "cannot connect to the proxy: %s",
+               text);
     else
-      snprintf(msg, sizeof(msg), "%s",
-               c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(res));
+      snprintf(e->msg, sizeof(e->msg), "%s", text);
     job->curl_code = (int)res;
   } else if (!c->headers_done) {
-    err = RF_EPROTO;
-    snprintf(msg, sizeof(msg), "no HTTP answer");
+    e->err = RF_EPROTO;
+    snprintf(e->msg, sizeof(e->msg), "no HTTP answer");
   } else if (c->end != RF_SIZE_UNKNOWN && c->pos < c->end) {
-    err = RF_ELENGTH;
-    snprintf(msg, sizeof(msg), "answer ended after %llu of %llu bytes",
+    e->err = RF_ELENGTH;
+    snprintf(e->msg, sizeof(e->msg), "answer ended after %llu of %llu bytes",
              (unsigned long long)(c->pos - c->req_start),
              (unsigned long long)(c->end - c->req_start));
-  } else {
-    err = 0;
   }
-  if (c->fetch_manifest) {
-    if (failover > 0) {
-      c->fetch_manifest = 0;
-      c->waiting = 1; /* on_backoff fetches it again, on the next proxy */
-      uv_timer_start(&c->timer, rf__conn_on_backoff, 0, 0);
-      return;
-    }
-    rf__job_manifest_fetched(job, c, err, failover < 0 ? 0 : retryable, msg);
+}
+
+/* c's request failed: fail over, retry or give up. */
+static void end_failed(rf_job *job, rf__conn *c, const conn_end *e)
+{
+  uint64_t ra = c->has_retry_after ? c->retry_after_ms : 0;
+
+  if (job->single) {
+    /* A single stream cannot resume: probe again and start over from
+     * byte 0 (the server may even do ranges this time). */
+    job->received = 0;
+    job->single = 0;
+    job->total = RF_SIZE_UNKNOWN;
+    job->state = RF__JOB_PROBING;
+    c->probe = 1;
+  }
+  if (c->probe && job->state == RF__JOB_RUNNING && !job->single) {
+    /* The probe's headers were fine; only its body failed. */
+    c->probe = 0;
+  }
+  rf__job_conn_release(c);
+  job->dirty = 1;
+  if (e->failover > 0) {
+    /* Not a try of the request: the next candidate, at once. */
+    c->waiting = 1;
+    uv_timer_start(&c->timer, rf__conn_on_backoff, 0, 0);
     return;
   }
-  if (err != 0) {
-    ra = c->has_retry_after ? c->retry_after_ms : 0;
-    if (job->single) {
-      /* A single stream cannot resume: probe again and start over from
-       * byte 0 (the server may even do ranges this time). */
-      job->received = 0;
-      job->single = 0;
-      job->total = RF_SIZE_UNKNOWN;
-      job->state = RF__JOB_PROBING;
-      c->probe = 1;
-    }
-    if (c->probe && job->state == RF__JOB_RUNNING && !job->single) {
-      /* The probe's headers were fine; only its body failed. */
-      c->probe = 0;
-    }
-    rf__job_conn_release(c);
-    job->dirty = 1;
-    if (failover > 0) {
-      /* Not a try of the request: the next candidate, at once. */
-      c->waiting = 1;
-      uv_timer_start(&c->timer, rf__conn_on_backoff, 0, 0);
-      return;
-    }
-    if (failover < 0 || (proxy_msg && !retryable)) {
-      if (failover == 0)
-        job->tries = 1;
-      rf__job_fail(job, err, "%s: %s", job->url_safe, msg);
-      return;
-    }
-    rf__job_conn_failed(job, c, err, retryable, msg, ra);
+  if (e->failover < 0 || (e->proxy_msg && !e->retryable)) {
+    if (e->failover == 0)
+      job->tries = 1;
+    rf__job_fail(job, e->err, "%s: %s", job->url_safe, e->msg);
     return;
   }
+  rf__job_conn_failed(job, c, e->err, e->retryable, e->msg, ra);
+}
+
+/* c's request did what it was asked: finish, continue its run, or idle. */
+static void end_ok(rf_job *job, rf__conn *c)
+{
   c->fails = 0;
   if (job->single) {
     if (job->total == RF_SIZE_UNKNOWN)
@@ -651,15 +642,54 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
     }
   }
   /* A run that ended inside a piece (the probe's) continues it. */
-  if (c->run_count > 0 && c->pos < run_end_byte(job, c->run_first,
-                                                c->run_count) &&
-      !c->is_dup) {
-    rf__job_conn_start(c, c->pos, run_end_byte(job, c->run_first, c->run_count));
+  if (c->run_count > 0 && !c->is_dup &&
+      c->pos < run_end_byte(job, c->run_first, c->run_count)) {
+    rf__job_conn_start(c, c->pos,
+                       run_end_byte(job, c->run_first, c->run_count));
     return;
   }
   c->run_count = 0;
   c->is_dup = 0;
   job->dirty = 1;
+}
+
+void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
+{
+  conn_end e;
+
+  rf__job_conn_remove(c);
+  if (job->state == RF__JOB_DONE || c->gen != job->gen) {
+    rf__conn_drop_block(c);
+    c->run_count = 0;
+    return;
+  }
+  if (job->single && res == CURLE_OK && c->stop == RF__STOP_NONE &&
+      c->accepted)
+    rf__conn_flush_block(c); /* the stream's tail */
+  else
+    rf__conn_drop_block(c);  /* bytes of an unfinished piece */
+  if (c->cancel || c->stop == RF__STOP_TRUNCATED) {
+    rf__job_conn_release(c);
+    c->cancel = 0;
+    job->dirty = 1;
+    return;
+  }
+  end_classify(job, c, res, &e);
+  if (c->fetch_manifest) {
+    if (e.failover > 0) {
+      c->fetch_manifest = 0;
+      c->waiting = 1; /* on_backoff fetches it again, on the next proxy */
+      uv_timer_start(&c->timer, rf__conn_on_backoff, 0, 0);
+      return;
+    }
+    rf__job_manifest_fetched(job, c, e.err, e.failover < 0 ? 0 : e.retryable,
+                             e.msg);
+    return;
+  }
+  if (e.err != 0)
+    end_failed(job, c, &e);
+  else
+    end_ok(job, c);
 }
 
 void rf__job_after_actions(rf_job *job)

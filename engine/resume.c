@@ -71,6 +71,51 @@ int rf__job_claim_part(rf_job *job)
  * Manifest (a file is read now; a URL is fetched first thing) and an
  * earlier run's journal: resume it, or refuse to touch another download.
  */
+/* A .part left from an earlier run that cannot be resumed: say why
+ * before its bytes go. */
+static void warn_unresumable(rf_job *job, int no_verify)
+{
+  /* Bytes that cannot be resumed: say so before they go. */
+  struct stat sb;
+  if (fstat(job->part_fd, &sb) == 0 && sb.st_size > 0) {
+    if (no_verify)
+      RF_LOG(&job->engine->log, RF_LOG_WARN, "resume",
+             "%s is left from an earlier run, but resuming needs "
+             "verification (no_verify is set): starting over",
+             job->part);
+    else if (!file_exists_with_suffix(job->part, RF__JOURNAL_SUFFIX))
+      RF_LOG(&job->engine->log, RF_LOG_WARN, "resume",
+             "%s is left from an earlier run that kept no journal (its "
+             "server ignored range requests, or it ran without "
+             "verification): starting over",
+             job->part);
+  }
+}
+
+/* The manifest option: a URL is fetched first thing, a file read now. */
+static int take_manifest(rf_job *job, const char *manifest)
+{
+  struct rf_manifest *m = NULL;
+  char why[300];
+  int rc;
+
+  if (strncmp(manifest, "http://", 7) == 0 ||
+      strncmp(manifest, "https://", 8) == 0) {
+    job->manifest_url = strdup(manifest);
+    return job->manifest_url == NULL ? RF_ENOMEM : 0;
+  }
+  why[0] = '\0';
+  rc = rf_manifest_load(&m, manifest, why, sizeof(why));
+  if (rc == 0)
+    rc = adopt_manifest(job, m);
+  if (rc != 0 && why[0] != '\0') /* it names the file and, if any, the line */
+    rf__engine_set_error(job->engine, "%s", why);
+  else if (rc != 0)
+    rf__engine_set_error(job->engine, "cannot use the manifest %s: %s",
+                         manifest, rf_strerror(rc));
+  return rc;
+}
+
 int rf__job_prepare_integrity(rf_job *job, const rf_job_options *o)
 {
   rf_engine *e = job->engine;
@@ -78,47 +123,13 @@ int rf__job_prepare_integrity(rf_job *job, const rf_job_options *o)
   rf__journal_state *js;
   int rc;
 
-  if (o->manifest != NULL && o->manifest[0] != '\0') {
-    if (strncmp(o->manifest, "http://", 7) == 0 ||
-        strncmp(o->manifest, "https://", 8) == 0) {
-      job->manifest_url = strdup(o->manifest);
-      if (job->manifest_url == NULL)
-        return RF_ENOMEM;
-    } else {
-      struct rf_manifest *m = NULL;
-      why[0] = '\0';
-      rc = rf_manifest_load(&m, o->manifest, why, sizeof(why));
-      if (rc == 0)
-        rc = adopt_manifest(job, m);
-      if (rc != 0) {
-        if (why[0] != '\0') /* it names the file and, if any, the line */
-          rf__engine_set_error(e, "%s", why);
-        else
-          rf__engine_set_error(e, "cannot use the manifest %s: %s",
-                               o->manifest, rf_strerror(rc));
-        return rc;
-      }
-    }
-  }
+  if (o->manifest != NULL && o->manifest[0] != '\0' &&
+      (rc = take_manifest(job, o->manifest)) != 0)
+    return rc;
   if (o->discard)
     return 0;
-  if (!o->no_resume && !job->part_created) {
-    /* Bytes that cannot be resumed: say so before they go. */
-    struct stat sb;
-    if (fstat(job->part_fd, &sb) == 0 && sb.st_size > 0) {
-      if (o->no_verify)
-        RF_LOG(&e->log, RF_LOG_WARN, "resume",
-               "%s is left from an earlier run, but resuming needs "
-               "verification (no_verify is set): starting over",
-               job->part);
-      else if (!file_exists_with_suffix(job->part, RF__JOURNAL_SUFFIX))
-        RF_LOG(&e->log, RF_LOG_WARN, "resume",
-               "%s is left from an earlier run that kept no journal (its "
-               "server ignored range requests, or it ran without "
-               "verification): starting over",
-               job->part);
-    }
-  }
+  if (!o->no_resume && !job->part_created)
+    warn_unresumable(job, o->no_verify);
   if (o->no_verify)
     return 0;
   job->journal_path = malloc(strlen(job->part) + sizeof(RF__JOURNAL_SUFFIX));
