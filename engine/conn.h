@@ -18,45 +18,58 @@ typedef struct rf__conn rf__conn;
 /* Why a transfer ended, as the transfer code saw it. */
 typedef enum rf__stop {
   RF__STOP_NONE = 0,
-  RF__STOP_TRUNCATED,   /* we cut it at its (lowered) end on purpose */
-  RF__STOP_ERROR        /* err/status describe the failure */
+  RF__STOP_TRUNCATED, /* we cut it at its (lowered) end on purpose */
+  RF__STOP_ERROR      /* err/status describe the failure */
 } rf__stop;
+
+/* Where a connection is. */
+typedef enum rf__conn_state {
+  RF__CONN_IDLE = 0, /* no request */
+  RF__CONN_BUSY,     /* its transfer is in the multi */
+  RF__CONN_WAITING   /* its back-off timer runs before the next try */
+} rf__conn_state;
+
+/* What its request is for. */
+typedef enum rf__conn_role {
+  RF__ROLE_RUN = 0, /* a run of pieces [run_first, run_first+run_count) */
+  RF__ROLE_PROBE,   /* the job's first request: size, validator, ranges */
+  RF__ROLE_DUP,     /* an endgame duplicate of piece run_first */
+  RF__ROLE_MANIFEST /* GET of the job's manifest URL */
+} rf__conn_role;
 
 struct rf__conn {
   rf_job *job;
   unsigned id;
   CURL *easy;
-  int busy;          /* added to the multi */
-  int cancel;        /* remove it at the next opportunity */
-  int paused;        /* write callback returned PAUSE */
-  int waiting;       /* back-off timer running */
-  unsigned gen;      /* job generation the request belongs to */
+  rf__conn_state state;
+  rf__conn_role role;
+  int cancel;   /* BUSY: remove it at the next opportunity */
+  int paused;   /* BUSY: the write callback returned PAUSE */
+  unsigned gen; /* job generation the request belongs to */
 
   /* The run of pieces assigned (valid when busy or continuing). */
   uint32_t run_first, run_count;
-  int is_dup;        /* endgame duplicate of one piece */
-  int probe;         /* the first request of the job */
-  int probe_discard; /* accept the body but keep none of it (a resume
-                        probe when every piece is on disk already) */
-  int fetch_manifest;/* this transfer fetches the manifest */
-  size_t route_idx;  /* candidate of the job's route the request uses */
+  /* PROBE: accept the body but keep none of it (a resume probe when every
+   * piece is on disk already). */
+  int probe_discard;
+  size_t route_idx;        /* candidate of the job's route the request uses */
   const rf_proxy *applied; /* candidate whose options the handle carries */
   /* The HTTP request: bytes [req_start, req_end) (req_end exclusive; for a
    * single stream of unknown length, RF_SIZE_UNKNOWN). */
   uint64_t req_start, req_end;
-  uint64_t req_t0;   /* uv_hrtime() when the request was prepared */
-  uint64_t end;      /* logical end, <= req_end, lowered by stealing */
-  uint64_t pos;      /* next content offset expected */
-  uint32_t piece;    /* piece pos is in */
-  int piece_fresh;   /* pos is at the start of piece (hash reset pending) */
+  uint64_t req_t0; /* uv_hrtime() when the request was prepared */
+  uint64_t end;    /* logical end, <= req_end, lowered by stealing */
+  uint64_t pos;    /* next content offset expected */
+  uint32_t piece;  /* piece pos is in */
+  int piece_fresh; /* pos is at the start of piece (hash reset pending) */
   XXH3_state_t *hash;
   rf__block *blk;
 
   /* Response state, reset per response (redirects give several). */
   long status;
   int headers_done;
-  int accepted;      /* body bytes may be written */
-  uint64_t discard;  /* error body bytes swallowed */
+  int accepted;     /* body bytes may be written */
+  uint64_t discard; /* error body bytes swallowed */
   char etag[256];
   char last_modified[64];
   char reason[96];
@@ -69,12 +82,12 @@ struct rf__conn {
   int has_location;
 
   rf__stop stop;
-  int err;           /* RF_E* when stop == RF__STOP_ERROR */
-  int retryable;     /* err may go away if asked again */
+  int err;       /* RF_E* when stop == RF__STOP_ERROR */
+  int retryable; /* err may go away if asked again */
   char errmsg[256];
 
-  unsigned fails;    /* consecutive failures of this connection */
-  uv_timer_t timer;  /* back-off */
+  unsigned fails;   /* consecutive failures of this connection */
+  uv_timer_t timer; /* back-off */
   char range[64];
   char errbuf[CURL_ERROR_SIZE];
   uint64_t bytes_total; /* received over its life, for rates */

@@ -171,8 +171,8 @@ static void job_free(rf_job *job)
   }
   if (job->part_fd >= 0) { /* creation failed before the store took it */
     struct stat sb;
-    if (job->part_created && fstat(job->part_fd, &sb) == 0 &&
-        sb.st_size == 0 && rf__claim_check(job->part_fd, job->part))
+    if (job->part_created && fstat(job->part_fd, &sb) == 0 && sb.st_size == 0 &&
+        rf__claim_check(job->part_fd, job->part))
       unlink(job->part);
     close(job->part_fd);
   }
@@ -275,17 +275,15 @@ static int copy_options(rf_job *job, const rf_job_options *o)
   job->proxy_ca_file = dup_or_null(o->proxy_ca_file);
   if (o->proxy_user != NULL) {
     const char *colon = strchr(o->proxy_user, ':');
-    job->proxy_user = colon != NULL
-                          ? strndup(o->proxy_user,
-                                    (size_t)(colon - o->proxy_user))
-                          : strdup(o->proxy_user);
+    job->proxy_user =
+        colon != NULL ? strndup(o->proxy_user, (size_t)(colon - o->proxy_user))
+                      : strdup(o->proxy_user);
     job->proxy_password = strdup(colon != NULL ? colon + 1 : "");
     if (job->proxy_user == NULL || job->proxy_password == NULL)
       return RF_ENOMEM;
   }
-  job->user_agent = strdup(o->user_agent != NULL
-                               ? o->user_agent
-                               : "rangefetch/" RF_VERSION_STRING);
+  job->user_agent = strdup(
+      o->user_agent != NULL ? o->user_agent : "rangefetch/" RF_VERSION_STRING);
   if (job->url == NULL || job->url_safe == NULL || job->output == NULL ||
       job->part == NULL || job->user_agent == NULL ||
       (o->proxy != NULL && o->proxy[0] != '\0' && job->proxy == NULL))

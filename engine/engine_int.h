@@ -19,9 +19,9 @@ struct rf_engine {
   int own;
   rf__curlm m;
   rf__logger log;
-  rf_job *jobs;        /* linked list, owned here: rf_job_add links a
-                          job, rf__engine_forget unlinks it */
-  rf__chain *chain;    /* proxy resolvers */
+  rf_job *jobs;           /* linked list, owned here: rf_job_add links a
+                             job, rf__engine_forget unlinks it */
+  rf__chain *chain;       /* proxy resolvers */
   unsigned closing_parts; /* multi + chain still closing (rf_engine_free) */
   rf_proxy_credentials_cb proxy_creds; /* may be NULL */
   void *proxy_creds_ud;

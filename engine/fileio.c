@@ -144,8 +144,7 @@ static int claim_lock(int fd, long *holder)
     return 0; /* cannot happen on Linux; the span stays held */
   e = ofd_lock(fd, F_UNLCK, RF__CLAIM_BASE, me);
   if (e == 0)
-    e = ofd_lock(fd, F_UNLCK, RF__CLAIM_BASE + me + 1,
-                 RF__CLAIM_SPAN - me - 1);
+    e = ofd_lock(fd, F_UNLCK, RF__CLAIM_BASE + me + 1, RF__CLAIM_SPAN - me - 1);
   return e;
 }
 

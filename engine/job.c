@@ -25,7 +25,7 @@
 #endif
 
 #define RF__PROBE_LEN (1ULL << 20)
-#define RF__MAX_RUN (64ULL << 20)
+#define RF__MAX_RUN   (64ULL << 20)
 /* Staging blocks: every connection holds one block it is filling, so the
  * pool has two per connection plus four (at least 8), and the block size
  * shrinks as connections grow to keep the pool near 24 MiB: 1 MiB blocks
@@ -33,10 +33,10 @@
  * 512 KiB, no gain at 2 MiB), 64 KiB at the least.  A pool smaller than
  * the number of connections starves them: at 32 connections and 24 blocks
  * the download crawled at 20 MB/s, pausing and resuming without end. */
-#define RF__POOL_BYTES ((size_t)24 << 20)
-#define RF__MAX_BLOCK ((size_t)1 << 20)
-#define RF__MIN_BLOCK ((size_t)64 << 10)
-#define RF__MIN_BLOCKS 8u
+#define RF__POOL_BYTES   ((size_t)24 << 20)
+#define RF__MAX_BLOCK    ((size_t)1 << 20)
+#define RF__MIN_BLOCK    ((size_t)64 << 10)
+#define RF__MIN_BLOCKS   8u
 #define RF__DUP_MIN_LEFT (128ULL * 1024)
 
 static void job_finish(rf_job *job);
@@ -79,13 +79,13 @@ void rf__job_conn_remove(rf__conn *c)
 {
   long n = 0;
 
-  if (c->busy) {
+  if (c->state == RF__CONN_BUSY) {
     /* Connections opened for this transfer, counted before it goes. */
     if (curl_easy_getinfo(c->easy, CURLINFO_NUM_CONNECTS, &n) == CURLE_OK &&
         n > 0)
       c->job->connects += (unsigned)n;
     rf__curlm_remove(&c->job->engine->m, c->easy);
-    c->busy = 0;
+    c->state = RF__CONN_IDLE;
     c->job->busy_now--;
   }
   c->paused = 0;
@@ -102,10 +102,11 @@ void rf__job_conn_release(rf__conn *c)
   rf_job *job = c->job;
 
   if (!job->single && job->sched.npieces > 0 && c->run_count > 0 &&
-      c->gen == job->gen && !c->is_dup)
+      c->gen == job->gen && c->role != RF__ROLE_DUP)
     rf__sched_release(&job->sched, c->run_first, c->run_count);
   c->run_count = 0;
-  c->is_dup = 0;
+  if (c->role == RF__ROLE_DUP)
+    c->role = RF__ROLE_RUN;
 }
 
 int rf__job_conn_start(rf__conn *c, uint64_t start, uint64_t end)
@@ -116,14 +117,15 @@ int rf__job_conn_start(rf__conn *c, uint64_t start, uint64_t end)
   rf__conn_prepare(c, start, end);
   rc = rf__curlm_add(&job->engine->m, c->easy);
   if (rc != 0)
-    return rf__job_fail(job, rc, "cannot start a transfer: %s", rf_strerror(rc));
-  c->busy = 1;
+    return rf__job_fail(job, rc, "cannot start a transfer: %s",
+                        rf_strerror(rc));
+  c->state = RF__CONN_BUSY;
   if (++job->busy_now > job->busy_max)
     job->busy_max = job->busy_now;
-  RF_LOG(&job->engine->log, RF_LOG_DEBUG, "sched",
-         "conn %u: bytes %llu-%llu%s", c->id, (unsigned long long)start,
+  RF_LOG(&job->engine->log, RF_LOG_DEBUG, "sched", "conn %u: bytes %llu-%llu%s",
+         c->id, (unsigned long long)start,
          (unsigned long long)(end == RF_SIZE_UNKNOWN ? 0 : end - 1),
-         c->is_dup ? " (endgame duplicate)" : "");
+         (c->role == RF__ROLE_DUP) ? " (endgame duplicate)" : "");
   return 0;
 }
 
@@ -133,7 +135,8 @@ static void conn_start_run(rf__conn *c, uint32_t first, uint32_t count)
 
   c->run_first = first;
   c->run_count = count;
-  c->probe = 0;
+  if (c->role == RF__ROLE_PROBE)
+    c->role = RF__ROLE_RUN;
   c->probe_discard = 0;
   rf__job_conn_start(c, piece_off(job, first), run_end_byte(job, first, count));
 }
@@ -157,10 +160,10 @@ static rf__run_view *run_views(rf_job *job)
   for (k = 0; k < job->nconns; k++) {
     const rf__conn *c = &job->conns[k];
     rf__run_view *v = &job->views[k];
-    v->busy = c->busy;
+    v->busy = c->state == RF__CONN_BUSY;
     v->stopping = c->cancel || c->gen != job->gen;
-    v->probe = c->probe;
-    v->dup = c->is_dup;
+    v->probe = c->role == RF__ROLE_PROBE;
+    v->dup = c->role == RF__ROLE_DUP;
     v->run_first = c->run_first;
     v->run_count = c->run_count;
     v->piece = c->piece;
@@ -201,7 +204,8 @@ static int duplicate(rf_job *job, rf__conn *c)
   rf__conn *victim;
 
   for (k = 0; k < job->nconns; k++)
-    busy += job->conns[k].busy && !job->conns[k].is_dup;
+    busy += job->conns[k].state == RF__CONN_BUSY &&
+            job->conns[k].role != RF__ROLE_DUP;
   vi = rf__sched_pick_duplicate(&job->sched, run_views(job), job->nconns,
                                 busy > 0 ? job->rate / busy : 0,
                                 RF__DUP_MIN_LEFT);
@@ -210,10 +214,11 @@ static int duplicate(rf_job *job, rf__conn *c)
   victim = &job->conns[vi];
   rf__sched_piece_range(&job->sched, victim->piece, &off, &len);
   job->raced[victim->piece] = 1;
-  c->is_dup = 1;
+  c->role = RF__ROLE_DUP;
   c->run_first = victim->piece;
   c->run_count = 1;
-  c->probe = 0;
+  if (c->role == RF__ROLE_PROBE)
+    c->role = RF__ROLE_RUN;
   c->probe_discard = 0;
   RF_LOG(&job->engine->log, RF_LOG_DEBUG, "sched",
          "endgame: conn %u duplicates piece %u of conn %u", c->id,
@@ -230,7 +235,7 @@ void rf__job_schedule(rf_job *job)
     return;
   for (k = 0; k < job->nconns && job->state == RF__JOB_RUNNING; k++) {
     rf__conn *c = &job->conns[k];
-    if (c->busy || c->waiting)
+    if (c->state == RF__CONN_BUSY || c->state == RF__CONN_WAITING)
       continue;
     if (rf__sched_take(&job->sched, max_run_pieces(job), &first, &count)) {
       conn_start_run(c, first, count);
@@ -246,8 +251,8 @@ void rf__job_schedule(rf_job *job)
 
 /* ----------------------------------------------------------- validation */
 
-void rf__conn_set_error(rf__conn *c, int err, int retryable,
-                           const char *fmt, ...)
+void rf__conn_set_error(rf__conn *c, int err, int retryable, const char *fmt,
+                        ...)
 {
   va_list ap;
 
@@ -257,7 +262,6 @@ void rf__conn_set_error(rf__conn *c, int err, int retryable,
   vsnprintf(c->errmsg, sizeof(c->errmsg), fmt, ap);
   va_end(ap);
 }
-
 
 static void learn_validator(rf_job *job, const rf__conn *c)
 {
@@ -276,17 +280,14 @@ int rf__job_submit_op(rf_job *job, rf__block *op)
   return 0;
 }
 
-
-
-
 /* The verdict's views of what c asked for, what came back and what the
  * job knows. */
-static void verdict_views(const rf_job *job, const rf__conn *c,
-                          rf__request *rq, rf__response *rs, rf__expect *ex)
+static void verdict_views(const rf_job *job, const rf__conn *c, rf__request *rq,
+                          rf__response *rs, rf__expect *ex)
 {
-  rq->kind = c->fetch_manifest ? RF__REQ_MANIFEST
-             : c->probe        ? RF__REQ_PROBE
-                               : RF__REQ_RUN;
+  rq->kind = (c->role == RF__ROLE_MANIFEST) ? RF__REQ_MANIFEST
+             : (c->role == RF__ROLE_PROBE)  ? RF__REQ_PROBE
+                                            : RF__REQ_RUN;
   rq->start = c->req_start;
   rq->end = c->req_end;
   rs->status = c->status;
@@ -353,8 +354,8 @@ static int probe_accepted(rf_job *job, rf__conn *c, rf__shape shape)
     break;
   case RF__SHAPE_SINGLE:
     job->single = 1;
-    job->total = c->content_length >= 0 ? (uint64_t)c->content_length
-                                        : RF_SIZE_UNKNOWN;
+    job->total =
+        c->content_length >= 0 ? (uint64_t)c->content_length : RF_SIZE_UNKNOWN;
     learn_validator(job, c);
     c->req_end = c->end = job->total;
     op = rf__store_op(RF__OP_PREALLOC);
@@ -465,7 +466,7 @@ void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
     return;
   if (job->manifest != NULL && !job->no_verify &&
       !XXH128_isEqual(digest, rf__manifest_piece(job->manifest, i))) {
-    if (c->is_dup)
+    if (c->role == RF__ROLE_DUP)
       return; /* the owner may still bring a good copy */
     piece_reject(job, i, "does not match the manifest");
     return;
@@ -474,10 +475,11 @@ void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
   raced = job->raced[i];
   for (k = 0; k < job->nconns; k++) {
     rf__conn *o = &job->conns[k];
-    if (o == c || !o->busy || o->cancel || o->run_count == 0 ||
+    if (o == c || o->state != RF__CONN_BUSY || o->cancel || o->run_count == 0 ||
         o->gen != job->gen)
       continue;
-    if ((o->is_dup && o->run_first == i) || (!o->is_dup && o->piece == i)) {
+    if ((o->role == RF__ROLE_DUP && o->run_first == i) ||
+        (o->role != RF__ROLE_DUP && o->piece == i)) {
       o->cancel = 1;
       raced = 1;
     }
@@ -513,39 +515,21 @@ void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
   }
 }
 
-
 /* -------------------------------------------------------------- routing */
-
-
-
-
-
-
-
 
 /* ----------------------------------------------------------- completion */
 
-
-
-
-
-
-
-
-
-
 /* How a transfer ended, as rf__job_on_done sorts it out. */
 typedef struct conn_end {
-  int err;        /* 0: the request did what it was asked */
+  int err; /* 0: the request did what it was asked */
   int retryable;
-  int failover;   /* 1: go on now on the route's next candidate; -1: the
-                     route is exhausted; 0: not the proxy's doing */
-  int proxy_msg;  /* msg names the proxy and who chose it */
+  int failover;  /* 1: go on now on the route's next candidate; -1: the
+                    route is exhausted; 0: not the proxy's doing */
+  int proxy_msg; /* msg names the proxy and who chose it */
   char msg[1024];
 } conn_end;
 
-static void end_classify(rf_job *job, rf__conn *c, CURLcode res,
-                         conn_end *e)
+static void end_classify(rf_job *job, rf__conn *c, CURLcode res, conn_end *e)
 {
   e->err = 0;
   e->retryable = 1;
@@ -564,8 +548,8 @@ static void end_classify(rf_job *job, rf__conn *c, CURLcode res,
     e->retryable = c->retryable;
     snprintf(e->msg, sizeof(e->msg), "%s", c->errmsg);
   } else if (res != CURLE_OK) {
-    const char *text = c->errbuf[0] != '\0' ? c->errbuf
-                                            : curl_easy_strerror(res);
+    const char *text =
+        c->errbuf[0] != '\0' ? c->errbuf : curl_easy_strerror(res);
     rf__verdict v;
     rf__verdict_curl(&v, res, rf__conn_proxy(c) != NULL);
     e->err = v.err;
@@ -573,8 +557,7 @@ static void end_classify(rf_job *job, rf__conn *c, CURLcode res,
     if (res == CURLE_OPERATION_TIMEDOUT)
       rf__conn_timeout_message(job, c, e->msg, sizeof(e->msg));
     else if (e->err == RF_EPROXY && res == CURLE_COULDNT_CONNECT)
-      snprintf(e->msg, sizeof(e->msg), "cannot connect to the proxy: %s",
-               text);
+      snprintf(e->msg, sizeof(e->msg), "cannot connect to the proxy: %s", text);
     else
       snprintf(e->msg, sizeof(e->msg), "%s", text);
     job->curl_code = (int)res;
@@ -601,17 +584,19 @@ static void end_failed(rf_job *job, rf__conn *c, const conn_end *e)
     job->single = 0;
     job->total = RF_SIZE_UNKNOWN;
     job->state = RF__JOB_PROBING;
-    c->probe = 1;
+    c->role = RF__ROLE_PROBE;
   }
-  if (c->probe && job->state == RF__JOB_RUNNING && !job->single) {
+  if (c->role == RF__ROLE_PROBE && job->state == RF__JOB_RUNNING &&
+      !job->single) {
     /* The probe's headers were fine; only its body failed. */
-    c->probe = 0;
+    if (c->role == RF__ROLE_PROBE)
+      c->role = RF__ROLE_RUN;
   }
   rf__job_conn_release(c);
   job->dirty = 1;
   if (e->failover > 0) {
     /* Not a try of the request: the next candidate, at once. */
-    c->waiting = 1;
+    c->state = RF__CONN_WAITING;
     uv_timer_start(&c->timer, rf__conn_on_backoff, 0, 0);
     return;
   }
@@ -634,22 +619,24 @@ static void end_ok(rf_job *job, rf__conn *c)
     job_finish(job);
     return;
   }
-  if (c->probe) {
-    c->probe = 0;
+  if (c->role == RF__ROLE_PROBE) {
+    if (c->role == RF__ROLE_PROBE)
+      c->role = RF__ROLE_RUN;
     if (job->total == 0) {
       job_finish(job);
       return;
     }
   }
   /* A run that ended inside a piece (the probe's) continues it. */
-  if (c->run_count > 0 && !c->is_dup &&
+  if (c->run_count > 0 && c->role != RF__ROLE_DUP &&
       c->pos < run_end_byte(job, c->run_first, c->run_count)) {
     rf__job_conn_start(c, c->pos,
                        run_end_byte(job, c->run_first, c->run_count));
     return;
   }
   c->run_count = 0;
-  c->is_dup = 0;
+  if (c->role == RF__ROLE_DUP)
+    c->role = RF__ROLE_RUN;
   job->dirty = 1;
 }
 
@@ -663,11 +650,10 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
     c->run_count = 0;
     return;
   }
-  if (job->single && res == CURLE_OK && c->stop == RF__STOP_NONE &&
-      c->accepted)
+  if (job->single && res == CURLE_OK && c->stop == RF__STOP_NONE && c->accepted)
     rf__conn_flush_block(c); /* the stream's tail */
   else
-    rf__conn_drop_block(c);  /* bytes of an unfinished piece */
+    rf__conn_drop_block(c); /* bytes of an unfinished piece */
   if (c->cancel || c->stop == RF__STOP_TRUNCATED) {
     rf__job_conn_release(c);
     c->cancel = 0;
@@ -675,10 +661,12 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
     return;
   }
   end_classify(job, c, res, &e);
-  if (c->fetch_manifest) {
+  if (c->role == RF__ROLE_MANIFEST) {
     if (e.failover > 0) {
-      c->fetch_manifest = 0;
-      c->waiting = 1; /* on_backoff fetches it again, on the next proxy */
+      if (c->role == RF__ROLE_MANIFEST)
+        c->role = RF__ROLE_RUN;
+      /* on_backoff fetches it again, on the next proxy */
+      c->state = RF__CONN_WAITING;
       uv_timer_start(&c->timer, rf__conn_on_backoff, 0, 0);
       return;
     }
@@ -704,7 +692,7 @@ void rf__job_after_actions(rf_job *job)
   }
   for (k = 0; k < job->nconns; k++) {
     rf__conn *c = &job->conns[k];
-    if (c->busy && c->cancel) {
+    if (c->state == RF__CONN_BUSY && c->cancel) {
       rf__job_conn_remove(c);
       rf__conn_drop_block(c);
       rf__job_conn_release(c);
@@ -712,8 +700,8 @@ void rf__job_after_actions(rf_job *job)
       job->dirty = 1;
     }
   }
-  if (job->state == RF__JOB_RUNNING && !job->single &&
-      job->verifying == 0 && rf__sched_complete(&job->sched)) {
+  if (job->state == RF__JOB_RUNNING && !job->single && job->verifying == 0 &&
+      rf__sched_complete(&job->sched)) {
     job_finish(job);
     return;
   }
@@ -728,11 +716,12 @@ void rf__job_after_actions(rf_job *job)
 void rf__job_conn_start_probe(rf__conn *c)
 {
   rf_job *job = c->job;
-  uint64_t start = 0, len = job->piece_size_opt != 0 ? job->piece_size_opt
-                                                     : RF__PROBE_LEN;
+  uint64_t start = 0,
+           len = job->piece_size_opt != 0 ? job->piece_size_opt : RF__PROBE_LEN;
 
-  c->probe = 1;
-  c->is_dup = 0;
+  c->role = RF__ROLE_PROBE;
+  if (c->role == RF__ROLE_DUP)
+    c->role = RF__ROLE_RUN;
   c->probe_discard = 0;
   c->run_count = 0;
   if (job->manifest != NULL)
@@ -769,9 +758,9 @@ static void job_finish(rf_job *job)
     rf__job_conn_remove(c);
     rf__conn_drop_block(c);
     c->run_count = 0;
-    if (c->waiting) {
+    if (c->state == RF__CONN_WAITING) {
       uv_timer_stop(&c->timer);
-      c->waiting = 0;
+      c->state = RF__CONN_IDLE;
     }
   }
   job->state = RF__JOB_FINISHING;
@@ -804,12 +793,11 @@ static void store_error(rf_job *job, int err)
 
   rf__store_error(&job->store, &e, &what);
   rf__job_fail(job, err, "cannot %s %s: %s%s", what != NULL ? what : "write",
-           job->part, e != 0 ? strerror(e) : rf_strerror(err),
-           err == RF_ENOSPC ? " (verified pieces are kept: run the same "
-                              "command again once there is space)"
-                            : "");
+               job->part, e != 0 ? strerror(e) : rf_strerror(err),
+               err == RF_ENOSPC ? " (verified pieces are kept: run the same "
+                                  "command again once there is space)"
+                                : "");
 }
-
 
 static void op_done(rf_job *job, rf__block *op)
 {
@@ -839,13 +827,13 @@ static void op_done(rf_job *job, rf__block *op)
              "download cannot be resumed if it is interrupted");
     else if (op->result != 0)
       rf__job_fail(job, op->result, "cannot create the journal %s: %s",
-               job->journal_path, rf_strerror(op->result));
+                   job->journal_path, rf_strerror(op->result));
     break;
   case RF__OP_PREALLOC:
     if (op->result != 0)
       rf__job_fail(job, op->result, "cannot allocate %llu bytes for %s: %s",
-               (unsigned long long)op->arg, job->part,
-               rf_strerror(op->result));
+                   (unsigned long long)op->arg, job->part,
+                   rf_strerror(op->result));
     break;
   case RF__OP_VERIFY:
     if (job->verifying > 0)
@@ -853,8 +841,9 @@ static void op_done(rf_job *job, rf__block *op)
     if (op->result == 0)
       rf__job_piece_accept(job, op->piece);
     else if (op->result == RF_EHASH)
-      piece_reject(job, op->piece, "changed on disk after two connections "
-                                   "wrote it");
+      piece_reject(job, op->piece,
+                   "changed on disk after two connections "
+                   "wrote it");
     else
       store_error(job, op->result);
     break;
@@ -866,19 +855,20 @@ static void op_done(rf_job *job, rf__block *op)
       rf__job_complete(job, 0);
     else if (op->result == RF_EHASH)
       rf__job_fail(job, RF_EHASH,
-               "%s: every piece matched, but the whole content does not "
-               "match the manifest's XXH128%s: %s kept, not renamed",
-               job->url_safe,
-               rf_manifest_has_sha256(job->manifest) ? " or SHA-256" : "",
-               job->part);
+                   "%s: every piece matched, but the whole content does not "
+                   "match the manifest's XXH128%s: %s kept, not renamed",
+                   job->url_safe,
+                   rf_manifest_has_sha256(job->manifest) ? " or SHA-256" : "",
+                   job->part);
     else if (op->result == RF_ENOENT)
       rf__job_fail(job, RF_ENOENT,
-               "cannot finish %s: %s is no longer the file this download "
-               "wrote (another program removed or replaced it): nothing "
-               "was renamed", job->output, job->part);
+                   "cannot finish %s: %s is no longer the file this download "
+                   "wrote (another program removed or replaced it): nothing "
+                   "was renamed",
+                   job->output, job->part);
     else
       rf__job_fail(job, op->result, "cannot finish %s: %s", job->output,
-               rf_strerror(op->result));
+                   rf_strerror(op->result));
     break;
   default:
     break;
@@ -908,7 +898,7 @@ static void on_store_wake(rf__store *st, void *ud)
    * libcurl callback; curl_easy_pause may call the write callback). */
   for (k = 0; k < job->nconns; k++) {
     rf__conn *c = &job->conns[k];
-    if (c->busy && c->paused) {
+    if (c->state == RF__CONN_BUSY && c->paused) {
       c->paused = 0;
       curl_easy_pause(c->easy, CURLPAUSE_CONT);
     }
@@ -931,8 +921,9 @@ void rf__job_progress(const rf_job *job, rf_progress *p)
     p->received = job->done_bytes;
     for (k = 0; k < job->nconns; k++) {
       const rf__conn *c = &job->conns[k];
-      if (c->busy && !c->is_dup && c->accepted && !c->piece_fresh &&
-          c->gen == job->gen && c->piece < job->sched.npieces &&
+      if (c->state == RF__CONN_BUSY && c->role != RF__ROLE_DUP && c->accepted &&
+          !c->piece_fresh && c->gen == job->gen &&
+          c->piece < job->sched.npieces &&
           job->sched.state[c->piece] != RF__PIECE_DONE)
         p->received += c->pos - (uint64_t)c->piece * job->sched.piece_size;
     }
@@ -941,7 +932,7 @@ void rf__job_progress(const rf_job *job, rf_progress *p)
   p->rate = job->rate;
   p->elapsed = (double)(uv_now(job->engine->loop) - job->start_ms) / 1000.0;
   for (k = 0; k < job->nconns; k++)
-    p->connections += job->conns[k].busy ? 1u : 0u;
+    p->connections += (job->conns[k].state == RF__CONN_BUSY) ? 1u : 0u;
   p->pieces_total = job->single ? 0 : job->sched.npieces;
   p->pieces_done = job->single ? 0 : job->sched.ndone;
   p->retries = job->retries;
@@ -950,7 +941,7 @@ void rf__job_progress(const rf_job *job, rf_progress *p)
   p->pieces_failed = job->pieces_failed;
   p->resumed = job->bytes_resumed;
   for (k = 0; k < job->nconns; k++)
-    p->waiting += job->conns[k].waiting ? 1u : 0u;
+    p->waiting += (job->conns[k].state == RF__CONN_WAITING) ? 1u : 0u;
   p->last_retry = job->last_retry;
   p->last_retry_age =
       job->last_retry_ms != 0
@@ -979,7 +970,8 @@ static void on_tick(uv_timer_t *t)
       double ci = (double)(c->bytes_total - c->bytes_at_tick) / dt;
       c->bytes_at_tick = c->bytes_total;
       c->rate = c->rate == 0 ? ci : c->rate + ca * (ci - c->rate);
-      c->quiet_ticks = c->busy && ci == 0 ? c->quiet_ticks + 1 : 0;
+      c->quiet_ticks =
+          c->state == RF__CONN_BUSY && ci == 0 ? c->quiet_ticks + 1 : 0;
       if (c->quiet_ticks > 0)
         rf__conn_lowat_off(c);
     }
@@ -1103,11 +1095,11 @@ void rf__job_on_kick(uv_timer_t *t)
       rf__job_route(job);
     return;
   }
-  if (job->state == RF__JOB_MANIFEST && !job->conns[0].busy &&
-      !job->conns[0].waiting)
+  if (job->conns[0].state != RF__CONN_IDLE)
+    return;
+  if (job->state == RF__JOB_MANIFEST)
     rf__job_conn_start_manifest(&job->conns[0]);
-  else if (job->state == RF__JOB_PROBING && !job->conns[0].busy &&
-           !job->conns[0].waiting)
+  else if (job->state == RF__JOB_PROBING)
     rf__job_conn_start_probe(&job->conns[0]);
 }
 
@@ -1130,8 +1122,8 @@ int rf__job_start(rf_job *job, int durable)
       bs >>= 1;
     rc = rf__store_open(&job->store, e->loop, job->part_fd,
                         job->discard ? NULL : job->part, job->output,
-                        job->no_verify ? NULL : job->journal_path, bs,
-                        nblocks, on_store_wake, job);
+                        job->no_verify ? NULL : job->journal_path, bs, nblocks,
+                        on_store_wake, job);
   }
   if (rc != 0)
     return rc;
@@ -1173,15 +1165,3 @@ void rf__job_abort(rf_job *job)
     job_close(job);
   }
 }
-
-
-
-
-
-
-
-
-
-
-
-

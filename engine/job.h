@@ -29,38 +29,38 @@
 struct rf_manifest;
 
 typedef enum rf__job_state {
-  RF__JOB_ROUTING,    /* asking the resolver chain for the route */
-  RF__JOB_MANIFEST,   /* fetching the manifest named by a URL */
+  RF__JOB_ROUTING,  /* asking the resolver chain for the route */
+  RF__JOB_MANIFEST, /* fetching the manifest named by a URL */
   RF__JOB_PROBING,
   RF__JOB_RUNNING,
-  RF__JOB_FINISHING,  /* store op FINISH pending */
-  RF__JOB_DONE        /* done callback called; closing handles */
+  RF__JOB_FINISHING, /* store op FINISH pending */
+  RF__JOB_DONE       /* done callback called; closing handles */
 } rf__job_state;
 
 struct rf_job {
   rf_engine *engine;
   rf_job *next;
   rf__job_state state;
-  unsigned gen;            /* bumped on restart */
+  unsigned gen; /* bumped on restart */
   unsigned restarts;
 
   /* Options (copied). */
-  char *url;               /* as given */
-  char *url_safe;          /* without credentials, for messages */
-  char *effective_url;     /* after redirects of the probe */
+  char *url;           /* as given */
+  char *url_safe;      /* without credentials, for messages */
+  char *effective_url; /* after redirects of the probe */
   char *output;
   char *part;
-  int part_fd;             /* the claimed .part until the store takes it */
-  int part_created;        /* this job made the .part (none was there) */
-  char *proxy;             /* explicit proxy (bypasses the chain) */
-  int no_proxy;            /* explicit "": direct, no chain */
+  int part_fd;      /* the claimed .part until the store takes it */
+  int part_created; /* this job made the .part (none was there) */
+  char *proxy;      /* explicit proxy (bypasses the chain) */
+  int no_proxy;     /* explicit "": direct, no chain */
   char *proxy_user, *proxy_password; /* for proxies without their own */
-  unsigned proxy_auth;     /* RF_PROXY_AUTH_*; 0: the safe ones */
+  unsigned proxy_auth;               /* RF_PROXY_AUTH_*; 0: the safe ones */
   char *proxy_ca_file;
-  rf__route *route;        /* resolved route (NULL while routing) */
-  rf__chain_req *route_req;/* resolution in flight */
-  int route_worked;        /* feedback given for the route's success */
-  char route_desc[900];    /* "via http://h:3128 (chosen by ...)" */
+  rf__route *route;         /* resolved route (NULL while routing) */
+  rf__chain_req *route_req; /* resolution in flight */
+  int route_worked;         /* feedback given for the route's success */
+  char route_desc[900];     /* "via http://h:3128 (chosen by ...)" */
   char *user_agent;
   char *ca_file;
   unsigned nconns;
@@ -74,58 +74,58 @@ struct rf_job {
   void *user_data;
 
   /* What the probe learned. */
-  uint64_t total;          /* RF_SIZE_UNKNOWN until known */
-  int single;              /* server ignores ranges / unknown length */
+  uint64_t total; /* RF_SIZE_UNKNOWN until known */
+  int single;     /* server ignores ranges / unknown length */
   char etag[256];
   char last_modified[64];
   struct curl_slist *if_range; /* header list for requests after the probe */
   /* Integrity. */
   struct rf_manifest *manifest; /* NULL: none */
-  char *manifest_url;      /* manifest to fetch before probing */
+  char *manifest_url;           /* manifest to fetch before probing */
   XXH128_hash_t manifest_digest;
   CURL *manifest_easy;
   char *manifest_buf;
   size_t manifest_len;
-  int no_verify;           /* no hashing, no journal */
-  int discard;             /* nothing is written: no file at all */
-  uint64_t created_ns;     /* uv_hrtime() when the job was added */
-  uint64_t first_byte_ns;  /* uv_hrtime() of the first body byte, 0: none */
+  int no_verify;          /* no hashing, no journal */
+  int discard;            /* nothing is written: no file at all */
+  uint64_t created_ns;    /* uv_hrtime() when the job was added */
+  uint64_t first_byte_ns; /* uv_hrtime() of the first body byte, 0: none */
   char *journal_path;
-  rf__journal_state *resume; /* journal of an earlier run, until used */
+  rf__journal_state *resume;        /* journal of an earlier run, until used */
   rf__journal_state *resume_orphan; /* dropped by a restart, op pending */
-  unsigned verifying;      /* read-back checks in flight */
-  uint8_t *raced;          /* per piece: more than one connection wrote it */
+  unsigned verifying;               /* read-back checks in flight */
+  uint8_t *raced; /* per piece: more than one connection wrote it */
   unsigned pieces_verified;
   unsigned pieces_failed;
   unsigned pieces_resumed;
   uint64_t bytes_resumed;
-  unsigned source_bad;     /* pieces from the source that failed */
-  int deferred_err;        /* a failure seen inside a libcurl callback */
+  unsigned source_bad; /* pieces from the source that failed */
+  int deferred_err;    /* a failure seen inside a libcurl callback */
   char deferred_msg[300];
-  int dirty;               /* something changed: run the scheduler */
+  int dirty; /* something changed: run the scheduler */
   unsigned probe_tries;
-  uint64_t rng;            /* xorshift state for back-off jitter */
+  uint64_t rng; /* xorshift state for back-off jitter */
 
   rf__sched sched;
   rf__store store;
   int store_open;
   rf__conn *conns;
-  rf__run_view *views;      /* nconns: what the scheduler sees of them */
+  rf__run_view *views; /* nconns: what the scheduler sees of them */
 
   /* Accounting. */
-  uint64_t received;        /* bytes taken from the network */
-  uint64_t done_bytes;      /* bytes of DONE pieces */
+  uint64_t received;   /* bytes taken from the network */
+  uint64_t done_bytes; /* bytes of DONE pieces */
   uint64_t recv_at_tick;
   double rate;
   uint64_t start_ms;
   unsigned retries;
-  char last_retry[300];    /* cause and try of the latest retry */
-  uint64_t last_retry_ms;  /* loop time it was decided (0: none) */
+  char last_retry[300];   /* cause and try of the latest retry */
+  uint64_t last_retry_ms; /* loop time it was decided (0: none) */
   unsigned connects;
-  unsigned busy_now;       /* transfers in the multi now */
+  unsigned busy_now; /* transfers in the multi now */
   unsigned busy_max;
-  uv_timer_t tick;         /* progress + housekeeping */
-  uv_timer_t kick;         /* deferred work, 0 ms */
+  uv_timer_t tick; /* progress + housekeeping */
+  uv_timer_t kick; /* deferred work, 0 ms */
 
   /* Outcome. */
   int cancelled;
@@ -134,7 +134,7 @@ struct rf_job {
   long http_status;
   int curl_code;
   unsigned tries;
-  unsigned open_handles;   /* uv handles + store still to close */
+  unsigned open_handles; /* uv handles + store still to close */
 };
 
 /* The engine no longer knows job (its last handle closed). */
@@ -205,8 +205,8 @@ int rf__job_resume_pieces(rf_job *job, rf__conn *c);
 /* The writer re-hashed the journal's pieces (RF__OP_VERIFY_MANY). */
 void rf__job_resume_checked(rf_job *job, rf__block *op);
 void rf__job_conn_start_manifest(rf__conn *c);
-void rf__job_manifest_fetched(rf_job *job, rf__conn *c, int err,
-                              int retryable, const char *msg);
+void rf__job_manifest_fetched(rf_job *job, rf__conn *c, int err, int retryable,
+                              const char *msg);
 
 /* ------------------------------------------------------------- route.c */
 /* The proxy c's request goes through, NULL: direct. */
@@ -217,8 +217,7 @@ void rf__job_route(rf_job *job);
  * it, else err, retryable, msg and *failover (1: go on now on the route's
  * current candidate; -1: every candidate failed). */
 int rf__job_proxy_fault(rf_job *job, rf__conn *c, CURLcode res, int *err,
-                        int *retryable, char *msg, size_t size,
-                        int *failover);
+                        int *retryable, char *msg, size_t size, int *failover);
 
 /* ------------------------------------------------------------- retry.c */
 /* c's back-off is over: try again. */

@@ -20,7 +20,6 @@
 
 static int adopt_manifest(rf_job *job, struct rf_manifest *m);
 
-
 static int file_exists_with_suffix(const char *path, const char *suffix)
 {
   size_t n = strlen(path) + strlen(suffix) + 1;
@@ -43,8 +42,7 @@ static int file_exists_with_suffix(const char *path, const char *suffix)
 int rf__job_claim_part(rf_job *job)
 {
   long holder = 0;
-  int e = rf__claim_open(job->part, &job->part_fd, &job->part_created,
-                         &holder);
+  int e = rf__claim_open(job->part, &job->part_fd, &job->part_created, &holder);
   char who[64];
 
   if (e == 0)
@@ -144,8 +142,8 @@ int rf__job_prepare_integrity(rf_job *job, const rf_job_options *o)
     return RF_ENOMEM;
   rc = rf__journal_load(job->journal_path, js, why, sizeof(why));
   if (rc != 0) {
-    RF_LOG(&e->log, RF_LOG_WARN, "resume",
-           "%s is unusable (%s): starting over", job->journal_path, why);
+    RF_LOG(&e->log, RF_LOG_WARN, "resume", "%s is unusable (%s): starting over",
+           job->journal_path, why);
     free(js);
     return 0;
   }
@@ -164,8 +162,7 @@ int rf__job_prepare_integrity(rf_job *job, const rf_job_options *o)
       (job->manifest != NULL &&
        !XXH128_isEqual(job->manifest_digest, js->meta.manifest_digest)) ||
       (js->meta.etag[0] == '\0' && js->meta.last_modified[0] == '\0')) {
-    RF_LOG(&e->log, RF_LOG_WARN, "resume",
-           "%s: %s: starting over", job->part,
+    RF_LOG(&e->log, RF_LOG_WARN, "resume", "%s: %s: starting over", job->part,
            js->meta.etag[0] == '\0' && js->meta.last_modified[0] == '\0'
                ? "the server gave no validator (ETag or Last-Modified), so "
                  "an unchanged file cannot be told from a changed one"
@@ -185,9 +182,8 @@ int rf__job_prepare_integrity(rf_job *job, const rf_job_options *o)
     return RF_ENOMEM;
   }
   job->resume = js;
-  RF_LOG(&e->log, RF_LOG_INFO, "resume",
-         "%s: %u records in the journal%s", job->part, js->records,
-         js->torn ? " (a torn tail was ignored)" : "");
+  RF_LOG(&e->log, RF_LOG_INFO, "resume", "%s: %u records in the journal%s",
+         job->part, js->records, js->torn ? " (a torn tail was ignored)" : "");
   return 0;
 }
 
@@ -256,9 +252,9 @@ int rf__job_start_pieces(rf_job *job, rf__conn *c, int keep)
   if (job->manifest != NULL &&
       rf_manifest_length(job->manifest) != job->total) {
     rf__conn_set_error(c, RF_EHASH, 0,
-                   "the manifest describes %llu bytes, the server has %llu",
-                   (unsigned long long)rf_manifest_length(job->manifest),
-                   (unsigned long long)job->total);
+                       "the manifest describes %llu bytes, the server has %llu",
+                       (unsigned long long)rf_manifest_length(job->manifest),
+                       (unsigned long long)job->total);
     return c->err;
   }
   rc = rf__sched_init(&job->sched, job->total, ps);
@@ -270,7 +266,7 @@ int rf__job_start_pieces(rf_job *job, rf__conn *c, int keep)
   }
   if (rc != 0) {
     rf__conn_set_error(c, rc, 0, "cannot plan %llu bytes in pieces of %llu",
-                   (unsigned long long)job->total, (unsigned long long)ps);
+                       (unsigned long long)job->total, (unsigned long long)ps);
     return rc;
   }
   op = rf__store_op(RF__OP_PREALLOC);
@@ -358,7 +354,8 @@ void rf__job_resume_checked(rf_job *job, rf__block *op)
   if (bad > 0)
     RF_LOG(&job->engine->log, RF_LOG_WARN, "resume",
            "%u pieces on disk did not match the journal: fetching them "
-           "again", bad);
+           "again",
+           bad);
   RF_LOG(&job->engine->log, RF_LOG_INFO, "resume",
          "%u pieces (%llu bytes) kept from the last run", job->pieces_resumed,
          (unsigned long long)job->bytes_resumed);
@@ -408,29 +405,31 @@ void rf__job_conn_start_manifest(rf__conn *c)
     rf__job_fail(job, rc, "cannot fetch the manifest: %s", rf_strerror(rc));
     return;
   }
-  c->busy = 1;
+  c->state = RF__CONN_BUSY;
   job->busy_now++;
 }
 
-void rf__job_manifest_fetched(rf_job *job, rf__conn *c, int err,
-                             int retryable, const char *msg)
+void rf__job_manifest_fetched(rf_job *job, rf__conn *c, int err, int retryable,
+                              const char *msg)
 {
   char why[300];
 
-  c->fetch_manifest = 0;
+  if (c->role == RF__ROLE_MANIFEST)
+
+    c->role = RF__ROLE_RUN;
   if (err != 0) {
     if (retryable && ++job->probe_tries < job->max_tries) {
       job->retries++;
-      c->waiting = 1; /* on_backoff fetches it again */
+      c->state = RF__CONN_WAITING; /* on_backoff fetches it again */
       uv_timer_start(&c->timer, rf__conn_on_backoff, job->retry_base_ms, 0);
       return;
     }
-    rf__job_fail(job, err, "cannot fetch the manifest %s: %s", job->manifest_url,
-             msg);
+    rf__job_fail(job, err, "cannot fetch the manifest %s: %s",
+                 job->manifest_url, msg);
     return;
   }
-  if (load_manifest_text(job, job->manifest_buf != NULL ? job->manifest_buf
-                                                        : "",
+  if (load_manifest_text(job,
+                         job->manifest_buf != NULL ? job->manifest_buf : "",
                          job->manifest_len, why, sizeof(why)) != 0) {
     rf__job_fail(job, RF_EINVAL, "%s: %s", job->manifest_url, why);
     return;

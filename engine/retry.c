@@ -35,12 +35,12 @@ void rf__conn_on_backoff(uv_timer_t *t)
   rf__conn *c = t->data;
   rf_job *job = c->job;
 
-  c->waiting = 0;
+  c->state = RF__CONN_IDLE;
   if (job->state == RF__JOB_MANIFEST) {
     rf__job_conn_start_manifest(c);
     return;
   }
-  if (job->state == RF__JOB_PROBING && c->probe)
+  if (job->state == RF__JOB_PROBING && (c->role == RF__ROLE_PROBE))
     rf__job_conn_start_probe(c);
   else if (job->state == RF__JOB_PROBING && c->id == 0)
     rf__job_conn_start_probe(c);
@@ -55,8 +55,9 @@ void rf__job_restart(rf_job *job, const char *why)
 
   job->restarts++;
   if (job->restarts > RF__MAX_RESTARTS) {
-    rf__job_fail(job, RF_ECHANGED, "%s changed %u times during the download: %s",
-             job->url_safe, job->restarts, why);
+    rf__job_fail(job, RF_ECHANGED,
+                 "%s changed %u times during the download: %s", job->url_safe,
+                 job->restarts, why);
     return;
   }
   RF_LOG(&job->engine->log, RF_LOG_WARN, "job", "%s: starting over", why);
@@ -66,11 +67,12 @@ void rf__job_restart(rf_job *job, const char *why)
     rf__job_conn_remove(c);
     rf__conn_drop_block(c);
     c->run_count = 0;
-    c->is_dup = 0;
+    if (c->role == RF__ROLE_DUP)
+      c->role = RF__ROLE_RUN;
     c->cancel = 0;
-    if (c->waiting) {
+    if (c->state == RF__CONN_WAITING) {
       uv_timer_stop(&c->timer);
-      c->waiting = 0;
+      c->state = RF__CONN_IDLE;
     }
   }
   rf__sched_free(&job->sched);
@@ -96,7 +98,7 @@ void rf__job_restart(rf_job *job, const char *why)
 }
 
 void rf__job_conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
-                        const char *msg, uint64_t retry_after_ms)
+                         const char *msg, uint64_t retry_after_ms)
 {
   unsigned tries;
   int via;
@@ -111,20 +113,19 @@ void rf__job_conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
   if (!retryable) {
     job->tries = 1;
     rf__job_fail(job, err, "%s: %s%s%s%s", job->url_safe, msg, via ? " (" : "",
-             via ? job->route_desc : "", via ? ")" : "");
+                 via ? job->route_desc : "", via ? ")" : "");
     return;
   }
-  if (job->single || c->probe || job->sched.npieces == 0)
+  if (job->single || (c->role == RF__ROLE_PROBE) || job->sched.npieces == 0)
     tries = ++job->probe_tries;
   else
-    tries = rf__sched_fail(&job->sched, c->piece < job->sched.npieces
-                                            ? c->piece
-                                            : c->run_first);
+    tries = rf__sched_fail(
+        &job->sched, c->piece < job->sched.npieces ? c->piece : c->run_first);
   if (tries >= job->max_tries) {
     job->tries = tries;
     rf__job_fail(job, err, "%s: giving up after %u %s: %s%s%s%s", job->url_safe,
-             tries, tries == 1 ? "try" : "tries", msg, via ? " (" : "",
-             via ? job->route_desc : "", via ? ")" : "");
+                 tries, tries == 1 ? "try" : "tries", msg, via ? " (" : "",
+                 via ? job->route_desc : "", via ? ")" : "");
     return;
   }
   job->retries++;
@@ -146,14 +147,14 @@ void rf__job_conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
                "try %u of %u in %.1f s: %s", tries + 1, job->max_tries,
                (double)delay / 1000.0, msg);
   job->last_retry_ms = uv_now(job->engine->loop);
-  c->waiting = 1;
+  c->state = RF__CONN_WAITING;
   uv_timer_start(&c->timer, rf__conn_on_backoff, delay, 0);
 }
 
 /* What a timeout means, in our words (libcurl's sentence speaks of bytes
  * per second): no connection, no answer, or an answer that stopped. */
 void rf__conn_timeout_message(const rf_job *job, rf__conn *c, char *msg,
-                            size_t size)
+                              size_t size)
 {
   curl_off_t connect_us = 0;
   const char *peer = rf__conn_proxy(c) != NULL ? "the proxy" : "the server";
@@ -164,15 +165,14 @@ void rf__conn_timeout_message(const rf_job *job, rf__conn *c, char *msg,
     snprintf(msg, size, "no connection to %s within %u s", peer,
              (job->connect_timeout_ms + 999) / 1000);
   else if (!c->headers_done)
-    snprintf(msg, size,
-             "%s took the connection but sent no answer for %u s", peer,
-             stall_s);
+    snprintf(msg, size, "%s took the connection but sent no answer for %u s",
+             peer, stall_s);
   else {
     /* libcurl judges the speed over its last few seconds, so a short
      * stall limit can take longer: say how long it really was quiet. */
     uint64_t quiet_ms = (uint64_t)c->quiet_ticks * job->progress_interval_ms;
-    unsigned quiet_s = quiet_ms / 1000 > stall_s ? (unsigned)(quiet_ms / 1000)
-                                                 : stall_s;
+    unsigned quiet_s =
+        quiet_ms / 1000 > stall_s ? (unsigned)(quiet_ms / 1000) : stall_s;
     snprintf(msg, size,
              "the server stopped sending: nothing for %u s after %llu "
              "bytes of its answer",

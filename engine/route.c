@@ -37,8 +37,8 @@ static void describe_route(rf_job *job)
   }
   rf_proxy_format(&r->cands[r->cur], name, sizeof(name));
   if (r->cands[r->cur].type == RF_PROXY_DIRECT)
-    snprintf(job->route_desc, sizeof(job->route_desc),
-             "direct (chosen by %s)", r->chosen_by);
+    snprintf(job->route_desc, sizeof(job->route_desc), "direct (chosen by %s)",
+             r->chosen_by);
   else
     snprintf(job->route_desc, sizeof(job->route_desc),
              "via proxy %s (chosen by %s)", name, r->chosen_by);
@@ -114,7 +114,7 @@ static void on_route(void *ud, int err, const char *msg, rf__route *route,
   if (err != 0) {
     rf__route_free(route);
     rf__job_fail(job, err, "%s: no route: %s", job->url_safe,
-             msg != NULL ? msg : rf_strerror(err));
+                 msg != NULL ? msg : rf_strerror(err));
     return;
   }
   route_ready(job, route);
@@ -133,14 +133,14 @@ void rf__job_route(rf_job *job)
     if (job->proxy != NULL) {
       rc = rf_proxy_parse(job->proxy, &p, buf, sizeof(buf));
       if (rc != 0) {
-        rf__job_fail(job, RF_EURL, "the proxy option is not a proxy URL "
-                               "(scheme://host[:port])");
+        rf__job_fail(job, RF_EURL,
+                     "the proxy option is not a proxy URL "
+                     "(scheme://host[:port])");
         return;
       }
     }
     route = calloc(1, sizeof(*route));
-    if (route == NULL ||
-        rf__proxy_list_copy(&p, 1, 1, &route->cands) != 0) {
+    if (route == NULL || rf__proxy_list_copy(&p, 1, 1, &route->cands) != 0) {
       free(route);
       memset(buf, 0, sizeof(buf));
       rf__job_fail(job, RF_ENOMEM, "out of memory");
@@ -149,16 +149,17 @@ void rf__job_route(rf_job *job)
     memset(buf, 0, sizeof(buf));
     route->n = 1;
     route->resolver = -1;
-    snprintf(route->chosen_by, sizeof(route->chosen_by), "the job's proxy "
-                                                         "option");
+    snprintf(route->chosen_by, sizeof(route->chosen_by),
+             "the job's proxy "
+             "option");
     route_ready(job, route);
     return;
   }
   rc = rf__chain_resolve(job->engine->chain, job->url, on_route, job,
                          &job->route_req);
   if (rc != 0)
-    rf__job_fail(job, rc, "%s: cannot resolve the proxy route: %s", job->url_safe,
-             rf_strerror(rc));
+    rf__job_fail(job, rc, "%s: cannot resolve the proxy route: %s",
+                 job->url_safe, rf_strerror(rc));
 }
 
 /* The message for a proxy that wants authentication it did not get. */
@@ -169,7 +170,7 @@ void rf__job_route(rf_job *job)
  * candidate; -1: every candidate failed).
  */
 int rf__job_proxy_fault(rf_job *job, rf__conn *c, CURLcode res, int *err,
-                       int *retryable, char *msg, size_t size, int *failover)
+                        int *retryable, char *msg, size_t size, int *failover)
 {
   const rf_proxy *p = rf__conn_proxy(c);
   rf__route *r = job->route;
@@ -214,8 +215,8 @@ int rf__job_proxy_fault(rf_job *job, rf__conn *c, CURLcode res, int *err,
     *retryable = 0;
     {
       char am[700];
-      rf__proxy_auth_message(p, job->proxy_auth, job->proxy_user, offered,
-                             why, am, sizeof(am));
+      rf__proxy_auth_message(p, job->proxy_auth, job->proxy_user, offered, why,
+                             am, sizeof(am));
       snprintf(msg, size, "%.500s (proxy chosen by %.480s)", am, r->chosen_by);
     }
     return 1;

@@ -215,7 +215,7 @@ int rf__sched_pick_duplicate(const rf__sched *s, const rf__run_view *v,
     if (left < min_left)
       continue;
     eta = v[k].rate > 1.0 && v[k].quiet_ticks < 2 ? (double)left / v[k].rate
-                                                   : 1e9;
+                                                  : 1e9;
     if (eta > best) {
       best = eta;
       victim = (int)k;

@@ -24,8 +24,8 @@ typedef struct rf__sched {
   uint64_t piece_size;
   uint32_t npieces;
   uint32_t ndone;
-  uint8_t *state;  /* npieces entries */
-  uint8_t *tries;  /* failed tries per piece (saturating) */
+  uint8_t *state; /* npieces entries */
+  uint8_t *tries; /* failed tries per piece (saturating) */
 } rf__sched;
 
 /* Piece size chosen for a content length when the caller gives none:
@@ -77,15 +77,15 @@ uint32_t rf__sched_free_count(const rf__sched *s);
 
 /* What the choices below need to know of one connection. */
 typedef struct rf__run_view {
-  int busy;          /* a request is running */
-  int stopping;      /* cancelled, or of a former generation of the job */
-  int probe;         /* the job's first request */
-  int dup;           /* an endgame duplicate of piece run_first */
+  int busy;     /* a request is running */
+  int stopping; /* cancelled, or of a former generation of the job */
+  int probe;    /* the job's first request */
+  int dup;      /* an endgame duplicate of piece run_first */
   uint32_t run_first, run_count; /* its run (run_count 0: none) */
-  uint32_t piece;    /* the piece its next byte belongs to */
-  uint64_t pos;      /* its next byte */
-  double rate;       /* bytes per second, recent */
-  unsigned quiet_ticks; /* progress ticks in a row without a byte */
+  uint32_t piece;                /* the piece its next byte belongs to */
+  uint64_t pos;                  /* its next byte */
+  double rate;                   /* bytes per second, recent */
+  unsigned quiet_ticks;          /* progress ticks in a row without a byte */
 } rf__run_view;
 
 /*

@@ -155,8 +155,8 @@ static int op_finish(rf__store *st, rf__block *op)
       return rf__errno_to_rf(e);
     if (!XXH128_isEqual(got, op->hash))
       return RF_EHASH;
-    if ((op->flag & 2) && (dlen != 32 || op->ptr == NULL ||
-                           memcmp(digest, op->ptr, 32) != 0))
+    if ((op->flag & 2) &&
+        (dlen != 32 || op->ptr == NULL || memcmp(digest, op->ptr, 32) != 0))
       return RF_EHASH;
   }
   if (st->durable && fdatasync(st->fd) != 0)

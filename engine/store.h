@@ -64,8 +64,8 @@ typedef struct rf__verify_item {
 
 typedef struct rf__block {
   struct rf__block *next;
-  uint64_t off;  /* file offset of data[0]; for ops: byte offset */
-  size_t len;    /* bytes filled; for ops: byte length */
+  uint64_t off; /* file offset of data[0]; for ops: byte offset */
+  size_t len;   /* bytes filled; for ops: byte length */
   size_t cap;
   unsigned char *data;
   /* Control operations only. */
@@ -77,7 +77,7 @@ typedef struct rf__block {
   uint32_t count;
   XXH128_hash_t hash;
   void *ptr;
-  unsigned gen;  /* the job generation that queued it */
+  unsigned gen; /* the job generation that queued it */
 } rf__block;
 
 typedef struct rf__store rf__store;
@@ -92,21 +92,21 @@ struct rf__store {
   char *journal_path;
   size_t block_size;
   unsigned max_blocks;
-  int discard;   /* no file: data blocks are counted and dropped */
+  int discard;         /* no file: data blocks are counted and dropped */
   int unlink_if_empty; /* set by the owner before rf__store_close: remove
                           the .part if nothing was written to it */
-  int durable;   /* write back as blocks land, fdatasync before rename and
-                    before each journal checkpoint */
+  int durable;         /* write back as blocks land, fdatasync before rename and
+                          before each journal checkpoint */
   unsigned checkpoint_ms;    /* at most this long between checkpoints */
   uint64_t checkpoint_bytes; /* ... or this many bytes */
 
   /* Writer-thread state. */
   rf__journal journal;
   int journal_open;
-  unsigned unchecked;        /* PIECE records since the last checkpoint */
-  uint64_t ckpt_bytes;       /* bytes written since the last checkpoint */
-  uint64_t ckpt_time;        /* uv_hrtime of the last checkpoint */
-  unsigned char *scratch;    /* block_size bytes for read-backs */
+  unsigned unchecked;     /* PIECE records since the last checkpoint */
+  uint64_t ckpt_bytes;    /* bytes written since the last checkpoint */
+  uint64_t ckpt_time;     /* uv_hrtime of the last checkpoint */
+  unsigned char *scratch; /* block_size bytes for read-backs */
 
   /* Shared with the writer; guarded by mu. */
   pthread_mutex_t mu;
@@ -114,14 +114,14 @@ struct rf__store {
   rf__block *queue_head, *queue_tail; /* submitted, FIFO */
   rf__block *done_head, *done_tail;   /* reported ops, for the loop */
   rf__block *free_list;
-  unsigned nblocks;        /* allocated */
+  unsigned nblocks; /* allocated */
   unsigned nfree;
   int quit;
-  int writer_waiting;      /* the writer sleeps on cv */
-  int err;                 /* first error (RF_E*), sticky */
+  int writer_waiting; /* the writer sleeps on cv */
+  int err;            /* first error (RF_E*), sticky */
   int err_errno;
-  const char *err_what;    /* "write", "journal", ... */
-  uint64_t written;        /* bytes pwritten */
+  const char *err_what; /* "write", "journal", ... */
+  uint64_t written;     /* bytes pwritten */
 
   pthread_t thread;
   int thread_started;
@@ -134,8 +134,9 @@ struct rf__store {
 /*
  * Start the writer on the .part file open as fd, which rf__claim_open
  * opened and holds (taken over when this call succeeds: the store closes
- * it; on failure it stays the caller's).  part_path names it (for the final rename, which happens only if
- * part_path still names fd's file); final_path is where it goes once
+ * it; on failure it stays the caller's).  part_path names it (for the
+ * final rename, which happens only if part_path still names fd's file);
+ * final_path is where it goes once
  * finished.  journal_path: where the journal goes (may be NULL: no
  * journal).  fd -1 and part_path NULL: no file at all (discard mode, for
  * measuring): data blocks are counted and dropped, PREALLOC and FINISH do

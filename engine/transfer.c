@@ -44,11 +44,11 @@
  * The kernel still wakes us when the receive window is nearly full.
  * Not over TLS (an https origin or an HTTPS proxy): see lowat_fits().
  */
-#define RF__LOWAT_MAX (128u * 1024)
-#define RF__LOWAT_MIN (32u * 1024)
-#define RF__LOWAT_TAIL ((uint64_t)4 * RF__LOWAT_MAX)
+#define RF__LOWAT_MAX     (128u * 1024)
+#define RF__LOWAT_MIN     (32u * 1024)
+#define RF__LOWAT_TAIL    ((uint64_t)4 * RF__LOWAT_MAX)
 #define RF__LOWAT_WAIT_NS 4000000.0
-#define RF__LOWAT_EVERY ((uint64_t)256 * 1024)
+#define RF__LOWAT_EVERY   ((uint64_t)256 * 1024)
 
 static void set_lowat(rf__conn *c, unsigned want)
 {
@@ -375,7 +375,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
   rf_job *job = c->job;
   size_t len = size * nmemb, n = len;
 
-  if (c->fetch_manifest && c->accepted) {
+  if (c->role == RF__ROLE_MANIFEST && c->accepted) {
     char *grown;
     if (job->manifest_len + len > RF__MAX_MANIFEST) {
       c->stop = RF__STOP_ERROR;
@@ -482,15 +482,13 @@ int rf__conn_init(rf__conn *c, rf_job *job, unsigned id)
   curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
   rf__engine_sockets_use(job->engine, c->easy);
   /* Parallel ranges: one HTTP/1.1 connection each (DESIGN 2.6). */
-  curl_easy_setopt(c->easy, CURLOPT_HTTP_VERSION,
-                   (long)CURL_HTTP_VERSION_1_1);
+  curl_easy_setopt(c->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
   /* Larger receive buffers mean fewer recv() calls (DESIGN 2.5: 0.34 ns/B
    * at 256 KiB, 0.25 at 1 MiB); 8 MiB in all, between 256 KiB and 1 MiB
    * per connection. */
   {
     long buf = (8L << 20) / (long)job->nconns;
-    buf = buf > (1L << 20) ? (1L << 20) : buf < (256L << 10) ? 256L << 10
-                                                              : buf;
+    buf = buf > (1L << 20) ? (1L << 20) : buf < (256L << 10) ? 256L << 10 : buf;
     curl_easy_setopt(c->easy, CURLOPT_BUFFERSIZE, buf);
   }
   curl_easy_setopt(c->easy, CURLOPT_FOLLOWLOCATION, 1L);
@@ -537,7 +535,8 @@ int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end)
   c->errbuf[0] = '\0';
   c->cancel = 0;
   c->paused = 0;
-  c->fetch_manifest = 0;
+  if (c->role == RF__ROLE_MANIFEST)
+    c->role = RF__ROLE_RUN;
   c->gen = job->gen;
   c->req_start = start;
   c->req_end = end;
@@ -550,17 +549,18 @@ int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end)
   rf__conn_apply_route(c);
   curl_easy_setopt(c->easy, CURLOPT_URL,
                    job->effective_url != NULL ? job->effective_url : job->url);
-  if (job->single && !c->probe) {
+  if (job->single && c->role != RF__ROLE_PROBE) {
     curl_easy_setopt(c->easy, CURLOPT_RANGE, NULL);
   } else {
-    snprintf(c->range, sizeof(c->range), "%llu-%llu",
-             (unsigned long long)start, (unsigned long long)(end - 1));
+    snprintf(c->range, sizeof(c->range), "%llu-%llu", (unsigned long long)start,
+             (unsigned long long)(end - 1));
     curl_easy_setopt(c->easy, CURLOPT_RANGE, c->range);
   }
   /* A first probe has no validator yet; a resume's probe checks the one
    * the journal kept. */
-  curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER,
-                   c->probe && job->resume == NULL ? NULL : job->if_range);
+  curl_easy_setopt(
+      c->easy, CURLOPT_HTTPHEADER,
+      c->role == RF__ROLE_PROBE && job->resume == NULL ? NULL : job->if_range);
   return 0;
 }
 
@@ -574,9 +574,10 @@ void rf__conn_prepare_manifest(rf__conn *c)
   c->errbuf[0] = '\0';
   c->cancel = 0;
   c->paused = 0;
-  c->probe = 0;
+  if (c->role == RF__ROLE_PROBE)
+    c->role = RF__ROLE_RUN;
   c->probe_discard = 0;
-  c->fetch_manifest = 1;
+  c->role = RF__ROLE_MANIFEST;
   c->gen = c->job->gen;
   c->req_start = c->pos = 0;
   c->req_end = c->end = RF_SIZE_UNKNOWN;

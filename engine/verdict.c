@@ -7,11 +7,11 @@
 
 #include "rangefetch/rangefetch.h"
 
-static void set(rf__verdict *v, rf__verdict_kind kind, int err,
-                const char *fmt, ...) __attribute__((format(printf, 4, 5)));
+static void set(rf__verdict *v, rf__verdict_kind kind, int err, const char *fmt,
+                ...) __attribute__((format(printf, 4, 5)));
 
-static void set(rf__verdict *v, rf__verdict_kind kind, int err,
-                const char *fmt, ...)
+static void set(rf__verdict *v, rf__verdict_kind kind, int err, const char *fmt,
+                ...)
 {
   va_list ap;
 
@@ -59,8 +59,8 @@ void rf__verdict_status(rf__verdict *v, long st, const char *reason)
 }
 
 /* The first answer: what the content is like, or why it cannot be used. */
-static void probe(rf__verdict *v, const rf__request *rq,
-                  const rf__response *rs, const rf__expect *ex)
+static void probe(rf__verdict *v, const rf__request *rq, const rf__response *rs,
+                  const rf__expect *ex)
 {
   if (ex->resuming) {
     /* If-Range answered 206 under the old validator, or it changed. */

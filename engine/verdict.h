@@ -55,27 +55,27 @@ typedef struct rf__request {
 /* What the response's headers said. */
 typedef struct rf__response {
   long status;
-  const char *reason;    /* status text, "" if none */
-  int has_cr;            /* Content-Range: 0 none, 1 bytes a-b/c, 2 * /c,
-                            -1 malformed */
+  const char *reason; /* status text, "" if none */
+  int has_cr;         /* Content-Range: 0 none, 1 bytes a-b/c, 2 * /c,
+                         -1 malformed */
   uint64_t cr_first, cr_last, cr_total; /* cr_total RF_SIZE_UNKNOWN: '*' */
-  int64_t content_length; /* -1: none */
-  const char *etag;       /* "" if none */
+  int64_t content_length;               /* -1: none */
+  const char *etag;                     /* "" if none */
   const char *last_modified;
 } rf__response;
 
 /* What the job knows of the content. */
 typedef struct rf__expect {
-  const char *etag;          /* the validator the job holds, "" if none */
+  const char *etag; /* the validator the job holds, "" if none */
   const char *last_modified;
-  uint64_t total;            /* length, RF_SIZE_UNKNOWN before the probe */
-  int single;                /* one stream (the server ignores ranges) */
-  int if_range;              /* requests carry If-Range */
-  int resuming;              /* the probe asks under a former run's
-                                validator, for a content of total bytes */
+  uint64_t total; /* length, RF_SIZE_UNKNOWN before the probe */
+  int single;     /* one stream (the server ignores ranges) */
+  int if_range;   /* requests carry If-Range */
+  int resuming;   /* the probe asks under a former run's
+                     validator, for a content of total bytes */
   int has_manifest;
   uint64_t manifest_length;
-  const char *manifest_url;  /* for messages */
+  const char *manifest_url; /* for messages */
 } rf__expect;
 
 /* The verdict on a response's headers. */

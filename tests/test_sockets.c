@@ -64,7 +64,7 @@ static void on_progress(rf_job *job, const rf_progress *p, void *ud)
     rf__conn *c = &job->conns[k];
     long port = -1;
     curl_socket_t fd;
-    if (!c->busy || !c->accepted)
+    if (c->state != RF__CONN_BUSY || !c->accepted)
       continue;
     fd = rf__engine_conn_socket(job->engine, c->easy);
     curl_easy_getinfo(c->easy, CURLINFO_LOCAL_PORT, &port);
