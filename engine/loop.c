@@ -154,7 +154,7 @@ int rf__curlm_init(rf__curlm *m, uv_loop_t *loop, rf__curlm_done_cb done_cb,
   curl_multi_setopt(m->multi, CURLMOPT_SOCKETDATA, m);
   curl_multi_setopt(m->multi, CURLMOPT_TIMERFUNCTION, timer_cb);
   curl_multi_setopt(m->multi, CURLMOPT_TIMERDATA, m);
-  /* Parallel ranges want one TCP connection each (DESIGN 2.6). */
+  /* Parallel ranges want one TCP connection each (docs/design.md §5.3). */
   curl_multi_setopt(m->multi, CURLMOPT_PIPELINING, (long)CURLPIPE_NOTHING);
   curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS,
                     (long)(4 * RF_MAX_CONNECTIONS));

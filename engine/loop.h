@@ -3,7 +3,7 @@
  * CURLMOPT_TIMERFUNCTION feed uv_poll_t / uv_timer_t handles, and every
  * readiness or timeout calls curl_multi_socket_action.  No polling loop,
  * nothing blocking.  Shaped like curl's docs/examples/multi-uv.c, with the
- * pitfalls of DESIGN 2.1 handled: a fresh poll handle per REMOVE/add cycle
+ * pitfalls of docs/design.md §5.1 handled: a fresh poll handle per REMOVE/add cycle
  * (stopped and closed synchronously on REMOVE), poll errors passed on as
  * CURL_CSELECT_ERR, and curl_multi_info_read drained after every action.
  */

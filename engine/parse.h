@@ -13,11 +13,6 @@ typedef struct rf__content_range {
   uint64_t complete;/* complete length, RF_SIZE_UNKNOWN for '*' */
 } rf__content_range;
 
-/*
- * Parse a Content-Range value (without the header name), len bytes at s.
- * Leading/trailing blanks are skipped.  Rejects other units, last < first,
- * last >= complete, overflow, garbage.  Returns 0 or RF_EPROTO.
- */
 /* A copy of s (NULL for NULL); sets *oom when the copy cannot be made, so
  * that several optional settings are copied first and checked once. */
 char *rf__strdup_opt(const char *s, int *oom);
@@ -33,6 +28,11 @@ int rf__hexval(int c);
  */
 size_t rf__utf8_len(const unsigned char *s, size_t n);
 
+/*
+ * Parse a Content-Range value (without the header name), len bytes at s.
+ * Leading/trailing blanks are skipped.  Rejects other units, last < first,
+ * last >= complete, overflow, garbage.  Returns 0 or RF_EPROTO.
+ */
 int rf__parse_content_range(const char *s, size_t len, rf__content_range *out);
 
 /*

@@ -481,9 +481,9 @@ int rf__conn_init(rf__conn *c, rf_job *job, unsigned id)
   curl_easy_setopt(c->easy, CURLOPT_ERRORBUFFER, c->errbuf);
   curl_easy_setopt(c->easy, CURLOPT_NOSIGNAL, 1L);
   rf__engine_sockets_use(job->engine, c->easy);
-  /* Parallel ranges: one HTTP/1.1 connection each (DESIGN 2.6). */
+  /* Parallel ranges: one HTTP/1.1 connection each (docs/design.md §5.3). */
   curl_easy_setopt(c->easy, CURLOPT_HTTP_VERSION, (long)CURL_HTTP_VERSION_1_1);
-  /* Larger receive buffers mean fewer recv() calls (DESIGN 2.5: 0.34 ns/B
+  /* Larger receive buffers mean fewer recv() calls (docs/design.md §5.2: 0.34 ns/B
    * at 256 KiB, 0.25 at 1 MiB); 8 MiB in all, between 256 KiB and 1 MiB
    * per connection. */
   {

@@ -72,8 +72,7 @@ rf_build() {
   mkdir -p "$dir"
   rf_say "building in $dir with $jobs job(s) (about 30 s on 2 cores; log: $dir/build.log)..."
   cmake -S "$RF_TOP" -B "$dir" -G Ninja -DCMAKE_BUILD_TYPE=RelWithDebInfo \
-    -DRF_WERROR=ON -DRF_BUILD_TESTS=ON -DRF_BUILD_EXAMPLES=ON \
-    -DRF_BUILD_BENCH=ON "$@" >/dev/null || rf_die "cmake configure failed"
+    -DRF_WERROR=ON -DRF_BUILD_TESTS=ON -DRF_BUILD_EXAMPLES=ON "$@" >/dev/null || rf_die "cmake configure failed"
   local tty=0 start=$SECONDS
   [ -t 2 ] && tty=1
   # pipefail in a subshell: the status is the build's, whatever the caller set.
