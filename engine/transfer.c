@@ -14,7 +14,7 @@
 
 #include <sys/socket.h>
 
-#include "parse.h"
+#include "util/http.h"
 #include "proxy/candidate.h"
 
 #ifdef RF_HAVE_XXH_DISPATCH

@@ -14,7 +14,6 @@
 #include <uv.h>
 
 #include "rangefetch/rangefetch.h"
-#include "server.h"
 #include "support/logbuf.h"
 #include "support/testserver.h"
 #include "support/tmpdir.h"

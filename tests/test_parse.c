@@ -3,6 +3,7 @@
 #include <string.h>
 
 #include "parse.h"
+#include "util/http.h"
 #include "rangefetch/rangefetch.h"
 
 TestSuite(parse);

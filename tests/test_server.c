@@ -1,5 +1,5 @@
 /*
- * Tests of the range server (engine/server.c): HTTP behaviour, path
+ * Tests of the range server (engine/server/): HTTP behaviour, path
  * safety, the generated files and every fault directive of test mode.
  * Clients are libcurl easy handles and, where curl would normalise the
  * request, raw sockets.  Everything talks to 127.0.0.1 only.
@@ -21,7 +21,8 @@
 #include <curl/curl.h>
 #include <uv.h>
 
-#include "server.h"
+#include "server/server.h"
+#include "support/faults.h"
 #include "support/testserver.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -168,7 +169,7 @@ static int body_is_gen(const resp *r, uint64_t off, size_t len, uint64_t seed)
     return 1;
   want = malloc(len);
   cr_assert_not_null(want);
-  rf__gen_fill(want, off, len, seed);
+  faults_gen_fill(want, off, len, seed);
   same = memcmp(want, r->body.p, len) == 0;
   free(want);
   return same;
@@ -272,19 +273,19 @@ Test(server, gen_fill_slices_match_whole)
   size_t off;
   size_t len;
 
-  rf__gen_fill(whole, 0, N, 7);
+  faults_gen_fill(whole, 0, N, 7);
   for (off = 0; off < 40; off++) {
     for (len = 0; len < 40 && off + len <= N; len++) {
       memset(part, 0xAA, sizeof(part));
-      rf__gen_fill(part, off, len, 7);
+      faults_gen_fill(part, off, len, 7);
       cr_assert(memcmp(part, whole + off, len) == 0, "off %zu len %zu", off,
                 len);
       cr_assert_eq(part[len], 0xAA, "wrote past len");
     }
   }
-  rf__gen_fill(part, 1001, N - 1001, 7);
+  faults_gen_fill(part, 1001, N - 1001, 7);
   cr_assert(memcmp(part, whole + 1001, N - 1001) == 0);
-  rf__gen_fill(part, 0, N, 8);
+  faults_gen_fill(part, 0, N, 8);
   cr_assert(memcmp(part, whole, N) != 0, "seed must change the content");
 }
 
@@ -298,12 +299,12 @@ Test(server, gen_fill_is_fast)
   cr_assert_not_null(buf);
   clock_gettime(CLOCK_MONOTONIC, &a);
   for (int i = 0; i < 4; i++)
-    rf__gen_fill(buf, (uint64_t)i * n + 3, n, 1);
+    faults_gen_fill(buf, (uint64_t)i * n + 3, n, 1);
   clock_gettime(CLOCK_MONOTONIC, &b);
   s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
   free(buf);
   /* >2 GB/s in optimised builds; sanitizers and valgrind are far slower. */
-  cr_log_info("rf__gen_fill: %.2f GB/s", 4.0 * (double)n / s / 1e9);
+  cr_log_info("faults_gen_fill: %.2f GB/s", 4.0 * (double)n / s / 1e9);
   cr_assert(s < 30.0);
 }
 
@@ -368,7 +369,7 @@ Test(server, real_file_beyond_4gib)
   resp r;
 
   cr_assert_not_null(f);
-  rf__gen_fill(tail, 0, sizeof(tail), 9);
+  faults_gen_fill(tail, 0, sizeof(tail), 9);
   cr_assert_eq(fseeko(f, (off_t)(size - sizeof(tail)), SEEK_SET), 0);
   cr_assert_eq(fwrite(tail, 1, sizeof(tail), f), sizeof(tail));
   cr_assert_eq(fclose(f), 0);
@@ -564,7 +565,7 @@ Test(server, pipelined_requests)
   cr_assert_not_null(dfind(&b, p1, "Content-Length: 10\r\n"));
   /* Body of the first answer right after its head. */
   p2 = dfind(&b, p1, "\r\n\r\n") + 4;
-  rf__gen_fill(want, 0, 10, 1);
+  faults_gen_fill(want, 0, 10, 1);
   cr_assert(memcmp(p2, want, 10) == 0);
   p2 += 10;
   cr_assert(strncmp(p2, "HTTP/1.1 200", 12) == 0);
@@ -576,7 +577,7 @@ Test(server, pipelined_requests)
   cr_assert_not_null(dfind(&b, p3, "Connection: close\r\n"));
   body3 = dfind(&b, p3, "\r\n\r\n") + 4;
   cr_assert_eq(b.len - (size_t)(body3 - b.p), 2);
-  rf__gen_fill(want, 1, 2, 1);
+  faults_gen_fill(want, 1, 2, 1);
   cr_assert(memcmp(body3, want, 2) == 0);
   dbuf_free(&b);
 }
@@ -822,7 +823,7 @@ Test(server, fault_corrupt)
   unsigned char *want = malloc(600000);
 
   cr_assert_not_null(want);
-  rf__gen_fill(want, 0, 600000, 1);
+  faults_gen_fill(want, 0, 600000, 1);
   want[300000] ^= 0xFF;
   /* A range that does not cover the offset is untouched and not counted. */
   fetch(srv, "/gen/600000?corrupt=300000", "0-99", NULL, 0, &r);
@@ -845,7 +846,7 @@ Test(server, fault_corrupt)
   cr_assert_eq(r.body.len, 10);
   {
     unsigned char w[10];
-    rf__gen_fill(w, 500, 10, 6);
+    faults_gen_fill(w, 500, 10, 6);
     w[5] ^= 0xFF;
     cr_assert(memcmp(r.body.p, w, 10) == 0);
   }
@@ -982,7 +983,7 @@ Test(server, fault_change_after_real_file)
   cr_assert_str_neq(hdr(&r, "Last-Modified"), lm0);
   {
     unsigned char w[10];
-    rf__gen_fill(w, 0, 10, 1);
+    faults_gen_fill(w, 0, 10, 1);
     for (int i = 0; i < 10; i++)
       w[i] ^= 0x5A;
     cr_assert_eq(r.body.len, 10);
@@ -1114,7 +1115,7 @@ Test(server, api_and_access_log)
   cr_assert_eq(rf_server_new(&s, &o), 0);
   cr_assert_not_null(s);
   cr_assert_neq(rf_server_port(s), 0);
-  rf__server_enable_testing(s);
+  cr_assert_eq(faults_install(s), 0);
   /* The same port again is busy. */
   o.port = rf_server_port(s);
   cr_assert_eq(rf_server_new(&s2, &o), RF_EBUSY);

@@ -1,5 +1,5 @@
 /*
- * An rf_server in test mode on its own thread: see testserver.h.
+ * An rf_server in test mode (faults.h) on its own thread: see testserver.h.
  *
  * The thread owns the loop.  ts_start waits (mutex + condition) until the
  * server listens or failed; ts_stop wakes the loop with uv_async_send, the
@@ -21,7 +21,8 @@
 
 #include <uv.h>
 
-#include "server.h"
+#include "faults.h"
+#include "server/server.h"
 
 struct ts_server {
   pthread_t thread;
@@ -82,6 +83,8 @@ static void *ts_main(void *arg)
     o.log_cb = ts_log;
   rc = rf_server_new(&t->srv, &o);
   if (rc == 0)
+    rc = faults_install(t->srv) == 0 ? 0 : RF_ENOMEM;
+  if (rc == 0)
     rc = uv_async_init(&t->loop, &t->stop, ts_on_stop);
   if (rc != 0) {
     fprintf(stderr, "testserver: cannot start: %d\n", rc);
@@ -93,7 +96,6 @@ static void *ts_main(void *arg)
     return NULL;
   }
   t->stop.data = t;
-  rf__server_enable_testing(t->srv);
   if (t->idle_ms != 0)
     rf__server_set_idle_timeout(t->srv, t->idle_ms);
   t->port = rf_server_port(t->srv);
@@ -233,7 +235,7 @@ int ts_file_matches_gen(const char *path, uint64_t size, uint64_t seed)
     size_t n = size - off < bufsz ? (size_t)(size - off) : bufsz;
     if (fread(got, 1, n, f) != n)
       goto out;
-    rf__gen_fill(want, off, n, seed);
+    faults_gen_fill(want, off, n, seed);
     if (memcmp(got, want, n) != 0)
       goto out;
     off += n;
@@ -260,7 +262,7 @@ int ts_write_gen_file(const char *path, uint64_t size, uint64_t seed)
     goto out;
   while (off < size) {
     size_t n = size - off < bufsz ? (size_t)(size - off) : bufsz;
-    rf__gen_fill(buf, off, n, seed);
+    faults_gen_fill(buf, off, n, seed);
     if (fwrite(buf, 1, n, f) != n)
       goto out;
     off += n;

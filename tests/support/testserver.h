@@ -1,6 +1,6 @@
 /*
  * An rf_server in test mode (generated files, fault directives: see
- * engine/server.h) running on its own thread with its own uv loop, for the
+ * tests/support/faults.h) running on its own thread with its own uv loop, for the
  * tests of the engine and of the server itself.
  */
 #ifndef RF_TESTSERVER_H
@@ -55,7 +55,7 @@ void ts_stop(ts_server *t);
 
 /*
  * ts_file_matches_gen - whether the file at path holds exactly the
- * generated content of size bytes for seed (rf__gen_fill).  Returns 1 if
+ * generated content of size bytes for seed (faults_gen_fill).  Returns 1 if
  * identical, 0 otherwise (including when the file cannot be read).
  */
 int ts_file_matches_gen(const char *path, uint64_t size, uint64_t seed);

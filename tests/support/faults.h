@@ -1,21 +1,23 @@
 /*
- * Internal extensions of the range server (include/rangefetch/server.h)
- * used by the tests.  Nothing here is reachable from `rangefetch serve`.
+ * Test mode for an rf_server: generated files and fault directives, built
+ * only on the server's response hooks (engine/server/hooks.h).  Nothing of
+ * it is in the library; tests/support/testserver.c installs it.
  *
  * Test mode adds two things to a server:
  *
  * 1. Generated files.  "/gen/<SIZE>[?seed=N]" serves SIZE bytes (decimal)
- *    whose content is rf__gen_fill(..., N) (seed 1 by default), with the
+ *    whose content is faults_gen_fill(..., N) (seed 1 by default), with the
  *    ETag "gen-<SIZE>-<N>" and a Last-Modified that depends on the seed
  *    only.  No memory proportional to SIZE is used.
  *
  * 2. Fault directives in the query string, for any path.  The server keeps
  *    one record per request-target (path and query, byte for byte) with the
- *    number of requests received for it (every method, every status).
- *    "times=T" (default 1) bounds the one-shot faults: each of cut,
- *    corrupt, stall, badrange and shortlen has its own counter and applies
- *    to the first T responses of that target where it is applicable (see
- *    below).  Directives, combined with '&', unknown ones ignored:
+ *    number of GET and HEAD requests received for it (every status; other
+ *    methods get their 405 before test mode sees them).  "times=T"
+ *    (default 1) bounds the one-shot faults: each of cut, corrupt, stall,
+ *    badrange and shortlen has its own counter and applies to the first T
+ *    responses of that target where it is applicable (see below).
+ *    Directives, combined with '&', unknown ones ignored:
  *
  *    cut=K         GET responses with more than K body bytes: headers, K
  *                  body bytes, then the connection is closed.
@@ -55,9 +57,15 @@
  *    Precedence: 405 (method) > status > s503 > s429 > 400/403/404 > the
  *    range logic.  Numbers are decimal; a malformed number disables that
  *    directive.
+ *
+ * Which hook does what (engine/server/hooks.h): request counts the target
+ * and answers status/s503/s429, sets delay, norange, chunked; resolve
+ * serves /gen/; entity applies noetag and change_after's validators; range
+ * arms badrange, cut, shortlen, stall, corrupt, chunked and rate; read
+ * generates; pace stalls and rates; body corrupts and XORs.
  */
-#ifndef RF_SERVER_INTERNAL_H
-#define RF_SERVER_INTERNAL_H
+#ifndef RF_TEST_FAULTS_H
+#define RF_TEST_FAULTS_H
 
 #include <stddef.h>
 #include <stdint.h>
@@ -65,34 +73,17 @@
 #include "rangefetch/server.h"
 
 /*
- * rf__server_enable_testing - turn on generated files and fault directives
- * for s.  Call it right after rf_server_new, on the loop's thread; never
- * enabled by `rangefetch serve`.
+ * faults_install - turn on generated files and fault directives for s.
+ * Call it right after rf_server_new, on the loop's thread.  The records
+ * are released with the server.  Returns 0, or -1 without memory.
  */
-void rf__server_enable_testing(rf_server *s);
+int faults_install(rf_server *s);
 
 /*
- * rf__server_set_idle_timeout - close connections that make no progress for
- * ms milliseconds (default 60000; 0 restores the default).  Call it on the
- * loop's thread; it applies to timers armed afterwards.
- */
-void rf__server_set_idle_timeout(rf_server *s, uint64_t ms);
-
-/*
- * rf__gen_fill - fill buf with bytes [off, off + len) of the generated
+ * faults_gen_fill - fill buf with bytes [off, off + len) of the generated
  * content for seed.  Any slice equals the same slice of the whole: word i
  * (bytes 8i..8i+7, little-endian) is splitmix64(i ^ (seed * golden)).
  */
-void rf__gen_fill(void *buf, uint64_t off, size_t len, uint64_t seed);
+void faults_gen_fill(void *buf, uint64_t off, size_t len, uint64_t seed);
 
-/*
- * rf__server_requests - requests parsed by s so far (well-formed or not).
- * rf__server_connections - TCP connections s accepted so far.
- * Both are atomic reads, callable from any thread while s is alive.
- */
-uint64_t rf__server_requests(const rf_server *s);
-uint64_t rf__server_connections(const rf_server *s);
-/* rf__server_body_bytes - response body bytes written to sockets so far. */
-uint64_t rf__server_body_bytes(const rf_server *s);
-
-#endif /* RF_SERVER_INTERNAL_H */
+#endif /* RF_TEST_FAULTS_H */

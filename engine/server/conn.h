@@ -1,0 +1,119 @@
+/*
+ * The range server's insides, shared by server/server.c (listener,
+ * connections, public API) and server/respond.c (answering one request).
+ * See server/server.c for the shape and the lifetime rules.
+ */
+#ifndef RF_SERVER_CONN_H
+#define RF_SERVER_CONN_H
+
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <uv.h>
+
+#include "server/hooks.h"
+#include "server/http.h"
+
+#define SRV_CHUNK    (256 * 1024) /* body bytes per write */
+#define SRV_NBUFS    2            /* body writes queued per connection */
+#define SRV_HEAD_MAX (16 * 1024)  /* request head limit: 431 beyond */
+#define SRV_OUT_MAX  2048         /* response head (and short body) */
+
+/* One body buffer and the write that sends it. */
+typedef struct srv_buf {
+  uv_write_t req;
+  struct srv_conn *conn;
+  char *data;         /* SRV_CHUNK bytes, allocated on first use */
+  size_t content_len; /* content bytes in the write in flight */
+  int busy;           /* being filled or written */
+  char pre[24];       /* chunk-size line for chunked bodies */
+} srv_buf;
+
+enum { SRV_K_TEXT, SRV_K_FILE, SRV_K_VIRTUAL };
+enum { SRV_PH_RESOLVE, SRV_PH_BODY };
+
+/* The request being answered and the state of its response. */
+typedef struct srv_resp {
+  rf__srv_request req;
+  rf__srv_exchange x; /* what hooks see; also the response's plan */
+  int phase;          /* SRV_PH_* */
+  int kind;           /* SRV_K_* */
+  uv_file fd;         /* SRV_K_FILE: open file, or -1 */
+  uint64_t limit;     /* body bytes actually produced (<= x.len) */
+  uint64_t produced;  /* body bytes handed to buffers so far */
+  uint64_t sent;      /* body bytes whose write completed */
+  uint64_t text_len;  /* short body carried in the head write */
+  int tail_sent;      /* chunked terminator queued */
+  int waiting;        /* wait timer armed (delay or pace) */
+  int logged;
+  srv_buf *filling; /* buffer whose file read is in flight */
+} srv_resp;
+
+/* One accepted connection. */
+typedef struct srv_conn {
+  rf_server *srv;
+  struct srv_conn *prev;
+  struct srv_conn *next;
+  uv_tcp_t tcp;
+  uv_timer_t idle; /* idle timeout, then lingering close */
+  uv_timer_t wait; /* the head's delay, the body's pace */
+  uv_fs_t fs;      /* the one file-system request in flight */
+  uv_write_t head_req;
+  uv_write_t tail_req;
+  uv_shutdown_t shut_req;
+  unsigned refs;   /* open handles + fs request in flight */
+  unsigned writes; /* uv_write requests in flight */
+  int closing;
+  int lingering;
+  int reading;
+  int responding;
+  int fs_busy;
+  void *hook_data; /* the hooks' per-connection data */
+  srv_resp r;
+  srv_buf bufs[SRV_NBUFS];
+  size_t in_len;
+  char in[SRV_HEAD_MAX];
+  char out[SRV_OUT_MAX];
+  char crlf[2];
+  char tail[5];
+} srv_conn;
+
+struct rf_server {
+  uv_loop_t *loop;
+  uv_tcp_t listener;
+  char *root; /* realpath of the served directory */
+  size_t root_len;
+  void (*log_cb)(const char *line, void *user_data);
+  void *user_data;
+  const rf__server_hooks *hooks; /* never NULL (an empty table) */
+  void *hooks_ctx;
+  uint16_t port;
+  int closing;
+  int listener_open;
+  uint64_t idle_ms;
+  srv_conn *conns;
+  size_t nconns;
+  unsigned pending; /* asynchronous closes of files in flight */
+  _Atomic uint64_t requests;
+  _Atomic uint64_t body_bytes; /* body bytes handed to the kernel */
+  _Atomic uint64_t connections;
+};
+
+/* server.c: the connection's life. */
+void rf__srv_conn_close(srv_conn *c);
+void rf__srv_conn_unref(srv_conn *c);
+void rf__srv_conn_touch(srv_conn *c);
+void rf__srv_conn_wait(srv_conn *c, uint64_t ms);
+void rf__srv_conn_linger(srv_conn *c);
+void rf__srv_conn_process(srv_conn *c);
+void rf__srv_resp_reset(srv_conn *c);
+void rf__srv_resp_log(srv_conn *c);
+void rf__srv_release_file(srv_conn *c);
+
+/* respond.c: answering the request in c->r. */
+void rf__srv_req_start(srv_conn *c);
+void rf__srv_send_head(srv_conn *c);
+void rf__srv_pump(srv_conn *c);
+
+#endif /* RF_SERVER_CONN_H */

@@ -1,0 +1,537 @@
+/*
+ * The range server: HTTP/1.1 on libuv, serving the files under one
+ * directory with single-range support.  This file holds the listener, the
+ * life of a connection and the public API; server/respond.c answers one
+ * request, server/http.c reads requests and evaluates ranges.
+ *
+ * Shape
+ *   One uv_tcp_t listener; one srv_conn per accepted connection.  A
+ *   connection reads until it holds a complete request head, stops reading,
+ *   answers, then goes back to the bytes it already holds (pipelining) or
+ *   to reading.  Files are resolved, opened, stat'ed and read with uv_fs_*
+ *   requests on the thread pool, never on the loop thread.  The body goes
+ *   out in chunks of SRV_CHUNK bytes with at most SRV_NBUFS writes queued
+ *   per connection and at most one read from the file in flight: the next
+ *   chunk is produced only once a buffer is free again (back-pressure).
+ *
+ * Lifetime
+ *   A connection owns three handles (tcp, idle timer, wait timer) and at
+ *   most one uv_fs_t in flight; conn->refs counts them and the memory goes
+ *   when the last one is done.  The server goes when its listener is closed,
+ *   every connection is gone and every asynchronous close(2) has finished,
+ *   which all happens while the caller runs the loop after rf_server_free.
+ *
+ * Signals
+ *   libuv writes with write(2): a peer that hangs up while a body is being
+ *   sent raises SIGPIPE.  The process hosting a server must ignore SIGPIPE
+ *   (signal(SIGPIPE, SIG_IGN)), as every libuv program does; the library
+ *   does not change signal dispositions itself.
+ *
+ * Hooks (server/hooks.h) let the tests change answers; without them the
+ * server is exactly what `rangefetch serve` runs.
+ */
+#include "server/server.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "server/conn.h"
+
+#define SRV_IDLE_MS   60000 /* default idle timeout */
+#define SRV_LINGER_MS 2000  /* wait for the peer's FIN after ours */
+
+/* An asynchronous close(2) that outlives its connection. */
+typedef struct srv_fsclose {
+  uv_fs_t req;
+  rf_server *srv;
+} srv_fsclose;
+
+/* The hooks of a server nobody hooked into: none. */
+static const rf__server_hooks srv_no_hooks;
+
+/* Map a libuv error to an RF_E* code. */
+static int map_uv_error(int err)
+{
+  switch (err) {
+  case UV_EADDRINUSE:
+    return RF_EBUSY;
+  case UV_EACCES:
+  case UV_EPERM:
+    return RF_EACCES;
+  case UV_ENOMEM:
+    return RF_ENOMEM;
+  case UV_EADDRNOTAVAIL:
+  case UV_EINVAL:
+  case UV_EAFNOSUPPORT:
+    return RF_EINVAL;
+  default:
+    return RF_EIO;
+  }
+}
+
+/* -------------------------------------------------------- server & conns */
+
+/* Release the server once nothing refers to it any more. */
+static void srv_maybe_free(rf_server *s)
+{
+  if (!s->closing || s->listener_open || s->nconns != 0 || s->pending != 0)
+    return;
+  if (s->hooks->destroy != NULL)
+    s->hooks->destroy(s->hooks_ctx);
+  free(s->root);
+  free(s);
+}
+
+static void on_listener_closed(uv_handle_t *h)
+{
+  rf_server *s = h->data;
+
+  s->listener_open = 0;
+  srv_maybe_free(s);
+}
+
+static void on_fsclose_done(uv_fs_t *req)
+{
+  srv_fsclose *fc = req->data;
+  rf_server *s = fc->srv;
+
+  uv_fs_req_cleanup(req);
+  free(fc);
+  s->pending--;
+  srv_maybe_free(s);
+}
+
+/* Close the response's file, if open, without blocking the loop. */
+void rf__srv_release_file(srv_conn *c)
+{
+  rf_server *s = c->srv;
+  srv_fsclose *fc;
+  uv_file fd = c->r.fd;
+  uv_fs_t sync_req;
+
+  if (fd < 0 || c->fs_busy)
+    return; /* the request in flight closes it when it completes */
+  c->r.fd = -1;
+  fc = malloc(sizeof(*fc));
+  if (fc != NULL) {
+    fc->srv = s;
+    fc->req.data = fc;
+    if (uv_fs_close(s->loop, &fc->req, fd, on_fsclose_done) == 0) {
+      s->pending++;
+      return;
+    }
+    free(fc);
+  }
+  /* No memory for a request: close(2) of a regular file does not block. */
+  uv_fs_close(s->loop, &sync_req, fd, NULL);
+  uv_fs_req_cleanup(&sync_req);
+}
+
+/* Forget the response: frees the target, resets every field. */
+void rf__srv_resp_reset(srv_conn *c)
+{
+  free(c->r.req.target);
+  memset(&c->r, 0, sizeof(c->r));
+  c->r.fd = -1;
+  c->r.x.conn_data = &c->hook_data;
+}
+
+void rf__srv_conn_unref(srv_conn *c)
+{
+  rf_server *s = c->srv;
+  size_t i;
+
+  if (--c->refs != 0)
+    return;
+  if (c->prev != NULL)
+    c->prev->next = c->next;
+  else
+    s->conns = c->next;
+  if (c->next != NULL)
+    c->next->prev = c->prev;
+  s->nconns--;
+  if (c->hook_data != NULL && s->hooks->conn_free != NULL)
+    s->hooks->conn_free(s->hooks_ctx, c->hook_data);
+  for (i = 0; i < SRV_NBUFS; i++)
+    free(c->bufs[i].data);
+  free(c->r.req.target);
+  free(c);
+  srv_maybe_free(s);
+}
+
+static void on_conn_handle_closed(uv_handle_t *h)
+{
+  rf__srv_conn_unref(h->data);
+}
+
+/* Deliver the access log line of the current request, once. */
+void rf__srv_resp_log(srv_conn *c)
+{
+  rf_server *s = c->srv;
+  srv_resp *r = &c->r;
+  char target[1024];
+  char line[1200];
+  size_t i;
+  const char *t = r->req.target != NULL ? r->req.target : "-";
+
+  if (s->log_cb == NULL || r->logged)
+    return;
+  r->logged = 1;
+  for (i = 0; t[i] != '\0' && i < sizeof(target) - 1; i++) {
+    unsigned char ch = (unsigned char)t[i];
+    target[i] = ch > 0x20 && ch < 0x7f ? (char)ch : '?';
+  }
+  target[i] = '\0';
+  snprintf(line, sizeof(line), "%s %s %d %" PRIu64,
+           r->req.method[0] != '\0' ? r->req.method : "-", target, r->x.status,
+           r->sent);
+  s->log_cb(line, s->user_data);
+}
+
+/* Close the connection now; its memory goes with the last close callback. */
+void rf__srv_conn_close(srv_conn *c)
+{
+  if (c->closing)
+    return;
+  c->closing = 1;
+  if (c->responding)
+    rf__srv_resp_log(c);
+  uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
+  uv_close((uv_handle_t *)&c->idle, on_conn_handle_closed);
+  uv_close((uv_handle_t *)&c->wait, on_conn_handle_closed);
+  rf__srv_release_file(c);
+}
+
+static void on_idle_timeout(uv_timer_t *t)
+{
+  rf__srv_conn_close(t->data);
+}
+
+/* Restart the idle timer after progress (not while a wait holds us). */
+void rf__srv_conn_touch(srv_conn *c)
+{
+  if (c->closing || c->r.waiting)
+    return;
+  uv_timer_start(&c->idle, on_idle_timeout,
+                 c->lingering ? SRV_LINGER_MS : c->srv->idle_ms, 0);
+}
+
+static void on_wait_timer(uv_timer_t *t)
+{
+  srv_conn *c = t->data;
+  srv_resp *r = &c->r;
+
+  r->waiting = 0;
+  rf__srv_conn_touch(c);
+  if (r->phase == SRV_PH_RESOLVE) {
+    r->x.delay_ms = 0;
+    rf__srv_send_head(c);
+    return;
+  }
+  rf__srv_pump(c);
+}
+
+/* Arm the wait timer for ms; the idle timer sleeps meanwhile. */
+void rf__srv_conn_wait(srv_conn *c, uint64_t ms)
+{
+  c->r.waiting = 1;
+  uv_timer_stop(&c->idle);
+  uv_timer_start(&c->wait, on_wait_timer, ms, 0);
+}
+
+/* ---------------------------------------------------------------- reading */
+
+static void on_alloc(uv_handle_t *h, size_t suggested, uv_buf_t *buf)
+{
+  srv_conn *c = h->data;
+
+  (void)suggested;
+  if (c->lingering)
+    c->in_len = 0; /* discarding what the peer still sends */
+  *buf = uv_buf_init(c->in + c->in_len, (unsigned)(SRV_HEAD_MAX - c->in_len));
+}
+
+static void on_read(uv_stream_t *st, ssize_t nread, const uv_buf_t *buf)
+{
+  srv_conn *c = st->data;
+
+  (void)buf;
+  if (c->closing)
+    return;
+  if (nread < 0) {
+    if (nread == UV_ENOBUFS && !c->lingering) {
+      rf__srv_conn_process(c); /* full buffer: answers 431 */
+      return;
+    }
+    rf__srv_conn_close(c);
+    return;
+  }
+  if (nread == 0)
+    return;
+  rf__srv_conn_touch(c);
+  if (c->lingering) {
+    c->in_len = 0;
+    return;
+  }
+  c->in_len += (size_t)nread;
+  rf__srv_conn_process(c);
+}
+
+static void conn_read_start(srv_conn *c)
+{
+  if (c->reading || c->closing)
+    return;
+  if (uv_read_start((uv_stream_t *)&c->tcp, on_alloc, on_read) != 0) {
+    rf__srv_conn_close(c);
+    return;
+  }
+  c->reading = 1;
+}
+
+static void conn_read_stop(srv_conn *c)
+{
+  if (!c->reading)
+    return;
+  uv_read_stop((uv_stream_t *)&c->tcp);
+  c->reading = 0;
+}
+
+static void on_shutdown(uv_shutdown_t *req, int status)
+{
+  srv_conn *c = req->data;
+
+  if (status < 0)
+    rf__srv_conn_close(c);
+}
+
+/*
+ * Close gracefully: send our FIN, then read and discard until the peer's
+ * FIN (or SRV_LINGER_MS), so that unread request bytes never make the
+ * kernel answer with a reset that would destroy the response in flight.
+ */
+void rf__srv_conn_linger(srv_conn *c)
+{
+  if (c->closing || c->lingering)
+    return;
+  c->lingering = 1;
+  c->in_len = 0;
+  c->shut_req.data = c;
+  if (uv_shutdown(&c->shut_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
+    rf__srv_conn_close(c);
+    return;
+  }
+  rf__srv_conn_touch(c);
+  conn_read_start(c);
+}
+
+/* Parse and start the next request held in c->in, or read more. */
+void rf__srv_conn_process(srv_conn *c)
+{
+  size_t used;
+
+  if (c->closing || c->lingering || c->responding)
+    return;
+  rf__srv_resp_reset(c);
+  used = rf__srv_parse_request(&c->r.req, c->in, c->in_len, SRV_HEAD_MAX);
+  if (used == 0) {
+    free(c->r.req.target);
+    c->r.req.target = NULL;
+    conn_read_start(c);
+    return;
+  }
+  conn_read_stop(c);
+  memmove(c->in, c->in + used, c->in_len - used);
+  c->in_len -= used;
+  c->responding = 1;
+  rf__srv_conn_touch(c);
+  rf__srv_req_start(c);
+}
+
+/* ------------------------------------------------------------- listener */
+
+static void on_connection(uv_stream_t *listener, int status)
+{
+  rf_server *s = listener->data;
+  srv_conn *c;
+
+  if (status < 0 || s->closing)
+    return;
+  c = calloc(1, sizeof(*c));
+  if (c == NULL)
+    return;
+  c->srv = s;
+  c->r.fd = -1;
+  c->crlf[0] = '\r';
+  c->crlf[1] = '\n';
+  uv_tcp_init(s->loop, &c->tcp);
+  uv_timer_init(s->loop, &c->idle);
+  uv_timer_init(s->loop, &c->wait);
+  c->tcp.data = c;
+  c->idle.data = c;
+  c->wait.data = c;
+  c->refs = 3;
+  c->next = s->conns;
+  if (s->conns != NULL)
+    s->conns->prev = c;
+  s->conns = c;
+  s->nconns++;
+  if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
+    rf__srv_conn_close(c);
+    return;
+  }
+  atomic_fetch_add_explicit(&s->connections, 1, memory_order_relaxed);
+  uv_tcp_nodelay(&c->tcp, 1);
+  rf__srv_conn_touch(c);
+  conn_read_start(c);
+}
+
+/* ------------------------------------------------------------ public API */
+
+/* The real path of the directory root into *out.  Returns 0 or RF_E*. */
+static int srv_root(const char *root, char **out)
+{
+  struct stat st;
+  char *real = realpath(root, NULL);
+
+  if (real == NULL) {
+    return errno == EACCES   ? RF_EACCES
+           : errno == ENOMEM ? RF_ENOMEM
+           : errno == EIO    ? RF_EIO
+                             : RF_ENOENT;
+  }
+  if (stat(real, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    free(real);
+    return RF_ENOENT;
+  }
+  *out = real;
+  return 0;
+}
+
+/*
+ * Bind s's listener to addr and listen.  Returns 0, or an RF_E* code after
+ * closing the listener: s is then released when the loop next runs.
+ */
+static int srv_listen(rf_server *s, const struct sockaddr_storage *addr)
+{
+  struct sockaddr_storage bound;
+  int namelen = (int)sizeof(bound);
+  int rc = uv_tcp_init(s->loop, &s->listener);
+
+  if (rc != 0)
+    return map_uv_error(rc);
+  s->listener.data = s;
+  s->listener_open = 1;
+  rc = uv_tcp_bind(&s->listener, (const struct sockaddr *)addr, 0);
+  if (rc == 0)
+    rc = uv_listen((uv_stream_t *)&s->listener, 511, on_connection);
+  if (rc == 0)
+    rc = uv_tcp_getsockname(&s->listener, (struct sockaddr *)&bound, &namelen);
+  if (rc != 0) {
+    s->closing = 1;
+    uv_close((uv_handle_t *)&s->listener, on_listener_closed);
+    return map_uv_error(rc);
+  }
+  if (bound.ss_family == AF_INET6)
+    s->port = ntohs(((struct sockaddr_in6 *)&bound)->sin6_port);
+  else
+    s->port = ntohs(((struct sockaddr_in *)&bound)->sin_port);
+  return 0;
+}
+
+int rf_server_new(rf_server **out, const rf_server_options *opts)
+{
+  rf_server *s = NULL;
+  struct sockaddr_storage addr;
+  const char *host;
+  char *root = NULL;
+  int rc;
+
+  if (out == NULL)
+    return RF_EINVAL;
+  *out = NULL;
+  if (opts == NULL || opts->version != RF_SERVER_OPTIONS_VERSION ||
+      opts->loop == NULL || opts->root == NULL)
+    return RF_EINVAL;
+  host = opts->host != NULL ? opts->host : "127.0.0.1";
+  memset(&addr, 0, sizeof(addr));
+  if (uv_ip4_addr(host, opts->port, (struct sockaddr_in *)&addr) != 0 &&
+      uv_ip6_addr(host, opts->port, (struct sockaddr_in6 *)&addr) != 0)
+    return RF_EINVAL;
+  rc = srv_root(opts->root, &root);
+  if (rc != 0)
+    return rc;
+  s = calloc(1, sizeof(*s));
+  if (s == NULL) {
+    free(root);
+    return RF_ENOMEM;
+  }
+  s->loop = opts->loop;
+  s->root = root;
+  s->root_len = strlen(root);
+  s->log_cb = opts->log_cb;
+  s->user_data = opts->user_data;
+  s->hooks = &srv_no_hooks;
+  s->idle_ms = SRV_IDLE_MS;
+  atomic_init(&s->requests, 0);
+  atomic_init(&s->body_bytes, 0);
+  atomic_init(&s->connections, 0);
+  rc = srv_listen(s, &addr);
+  if (rc != 0) {
+    if (!s->closing) { /* the listener never opened */
+      free(s->root);
+      free(s);
+    }
+    return rc;
+  }
+  *out = s;
+  return 0;
+}
+
+uint16_t rf_server_port(const rf_server *server)
+{
+  return server != NULL ? server->port : 0;
+}
+
+void rf_server_free(rf_server *server)
+{
+  srv_conn *c;
+
+  if (server == NULL || server->closing)
+    return;
+  server->closing = 1;
+  uv_close((uv_handle_t *)&server->listener, on_listener_closed);
+  for (c = server->conns; c != NULL; c = c->next)
+    rf__srv_conn_close(c);
+}
+
+void rf__server_set_hooks(rf_server *s, const rf__server_hooks *hooks,
+                          void *ctx)
+{
+  s->hooks = hooks != NULL ? hooks : &srv_no_hooks;
+  s->hooks_ctx = ctx;
+}
+
+void rf__server_set_idle_timeout(rf_server *s, uint64_t ms)
+{
+  s->idle_ms = ms != 0 ? ms : SRV_IDLE_MS;
+}
+
+uint64_t rf__server_requests(const rf_server *s)
+{
+  return atomic_load_explicit(&s->requests, memory_order_relaxed);
+}
+
+uint64_t rf__server_body_bytes(const rf_server *s)
+{
+  return atomic_load_explicit(&s->body_bytes, memory_order_relaxed);
+}
+
+uint64_t rf__server_connections(const rf_server *s)
+{
+  return atomic_load_explicit(&s->connections, memory_order_relaxed);
+}
