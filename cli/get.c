@@ -4,7 +4,7 @@
 #endif
 
 #include "cli.h"
-#include "parse.h"
+#include "textutil.h"
 #include "args.h"
 #include "progress.h"
 #include "proxyopts.h"
@@ -290,8 +290,8 @@ static char *url_file_name(const url_parts *u)
   for (c = seg; c < end; c++) {
     int hi, lo;
 
-    if (*c == '%' && end - c >= 3 && (hi = rf__hexval(c[1])) >= 0 &&
-        (lo = rf__hexval(c[2])) >= 0) {
+    if (*c == '%' && end - c >= 3 && (hi = rfx_hexval(c[1])) >= 0 &&
+        (lo = rfx_hexval(c[2])) >= 0) {
       name[n++] = (char)(hi * 16 + lo);
       c += 2;
     } else {

@@ -260,8 +260,8 @@ static int mf_unhex(const char *s, size_t n, unsigned char *out, size_t nbytes)
   if (n != 2 * nbytes)
     return -1;
   for (i = 0; i < nbytes; i++) {
-    int hi = rf__hexval(s[2 * i]);
-    int lo = rf__hexval(s[2 * i + 1]);
+    int hi = rfx_hexval(s[2 * i]);
+    int lo = rfx_hexval(s[2 * i + 1]);
 
     if (hi < 0 || lo < 0)
       return -1;

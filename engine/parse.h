@@ -5,6 +5,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "textutil.h" /* rfx_hexval, rfx_utf8_len (util/) */
+
 /* A parsed "Content-Range: bytes first-last/complete" header value. */
 typedef struct rf__content_range {
   int unsatisfied;  /* 1: "bytes *<slash>complete" (a 416 answer) */
@@ -22,16 +24,6 @@ typedef struct rf__content_range {
  * that several optional settings are copied first and checked once. */
 char *rf__strdup_opt(const char *s, int *oom);
 
-/* Value of the hex digit c (either case), or -1. */
-int rf__hexval(int c);
-
-/*
- * Length (1-4) of the valid UTF-8 sequence at s, looking at no more than n
- * bytes, or 0 when there is none: a stray or missing continuation byte,
- * an overlong form, a surrogate, a code point past U+10FFFF.  ASCII bytes
- * (control characters included) are sequences of 1.
- */
-size_t rf__utf8_len(const unsigned char *s, size_t n);
 
 int rf__parse_content_range(const char *s, size_t len, rf__content_range *out);
 

@@ -35,18 +35,33 @@ int rf__engine_add_static(rf_engine *e, const rf__static_config *cfg)
   return rc;
 }
 
-int rf_engine_add_static_resolver(rf_engine *e, const char *proxy,
-                                  const char *http_proxy,
-                                  const char *https_proxy,
-                                  const char *no_proxy)
+void rf_static_resolver_options_init(rf_static_resolver_options *opts)
+{
+  if (opts == NULL)
+    return;
+  memset(opts, 0, sizeof(*opts));
+  opts->version = RF_STATIC_RESOLVER_OPTIONS_VERSION;
+}
+
+int rf_engine_add_static_resolver(rf_engine *e,
+                                  const rf_static_resolver_options *opts)
 {
   rf__static_config cfg;
 
+  if (opts == NULL || opts->version == 0 ||
+      opts->version > RF_STATIC_RESOLVER_OPTIONS_VERSION)
+    return RF_EINVAL;
   memset(&cfg, 0, sizeof(cfg));
-  cfg.proxy = proxy;
-  cfg.http_proxy = http_proxy;
-  cfg.https_proxy = https_proxy;
-  cfg.no_proxy = no_proxy;
+  cfg.name = opts->name;
+  cfg.label = opts->label;
+  cfg.proxy = opts->proxy;
+  cfg.http_proxy = opts->http_proxy;
+  cfg.https_proxy = opts->https_proxy;
+  cfg.no_proxy = opts->no_proxy;
+  cfg.user = opts->user;
+  cfg.password = opts->password;
+  cfg.auth = opts->auth;
+  cfg.ca_file = opts->ca_file;
   return rf__engine_add_static(e, &cfg);
 }
 

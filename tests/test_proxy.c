@@ -513,12 +513,14 @@ Test(proxy, job_proxy_option_bypasses_the_chain)
 Test(proxy, static_resolver_per_scheme_and_no_proxy)
 {
   rf_engine *e = logbuf_engine(NULL);
+  rf_static_resolver_options so = RF_STATIC_RESOLVER_OPTIONS_INIT;
   outcome o;
   char dead[64];
 
   snprintf(dead, sizeof(dead), "http://127.0.0.1:%u", dead_port);
   /* https only: http URLs get no opinion, then direct. */
-  cr_assert_eq(rf_engine_add_static_resolver(e, NULL, NULL, dead, NULL), 0);
+  so.https_proxy = dead;
+  cr_assert_eq(rf_engine_add_static_resolver(e, &so), 0);
   memset(&o, 0, sizeof(o));
   add_job(e, 100000, 9, "scheme", &o, NULL);
   rf_engine_run(e);
@@ -527,20 +529,95 @@ Test(proxy, static_resolver_per_scheme_and_no_proxy)
   rf_engine_free(e);
 
   e = logbuf_engine(NULL);
-  cr_assert_eq(rf_engine_add_static_resolver(e, dead, NULL, NULL,
-                                             "localhost,127.0.0.0/8"),
-               0);
+  rf_static_resolver_options_init(&so);
+  so.proxy = dead;
+  so.no_proxy = "localhost,127.0.0.0/8";
+  cr_assert_eq(rf_engine_add_static_resolver(e, &so), 0);
   memset(&o, 0, sizeof(o));
   add_job(e, 100000, 9, "noproxy", &o, NULL);
   rf_engine_run(e);
   rf_engine_free(e);
   cr_assert_eq(o.error, 0, "%s", o.message);
   cr_assert(strstr(o.route, "no_proxy") != NULL, "%s", o.route);
-  cr_assert_eq(rf_engine_add_static_resolver(NULL, dead, NULL, NULL, NULL),
-               RF_EINVAL);
+  cr_assert_eq(rf_engine_add_static_resolver(NULL, &so), RF_EINVAL);
   e = logbuf_engine(NULL);
-  cr_assert_eq(rf_engine_add_static_resolver(e, "ftp://x", NULL, NULL, NULL),
-               RF_EURL);
+  cr_assert_eq(rf_engine_add_static_resolver(e, NULL), RF_EINVAL);
+  rf_static_resolver_options_init(&so);
+  so.proxy = "ftp://alice:secret@x";
+  so.label = "corp.conf";
+  cr_assert_eq(rf_engine_add_static_resolver(e, &so), RF_EURL);
+  cr_assert(strstr(rf_engine_last_error(e), "corp.conf") != NULL, "%s",
+            rf_engine_last_error(e));
+  cr_assert_null(strstr(rf_engine_last_error(e), "secret"));
+  rf_engine_free(e);
+}
+
+/* name, label, user and auth of the static resolver's options reach the
+ * route: the explanation names the resolver and the label, and the
+ * candidate carries the user (never the password). */
+static void on_static_explained(const rf_route_info *info, void *ud)
+{
+  rf_route_info *out = ud;
+  static rf_proxy cand;
+  static char chosen[300], user[64];
+
+  snprintf(chosen, sizeof(chosen), "%s", info->chosen_by);
+  out->chosen_by = chosen;
+  out->ncandidates = info->ncandidates;
+  if (info->ncandidates > 0) {
+    cand = info->candidates[0];
+    snprintf(user, sizeof(user), "%s",
+             cand.user != NULL ? cand.user : "");
+    cand.user = user;
+    cand.host = NULL;
+    cand.ca_file = NULL;
+    out->candidates = &cand;
+  }
+}
+
+Test(proxy, static_resolver_options_reach_the_route)
+{
+  rf_engine *e = logbuf_engine(NULL);
+  rf_static_resolver_options so;
+  rf_route_info got;
+
+  rf_static_resolver_options_init(&so);
+  cr_assert_eq(so.version, RF_STATIC_RESOLVER_OPTIONS_VERSION);
+  so.name = "corp";
+  so.label = "corp.conf";
+  so.proxy = "http://p.example:3128";
+  so.user = "alice";
+  so.password = "secret";
+  so.auth = RF_PROXY_AUTH_NTLM;
+  cr_assert_eq(rf_engine_add_static_resolver(e, &so), 0);
+  memset(&got, 0, sizeof(got));
+  cr_assert_eq(rf_engine_explain(e, "http://h.example/x", on_static_explained,
+                                 &got),
+               0);
+  rf_engine_run(e);
+  rf_engine_free(e);
+  cr_assert_not_null(got.chosen_by);
+  cr_assert(strncmp(got.chosen_by, "corp: ", 6) == 0, "%s", got.chosen_by);
+  cr_assert(strstr(got.chosen_by, "corp.conf") != NULL, "%s", got.chosen_by);
+  cr_assert_null(strstr(got.chosen_by, "secret"));
+  cr_assert_eq(got.ncandidates, 1);
+  cr_assert_str_eq(got.candidates[0].user, "alice");
+  cr_assert_null(got.candidates[0].password);
+  cr_assert_eq(got.candidates[0].auth, RF_PROXY_AUTH_NTLM);
+}
+
+Test(proxy, static_resolver_options_versions)
+{
+  rf_engine *e = logbuf_engine(NULL);
+  rf_static_resolver_options so = RF_STATIC_RESOLVER_OPTIONS_INIT;
+
+  so.proxy = "direct";
+  so.version = 0;
+  cr_assert_eq(rf_engine_add_static_resolver(e, &so), RF_EINVAL);
+  so.version = RF_STATIC_RESOLVER_OPTIONS_VERSION + 1;
+  cr_assert_eq(rf_engine_add_static_resolver(e, &so), RF_EINVAL);
+  so.version = RF_STATIC_RESOLVER_OPTIONS_VERSION;
+  cr_assert_eq(rf_engine_add_static_resolver(e, &so), 0);
   rf_engine_free(e);
 }
 
