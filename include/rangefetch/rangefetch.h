@@ -229,10 +229,6 @@ typedef struct rf_job_options {
    * (If-Range), the pieces on disk are hashed again, and only what is
    * missing or bad is fetched. */
   int no_resume;
-  /* 1: no hashing and no journal (no resume).  For measuring the cost of
-   * verification; not with a manifest. */
-  int no_verify;
-
   /* Credentials "USER[:PASSWORD]" for every proxy of the route that has
    * none of its own (a proxy URL's or a resolver's come first).  NULL:
    * none (Negotiate then uses the Kerberos ticket cache). */
@@ -242,6 +238,13 @@ typedef struct rf_job_options {
   unsigned proxy_auth;
   /* CA bundle to verify HTTPS proxies; NULL: the system's. */
   const char *proxy_ca_file;
+
+  /* Measurement knobs, for benchmarks only (`rangefetch bench`, `get
+   * --no-verify`): they switch off what makes a download safe.  Leave
+   * them 0 in an application. */
+  /* 1: no hashing and no journal (no resume).  For measuring the cost of
+   * verification; not with a manifest. */
+  int no_verify;
   /* 1: download, but keep nothing: no file is created (output may be
    * NULL), no hashing, no journal.  For measuring a network or a proxy
    * (rangefetch bench); not with a manifest. */
