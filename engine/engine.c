@@ -31,6 +31,14 @@ static void on_curl_after(rf__curlm *m, void *ud)
   }
 }
 
+void rf_engine_options_init(rf_engine_options *opts)
+{
+  rf_engine_options defaults = RF_ENGINE_OPTIONS_INIT;
+
+  if (opts != NULL)
+    *opts = defaults;
+}
+
 int rf_engine_new(rf_engine **out, const rf_engine_options *opts)
 {
   rf_engine_options defaults = RF_ENGINE_OPTIONS_INIT;
@@ -42,7 +50,7 @@ int rf_engine_new(rf_engine **out, const rf_engine_options *opts)
   *out = NULL;
   if (opts == NULL)
     opts = &defaults;
-  if (opts->version != RF_ENGINE_OPTIONS_VERSION)
+  if (opts->version == 0 || opts->version > RF_ENGINE_OPTIONS_VERSION)
     return RF_EINVAL;
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     return RF_EIO;
@@ -166,6 +174,8 @@ void rf_engine_free(rf_engine *e)
 
 void rf_job_options_init(rf_job_options *opts)
 {
+  if (opts == NULL)
+    return;
   memset(opts, 0, sizeof(*opts));
   opts->version = RF_JOB_OPTIONS_VERSION;
 }
@@ -177,7 +187,8 @@ int rf_job_add(rf_engine *e, rf_job **out, const rf_job_options *opts)
 
   if (out != NULL)
     *out = NULL;
-  if (e == NULL || opts == NULL || opts->version != RF_JOB_OPTIONS_VERSION)
+  if (e == NULL || opts == NULL || opts->version == 0 ||
+      opts->version > RF_JOB_OPTIONS_VERSION)
     return RF_EINVAL;
   e->last_error[0] = '\0';
   if (e->freeing)

@@ -90,12 +90,27 @@ int rf__engine_add_pac(rf_engine *e, const rf__pacres_config *cfg,
   return rc;
 }
 
+void rf_pac_options_init(rf_pac_options *opts)
+{
+  rf_pac_options defaults = RF_PAC_OPTIONS_INIT;
+
+  if (opts != NULL)
+    *opts = defaults;
+}
+
+/* opts NULL (the defaults) or of a version this library knows. */
+static int pac_options_ok(const rf_pac_options *opts)
+{
+  return opts == NULL ||
+         (opts->version != 0 && opts->version <= RF_PAC_OPTIONS_VERSION);
+}
+
 int rf_engine_add_pac_resolver(rf_engine *e, const char *location,
                                const rf_pac_options *opts)
 {
   rf__pacres_config cfg;
 
-  if (location == NULL || location[0] == '\0')
+  if (location == NULL || location[0] == '\0' || !pac_options_ok(opts))
     return RF_EINVAL;
   memset(&cfg, 0, sizeof(cfg));
   cfg.location = location;
@@ -108,6 +123,8 @@ int rf_engine_add_wpad_resolver(rf_engine *e, const rf_pac_options *opts)
 {
   rf__pacres_config pc;
 
+  if (!pac_options_ok(opts))
+    return RF_EINVAL;
   memset(&pc, 0, sizeof(pc));
   pc.discovery = &rf__wpad_system_discovery;
   if (opts != NULL)

@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "rangefetch/rangefetch.h"
+#include "rangefetch/proxy.h"
 #include "server.h"
 #include "support/logbuf.h"
 #include "support/testserver.h"
@@ -952,4 +953,113 @@ Test(engine, staging_pool_fits_every_connection)
   rf_engine_run(e);
   rf_engine_free(e);
   free(url);
+}
+
+/*
+ * Versioned options: every options struct is accepted from version 1 up
+ * to the library's own (older callers keep working), and version 0 or a
+ * newer version than the library knows is refused with RF_EINVAL.  The
+ * RF_*_INIT macros and the rf_*_init() functions agree.
+ */
+Test(engine, options_versions)
+{
+  rf_engine_options eo, eo_macro = RF_ENGINE_OPTIONS_INIT;
+  rf_job_options jo, jo_macro = RF_JOB_OPTIONS_INIT;
+  rf_server_options so, so_macro = RF_SERVER_OPTIONS_INIT;
+  rf_pac_options po, po_macro = RF_PAC_OPTIONS_INIT;
+  rf_static_resolver_options sro,
+      sro_macro = RF_STATIC_RESOLVER_OPTIONS_INIT;
+  rf_engine *e = NULL;
+  rf_server *s = NULL;
+  rf_job *job = NULL;
+  uv_loop_t loop;
+
+  memset(&eo, 0xff, sizeof(eo));
+  rf_engine_options_init(&eo);
+  cr_assert_eq(eo.version, eo_macro.version);
+  cr_assert_eq(eo.version, RF_ENGINE_OPTIONS_VERSION);
+  cr_assert_eq(eo.log_level, eo_macro.log_level);
+  cr_assert(eo.loop == NULL && eo.log_cb == NULL && eo.log_user_data == NULL);
+  memset(&jo, 0xff, sizeof(jo));
+  rf_job_options_init(&jo);
+  cr_assert_eq(jo.version, jo_macro.version);
+  cr_assert_eq(jo.version, RF_JOB_OPTIONS_VERSION);
+  cr_assert(jo.url == NULL && jo.connections == 0 && jo.discard == 0 &&
+            jo_macro.url == NULL && jo_macro.discard == 0);
+  memset(&so, 0xff, sizeof(so));
+  rf_server_options_init(&so);
+  cr_assert_eq(so.version, so_macro.version);
+  cr_assert_eq(so.version, RF_SERVER_OPTIONS_VERSION);
+  cr_assert(so.loop == NULL && so.host == NULL && so.port == 0);
+  memset(&po, 0xff, sizeof(po));
+  rf_pac_options_init(&po);
+  cr_assert_eq(po.version, po_macro.version);
+  cr_assert_eq(po.version, RF_PAC_OPTIONS_VERSION);
+  cr_assert(po.deadline_ms == 0 && po.mandatory == 0);
+  memset(&sro, 0xff, sizeof(sro));
+  rf_static_resolver_options_init(&sro);
+  cr_assert_eq(sro.version, sro_macro.version);
+  cr_assert_eq(sro.version, RF_STATIC_RESOLVER_OPTIONS_VERSION);
+  cr_assert(sro.proxy == NULL && sro.ca_file == NULL && sro.auth == 0);
+
+  /* Engine. */
+  eo.version = 0;
+  cr_assert_eq(rf_engine_new(&e, &eo), RF_EINVAL);
+  cr_assert_null(e);
+  eo.version = RF_ENGINE_OPTIONS_VERSION + 1;
+  cr_assert_eq(rf_engine_new(&e, &eo), RF_EINVAL);
+  cr_assert_null(e);
+  eo.version = RF_ENGINE_OPTIONS_VERSION;
+  cr_assert_eq(rf_engine_new(&e, &eo), 0);
+
+  /* Job. */
+  jo.url = "http://127.0.0.1:1/x";
+  jo.output = out_path("versions");
+  jo.version = 0;
+  cr_assert_eq(rf_job_add(e, &job, &jo), RF_EINVAL);
+  cr_assert_null(job);
+  jo.version = RF_JOB_OPTIONS_VERSION + 1;
+  cr_assert_eq(rf_job_add(e, &job, &jo), RF_EINVAL);
+  cr_assert_null(job);
+  jo.version = RF_JOB_OPTIONS_VERSION;
+  cr_assert_eq(rf_job_add(e, &job, &jo), 0);
+  cr_assert_not_null(job);
+  rf_job_cancel(job);
+
+  /* PAC and WPAD options (NULL: the defaults). */
+  po.version = 0;
+  cr_assert_eq(rf_engine_add_pac_resolver(e, "data:,x", &po), RF_EINVAL);
+  cr_assert_eq(rf_engine_add_wpad_resolver(e, &po), RF_EINVAL);
+  po.version = RF_PAC_OPTIONS_VERSION + 1;
+  cr_assert_eq(rf_engine_add_pac_resolver(e, "data:,x", &po), RF_EINVAL);
+  cr_assert_eq(rf_engine_add_wpad_resolver(e, &po), RF_EINVAL);
+  po.version = RF_PAC_OPTIONS_VERSION;
+  cr_assert_eq(rf_engine_add_pac_resolver(e, "data:,x", &po), 0);
+
+  /* Static resolver. */
+  sro.proxy = "direct";
+  sro.version = 0;
+  cr_assert_eq(rf_engine_add_static_resolver(e, &sro), RF_EINVAL);
+  sro.version = RF_STATIC_RESOLVER_OPTIONS_VERSION + 1;
+  cr_assert_eq(rf_engine_add_static_resolver(e, &sro), RF_EINVAL);
+  sro.version = RF_STATIC_RESOLVER_OPTIONS_VERSION;
+  cr_assert_eq(rf_engine_add_static_resolver(e, &sro), 0);
+  rf_engine_run(e);
+  rf_engine_free(e);
+
+  /* Server. */
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  so.loop = &loop;
+  so.root = dir;
+  so.version = 0;
+  cr_assert_eq(rf_server_new(&s, &so), RF_EINVAL);
+  cr_assert_null(s);
+  so.version = RF_SERVER_OPTIONS_VERSION + 1;
+  cr_assert_eq(rf_server_new(&s, &so), RF_EINVAL);
+  cr_assert_null(s);
+  so.version = RF_SERVER_OPTIONS_VERSION;
+  cr_assert_eq(rf_server_new(&s, &so), 0);
+  rf_server_free(s);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_eq(uv_loop_close(&loop), 0);
 }

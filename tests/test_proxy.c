@@ -782,7 +782,7 @@ Test(proxy, pac_errors_fall_through_unless_mandatory)
   rf_engine_free(e);
 
   e = logbuf_engine(NULL);
-  memset(&po, 0, sizeof(po));
+  rf_pac_options_init(&po);
   po.mandatory = 1;
   snprintf(path, sizeof(path), "%s/missing.pac", dir);
   cr_assert_eq(rf_engine_add_pac_resolver(e, path, &po), 0);
@@ -1070,7 +1070,7 @@ Test(proxy, pac_evaluation_never_blocks_the_loop)
       " var t = Date.now(); while (Date.now() - t < 400) {}"
       " return 'DIRECT'; }";
 
-  memset(&po, 0, sizeof(po));
+  rf_pac_options_init(&po);
   po.deadline_ms = 5000;
   cr_assert_eq(rf_engine_add_pac_resolver(e, pac, &po), 0);
   uv_timer_init(rf_engine_loop(e), &timer);

@@ -278,8 +278,11 @@ rf_engine_add_static_resolver(rf_engine *engine,
  */
 RF_EXTERN int rf_engine_add_env_resolver(rf_engine *engine);
 
+#define RF_PAC_OPTIONS_VERSION 1
+
 /* Options of the PAC and WPAD resolvers. */
 typedef struct rf_pac_options {
+  unsigned version;      /* RF_PAC_OPTIONS_VERSION */
   unsigned deadline_ms;  /* CPU time per evaluation; 0: 100 */
   size_t memory_bytes;   /* script heap cap; 0: 16 MiB */
   unsigned fetch_timeout_ms; /* fetching the script; 0: 30000 */
@@ -288,13 +291,27 @@ typedef struct rf_pac_options {
                             0: the chain goes on to the next resolver */
 } rf_pac_options;
 
+#define RF_PAC_OPTIONS_INIT                                                    \
+  {                                                                            \
+    RF_PAC_OPTIONS_VERSION, 0, 0, 0, 0, 0                                      \
+  }
+
+/*
+ * rf_pac_options_init - fill opts with the defaults, as
+ * RF_PAC_OPTIONS_INIT.  NULL is a no-op.
+ */
+RF_EXTERN void rf_pac_options_init(rf_pac_options *opts);
+
 /*
  * rf_engine_add_pac_resolver - a proxy auto-config script (docs/pac.md):
  * location is an http(s) URL (fetched directly, never through a proxy, at
  * most 1 MiB, status 200, no redirect to anything but http(s)), a file
  * path, or a "data:" URL.  The script runs sandboxed on a worker thread;
  * its answers are cached per scheme+host+port, so one evaluation serves
- * every piece.  opts may be NULL.  Returns 0, RF_EINVAL, RF_ENOMEM.
+ * every piece.  opts may be NULL for the defaults.  Returns 0, RF_EINVAL
+ * (engine or location NULL or "", options version 0 or newer than
+ * RF_PAC_OPTIONS_VERSION, engine being freed), RF_EURL (not a PAC
+ * location), RF_ENOMEM.
  */
 RF_EXTERN int rf_engine_add_pac_resolver(rf_engine *engine,
                                          const char *location,
@@ -305,6 +322,9 @@ RF_EXTERN int rf_engine_add_pac_resolver(rf_engine *engine,
  * from DHCP option 252 (dhclient lease files) or DNS wpad.<domain> over the
  * search domains of /etc/resolv.conf, never past the registrable domain;
  * then as the PAC resolver.  Nothing discovered: no opinion.  Opt-in.
+ * opts may be NULL for the defaults.  Returns 0, RF_EINVAL (engine NULL,
+ * options version 0 or newer than RF_PAC_OPTIONS_VERSION, engine being
+ * freed), RF_ENOMEM.
  */
 RF_EXTERN int rf_engine_add_wpad_resolver(rf_engine *engine,
                                           const rf_pac_options *opts);

@@ -17,7 +17,16 @@
  *
  * Ownership
  *   Option structs are read during the call and never retained: strings are
- *   copied.  Pointers handed to callbacks are borrowed and valid only for the
+ *   copied.
+ *
+ * Versioned options
+ *   Every options struct starts with a version field.  Fill it with the
+ *   struct's RF_*_INIT macro or its rf_*_init() function: both set the
+ *   version this header was written for and every other field to its
+ *   default.  The library accepts any version from 1 to the one it was
+ *   built with (fields are only ever appended, so an older caller keeps
+ *   working with a newer library) and refuses 0 and newer versions with
+ *   RF_EINVAL.  Pointers handed to callbacks are borrowed and valid only for the
  *   duration of the callback.
  */
 #ifndef RF_RANGEFETCH_H
@@ -75,13 +84,20 @@ typedef struct rf_engine_options {
   }
 
 /*
+ * rf_engine_options_init - fill opts with the defaults, as
+ * RF_ENGINE_OPTIONS_INIT.  NULL is a no-op.
+ */
+RF_EXTERN void rf_engine_options_init(rf_engine_options *opts);
+
+/*
  * rf_engine_new - create an engine.
  *
  * out:  receives the engine; set to NULL on failure.
  * opts: may be NULL for the defaults; read during the call only.
  *
- * Returns 0, RF_EINVAL (unknown options version), RF_ENOMEM, RF_EIO (the
- * loop or libcurl could not be initialised).
+ * Returns 0, RF_EINVAL (out NULL; options version 0 or newer than
+ * RF_ENGINE_OPTIONS_VERSION), RF_ENOMEM, RF_EIO (the loop or libcurl could
+ * not be initialised).
  */
 RF_EXTERN int rf_engine_new(rf_engine **out, const rf_engine_options *opts);
 
@@ -254,9 +270,16 @@ typedef struct rf_job_options {
 #define RF_DEFAULT_CONNECTIONS 8
 #define RF_MAX_CONNECTIONS 64
 
+/* Every field zero or NULL but the version: the defaults. */
+#define RF_JOB_OPTIONS_INIT                                                    \
+  {                                                                            \
+    RF_JOB_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, 0, 0, 0, 0, 0, NULL,    \
+        NULL, 0, NULL, NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 0             \
+  }
+
 /*
  * rf_job_options_init - fill opts with the defaults (version set, every
- * other field zero or NULL).
+ * other field zero or NULL), as RF_JOB_OPTIONS_INIT.  NULL is a no-op.
  */
 RF_EXTERN void rf_job_options_init(rf_job_options *opts);
 
@@ -276,7 +299,8 @@ RF_EXTERN void rf_job_options_init(rf_job_options *opts);
  * May be called from inside a callback, e.g. to queue the next download
  * from a completion callback.
  *
- * Returns 0, RF_EINVAL (missing url/output, bad option or manifest,
+ * Returns 0, RF_EINVAL (engine or opts NULL, options version 0 or newer
+ * than RF_JOB_OPTIONS_VERSION, missing url/output, bad option or manifest,
  * engine being freed), RF_EURL (not an http(s) URL), RF_EEXIST (output
  * exists and overwrite is 0; output or "<output>.part" is a directory,
  * whatever overwrite says), RF_ERESUME ("<output>.part" belongs to an
