@@ -166,6 +166,4 @@ Test(parse, errors_have_names_and_text)
   cr_assert_str_eq(rf_strerror(RF_ENOSPC), "no space left on device");
   cr_assert_str_eq(rf_strerror(12345), "unknown error");
   cr_assert_str_eq(rf_err_name(0), "OK");
-  cr_assert(rf_is_fatal(RF_ENOSPC));
-  cr_assert_not(rf_is_fatal(RF_ENETWORK));
 }
