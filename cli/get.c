@@ -522,7 +522,7 @@ static int get_parse(int argc, char **argv, get_args *a)
       }
       break;
     case OPT_PIECE_SIZE: {
-      int err = rf_parse_size(v, &a->piece_size);
+      int err = rf_parse_size(&a->piece_size, v);
 
       if (err != 0 || a->piece_size < GET_MIN_PIECE ||
           a->piece_size > GET_MAX_PIECE) {
@@ -837,7 +837,7 @@ int cli_get_main(int argc, char **argv)
   jo.on_progress = get_on_progress; /* also without a bar: c.single */
   jo.on_done = get_on_done;
   jo.user_data = &c;
-  err = rf_job_add(c.engine, &c.job, &jo);
+  err = rf_job_add(&c.job, c.engine, &jo);
   if (err != 0) {
     get_add_failed(&c, err, a.url);
     goto out;

@@ -194,7 +194,7 @@ static void print_text(const explain_ctx *x, const rf_route_info *in)
   cli_put_clean(stdout, in->chosen_by);
   printf("\ncandidates, in the order they will be tried:\n");
   for (i = 0; i < in->ncandidates; i++) {
-    rf_proxy_format(&in->candidates[i], name, sizeof(name));
+    rf_proxy_format(name, sizeof(name), &in->candidates[i]);
     printf("  %zu. %s", i + 1, name);
     if (in->bad_for_s != NULL && in->bad_for_s[i] > 0)
       printf("  (marked bad for %u s more)", in->bad_for_s[i]);
@@ -259,7 +259,7 @@ static void print_json(const explain_ctx *x, const rf_route_info *in)
   printf("],\"candidates\":[");
   for (i = 0; i < in->ncandidates; i++) {
     const rf_proxy *p = &in->candidates[i];
-    rf_proxy_format(p, name, sizeof(name));
+    rf_proxy_format(name, sizeof(name), p);
     printf("%s{\"proxy\":", i ? "," : "");
     cli_json_string(stdout, name);
     printf(",\"type\":\"%s\",\"bad_for_s\":%u,\"credentials\":",

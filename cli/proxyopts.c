@@ -82,7 +82,7 @@ int cli_proxy_option(cli_proxy_args *px, int id, const char *v,
 
   switch (id) {
   case CLI_OPT_PROXY:
-    if (v[0] != '\0' && rf_proxy_parse(v, &p, buf, sizeof(buf)) != 0) {
+    if (v[0] != '\0' && rf_proxy_parse(&p, buf, sizeof(buf), v) != 0) {
       char masked[512];
       rf_url_mask(masked, sizeof(masked), v);
       cli_usage_error(cmd,
@@ -199,8 +199,8 @@ static int netrc_token(FILE *f, char *tok, size_t size)
  * proxy's host, else a "default" entry.  Quoted strings and macdef are not
  * supported (classic netrc).
  */
-static int netrc_lookup(const rf_proxy *proxy, char *user, size_t usize,
-                        char *pass, size_t psize, void *ud)
+static int netrc_lookup(char *user, size_t usize, char *pass, size_t psize,
+                        const rf_proxy *proxy, void *ud)
 {
   const char *path = getenv("NETRC");
   char fallback[1024], tok[256], login[256] = "", password[256] = "";

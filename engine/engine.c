@@ -180,7 +180,7 @@ void rf_job_options_init(rf_job_options *opts)
   opts->version = RF_JOB_OPTIONS_VERSION;
 }
 
-int rf_job_add(rf_engine *e, rf_job **out, const rf_job_options *opts)
+int rf_job_add(rf_job **out, rf_engine *e, const rf_job_options *opts)
 {
   rf_job *job = NULL;
   int rc;
@@ -209,7 +209,7 @@ void rf_job_cancel(rf_job *job)
     rf__job_cancel(job);
 }
 
-void rf_job_get_progress(const rf_job *job, rf_progress *out)
+void rf_job_get_progress(rf_progress *out, const rf_job *job)
 {
   rf__job_progress(job, out);
 }

@@ -815,7 +815,7 @@ static void describe_route(rf_job *job)
     job->route_desc[0] = '\0';
     return;
   }
-  rf_proxy_format(&r->cands[r->cur], name, sizeof(name));
+  rf_proxy_format(name, sizeof(name), &r->cands[r->cur]);
   if (r->cands[r->cur].type == RF_PROXY_DIRECT)
     snprintf(job->route_desc, sizeof(job->route_desc),
              "direct (chosen by %s)", r->chosen_by);
@@ -845,7 +845,7 @@ static void route_credentials(rf_job *job, rf__route *route)
     q = *p;
     q.password = NULL;
     e->in_callback++;
-    if (e->proxy_creds(&q, user, sizeof(user), pass, sizeof(pass),
+    if (e->proxy_creds(user, sizeof(user), pass, sizeof(pass), &q,
                        e->proxy_creds_ud) == 1 &&
         user[0] != '\0') {
       user[sizeof(user) - 1] = pass[sizeof(pass) - 1] = '\0';
@@ -875,7 +875,7 @@ static void route_ready(rf_job *job, rf__route *route)
   for (k = 0; k < route->n; k++) {
     char name[300];
     size_t len = strlen(list);
-    rf_proxy_format(&route->cands[k], name, sizeof(name));
+    rf_proxy_format(name, sizeof(name), &route->cands[k]);
     snprintf(list + len, sizeof(list) - len, "%s%s", k ? "; " : "", name);
   }
   RF_LOG(&job->engine->log, RF_LOG_INFO, "proxy", "%s: route %s [%s]",
@@ -911,7 +911,7 @@ static void job_route(rf_job *job)
     rf_proxy p;
     memset(&p, 0, sizeof(p));
     if (job->proxy != NULL) {
-      rc = rf_proxy_parse(job->proxy, &p, buf, sizeof(buf));
+      rc = rf_proxy_parse(&p, buf, sizeof(buf), job->proxy);
       if (rc != 0) {
         job_fail(job, RF_EURL, "the proxy option is not a proxy URL "
                                "(scheme://host[:port])");
@@ -1243,7 +1243,7 @@ static void conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
 static int adopt_manifest(rf_job *job, struct rf_manifest *m)
 {
   char *canon = NULL;
-  int rc = rf_manifest_format(m, &canon);
+  int rc = rf_manifest_format(&canon, m);
 
   if (rc != 0) {
     rf_manifest_free(m);
@@ -1558,13 +1558,13 @@ static void job_finish(rf_job *job)
   op->arg = job->total;
   if (job->manifest != NULL && !job->single) {
     XXH128_canonical_t cn;
-    rf_manifest_content_xxh128(job->manifest, cn.digest);
+    rf_manifest_content_xxh128(cn.digest, job->manifest);
     op->flag = 1;
     op->hash = XXH128_hashFromCanonical(&cn);
     if (rf_manifest_has_sha256(job->manifest)) {
       op->ptr = malloc(32);
       if (op->ptr != NULL) {
-        rf_manifest_content_sha256(job->manifest, op->ptr);
+        rf_manifest_content_sha256(op->ptr, job->manifest);
         op->flag |= 2;
       }
     }

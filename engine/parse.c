@@ -85,7 +85,7 @@ int rf__parse_content_range(const char *s, size_t len, rf__content_range *out)
   return 0;
 }
 
-int rf_parse_size(const char *text, uint64_t *out)
+int rf_parse_size(uint64_t *out, const char *text)
 {
   size_t len, i = 0;
   uint64_t v, mult = 1;

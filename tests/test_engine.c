@@ -136,7 +136,7 @@ static outcome fetch(const char *path_and_query, const char *output,
   if (opts->retry_base_ms == 0)
     opts->retry_base_ms = 20;
   cr_assert_eq(rf_engine_new(&e, NULL), 0);
-  rc = rf_job_add(e, NULL, opts);
+  rc = rf_job_add(NULL, e, opts);
   cr_assert_eq(rc, 0, "rf_job_add: %s", rf_strerror(rc));
   cr_assert_eq(rf_engine_run(e), 0);
   rf_engine_free(e);
@@ -507,7 +507,7 @@ static void run_job(rf_engine *e, const char *path_and_query,
   opts->on_progress = on_progress;
   opts->user_data = o;
   opts->progress_interval_ms = 20;
-  cr_assert_eq(rf_job_add(e, NULL, opts), 0);
+  cr_assert_eq(rf_job_add(NULL, e, opts), 0);
   cr_assert_eq(rf_engine_run(e), 0);
   cr_assert_eq(o->done, 1);
   free(url);
@@ -652,7 +652,7 @@ Test(engine, unreachable_port)
   opts.on_done = on_done;
   opts.user_data = &o;
   cr_assert_eq(rf_engine_new(&e, NULL), 0);
-  cr_assert_eq(rf_job_add(e, NULL, &opts), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &opts), 0);
   rf_engine_run(e);
   rf_engine_free(e);
   cr_assert_eq(o.error, RF_ECONNECT, "%s: %s", rf_err_name(o.error),
@@ -671,23 +671,23 @@ Test(engine, bad_arguments)
   rf_job_options_init(&o);
   o.url = "ftp://example.org/x";
   o.output = out_path("x");
-  cr_assert_eq(rf_job_add(e, &job, &o), RF_EURL);
+  cr_assert_eq(rf_job_add(&job, e, &o), RF_EURL);
   cr_assert_null(job);
   o.url = "http://";
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EURL);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EURL);
   o.url = "not a url";
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EURL);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EURL);
   o.url = url;
   o.output = "/nonexistent-dir/sub/x";
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_ENOENT);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_ENOENT);
   o.output = NULL;
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EINVAL);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EINVAL);
   o.output = out_path("x");
   o.connections = RF_MAX_CONNECTIONS + 1;
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EINVAL);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EINVAL);
   o.connections = 0;
   o.version = 999;
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EINVAL);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EINVAL);
   rf_engine_free(e);
   free(url);
 }
@@ -717,14 +717,14 @@ Test(engine, refused_urls_and_options_say_why)
   o.output = out_path("refused");
   for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
     o.url = cases[k].url;
-    cr_assert_eq(rf_job_add(e, NULL, &o), RF_EURL, "%s", cases[k].url);
+    cr_assert_eq(rf_job_add(NULL, e, &o), RF_EURL, "%s", cases[k].url);
     cr_assert(strstr(rf_engine_last_error(e), cases[k].want) != NULL,
               "%s: %s", cases[k].url, rf_engine_last_error(e));
   }
   o.url = "http://127.0.0.1:1/x";
   o.manifest = manifest;
   o.no_verify = 1;
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EINVAL);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EINVAL);
   cr_assert_str_eq(rf_engine_last_error(e),
                    "no_verify and manifest cannot be used together: a "
                    "manifest is checked piece by piece");
@@ -747,7 +747,7 @@ Test(engine, unwritable_directory)
   rf_job_options_init(&o);
   o.url = url;
   o.output = ro;
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EACCES);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EACCES);
   rf_engine_free(e);
   free(url);
 }
@@ -766,7 +766,7 @@ Test(engine, existing_output_needs_overwrite)
   rf_job_options_init(&o);
   o.url = "http://127.0.0.1:1/x";
   o.output = out_path("exists");
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EEXIST);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EEXIST);
   rf_engine_free(e);
   rf_job_options_init(&o);
   o.overwrite = 1;
@@ -800,7 +800,7 @@ Test(engine, cancel_keeps_part)
   opts.progress_interval_ms = 50;
   opts.user_data = &o;
   cr_assert_eq(rf_engine_new(&e, NULL), 0);
-  cr_assert_eq(rf_job_add(e, NULL, &opts), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &opts), 0);
   rf_engine_run(e);
   rf_engine_free(e);
   free(url);
@@ -851,11 +851,11 @@ Test(engine, runs_on_caller_loop_with_two_jobs)
   o.output = out_path("a");
   o.on_done = on_done;
   o.user_data = &a;
-  cr_assert_eq(rf_job_add(e, NULL, &o), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &o), 0);
   o.url = ub;
   o.output = out_path("b");
   o.user_data = &b;
-  cr_assert_eq(rf_job_add(e, NULL, &o), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &o), 0);
   uv_run(&loop, UV_RUN_DEFAULT);
   cr_assert_eq(a.done, 1);
   cr_assert_eq(b.done, 1);
@@ -892,13 +892,13 @@ Test(engine, second_job_on_the_same_output_is_refused)
   o.connections = 2;
   o.on_done = on_done;
   o.user_data = &a;
-  cr_assert_eq(rf_job_add(e, NULL, &o), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &o), 0);
   cr_assert_eq(stat(part, &before), 0, "the first job claims its .part");
   /* Same engine, other content, also with no_resume and overwrite. */
   o.url = other;
   o.no_resume = 1;
   o.overwrite = 1;
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EBUSY);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EBUSY);
   cr_assert(strstr(rf_engine_last_error(e), "another download in this "
                                             "process") != NULL,
             "%s", rf_engine_last_error(e));
@@ -906,7 +906,7 @@ Test(engine, second_job_on_the_same_output_is_refused)
             rf_engine_last_error(e));
   /* Another engine of the same process. */
   cr_assert_eq(rf_engine_new(&e2, NULL), 0);
-  cr_assert_eq(rf_job_add(e2, NULL, &o), RF_EBUSY);
+  cr_assert_eq(rf_job_add(NULL, e2, &o), RF_EBUSY);
   rf_engine_free(e2);
   cr_assert_eq(stat(part, &after), 0, "a refused job removed the .part");
   cr_assert_eq(before.st_ino, after.st_ino, "a refused job replaced it");
@@ -942,7 +942,7 @@ Test(engine, staging_pool_fits_every_connection)
     o.url = url;
     o.output = out_path(name);
     o.connections = conns[i];
-    cr_assert_eq(rf_job_add(e, &job, &o), 0);
+    cr_assert_eq(rf_job_add(&job, e, &o), 0);
     cr_assert_geq(job->store.max_blocks, 2 * conns[i], "%u blocks for %u",
                   job->store.max_blocks, conns[i]);
     cr_assert_leq(job->store.max_blocks * job->store.block_size,
@@ -1016,13 +1016,13 @@ Test(engine, options_versions)
   jo.url = "http://127.0.0.1:1/x";
   jo.output = out_path("versions");
   jo.version = 0;
-  cr_assert_eq(rf_job_add(e, &job, &jo), RF_EINVAL);
+  cr_assert_eq(rf_job_add(&job, e, &jo), RF_EINVAL);
   cr_assert_null(job);
   jo.version = RF_JOB_OPTIONS_VERSION + 1;
-  cr_assert_eq(rf_job_add(e, &job, &jo), RF_EINVAL);
+  cr_assert_eq(rf_job_add(&job, e, &jo), RF_EINVAL);
   cr_assert_null(job);
   jo.version = RF_JOB_OPTIONS_VERSION;
-  cr_assert_eq(rf_job_add(e, &job, &jo), 0);
+  cr_assert_eq(rf_job_add(&job, e, &jo), 0);
   cr_assert_not_null(job);
   rf_job_cancel(job);
 

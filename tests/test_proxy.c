@@ -119,7 +119,7 @@ static void add_job(rf_engine *e, uint64_t size, unsigned seed,
   jo.proxy = proxy;
   jo.on_done = on_done;
   jo.user_data = o;
-  rc = rf_job_add(e, NULL, &jo);
+  rc = rf_job_add(NULL, e, &jo);
   cr_assert_eq(rc, 0, "rf_job_add: %s (%s)", rf_strerror(rc),
                rf_engine_last_error(e));
   free(url);
@@ -201,7 +201,7 @@ static void fixed_feedback(void *self, const rf_proxy *p, rf_proxy_outcome o,
   (void)detail;
   cr_assert_null(p->password, "a password reached feedback");
   f->feedback[o]++;
-  rf_proxy_format(p, f->last_feedback_proxy, sizeof(f->last_feedback_proxy));
+  rf_proxy_format(f->last_feedback_proxy, sizeof(f->last_feedback_proxy), p);
 }
 
 static void fixed_destroy(void *self)
@@ -283,7 +283,7 @@ Test(proxy, parse_and_format_candidates)
   for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
     rf_proxy p;
     char buf[256], shown[128];
-    int rc = rf_proxy_parse(t[i].in, &p, buf, sizeof(buf));
+    int rc = rf_proxy_parse(&p, buf, sizeof(buf), t[i].in);
 
     cr_assert_eq(rc, t[i].rc, "%s: rc %d", t[i].in, rc);
     if (rc != 0)
@@ -302,14 +302,14 @@ Test(proxy, parse_and_format_candidates)
       cr_assert_null(p.password, "%s", t[i].in);
     else
       cr_assert_str_eq(p.password, t[i].pass);
-    rf_proxy_format(&p, shown, sizeof(shown));
+    rf_proxy_format(shown, sizeof(shown), &p);
     cr_assert_str_eq(shown, t[i].shown);
     cr_assert_null(strstr(shown, "cret"), "a password was formatted");
   }
   {
     rf_proxy p;
     char small[4];
-    cr_assert_eq(rf_proxy_parse("http://longhost:1", &p, small, sizeof(small)),
+    cr_assert_eq(rf_proxy_parse(&p, small, sizeof(small), "http://longhost:1"),
                  RF_EINVAL);
   }
 }
@@ -378,7 +378,7 @@ Test(proxy, asynchronous_answer_and_cancellation)
   jo.output = out;
   jo.on_done = on_done;
   jo.user_data = &o2;
-  cr_assert_eq(rf_job_add(e, &job, &jo), 0);
+  cr_assert_eq(rf_job_add(&job, e, &jo), 0);
   rf_job_cancel(job);
   rf_engine_run(e);
   fixed_close(&f);
@@ -652,7 +652,7 @@ static void on_explained(const rf_route_info *in, void *ud)
   x->ncand = in->ncandidates;
   x->from_cache = in->from_cache;
   for (i = 0; i < in->ncandidates && i < 4; i++) {
-    rf_proxy_format(&in->candidates[i], x->cand[i], sizeof(x->cand[i]));
+    rf_proxy_format(x->cand[i], sizeof(x->cand[i]), &in->candidates[i]);
     cr_assert_null(in->candidates[i].password);
     x->bad[i] = in->bad_for_s[i];
   }
@@ -858,8 +858,8 @@ Test(proxy, pac_over_http_with_fetch_limits)
 
 static unsigned creds_calls;
 
-static int creds_cb(const rf_proxy *p, char *user, size_t us, char *pass,
-                    size_t ps, void *ud)
+static int creds_cb(char *user, size_t us, char *pass, size_t ps,
+                    const rf_proxy *p, void *ud)
 {
   (void)ud;
   cr_assert_null(p->password);

@@ -83,7 +83,7 @@ static int put_decoded(char **dst, char *end, const char *s, size_t len,
   return 0;
 }
 
-int rf_proxy_parse(const char *text, rf_proxy *out, char *buf, size_t bufsize)
+int rf_proxy_parse(rf_proxy *out, char *buf, size_t bufsize, const char *text)
 {
   const char *p, *sep, *at, *auth_end, *host, *host_end, *port_s = NULL;
   char *w, *end;
@@ -187,7 +187,7 @@ int rf_proxy_parse(const char *text, rf_proxy *out, char *buf, size_t bufsize)
   return 0;
 }
 
-size_t rf_proxy_format(const rf_proxy *p, char *out, size_t size)
+size_t rf_proxy_format(char *out, size_t size, const rf_proxy *p)
 {
   int n;
 
@@ -340,7 +340,7 @@ void rf__proxy_apply(CURL *easy, const rf_proxy *p, const char *user,
     curl_easy_setopt(easy, CURLOPT_PROXY, "");
     return;
   }
-  rf_proxy_format(p, url, sizeof(url));
+  rf_proxy_format(url, sizeof(url), p);
   curl_easy_setopt(easy, CURLOPT_PROXY, url);
   if (p->user != NULL) {
     user = p->user;
@@ -418,7 +418,7 @@ rf__proxy_fault rf__proxy_classify(CURL *easy, CURLcode res, long status,
   why[0] = '\0';
   if (p == NULL || p->type == RF_PROXY_DIRECT)
     return RF__PROXY_FAULT_NONE;
-  rf_proxy_format(p, name, sizeof(name));
+  rf_proxy_format(name, sizeof(name), p);
   curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
   curl_easy_getinfo(easy, CURLINFO_PROXYAUTH_AVAIL, &avail);
   curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us);

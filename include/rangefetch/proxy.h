@@ -90,15 +90,15 @@ typedef struct rf_proxy {
  * percent-decoded.  Returns 0, RF_EINVAL (NULL argument, buffer too small),
  * RF_EURL (unknown scheme, no host, bad port, a path after the port).
  */
-RF_EXTERN int rf_proxy_parse(const char *text, rf_proxy *out, char *buf,
-                             size_t bufsize);
+RF_EXTERN int rf_proxy_parse(rf_proxy *out, char *buf, size_t bufsize,
+                             const char *text);
 
 /*
  * rf_proxy_format - "scheme://host:port" for p, never with credentials,
  * IPv6 hosts bracketed; "DIRECT" for a direct candidate.  Writes at most
  * size bytes (NUL included) and returns what the full length would be.
  */
-RF_EXTERN size_t rf_proxy_format(const rf_proxy *p, char *out, size_t size);
+RF_EXTERN size_t rf_proxy_format(char *out, size_t size, const rf_proxy *p);
 
 /*
  * rf_url_mask - url (a proxy URL, a PAC location...) with the password of
@@ -365,9 +365,9 @@ RF_EXTERN void rf_engine_set_proxy_bad_time(rf_engine *engine,
  * (NUL-terminated, at most the sizes given) and return 1, or return 0 for
  * none.  Must not block for long.
  */
-typedef int (*rf_proxy_credentials_cb)(const rf_proxy *proxy, char *user,
-                                       size_t user_size, char *password,
-                                       size_t password_size, void *user_data);
+typedef int (*rf_proxy_credentials_cb)(char *user, size_t user_size,
+                                       char *password, size_t password_size,
+                                       const rf_proxy *proxy, void *user_data);
 
 /*
  * rf_engine_set_proxy_credentials - install (or with NULL remove) the

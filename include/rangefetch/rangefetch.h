@@ -17,7 +17,14 @@
  *
  * Ownership
  *   Option structs are read during the call and never retained: strings are
- *   copied.
+ *   copied.  Pointers handed to callbacks are borrowed and valid only for
+ *   the duration of the callback.
+ *
+ * Argument order
+ *   Out-parameters come first (libgit2's rule): rf_engine_new(&engine, ...),
+ *   rf_job_add(&job, engine, ...), rf_parse_size(&n, text),
+ *   rf_proxy_format(buf, size, proxy).  An optional buffer for an error
+ *   message (err, errlen) comes last; user_data always comes last.
  *
  * Versioned options
  *   Every options struct starts with a version field.  Fill it with the
@@ -26,8 +33,7 @@
  *   default.  The library accepts any version from 1 to the one it was
  *   built with (fields are only ever appended, so an older caller keeps
  *   working with a newer library) and refuses 0 and newer versions with
- *   RF_EINVAL.  Pointers handed to callbacks are borrowed and valid only for the
- *   duration of the callback.
+ *   RF_EINVAL.
  */
 #ifndef RF_RANGEFETCH_H
 #define RF_RANGEFETCH_H
@@ -311,7 +317,7 @@ RF_EXTERN void rf_job_options_init(rf_job_options *opts);
  * failure no callback is ever called for the job, and
  * rf_engine_last_error() says why.
  */
-RF_EXTERN int rf_job_add(rf_engine *engine, rf_job **out,
+RF_EXTERN int rf_job_add(rf_job **out, rf_engine *engine,
                          const rf_job_options *opts);
 
 /*
@@ -331,7 +337,7 @@ RF_EXTERN void rf_job_cancel(rf_job *job);
 /*
  * rf_job_get_progress - fill *out with the job's current progress.
  */
-RF_EXTERN void rf_job_get_progress(const rf_job *job, rf_progress *out);
+RF_EXTERN void rf_job_get_progress(rf_progress *out, const rf_job *job);
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -343,7 +349,7 @@ RF_EXTERN void rf_job_get_progress(const rf_job *job, rf_progress *out);
  * Returns 0, RF_EINVAL (empty, not a number, unknown suffix, trailing
  * garbage), RF_ETOOBIG (does not fit in 64 bits).  *out untouched on error.
  */
-RF_EXTERN int rf_parse_size(const char *text, uint64_t *out);
+RF_EXTERN int rf_parse_size(uint64_t *out, const char *text);
 
 #ifdef __cplusplus
 }
