@@ -211,7 +211,7 @@ static int measure(const bench_args *a, unsigned conns, int proxied,
   cpu0 = cpu_now();
   t0 = uv_hrtime();
   r.start_ns = t0;
-  rc = rf_job_add(e, &r.job, &jo);
+  rc = rf_job_add(&r.job, e, &jo);
   if (rc != 0) {
     snprintf(s->message, sizeof(s->message), "%s",
              rf_engine_last_error(e));
@@ -348,7 +348,7 @@ static void on_explained(const rf_route_info *in, void *ud)
   p->error = in->error;
   snprintf(p->chosen, sizeof(p->chosen), "%s", in->chosen_by);
   if (in->error == 0 && in->ncandidates > 0) {
-    rf_proxy_format(&in->candidates[0], p->first, sizeof(p->first));
+    rf_proxy_format(p->first, sizeof(p->first), &in->candidates[0]);
     p->proxied = in->candidates[0].type != RF_PROXY_DIRECT;
   }
 }
@@ -407,7 +407,7 @@ static int bench_parse(int argc, char **argv, bench_args *a, int *exit_code)
       }
       break;
     case OPT_BYTES:
-      if (rf_parse_size(v, &a->bytes) != 0 || a->bytes == 0) {
+      if (rf_parse_size(&a->bytes, v) != 0 || a->bytes == 0) {
         cli_usage_error("bench", "invalid value '%s' for %s: expected a "
                         "size such as 64M or 1G", v, opt);
         return -1;

@@ -4,7 +4,7 @@
 #endif
 
 #include "cli.h"
-#include "parse.h"
+#include "textutil.h"
 #include "args.h"
 #include "progress.h"
 #include "proxyopts.h"
@@ -290,8 +290,8 @@ static char *url_file_name(const url_parts *u)
   for (c = seg; c < end; c++) {
     int hi, lo;
 
-    if (*c == '%' && end - c >= 3 && (hi = rf__hexval(c[1])) >= 0 &&
-        (lo = rf__hexval(c[2])) >= 0) {
+    if (*c == '%' && end - c >= 3 && (hi = rfx_hexval(c[1])) >= 0 &&
+        (lo = rfx_hexval(c[2])) >= 0) {
       name[n++] = (char)(hi * 16 + lo);
       c += 2;
     } else {
@@ -522,7 +522,7 @@ static int get_parse(int argc, char **argv, get_args *a)
       }
       break;
     case OPT_PIECE_SIZE: {
-      int err = rf_parse_size(v, &a->piece_size);
+      int err = rf_parse_size(&a->piece_size, v);
 
       if (err != 0 || a->piece_size < GET_MIN_PIECE ||
           a->piece_size > GET_MAX_PIECE) {
@@ -837,7 +837,7 @@ int cli_get_main(int argc, char **argv)
   jo.on_progress = get_on_progress; /* also without a bar: c.single */
   jo.on_done = get_on_done;
   jo.user_data = &c;
-  err = rf_job_add(c.engine, &c.job, &jo);
+  err = rf_job_add(&c.job, c.engine, &jo);
   if (err != 0) {
     get_add_failed(&c, err, a.url);
     goto out;

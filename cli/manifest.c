@@ -134,7 +134,7 @@ static int manifest_parse_args(manifest_args *a, int argc, char **argv)
       a->output = v;
       break;
     case OPT_PIECE_SIZE:
-      if (rf_parse_size(v, &a->piece_size) != 0 ||
+      if (rf_parse_size(&a->piece_size, v) != 0 ||
           a->piece_size < RF_MANIFEST_MIN_PIECE_SIZE ||
           a->piece_size > RF_MANIFEST_MAX_PIECE_SIZE) {
         cli_usage_error("manifest",
@@ -266,7 +266,7 @@ int cli_manifest_main(int argc, char **argv)
     goto out;
   }
   if (strcmp(out, "-") == 0) {
-    rc = rf_manifest_format(m, &text);
+    rc = rf_manifest_format(&text, m);
     if (rc == 0 && fputs(text, stdout) == EOF)
       rc = RF_EIO;
     if (rc != 0) {
@@ -282,14 +282,14 @@ int cli_manifest_main(int argc, char **argv)
     goto out;
   }
   if (!a.quiet) {
-    rf_manifest_content_xxh128(m, digest);
+    rf_manifest_content_xxh128(digest, m);
     manifest_hex(xxh, digest, 16);
     cli_human_bytes(size, sizeof(size), (double)rf_manifest_piece_size(m));
     printf("wrote '%s': %u piece%s of %s, xxh128 %s", out,
            (unsigned)rf_manifest_pieces(m),
            rf_manifest_pieces(m) == 1 ? "" : "s", size, xxh);
     if (rf_manifest_has_sha256(m)) {
-      rf_manifest_content_sha256(m, digest);
+      rf_manifest_content_sha256(digest, m);
       manifest_hex(sha, digest, 32);
       printf(", sha256 %s", sha);
     }

@@ -5,7 +5,7 @@
 
 #include "progress.h"
 #include "cli.h"
-#include "parse.h"
+#include "textutil.h"
 
 #include <math.h>
 #include <string.h>
@@ -284,7 +284,7 @@ void cli_json_string(FILE *f, const char *s)
         fprintf(f, "\\u%04x", (unsigned)*c);
         break;
       }
-      n = rf__utf8_len(c, 4); /* stops at the NUL: not a continuation */
+      n = rfx_utf8_len(c, 4); /* stops at the NUL: not a continuation */
       if (n == 0) {
         fputs("\\ufffd", f);
         break;

@@ -8,8 +8,6 @@
 #include "args.h"
 #include "progress.h"
 #include "proxyopts.h"
-#include "proxy/candidate.h"
-#include "proxy/config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,9 +85,9 @@ static const char *auth_setting_name(unsigned mask)
 
 /*
  * The authentication schemes get would allow towards proxy p, as the
- * engine decides them (rf__proxy_apply): the candidate's own (a settings
- * scope always gives its proxy_auth, default safe; the static scope none),
- * else --proxy-auth, else safe.  *mask gets them, from where they come.
+ * engine decides them when it applies a route: the candidate's own (a
+ * settings scope always gives its proxy_auth, default safe; the static
+ * scope none), else --proxy-auth, else safe.  *mask gets them, from where they come.
  */
 static void auth_of(const explain_ctx *x, const rf_route_info *in,
                     const rf_proxy *p, unsigned *mask, char *from,
@@ -196,7 +194,7 @@ static void print_text(const explain_ctx *x, const rf_route_info *in)
   cli_put_clean(stdout, in->chosen_by);
   printf("\ncandidates, in the order they will be tried:\n");
   for (i = 0; i < in->ncandidates; i++) {
-    rf_proxy_format(&in->candidates[i], name, sizeof(name));
+    rf_proxy_format(name, sizeof(name), &in->candidates[i]);
     printf("  %zu. %s", i + 1, name);
     if (in->bad_for_s != NULL && in->bad_for_s[i] > 0)
       printf("  (marked bad for %u s more)", in->bad_for_s[i]);
@@ -204,7 +202,7 @@ static void print_text(const explain_ctx *x, const rf_route_info *in)
       printf("\n     credentials: %s", credentials_of(x, &in->candidates[i]));
       if (!same) {
         auth_of(x, in, &in->candidates[i], &mask, from, sizeof(from));
-        rf__proxy_auth_names(mask, auth, sizeof(auth));
+        rf_proxy_auth_names(auth, sizeof(auth), mask);
         printf("\n     authentication allowed: %s (", auth);
         cli_put_clean(stdout, from);
         printf(")");
@@ -213,7 +211,7 @@ static void print_text(const explain_ctx *x, const rf_route_info *in)
     printf("\n");
   }
   if (same) {
-    rf__proxy_auth_names(mask, auth, sizeof(auth));
+    rf_proxy_auth_names(auth, sizeof(auth), mask);
     printf("proxy authentication allowed: %s (", auth);
     cli_put_clean(stdout, from);
     printf(")\n");
@@ -261,7 +259,7 @@ static void print_json(const explain_ctx *x, const rf_route_info *in)
   printf("],\"candidates\":[");
   for (i = 0; i < in->ncandidates; i++) {
     const rf_proxy *p = &in->candidates[i];
-    rf_proxy_format(p, name, sizeof(name));
+    rf_proxy_format(name, sizeof(name), p);
     printf("%s{\"proxy\":", i ? "," : "");
     cli_json_string(stdout, name);
     printf(",\"type\":\"%s\",\"bad_for_s\":%u,\"credentials\":",
@@ -272,7 +270,7 @@ static void print_json(const explain_ctx *x, const rf_route_info *in)
       unsigned m;
       char f[600];
       auth_of(x, in, p, &m, f, sizeof(f));
-      rf__proxy_auth_names(m, auth, sizeof(auth));
+      rf_proxy_auth_names(auth, sizeof(auth), m);
       printf(",\"auth_allowed\":");
       cli_json_string(stdout, auth);
       printf(",\"auth_from\":");
@@ -282,7 +280,7 @@ static void print_json(const explain_ctx *x, const rf_route_info *in)
   }
   printf("],\"auth_allowed\":");
   if (same) {
-    rf__proxy_auth_names(mask, auth, sizeof(auth));
+    rf_proxy_auth_names(auth, sizeof(auth), mask);
     cli_json_string(stdout, auth);
     printf(",\"auth_from\":");
     cli_json_string(stdout, from);
@@ -333,7 +331,7 @@ static int explain_run(explain_ctx *x, const char *url)
   rc = rf_engine_explain(e, url, on_explained, x);
   if (rc != 0) {
     char masked[1024];
-    rf__proxy_url_mask(url, masked, sizeof(masked));
+    rf_url_mask(masked, sizeof(masked), url);
     cli_usage_error("proxy explain", "invalid URL '%s': %s", masked,
                     rf_strerror(rc));
     rf_engine_free(e);

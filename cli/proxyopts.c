@@ -5,11 +5,6 @@
 
 #include "proxyopts.h"
 
-#include "job.h"
-#include "proxy/candidate.h"
-#include "proxy/config.h"
-#include "proxy/static.h"
-
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -87,9 +82,9 @@ int cli_proxy_option(cli_proxy_args *px, int id, const char *v,
 
   switch (id) {
   case CLI_OPT_PROXY:
-    if (v[0] != '\0' && rf_proxy_parse(v, &p, buf, sizeof(buf)) != 0) {
+    if (v[0] != '\0' && rf_proxy_parse(&p, buf, sizeof(buf), v) != 0) {
       char masked[512];
-      rf__proxy_url_mask(v, masked, sizeof(masked));
+      rf_url_mask(masked, sizeof(masked), v);
       cli_usage_error(cmd,
                       "invalid value '%s' for %s: expected "
                       "[scheme://][user[:password]@]host[:port] with scheme "
@@ -173,7 +168,7 @@ int cli_proxy_check(const cli_proxy_args *px, const char *cmd)
 
 void cli_proxy_auth_names(unsigned mask, char *out, size_t size)
 {
-  rf__proxy_auth_names(mask != 0 ? mask : RF_PROXY_AUTH_SAFE, out, size);
+  rf_proxy_auth_names(out, size, mask != 0 ? mask : RF_PROXY_AUTH_SAFE);
 }
 
 
@@ -204,8 +199,8 @@ static int netrc_token(FILE *f, char *tok, size_t size)
  * proxy's host, else a "default" entry.  Quoted strings and macdef are not
  * supported (classic netrc).
  */
-static int netrc_lookup(const rf_proxy *proxy, char *user, size_t usize,
-                        char *pass, size_t psize, void *ud)
+static int netrc_lookup(char *user, size_t usize, char *pass, size_t psize,
+                        const rf_proxy *proxy, void *ud)
 {
   const char *path = getenv("NETRC");
   char fallback[1024], tok[256], login[256] = "", password[256] = "";
@@ -325,12 +320,11 @@ int cli_proxy_setup(rf_engine *e, const cli_proxy_args *px, char *err,
       rf_engine_load_proxy_marks(e, path); /* best effort */
   }
   if (px->no_proxy || px->proxy != NULL) {
-    rf__static_config cfg;
-    memset(&cfg, 0, sizeof(cfg));
-    cfg.name = "override";
-    cfg.label = px->no_proxy ? "--no-proxy" : "--proxy";
-    cfg.proxy = px->no_proxy || px->proxy[0] == '\0' ? "direct" : px->proxy;
-    rc = rf__engine_add_static(e, &cfg);
+    rf_static_resolver_options so = RF_STATIC_RESOLVER_OPTIONS_INIT;
+    so.name = "override";
+    so.label = px->no_proxy ? "--no-proxy" : "--proxy";
+    so.proxy = px->no_proxy || px->proxy[0] == '\0' ? "direct" : px->proxy;
+    rc = rf_engine_add_static_resolver(e, &so);
     if (rc != 0)
       snprintf(err, errlen, "%s", rf_engine_last_error(e));
     return rc;

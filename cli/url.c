@@ -6,7 +6,6 @@
 #include "cli.h"
 #include "args.h"
 #include "progress.h"
-#include "proxy/config.h"
 
 #include <stdio.h>
 #include <stdlib.h>
@@ -102,7 +101,7 @@ int cli_url_prepare(const char *cmd, const char *url, int verbose, char **out)
   char *full;
 
   *out = NULL;
-  rf__proxy_url_mask(url, shown, sizeof(shown));
+  rf_url_mask(shown, sizeof(shown), url);
   if (url[0] == '\0') {
     cli_usage_error(cmd, "empty URL");
     return CLI_EXIT_USAGE;

@@ -2,9 +2,6 @@
 #include "job.h"
 
 #include "proxy/candidate.h"
-#include "proxy/env.h"
-#include "proxy/pac_resolver.h"
-#include "proxy/static.h"
 
 #include <stdarg.h>
 #include <stdio.h>
@@ -34,6 +31,14 @@ static void on_curl_after(rf__curlm *m, void *ud)
   }
 }
 
+void rf_engine_options_init(rf_engine_options *opts)
+{
+  rf_engine_options defaults = RF_ENGINE_OPTIONS_INIT;
+
+  if (opts != NULL)
+    *opts = defaults;
+}
+
 int rf_engine_new(rf_engine **out, const rf_engine_options *opts)
 {
   rf_engine_options defaults = RF_ENGINE_OPTIONS_INIT;
@@ -45,7 +50,7 @@ int rf_engine_new(rf_engine **out, const rf_engine_options *opts)
   *out = NULL;
   if (opts == NULL)
     opts = &defaults;
-  if (opts->version != RF_ENGINE_OPTIONS_VERSION)
+  if (opts->version == 0 || opts->version > RF_ENGINE_OPTIONS_VERSION)
     return RF_EINVAL;
   if (curl_global_init(CURL_GLOBAL_DEFAULT) != CURLE_OK)
     return RF_EIO;
@@ -165,18 +170,21 @@ void rf_engine_free(rf_engine *e)
 
 void rf_job_options_init(rf_job_options *opts)
 {
+  if (opts == NULL)
+    return;
   memset(opts, 0, sizeof(*opts));
   opts->version = RF_JOB_OPTIONS_VERSION;
 }
 
-int rf_job_add(rf_engine *e, rf_job **out, const rf_job_options *opts)
+int rf_job_add(rf_job **out, rf_engine *e, const rf_job_options *opts)
 {
   rf_job *job = NULL;
   int rc;
 
   if (out != NULL)
     *out = NULL;
-  if (e == NULL || opts == NULL || opts->version != RF_JOB_OPTIONS_VERSION)
+  if (e == NULL || opts == NULL || opts->version == 0 ||
+      opts->version > RF_JOB_OPTIONS_VERSION)
     return RF_EINVAL;
   e->last_error[0] = '\0';
   if (e->freeing)
@@ -199,7 +207,7 @@ void rf_job_cancel(rf_job *job)
     rf__job_cancel(job);
 }
 
-void rf_job_get_progress(const rf_job *job, rf_progress *out)
+void rf_job_get_progress(rf_progress *out, const rf_job *job)
 {
   rf__job_progress(job, out);
 }
@@ -212,48 +220,6 @@ int rf_engine_add_resolver(rf_engine *e, const rf_resolver_ops *ops,
   if (e == NULL || e->freeing)
     return RF_EINVAL;
   return rf__chain_add(e->chain, ops, self);
-}
-
-int rf__engine_add_static(rf_engine *e, const rf__static_config *cfg)
-{
-  rf__static *st = NULL;
-  int rc;
-
-  if (e == NULL || e->freeing)
-    return RF_EINVAL;
-  rc = rf__static_new(&st, cfg);
-  if (rc != 0) {
-    rf__engine_set_error(e, "%s: not a proxy URL (scheme://host[:port])",
-                         cfg->label != NULL ? cfg->label : "proxy");
-    return rc;
-  }
-  rc = rf__chain_add_named(e->chain, rf__static_ops(), st,
-                           rf__static_name(st));
-  if (rc != 0)
-    rf__static_free(st);
-  return rc;
-}
-
-int rf_engine_add_static_resolver(rf_engine *e, const char *proxy,
-                                  const char *http_proxy,
-                                  const char *https_proxy,
-                                  const char *no_proxy)
-{
-  rf__static_config cfg;
-
-  memset(&cfg, 0, sizeof(cfg));
-  cfg.proxy = proxy;
-  cfg.http_proxy = http_proxy;
-  cfg.https_proxy = https_proxy;
-  cfg.no_proxy = no_proxy;
-  return rf__engine_add_static(e, &cfg);
-}
-
-int rf_engine_add_env_resolver(rf_engine *e)
-{
-  if (e == NULL || e->freeing)
-    return RF_EINVAL;
-  return rf__chain_add(e->chain, rf__env_ops(), NULL);
 }
 
 void rf_engine_set_context(rf_engine *e, rf_context context)
@@ -316,38 +282,6 @@ void rf_engine_set_proxy_credentials(rf_engine *e, rf_proxy_credentials_cb cb,
     return;
   e->proxy_creds = cb;
   e->proxy_creds_ud = user_data;
-}
-
-int rf__engine_add_pac(rf_engine *e, const rf__pacres_config *cfg,
-                       const char *name)
-{
-  const rf_resolver_ops *ops = rf__pacres_ops();
-  rf__pacres *pr = NULL;
-  int rc;
-
-  if (e == NULL || e->freeing)
-    return RF_EINVAL;
-  rc = rf__pacres_new(&pr, e->loop, &e->log, cfg);
-  if (rc != 0)
-    return rc;
-  rc = rf__chain_add_named(e->chain, ops, pr, name);
-  if (rc != 0)
-    ops->destroy(pr);
-  return rc;
-}
-
-int rf_engine_add_pac_resolver(rf_engine *e, const char *location,
-                               const rf_pac_options *opts)
-{
-  rf__pacres_config cfg;
-
-  if (location == NULL || location[0] == '\0')
-    return RF_EINVAL;
-  memset(&cfg, 0, sizeof(cfg));
-  cfg.location = location;
-  if (opts != NULL)
-    cfg.opts = *opts;
-  return rf__engine_add_pac(e, &cfg, "pac");
 }
 
 int rf_engine_save_proxy_marks(rf_engine *e, const char *path)

@@ -31,22 +31,6 @@ const char *rf_err_name(int err)
   }
 }
 
-int rf_is_fatal(int err)
-{
-  switch (err) {
-  case RF_OK:
-  case RF_ECONNECT:
-  case RF_ERANGE:
-  case RF_ETIMEDOUT:
-  case RF_ENETWORK:
-  case RF_ELENGTH:
-  case RF_EHASH:
-    return 0;
-  default:
-    return 1;
-  }
-}
-
 const char *rf_version_string(void)
 {
   return RF_VERSION_STRING;

@@ -772,13 +772,13 @@ static void job_finish(rf_job *job)
   op->arg = job->total;
   if (job->manifest != NULL && !job->single) {
     XXH128_canonical_t cn;
-    rf_manifest_content_xxh128(job->manifest, cn.digest);
+    rf_manifest_content_xxh128(cn.digest, job->manifest);
     op->flag = 1;
     op->hash = XXH128_hashFromCanonical(&cn);
     if (rf_manifest_has_sha256(job->manifest)) {
       op->ptr = malloc(32);
       if (op->ptr != NULL) {
-        rf_manifest_content_sha256(job->manifest, op->ptr);
+        rf_manifest_content_sha256(op->ptr, job->manifest);
         op->flag |= 2;
       }
     }

@@ -82,8 +82,8 @@ uint32_t rf_manifest_pieces(const rf_manifest *m)
   return m->npieces;
 }
 
-int rf_manifest_piece_hash(const rf_manifest *m, uint32_t i,
-                           unsigned char out[16])
+int rf_manifest_piece_hash(unsigned char out[16], const rf_manifest *m,
+                           uint32_t i)
 {
   XXH128_canonical_t c;
 
@@ -94,7 +94,7 @@ int rf_manifest_piece_hash(const rf_manifest *m, uint32_t i,
   return 0;
 }
 
-void rf_manifest_content_xxh128(const rf_manifest *m, unsigned char out[16])
+void rf_manifest_content_xxh128(unsigned char out[16], const rf_manifest *m)
 {
   XXH128_canonical_t c;
 
@@ -107,7 +107,7 @@ int rf_manifest_has_sha256(const rf_manifest *m)
   return m->has_sha256;
 }
 
-void rf_manifest_content_sha256(const rf_manifest *m, unsigned char out[32])
+void rf_manifest_content_sha256(unsigned char out[32], const rf_manifest *m)
 {
   memcpy(out, m->sha256, 32);
 }
@@ -260,8 +260,8 @@ static int mf_unhex(const char *s, size_t n, unsigned char *out, size_t nbytes)
   if (n != 2 * nbytes)
     return -1;
   for (i = 0; i < nbytes; i++) {
-    int hi = rf__hexval(s[2 * i]);
-    int lo = rf__hexval(s[2 * i + 1]);
+    int hi = rfx_hexval(s[2 * i]);
+    int lo = rfx_hexval(s[2 * i + 1]);
 
     if (hi < 0 || lo < 0)
       return -1;
@@ -664,7 +664,7 @@ static char *mf_put_xxh(char *d, XXH128_hash_t h)
   return mf_put_hex(d, c.digest, sizeof(c.digest));
 }
 
-int rf_manifest_format(const rf_manifest *m, char **out)
+int rf_manifest_format(char **out, const rf_manifest *m)
 {
   size_t cap, nlen;
   char *buf, *d;
@@ -747,7 +747,7 @@ int rf_manifest_save(const rf_manifest *m, const char *path)
 
   if (m == NULL || path == NULL || path[0] == '\0')
     return RF_EINVAL;
-  rc = rf_manifest_format(m, &text);
+  rc = rf_manifest_format(&text, m);
   if (rc != 0)
     goto out;
   len = strlen(text);

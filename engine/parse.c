@@ -8,7 +8,7 @@
 #include "rangefetch/rangefetch.h"
 #include "util/http.h"
 
-int rf_parse_size(const char *text, uint64_t *out)
+int rf_parse_size(uint64_t *out, const char *text)
 {
   size_t len, i = 0;
   uint64_t v, mult = 1;
@@ -79,51 +79,6 @@ char *rf__human_bytes(char *buf, size_t size, uint64_t n)
   else
     snprintf(buf, size, "%.1f %s", v, units[u]);
   return buf;
-}
-
-int rf__hexval(int c)
-{
-  if (c >= '0' && c <= '9')
-    return c - '0';
-  if (c >= 'a' && c <= 'f')
-    return c - 'a' + 10;
-  if (c >= 'A' && c <= 'F')
-    return c - 'A' + 10;
-  return -1;
-}
-
-size_t rf__utf8_len(const unsigned char *s, size_t n)
-{
-  size_t k, more;
-  unsigned long cp;
-
-  if (n == 0)
-    return 0;
-  if (s[0] < 0x80)
-    return 1;
-  if (s[0] >= 0xc2 && s[0] <= 0xdf) {
-    more = 1;
-    cp = s[0] & 0x1fu;
-  } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
-    more = 2;
-    cp = s[0] & 0x0fu;
-  } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
-    more = 3;
-    cp = s[0] & 0x07u;
-  } else {
-    return 0;
-  }
-  if (n <= more)
-    return 0;
-  for (k = 1; k <= more; k++) {
-    if ((s[k] & 0xc0) != 0x80)
-      return 0;
-    cp = (cp << 6) | (s[k] & 0x3fu);
-  }
-  if ((more == 2 && cp < 0x800) || (more == 3 && cp < 0x10000) ||
-      (cp >= 0xd800 && cp <= 0xdfff) || cp > 0x10ffff)
-    return 0;
-  return more + 1;
 }
 
 char *rf__strdup_opt(const char *s, int *oom)

@@ -370,7 +370,7 @@ void rf__job_resume_checked(rf_job *job, rf__block *op)
 static int adopt_manifest(rf_job *job, struct rf_manifest *m)
 {
   char *canon = NULL;
-  int rc = rf_manifest_format(m, &canon);
+  int rc = rf_manifest_format(&canon, m);
 
   if (rc != 0) {
     rf_manifest_free(m);

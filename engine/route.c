@@ -35,7 +35,7 @@ static void describe_route(rf_job *job)
     job->route_desc[0] = '\0';
     return;
   }
-  rf_proxy_format(&r->cands[r->cur], name, sizeof(name));
+  rf_proxy_format(name, sizeof(name), &r->cands[r->cur]);
   if (r->cands[r->cur].type == RF_PROXY_DIRECT)
     snprintf(job->route_desc, sizeof(job->route_desc), "direct (chosen by %s)",
              r->chosen_by);
@@ -65,7 +65,7 @@ static void route_credentials(rf_job *job, rf__route *route)
     q = *p;
     q.password = NULL;
     e->in_callback++;
-    if (e->proxy_creds(&q, user, sizeof(user), pass, sizeof(pass),
+    if (e->proxy_creds(user, sizeof(user), pass, sizeof(pass), &q,
                        e->proxy_creds_ud) == 1 &&
         user[0] != '\0') {
       user[sizeof(user) - 1] = pass[sizeof(pass) - 1] = '\0';
@@ -95,7 +95,7 @@ static void route_ready(rf_job *job, rf__route *route)
   for (k = 0; k < route->n; k++) {
     char name[300];
     size_t len = strlen(list);
-    rf_proxy_format(&route->cands[k], name, sizeof(name));
+    rf_proxy_format(name, sizeof(name), &route->cands[k]);
     snprintf(list + len, sizeof(list) - len, "%s%s", k ? "; " : "", name);
   }
   RF_LOG(&job->engine->log, RF_LOG_INFO, "proxy", "%s: route %s [%s]",
@@ -131,7 +131,7 @@ void rf__job_route(rf_job *job)
     rf_proxy p;
     memset(&p, 0, sizeof(p));
     if (job->proxy != NULL) {
-      rc = rf_proxy_parse(job->proxy, &p, buf, sizeof(buf));
+      rc = rf_proxy_parse(&p, buf, sizeof(buf), job->proxy);
       if (rc != 0) {
         rf__job_fail(job, RF_EURL,
                      "the proxy option is not a proxy URL "

@@ -233,7 +233,7 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
     uint64_t n = 0;
     char tmp[32];
     copy_value(tmp, sizeof(tmp), v, vl);
-    if (rf_parse_size(tmp, &n) == 0 && tmp[0] != '\0' &&
+    if (rf_parse_size(&n, tmp) == 0 && tmp[0] != '\0' &&
         tmp[strlen(tmp) - 1] >= '0' && tmp[strlen(tmp) - 1] <= '9' &&
         n <= INT64_MAX)
       c->content_length = (int64_t)n;

@@ -84,7 +84,7 @@ int main(int argc, char **argv)
   jo.on_progress = on_progress;
   jo.on_done = on_done;
   jo.user_data = &a;
-  rc = rf_job_add(engine, NULL, &jo);
+  rc = rf_job_add(NULL, engine, &jo);
   if (rc != RF_OK) {
     fprintf(stderr, "rf_job_add: %s\n", rf_strerror(rc));
     uv_close((uv_handle_t *)&a.heartbeat, NULL);

@@ -75,7 +75,7 @@ static void on_lookup_done(uv_timer_t *t)
   snprintf(list, sizeof(list), "%s", r->rules[i].list);
   for (tok = strtok_r(list, ",", &save); tok != NULL && n < MAX_CANDIDATES;
        tok = strtok_r(NULL, ",", &save)) {
-    if (rf_proxy_parse(tok, &cands[n], bufs[n], sizeof(bufs[n])) != 0) {
+    if (rf_proxy_parse(&cands[n], bufs[n], sizeof(bufs[n]), tok) != 0) {
       snprintf(detail, sizeof(detail), "rule '%s': bad candidate",
                r->rules[i].suffix);
       rf_resolve_answer(req, RF_RESOLVE_ERROR, NULL, 0, detail);
@@ -121,7 +121,7 @@ static void table_feedback(void *self, const rf_proxy *proxy,
   char shown[300];
 
   (void)self;
-  rf_proxy_format(proxy, shown, sizeof(shown));
+  rf_proxy_format(shown, sizeof(shown), proxy);
   fprintf(stderr, "resolver feedback: %s %s%s%s\n", shown, names[outcome],
           detail != NULL && detail[0] ? ": " : "", detail != NULL ? detail : "");
 }
@@ -198,7 +198,7 @@ int main(int argc, char **argv)
   jo.overwrite = 1;
   jo.connect_timeout_ms = 3000;
   jo.on_done = on_done;
-  rc = rf_job_add(engine, NULL, &jo);
+  rc = rf_job_add(NULL, engine, &jo);
   if (rc != 0) {
     fprintf(stderr, "cannot start: %s\n", rf_engine_last_error(engine));
     rf_engine_free(engine);

@@ -3,10 +3,12 @@
 
 int main(void)
 {
-  rf_job_options o = { 0 };
+  rf_job_options o = RF_JOB_OPTIONS_INIT;
   rf_engine_options e = RF_ENGINE_OPTIONS_INIT;
   rf_server_options s = RF_SERVER_OPTIONS_INIT;
+  rf_pac_options p = RF_PAC_OPTIONS_INIT;
+  rf_static_resolver_options r = RF_STATIC_RESOLVER_OPTIONS_INIT;
 
-  o.version = RF_JOB_OPTIONS_VERSION;
-  return (int)(o.version + e.version + s.version) - 3;
+  return (int)(o.version + e.version + s.version + p.version + r.version) -
+         5;
 }

@@ -128,7 +128,7 @@ static void partial_run(const char *url, const char *out, uint64_t at)
   o.on_done = cancel_done;
   o.user_data = &c;
   cr_assert_eq(rf_engine_new(&e, NULL), 0);
-  cr_assert_eq(rf_job_add(e, NULL, &o), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &o), 0);
   rf_engine_run(e);
   rf_engine_free(e);
   cr_assert_eq(c.error, RF_ECANCELED, "%s", rf_err_name(c.error));

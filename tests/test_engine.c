@@ -14,6 +14,7 @@
 #include <uv.h>
 
 #include "rangefetch/rangefetch.h"
+#include "rangefetch/proxy.h"
 #include "support/logbuf.h"
 #include "support/testserver.h"
 #include "support/tmpdir.h"
@@ -134,7 +135,7 @@ static outcome fetch(const char *path_and_query, const char *output,
   if (opts->retry_base_ms == 0)
     opts->retry_base_ms = 20;
   cr_assert_eq(rf_engine_new(&e, NULL), 0);
-  rc = rf_job_add(e, NULL, opts);
+  rc = rf_job_add(NULL, e, opts);
   cr_assert_eq(rc, 0, "rf_job_add: %s", rf_strerror(rc));
   cr_assert_eq(rf_engine_run(e), 0);
   rf_engine_free(e);
@@ -505,7 +506,7 @@ static void run_job(rf_engine *e, const char *path_and_query,
   opts->on_progress = on_progress;
   opts->user_data = o;
   opts->progress_interval_ms = 20;
-  cr_assert_eq(rf_job_add(e, NULL, opts), 0);
+  cr_assert_eq(rf_job_add(NULL, e, opts), 0);
   cr_assert_eq(rf_engine_run(e), 0);
   cr_assert_eq(o->done, 1);
   free(url);
@@ -650,7 +651,7 @@ Test(engine, unreachable_port)
   opts.on_done = on_done;
   opts.user_data = &o;
   cr_assert_eq(rf_engine_new(&e, NULL), 0);
-  cr_assert_eq(rf_job_add(e, NULL, &opts), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &opts), 0);
   rf_engine_run(e);
   rf_engine_free(e);
   cr_assert_eq(o.error, RF_ECONNECT, "%s: %s", rf_err_name(o.error),
@@ -669,23 +670,23 @@ Test(engine, bad_arguments)
   rf_job_options_init(&o);
   o.url = "ftp://example.org/x";
   o.output = out_path("x");
-  cr_assert_eq(rf_job_add(e, &job, &o), RF_EURL);
+  cr_assert_eq(rf_job_add(&job, e, &o), RF_EURL);
   cr_assert_null(job);
   o.url = "http://";
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EURL);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EURL);
   o.url = "not a url";
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EURL);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EURL);
   o.url = url;
   o.output = "/nonexistent-dir/sub/x";
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_ENOENT);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_ENOENT);
   o.output = NULL;
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EINVAL);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EINVAL);
   o.output = out_path("x");
   o.connections = RF_MAX_CONNECTIONS + 1;
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EINVAL);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EINVAL);
   o.connections = 0;
   o.version = 999;
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EINVAL);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EINVAL);
   rf_engine_free(e);
   free(url);
 }
@@ -715,14 +716,14 @@ Test(engine, refused_urls_and_options_say_why)
   o.output = out_path("refused");
   for (k = 0; k < sizeof(cases) / sizeof(cases[0]); k++) {
     o.url = cases[k].url;
-    cr_assert_eq(rf_job_add(e, NULL, &o), RF_EURL, "%s", cases[k].url);
+    cr_assert_eq(rf_job_add(NULL, e, &o), RF_EURL, "%s", cases[k].url);
     cr_assert(strstr(rf_engine_last_error(e), cases[k].want) != NULL,
               "%s: %s", cases[k].url, rf_engine_last_error(e));
   }
   o.url = "http://127.0.0.1:1/x";
   o.manifest = manifest;
   o.no_verify = 1;
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EINVAL);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EINVAL);
   cr_assert_str_eq(rf_engine_last_error(e),
                    "no_verify and manifest cannot be used together: a "
                    "manifest is checked piece by piece");
@@ -745,7 +746,7 @@ Test(engine, unwritable_directory)
   rf_job_options_init(&o);
   o.url = url;
   o.output = ro;
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EACCES);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EACCES);
   rf_engine_free(e);
   free(url);
 }
@@ -764,7 +765,7 @@ Test(engine, existing_output_needs_overwrite)
   rf_job_options_init(&o);
   o.url = "http://127.0.0.1:1/x";
   o.output = out_path("exists");
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EEXIST);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EEXIST);
   rf_engine_free(e);
   rf_job_options_init(&o);
   o.overwrite = 1;
@@ -798,7 +799,7 @@ Test(engine, cancel_keeps_part)
   opts.progress_interval_ms = 50;
   opts.user_data = &o;
   cr_assert_eq(rf_engine_new(&e, NULL), 0);
-  cr_assert_eq(rf_job_add(e, NULL, &opts), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &opts), 0);
   rf_engine_run(e);
   rf_engine_free(e);
   free(url);
@@ -849,11 +850,11 @@ Test(engine, runs_on_caller_loop_with_two_jobs)
   o.output = out_path("a");
   o.on_done = on_done;
   o.user_data = &a;
-  cr_assert_eq(rf_job_add(e, NULL, &o), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &o), 0);
   o.url = ub;
   o.output = out_path("b");
   o.user_data = &b;
-  cr_assert_eq(rf_job_add(e, NULL, &o), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &o), 0);
   uv_run(&loop, UV_RUN_DEFAULT);
   cr_assert_eq(a.done, 1);
   cr_assert_eq(b.done, 1);
@@ -890,13 +891,13 @@ Test(engine, second_job_on_the_same_output_is_refused)
   o.connections = 2;
   o.on_done = on_done;
   o.user_data = &a;
-  cr_assert_eq(rf_job_add(e, NULL, &o), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &o), 0);
   cr_assert_eq(stat(part, &before), 0, "the first job claims its .part");
   /* Same engine, other content, also with no_resume and overwrite. */
   o.url = other;
   o.no_resume = 1;
   o.overwrite = 1;
-  cr_assert_eq(rf_job_add(e, NULL, &o), RF_EBUSY);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EBUSY);
   cr_assert(strstr(rf_engine_last_error(e), "another download in this "
                                             "process") != NULL,
             "%s", rf_engine_last_error(e));
@@ -904,7 +905,7 @@ Test(engine, second_job_on_the_same_output_is_refused)
             rf_engine_last_error(e));
   /* Another engine of the same process. */
   cr_assert_eq(rf_engine_new(&e2, NULL), 0);
-  cr_assert_eq(rf_job_add(e2, NULL, &o), RF_EBUSY);
+  cr_assert_eq(rf_job_add(NULL, e2, &o), RF_EBUSY);
   rf_engine_free(e2);
   cr_assert_eq(stat(part, &after), 0, "a refused job removed the .part");
   cr_assert_eq(before.st_ino, after.st_ino, "a refused job replaced it");
@@ -940,7 +941,7 @@ Test(engine, staging_pool_fits_every_connection)
     o.url = url;
     o.output = out_path(name);
     o.connections = conns[i];
-    cr_assert_eq(rf_job_add(e, &job, &o), 0);
+    cr_assert_eq(rf_job_add(&job, e, &o), 0);
     cr_assert_geq(job->store.max_blocks, 2 * conns[i], "%u blocks for %u",
                   job->store.max_blocks, conns[i]);
     cr_assert_leq(job->store.max_blocks * job->store.block_size,
@@ -951,4 +952,113 @@ Test(engine, staging_pool_fits_every_connection)
   rf_engine_run(e);
   rf_engine_free(e);
   free(url);
+}
+
+/*
+ * Versioned options: every options struct is accepted from version 1 up
+ * to the library's own (older callers keep working), and version 0 or a
+ * newer version than the library knows is refused with RF_EINVAL.  The
+ * RF_*_INIT macros and the rf_*_init() functions agree.
+ */
+Test(engine, options_versions)
+{
+  rf_engine_options eo, eo_macro = RF_ENGINE_OPTIONS_INIT;
+  rf_job_options jo, jo_macro = RF_JOB_OPTIONS_INIT;
+  rf_server_options so, so_macro = RF_SERVER_OPTIONS_INIT;
+  rf_pac_options po, po_macro = RF_PAC_OPTIONS_INIT;
+  rf_static_resolver_options sro,
+      sro_macro = RF_STATIC_RESOLVER_OPTIONS_INIT;
+  rf_engine *e = NULL;
+  rf_server *s = NULL;
+  rf_job *job = NULL;
+  uv_loop_t loop;
+
+  memset(&eo, 0xff, sizeof(eo));
+  rf_engine_options_init(&eo);
+  cr_assert_eq(eo.version, eo_macro.version);
+  cr_assert_eq(eo.version, RF_ENGINE_OPTIONS_VERSION);
+  cr_assert_eq(eo.log_level, eo_macro.log_level);
+  cr_assert(eo.loop == NULL && eo.log_cb == NULL && eo.log_user_data == NULL);
+  memset(&jo, 0xff, sizeof(jo));
+  rf_job_options_init(&jo);
+  cr_assert_eq(jo.version, jo_macro.version);
+  cr_assert_eq(jo.version, RF_JOB_OPTIONS_VERSION);
+  cr_assert(jo.url == NULL && jo.connections == 0 && jo.discard == 0 &&
+            jo_macro.url == NULL && jo_macro.discard == 0);
+  memset(&so, 0xff, sizeof(so));
+  rf_server_options_init(&so);
+  cr_assert_eq(so.version, so_macro.version);
+  cr_assert_eq(so.version, RF_SERVER_OPTIONS_VERSION);
+  cr_assert(so.loop == NULL && so.host == NULL && so.port == 0);
+  memset(&po, 0xff, sizeof(po));
+  rf_pac_options_init(&po);
+  cr_assert_eq(po.version, po_macro.version);
+  cr_assert_eq(po.version, RF_PAC_OPTIONS_VERSION);
+  cr_assert(po.deadline_ms == 0 && po.mandatory == 0);
+  memset(&sro, 0xff, sizeof(sro));
+  rf_static_resolver_options_init(&sro);
+  cr_assert_eq(sro.version, sro_macro.version);
+  cr_assert_eq(sro.version, RF_STATIC_RESOLVER_OPTIONS_VERSION);
+  cr_assert(sro.proxy == NULL && sro.ca_file == NULL && sro.auth == 0);
+
+  /* Engine. */
+  eo.version = 0;
+  cr_assert_eq(rf_engine_new(&e, &eo), RF_EINVAL);
+  cr_assert_null(e);
+  eo.version = RF_ENGINE_OPTIONS_VERSION + 1;
+  cr_assert_eq(rf_engine_new(&e, &eo), RF_EINVAL);
+  cr_assert_null(e);
+  eo.version = RF_ENGINE_OPTIONS_VERSION;
+  cr_assert_eq(rf_engine_new(&e, &eo), 0);
+
+  /* Job. */
+  jo.url = "http://127.0.0.1:1/x";
+  jo.output = out_path("versions");
+  jo.version = 0;
+  cr_assert_eq(rf_job_add(&job, e, &jo), RF_EINVAL);
+  cr_assert_null(job);
+  jo.version = RF_JOB_OPTIONS_VERSION + 1;
+  cr_assert_eq(rf_job_add(&job, e, &jo), RF_EINVAL);
+  cr_assert_null(job);
+  jo.version = RF_JOB_OPTIONS_VERSION;
+  cr_assert_eq(rf_job_add(&job, e, &jo), 0);
+  cr_assert_not_null(job);
+  rf_job_cancel(job);
+
+  /* PAC and WPAD options (NULL: the defaults). */
+  po.version = 0;
+  cr_assert_eq(rf_engine_add_pac_resolver(e, "data:,x", &po), RF_EINVAL);
+  cr_assert_eq(rf_engine_add_wpad_resolver(e, &po), RF_EINVAL);
+  po.version = RF_PAC_OPTIONS_VERSION + 1;
+  cr_assert_eq(rf_engine_add_pac_resolver(e, "data:,x", &po), RF_EINVAL);
+  cr_assert_eq(rf_engine_add_wpad_resolver(e, &po), RF_EINVAL);
+  po.version = RF_PAC_OPTIONS_VERSION;
+  cr_assert_eq(rf_engine_add_pac_resolver(e, "data:,x", &po), 0);
+
+  /* Static resolver. */
+  sro.proxy = "direct";
+  sro.version = 0;
+  cr_assert_eq(rf_engine_add_static_resolver(e, &sro), RF_EINVAL);
+  sro.version = RF_STATIC_RESOLVER_OPTIONS_VERSION + 1;
+  cr_assert_eq(rf_engine_add_static_resolver(e, &sro), RF_EINVAL);
+  sro.version = RF_STATIC_RESOLVER_OPTIONS_VERSION;
+  cr_assert_eq(rf_engine_add_static_resolver(e, &sro), 0);
+  rf_engine_run(e);
+  rf_engine_free(e);
+
+  /* Server. */
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  so.loop = &loop;
+  so.root = dir;
+  so.version = 0;
+  cr_assert_eq(rf_server_new(&s, &so), RF_EINVAL);
+  cr_assert_null(s);
+  so.version = RF_SERVER_OPTIONS_VERSION + 1;
+  cr_assert_eq(rf_server_new(&s, &so), RF_EINVAL);
+  cr_assert_null(s);
+  so.version = RF_SERVER_OPTIONS_VERSION;
+  cr_assert_eq(rf_server_new(&s, &so), 0);
+  rf_server_free(s);
+  uv_run(&loop, UV_RUN_DEFAULT);
+  cr_assert_eq(uv_loop_close(&loop), 0);
 }

@@ -86,19 +86,19 @@ static void assert_same(const rf_manifest *a, const rf_manifest *b)
   cr_assert_eq(rf_manifest_length(a), rf_manifest_length(b));
   cr_assert_eq(rf_manifest_piece_size(a), rf_manifest_piece_size(b));
   cr_assert_eq(rf_manifest_pieces(a), rf_manifest_pieces(b));
-  rf_manifest_content_xxh128(a, x);
-  rf_manifest_content_xxh128(b, y);
+  rf_manifest_content_xxh128(x, a);
+  rf_manifest_content_xxh128(y, b);
   cr_assert_arr_eq(x, y, 16);
   cr_assert_eq(rf_manifest_has_sha256(a), rf_manifest_has_sha256(b));
-  rf_manifest_content_sha256(a, x);
-  rf_manifest_content_sha256(b, y);
+  rf_manifest_content_sha256(x, a);
+  rf_manifest_content_sha256(y, b);
   cr_assert_arr_eq(x, y, 32);
   cr_assert_eq(na == NULL, nb == NULL);
   if (na != NULL)
     cr_assert_str_eq(na, nb);
   for (i = 0; i < rf_manifest_pieces(a); i++) {
-    cr_assert_eq(rf_manifest_piece_hash(a, i, x), 0);
-    cr_assert_eq(rf_manifest_piece_hash(b, i, y), 0);
+    cr_assert_eq(rf_manifest_piece_hash(x, a, i), 0);
+    cr_assert_eq(rf_manifest_piece_hash(y, b, i), 0);
     cr_assert_arr_eq(x, y, 16, "piece %u", i);
   }
 }
@@ -109,12 +109,12 @@ static void assert_round_trip(const rf_manifest *m)
   rf_manifest *back = NULL;
   char *text = NULL, *again = NULL, err[256];
 
-  cr_assert_eq(rf_manifest_format(m, &text), 0);
+  cr_assert_eq(rf_manifest_format(&text, m), 0);
   cr_assert_eq(rf_manifest_parse(&back, text, strlen(text), err, sizeof(err)),
                0, "%s", err);
   cr_assert_str_eq(err, "");
   assert_same(m, back);
-  cr_assert_eq(rf_manifest_format(back, &again), 0);
+  cr_assert_eq(rf_manifest_format(&again, back), 0);
   cr_assert_str_eq(text, again);
   free(again);
   free(text);
@@ -141,7 +141,7 @@ static void check_create(size_t len, uint64_t piece_size, unsigned threads)
   cr_assert_eq(rf_manifest_has_sha256(m), 0);
   cr_assert_str_eq(rf_manifest_name(m), "data.bin");
   canon(XXH3_128bits(data, len), want);
-  rf_manifest_content_xxh128(m, got);
+  rf_manifest_content_xxh128(got, m);
   cr_assert_arr_eq(got, want, 16, "content hash, len %zu", len);
   cr_assert(XXH128_isEqual(rf__manifest_content(m), XXH3_128bits(data, len)));
   for (i = 0; i < n; i++) {
@@ -149,13 +149,13 @@ static void check_create(size_t len, uint64_t piece_size, unsigned threads)
     size_t plen = len - off < ps ? len - off : (size_t)ps;
 
     canon(XXH3_128bits(data + off, plen), want);
-    cr_assert_eq(rf_manifest_piece_hash(m, (uint32_t)i, got), 0);
+    cr_assert_eq(rf_manifest_piece_hash(got, m, (uint32_t)i), 0);
     cr_assert_arr_eq(got, want, 16, "piece %lu of len %zu", (unsigned long)i,
                      len);
     cr_assert(XXH128_isEqual(rf__manifest_piece(m, (uint32_t)i),
                              XXH3_128bits(data + off, plen)));
   }
-  cr_assert_eq(rf_manifest_piece_hash(m, (uint32_t)n, got), RF_EINVAL);
+  cr_assert_eq(rf_manifest_piece_hash(got, m, (uint32_t)n), RF_EINVAL);
   assert_round_trip(m);
   rf_manifest_free(m);
   free(data);
@@ -245,7 +245,7 @@ Test(manifest, create_sparse_3gib)
       }
     }
     XXH3_128bits_update(st, piece, ps);
-    cr_assert_eq(rf_manifest_piece_hash(m, (uint32_t)i, got), 0);
+    cr_assert_eq(rf_manifest_piece_hash(got, m, (uint32_t)i), 0);
     if (piece == zero) {
       cr_assert_arr_eq(got, want, 16, "zero piece %lu", (unsigned long)i);
     } else {
@@ -257,7 +257,7 @@ Test(manifest, create_sparse_3gib)
     }
   }
   canon(XXH3_128bits_digest(st), want);
-  rf_manifest_content_xxh128(m, got);
+  rf_manifest_content_xxh128(got, m);
   cr_assert_arr_eq(got, want, 16);
   assert_round_trip(m);
   rf_manifest_free(m);
@@ -287,9 +287,9 @@ Test(manifest, sha256_abc)
   write_file(path, "abc", 3);
   cr_assert_eq(rf_manifest_create(&m, path, 0, 1, 0), 0);
   cr_assert_eq(rf_manifest_has_sha256(m), 1);
-  rf_manifest_content_sha256(m, got);
+  rf_manifest_content_sha256(got, m);
   cr_assert_arr_eq(got, abc, 32);
-  cr_assert_eq(rf_manifest_format(m, &text), 0);
+  cr_assert_eq(rf_manifest_format(&text, m), 0);
   cr_assert_not_null(strstr(text,
                             "\ncontent-sha256 ba7816bf8f01cfea414140de"
                             "5dae2223b00361a396177a9cb410ff61f20015ad\n"));
@@ -299,7 +299,7 @@ Test(manifest, sha256_abc)
 
   write_file(path, "", 0);
   cr_assert_eq(rf_manifest_create(&m, path, 0, 1, 0), 0);
-  rf_manifest_content_sha256(m, got);
+  rf_manifest_content_sha256(got, m);
   cr_assert_arr_eq(got, empty, 32);
   rf_manifest_free(m);
 
@@ -314,8 +314,8 @@ Test(manifest, sha256_abc)
     cr_assert_eq(rf_manifest_create(&m1, path, 4096, 1, 1), 0);
     cr_assert_eq(rf_manifest_create(&m2, path, 4096, 1, 3), 0);
     assert_same(m1, m2);
-    rf_manifest_content_sha256(m1, a);
-    rf_manifest_content_sha256(m2, b);
+    rf_manifest_content_sha256(a, m1);
+    rf_manifest_content_sha256(b, m2);
     cr_assert_arr_eq(a, b, 32);
     rf_manifest_free(m1);
     rf_manifest_free(m2);
@@ -334,7 +334,7 @@ Test(manifest, content_hex_is_xxhsum_order)
 
   write_file(path, "abc", 3);
   cr_assert_eq(rf_manifest_create(&m, path, 0, 0, 0), 0);
-  cr_assert_eq(rf_manifest_format(m, &text), 0);
+  cr_assert_eq(rf_manifest_format(&text, m), 0);
   snprintf(want, sizeof(want), "\ncontent-xxh128 %016llx%016llx\n",
            (unsigned long long)h.high64, (unsigned long long)h.low64);
   cr_assert_not_null(strstr(text, want), "%s", text);
@@ -359,7 +359,7 @@ Test(manifest, create_errors)
   cr_assert_eq(rf_manifest_create(&m, dir, 0, 0, 0), RF_EINVAL);
   cr_assert_eq(rf_manifest_create(&m, path_in("missing"), 0, 0, 0), RF_ENOENT);
   cr_assert_null(m);
-  cr_assert_eq(rf_manifest_format(NULL, &text), RF_EINVAL);
+  cr_assert_eq(rf_manifest_format(&text, NULL), RF_EINVAL);
   cr_assert_null(text);
   cr_assert_eq(rf_manifest_save(NULL, path), RF_EINVAL);
   rf_manifest_free(NULL);
@@ -471,17 +471,17 @@ Test(manifest, parse_good)
   cr_assert_eq(rf_manifest_piece_size(m), 1024);
   cr_assert_eq(rf_manifest_pieces(m), 3);
   cr_assert_str_eq(rf_manifest_name(m), "big file.iso");
-  rf_manifest_content_xxh128(m, b);
+  rf_manifest_content_xxh128(b, m);
   cr_assert_eq(b[0], 0xff);
   cr_assert_eq(b[15], 0x00);
   cr_assert_eq(rf__manifest_content(m).high64, 0xffeeddccbbaa9988ULL);
   cr_assert_eq(rf__manifest_piece(m, 0).low64, 0x0123456789abcdefULL);
-  cr_assert_eq(rf_manifest_piece_hash(m, 1, b), 0);
+  cr_assert_eq(rf_manifest_piece_hash(b, m, 1), 0);
   cr_assert_eq(b[0], 0xff);
   cr_assert_eq(rf_manifest_has_sha256(m), 1);
-  rf_manifest_content_sha256(m, b);
+  rf_manifest_content_sha256(b, m);
   cr_assert_eq(b[0], 0xba);
-  cr_assert_eq(rf_manifest_format(m, &text), 0);
+  cr_assert_eq(rf_manifest_format(&text, m), 0);
   cr_assert_str_eq(text, good);
   free(text);
   rf_manifest_free(m);

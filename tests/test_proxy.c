@@ -119,7 +119,7 @@ static void add_job(rf_engine *e, uint64_t size, unsigned seed,
   jo.proxy = proxy;
   jo.on_done = on_done;
   jo.user_data = o;
-  rc = rf_job_add(e, NULL, &jo);
+  rc = rf_job_add(NULL, e, &jo);
   cr_assert_eq(rc, 0, "rf_job_add: %s (%s)", rf_strerror(rc),
                rf_engine_last_error(e));
   free(url);
@@ -201,7 +201,7 @@ static void fixed_feedback(void *self, const rf_proxy *p, rf_proxy_outcome o,
   (void)detail;
   cr_assert_null(p->password, "a password reached feedback");
   f->feedback[o]++;
-  rf_proxy_format(p, f->last_feedback_proxy, sizeof(f->last_feedback_proxy));
+  rf_proxy_format(f->last_feedback_proxy, sizeof(f->last_feedback_proxy), p);
 }
 
 static void fixed_destroy(void *self)
@@ -283,7 +283,7 @@ Test(proxy, parse_and_format_candidates)
   for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
     rf_proxy p;
     char buf[256], shown[128];
-    int rc = rf_proxy_parse(t[i].in, &p, buf, sizeof(buf));
+    int rc = rf_proxy_parse(&p, buf, sizeof(buf), t[i].in);
 
     cr_assert_eq(rc, t[i].rc, "%s: rc %d", t[i].in, rc);
     if (rc != 0)
@@ -302,14 +302,14 @@ Test(proxy, parse_and_format_candidates)
       cr_assert_null(p.password, "%s", t[i].in);
     else
       cr_assert_str_eq(p.password, t[i].pass);
-    rf_proxy_format(&p, shown, sizeof(shown));
+    rf_proxy_format(shown, sizeof(shown), &p);
     cr_assert_str_eq(shown, t[i].shown);
     cr_assert_null(strstr(shown, "cret"), "a password was formatted");
   }
   {
     rf_proxy p;
     char small[4];
-    cr_assert_eq(rf_proxy_parse("http://longhost:1", &p, small, sizeof(small)),
+    cr_assert_eq(rf_proxy_parse(&p, small, sizeof(small), "http://longhost:1"),
                  RF_EINVAL);
   }
 }
@@ -378,7 +378,7 @@ Test(proxy, asynchronous_answer_and_cancellation)
   jo.output = out;
   jo.on_done = on_done;
   jo.user_data = &o2;
-  cr_assert_eq(rf_job_add(e, &job, &jo), 0);
+  cr_assert_eq(rf_job_add(&job, e, &jo), 0);
   rf_job_cancel(job);
   rf_engine_run(e);
   fixed_close(&f);
@@ -513,12 +513,14 @@ Test(proxy, job_proxy_option_bypasses_the_chain)
 Test(proxy, static_resolver_per_scheme_and_no_proxy)
 {
   rf_engine *e = logbuf_engine(NULL);
+  rf_static_resolver_options so = RF_STATIC_RESOLVER_OPTIONS_INIT;
   outcome o;
   char dead[64];
 
   snprintf(dead, sizeof(dead), "http://127.0.0.1:%u", dead_port);
   /* https only: http URLs get no opinion, then direct. */
-  cr_assert_eq(rf_engine_add_static_resolver(e, NULL, NULL, dead, NULL), 0);
+  so.https_proxy = dead;
+  cr_assert_eq(rf_engine_add_static_resolver(e, &so), 0);
   memset(&o, 0, sizeof(o));
   add_job(e, 100000, 9, "scheme", &o, NULL);
   rf_engine_run(e);
@@ -527,20 +529,95 @@ Test(proxy, static_resolver_per_scheme_and_no_proxy)
   rf_engine_free(e);
 
   e = logbuf_engine(NULL);
-  cr_assert_eq(rf_engine_add_static_resolver(e, dead, NULL, NULL,
-                                             "localhost,127.0.0.0/8"),
-               0);
+  rf_static_resolver_options_init(&so);
+  so.proxy = dead;
+  so.no_proxy = "localhost,127.0.0.0/8";
+  cr_assert_eq(rf_engine_add_static_resolver(e, &so), 0);
   memset(&o, 0, sizeof(o));
   add_job(e, 100000, 9, "noproxy", &o, NULL);
   rf_engine_run(e);
   rf_engine_free(e);
   cr_assert_eq(o.error, 0, "%s", o.message);
   cr_assert(strstr(o.route, "no_proxy") != NULL, "%s", o.route);
-  cr_assert_eq(rf_engine_add_static_resolver(NULL, dead, NULL, NULL, NULL),
-               RF_EINVAL);
+  cr_assert_eq(rf_engine_add_static_resolver(NULL, &so), RF_EINVAL);
   e = logbuf_engine(NULL);
-  cr_assert_eq(rf_engine_add_static_resolver(e, "ftp://x", NULL, NULL, NULL),
-               RF_EURL);
+  cr_assert_eq(rf_engine_add_static_resolver(e, NULL), RF_EINVAL);
+  rf_static_resolver_options_init(&so);
+  so.proxy = "ftp://alice:secret@x";
+  so.label = "corp.conf";
+  cr_assert_eq(rf_engine_add_static_resolver(e, &so), RF_EURL);
+  cr_assert(strstr(rf_engine_last_error(e), "corp.conf") != NULL, "%s",
+            rf_engine_last_error(e));
+  cr_assert_null(strstr(rf_engine_last_error(e), "secret"));
+  rf_engine_free(e);
+}
+
+/* name, label, user and auth of the static resolver's options reach the
+ * route: the explanation names the resolver and the label, and the
+ * candidate carries the user (never the password). */
+static void on_static_explained(const rf_route_info *info, void *ud)
+{
+  rf_route_info *out = ud;
+  static rf_proxy cand;
+  static char chosen[300], user[64];
+
+  snprintf(chosen, sizeof(chosen), "%s", info->chosen_by);
+  out->chosen_by = chosen;
+  out->ncandidates = info->ncandidates;
+  if (info->ncandidates > 0) {
+    cand = info->candidates[0];
+    snprintf(user, sizeof(user), "%s",
+             cand.user != NULL ? cand.user : "");
+    cand.user = user;
+    cand.host = NULL;
+    cand.ca_file = NULL;
+    out->candidates = &cand;
+  }
+}
+
+Test(proxy, static_resolver_options_reach_the_route)
+{
+  rf_engine *e = logbuf_engine(NULL);
+  rf_static_resolver_options so;
+  rf_route_info got;
+
+  rf_static_resolver_options_init(&so);
+  cr_assert_eq(so.version, RF_STATIC_RESOLVER_OPTIONS_VERSION);
+  so.name = "corp";
+  so.label = "corp.conf";
+  so.proxy = "http://p.example:3128";
+  so.user = "alice";
+  so.password = "secret";
+  so.auth = RF_PROXY_AUTH_NTLM;
+  cr_assert_eq(rf_engine_add_static_resolver(e, &so), 0);
+  memset(&got, 0, sizeof(got));
+  cr_assert_eq(rf_engine_explain(e, "http://h.example/x", on_static_explained,
+                                 &got),
+               0);
+  rf_engine_run(e);
+  rf_engine_free(e);
+  cr_assert_not_null(got.chosen_by);
+  cr_assert(strncmp(got.chosen_by, "corp: ", 6) == 0, "%s", got.chosen_by);
+  cr_assert(strstr(got.chosen_by, "corp.conf") != NULL, "%s", got.chosen_by);
+  cr_assert_null(strstr(got.chosen_by, "secret"));
+  cr_assert_eq(got.ncandidates, 1);
+  cr_assert_str_eq(got.candidates[0].user, "alice");
+  cr_assert_null(got.candidates[0].password);
+  cr_assert_eq(got.candidates[0].auth, RF_PROXY_AUTH_NTLM);
+}
+
+Test(proxy, static_resolver_options_versions)
+{
+  rf_engine *e = logbuf_engine(NULL);
+  rf_static_resolver_options so = RF_STATIC_RESOLVER_OPTIONS_INIT;
+
+  so.proxy = "direct";
+  so.version = 0;
+  cr_assert_eq(rf_engine_add_static_resolver(e, &so), RF_EINVAL);
+  so.version = RF_STATIC_RESOLVER_OPTIONS_VERSION + 1;
+  cr_assert_eq(rf_engine_add_static_resolver(e, &so), RF_EINVAL);
+  so.version = RF_STATIC_RESOLVER_OPTIONS_VERSION;
+  cr_assert_eq(rf_engine_add_static_resolver(e, &so), 0);
   rf_engine_free(e);
 }
 
@@ -575,7 +652,7 @@ static void on_explained(const rf_route_info *in, void *ud)
   x->ncand = in->ncandidates;
   x->from_cache = in->from_cache;
   for (i = 0; i < in->ncandidates && i < 4; i++) {
-    rf_proxy_format(&in->candidates[i], x->cand[i], sizeof(x->cand[i]));
+    rf_proxy_format(x->cand[i], sizeof(x->cand[i]), &in->candidates[i]);
     cr_assert_null(in->candidates[i].password);
     x->bad[i] = in->bad_for_s[i];
   }
@@ -705,7 +782,7 @@ Test(proxy, pac_errors_fall_through_unless_mandatory)
   rf_engine_free(e);
 
   e = logbuf_engine(NULL);
-  memset(&po, 0, sizeof(po));
+  rf_pac_options_init(&po);
   po.mandatory = 1;
   snprintf(path, sizeof(path), "%s/missing.pac", dir);
   cr_assert_eq(rf_engine_add_pac_resolver(e, path, &po), 0);
@@ -781,8 +858,8 @@ Test(proxy, pac_over_http_with_fetch_limits)
 
 static unsigned creds_calls;
 
-static int creds_cb(const rf_proxy *p, char *user, size_t us, char *pass,
-                    size_t ps, void *ud)
+static int creds_cb(char *user, size_t us, char *pass, size_t ps,
+                    const rf_proxy *p, void *ud)
 {
   (void)ud;
   cr_assert_null(p->password);
@@ -993,7 +1070,7 @@ Test(proxy, pac_evaluation_never_blocks_the_loop)
       " var t = Date.now(); while (Date.now() - t < 400) {}"
       " return 'DIRECT'; }";
 
-  memset(&po, 0, sizeof(po));
+  rf_pac_options_init(&po);
   po.deadline_ms = 5000;
   cr_assert_eq(rf_engine_add_pac_resolver(e, pac, &po), 0);
   uv_timer_init(rf_engine_loop(e), &timer);

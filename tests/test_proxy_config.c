@@ -1058,13 +1058,34 @@ Test(proxy_config, url_mask)
   char buf[64];
 
   for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-    cr_expect_eq(rf__proxy_url_mask(rows[i].in, buf, sizeof(buf)),
+    cr_expect_eq(rf_url_mask(buf, sizeof(buf), rows[i].in),
                  strlen(rows[i].out), "row %zu", i);
     cr_expect_str_eq(buf, rows[i].out, "row %zu", i);
   }
-  cr_assert_eq(rf__proxy_url_mask(NULL, buf, sizeof(buf)), 0);
+  cr_assert_eq(rf_url_mask(buf, sizeof(buf), NULL), 0);
   cr_assert_str_eq(buf, "");
-  cr_assert_eq(rf__proxy_url_mask("http://a:b@c", NULL, 0), 14);
+  cr_assert_eq(rf_url_mask(NULL, 0, "http://a:b@c"), 14);
+}
+
+Test(proxy_config, public_auth_names)
+{
+  char buf[64];
+
+  cr_assert_eq(rf_proxy_auth_names(buf, sizeof(buf), RF_PROXY_AUTH_SAFE),
+               strlen("Digest, NTLM, Negotiate"));
+  cr_assert_str_eq(buf, "Digest, NTLM, Negotiate");
+  rf_proxy_auth_names(buf, sizeof(buf), RF_PROXY_AUTH_ANY);
+  cr_assert_str_eq(buf, "Basic, Digest, NTLM, Negotiate");
+  rf_proxy_auth_names(buf, sizeof(buf), RF_PROXY_AUTH_BASIC);
+  cr_assert_str_eq(buf, "Basic");
+  rf_proxy_auth_names(buf, sizeof(buf), 0);
+  cr_assert_str_eq(buf, "none");
+  rf_proxy_auth_names(buf, sizeof(buf), RF_PROXY_AUTH_NONE);
+  cr_assert_str_eq(buf, "none");
+  /* Truncated like snprintf; the full length is returned. */
+  cr_assert_eq(rf_proxy_auth_names(buf, 6, RF_PROXY_AUTH_ANY), 30);
+  cr_assert_str_eq(buf, "Basic");
+  cr_assert_eq(rf_proxy_auth_names(NULL, 0, RF_PROXY_AUTH_NTLM), 4);
 }
 
 /* --------------------------------------------------------------- loading */

@@ -183,7 +183,7 @@ static outcome *fetch(const char *tag, const char *path, const fetch_opts *fo)
   jo.proxy_ca_file = fo->proxy_ca_file;
   jo.on_done = on_done;
   jo.user_data = o;
-  rc = rf_job_add(e, NULL, &jo);
+  rc = rf_job_add(NULL, e, &jo);
   cr_assert_eq(rc, 0, "rf_job_add: %s (%s)", rf_strerror(rc),
                rf_engine_last_error(e));
   rf_engine_run(e);

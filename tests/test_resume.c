@@ -296,7 +296,7 @@ static outcome fetch(const char *url, const char *output, rf_job_options *opts)
   if (opts->retry_base_ms == 0)
     opts->retry_base_ms = 10;
   cr_assert_eq(rf_engine_new(&e, NULL), 0);
-  rc = rf_job_add(e, NULL, opts);
+  rc = rf_job_add(NULL, e, opts);
   if (rc != 0) {
     o.error = rc;
     snprintf(o.message, sizeof(o.message), "%s", rf_engine_last_error(e));
@@ -625,7 +625,7 @@ static void partial_run(const char *url, const char *out, uint64_t at)
   o.on_done = cancel_done;
   o.user_data = &c;
   cr_assert_eq(rf_engine_new(&e, NULL), 0);
-  cr_assert_eq(rf_job_add(e, NULL, &o), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &o), 0);
   rf_engine_run(e);
   rf_engine_free(e);
   cr_assert_eq(c.o.error, RF_ECANCELED, "%s", c.o.message);
@@ -838,7 +838,7 @@ Test(resume, whole_content_sha256_is_checked_before_the_rename)
   unlink(out);
   /* The same manifest with one digit of its SHA-256 changed: every piece
    * and the XXH128 still match, the SHA-256 does not. */
-  cr_assert_eq(rf_manifest_format(m, &text), 0);
+  cr_assert_eq(rf_manifest_format(&text, m), 0);
   line = strstr(text, "content-sha256 ");
   cr_assert_not_null(line);
   line += strlen("content-sha256 ");
@@ -1017,7 +1017,7 @@ static void leave_finished_part(const char *url, const char *out)
   o.on_done = in_the_way_done;
   o.user_data = &w;
   cr_assert_eq(rf_engine_new(&e, NULL), 0);
-  cr_assert_eq(rf_job_add(e, NULL, &o), 0, "%s", rf_engine_last_error(e));
+  cr_assert_eq(rf_job_add(NULL, e, &o), 0, "%s", rf_engine_last_error(e));
   rf_engine_run(e);
   rf_engine_free(e);
   cr_assert_neq(w.o.error, 0, "the rename onto a directory succeeded?");

@@ -108,7 +108,7 @@ static void run(rf_engine *e, const char *path, const char *out, seen *s)
   o.on_done = on_done;
   o.user_data = s;
   o.progress_interval_ms = 10;
-  cr_assert_eq(rf_job_add(e, NULL, &o), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &o), 0);
   cr_assert_eq(rf_engine_run(e), 0);
   cr_assert_eq(s->done, 1);
   cr_assert_eq(s->error, 0, "%s", s->message);

@@ -67,9 +67,9 @@ static int put_decoded(char **dst, char *end, const char *s, size_t len,
   *out = d;
   for (i = 0; i < len; i++) {
     int ch = (unsigned char)s[i];
-    if (ch == '%' && i + 2 < len && rf__hexval(s[i + 1]) >= 0 &&
-        rf__hexval(s[i + 2]) >= 0) {
-      ch = rf__hexval(s[i + 1]) * 16 + rf__hexval(s[i + 2]);
+    if (ch == '%' && i + 2 < len && rfx_hexval(s[i + 1]) >= 0 &&
+        rfx_hexval(s[i + 2]) >= 0) {
+      ch = rfx_hexval(s[i + 1]) * 16 + rfx_hexval(s[i + 2]);
       i += 2;
     }
     if (d >= end)
@@ -83,7 +83,7 @@ static int put_decoded(char **dst, char *end, const char *s, size_t len,
   return 0;
 }
 
-int rf_proxy_parse(const char *text, rf_proxy *out, char *buf, size_t bufsize)
+int rf_proxy_parse(rf_proxy *out, char *buf, size_t bufsize, const char *text)
 {
   const char *p, *sep, *at, *auth_end, *host, *host_end, *port_s = NULL;
   char *w, *end;
@@ -187,7 +187,7 @@ int rf_proxy_parse(const char *text, rf_proxy *out, char *buf, size_t bufsize)
   return 0;
 }
 
-size_t rf_proxy_format(const rf_proxy *p, char *out, size_t size)
+size_t rf_proxy_format(char *out, size_t size, const rf_proxy *p)
 {
   int n;
 
@@ -259,7 +259,7 @@ int rf__proxy_list_copy(const rf_proxy *src, size_t n, int keep_secrets,
   return 0;
 }
 
-void rf__proxy_auth_names(unsigned mask, char *out, size_t size)
+size_t rf_proxy_auth_names(char *out, size_t size, unsigned mask)
 {
   static const struct {
     unsigned bit;
@@ -268,22 +268,28 @@ void rf__proxy_auth_names(unsigned mask, char *out, size_t size)
                 { RF_PROXY_AUTH_DIGEST, "Digest" },
                 { RF_PROXY_AUTH_NTLM, "NTLM" },
                 { RF_PROXY_AUTH_NEGOTIATE, "Negotiate" } };
+  char buf[64];
   size_t i, len = 0;
 
-  if (size == 0)
-    return;
-  out[0] = '\0';
+  /* Every name fits: "Basic, Digest, NTLM, Negotiate" is 31 bytes. */
+  buf[0] = '\0';
   for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
     if (mask & names[i].bit) {
-      int k = snprintf(out + len, size - len, "%s%s", len ? ", " : "",
-                       names[i].name);
-      if (k < 0 || (size_t)k >= size - len)
-        return;
+      int k = snprintf(buf + len, sizeof(buf) - len, "%s%s",
+                       len ? ", " : "", names[i].name);
       len += (size_t)k;
     }
   }
   if (len == 0)
-    snprintf(out, size, "none");
+    len = (size_t)snprintf(buf, sizeof(buf), "none");
+  if (size > 0)
+    snprintf(out, size, "%s", buf);
+  return len;
+}
+
+void rf__proxy_auth_names(unsigned mask, char *out, size_t size)
+{
+  rf_proxy_auth_names(out, size, mask);
 }
 
 unsigned rf__proxy_auth_from_curl(long avail)
@@ -334,7 +340,7 @@ void rf__proxy_apply(CURL *easy, const rf_proxy *p, const char *user,
     curl_easy_setopt(easy, CURLOPT_PROXY, "");
     return;
   }
-  rf_proxy_format(p, url, sizeof(url));
+  rf_proxy_format(url, sizeof(url), p);
   curl_easy_setopt(easy, CURLOPT_PROXY, url);
   if (p->user != NULL) {
     user = p->user;
@@ -412,7 +418,7 @@ rf__proxy_fault rf__proxy_classify(CURL *easy, CURLcode res, long status,
   why[0] = '\0';
   if (p == NULL || p->type == RF_PROXY_DIRECT)
     return RF__PROXY_FAULT_NONE;
-  rf_proxy_format(p, name, sizeof(name));
+  rf_proxy_format(name, sizeof(name), p);
   curl_easy_getinfo(easy, CURLINFO_HTTP_CONNECTCODE, &connect_code);
   curl_easy_getinfo(easy, CURLINFO_PROXYAUTH_AVAIL, &avail);
   curl_easy_getinfo(easy, CURLINFO_CONNECT_TIME_T, &connect_us);

@@ -277,7 +277,7 @@ static bad_ent *bad_find(rf__chain *ch, const rf_proxy *p)
   size_t i;
   uint64_t now = now_ms(ch);
 
-  rf_proxy_format(p, key, sizeof(key)); /* its identity */
+  rf_proxy_format(key, sizeof(key), p); /* its identity */
   for (i = 0; i < ch->nbad; i++)
     if (strcmp(ch->bad[i].key, key) == 0 && ch->bad[i].until_ms > now)
       return &ch->bad[i];
@@ -318,7 +318,7 @@ static void bad_mark_until(rf__chain *ch, const rf_proxy *p, uint64_t until)
         if (ch->bad[i].until_ms < b->until_ms)
           b = &ch->bad[i];
     }
-    rf_proxy_format(p, b->key, sizeof(b->key));
+    rf_proxy_format(b->key, sizeof(b->key), p);
   }
   b->until_ms = until;
 }
@@ -381,7 +381,7 @@ int rf__chain_load_marks(rf__chain *ch, const char *path)
     rf_proxy p;
     if (sscanf(line, "%319s %lld", url, &until) != 2 || until <= wall)
       continue;
-    if (rf_proxy_parse(url, &p, buf, sizeof(buf)) != 0 ||
+    if (rf_proxy_parse(&p, buf, sizeof(buf), url) != 0 ||
         p.type == RF_PROXY_DIRECT || p.user != NULL)
       continue;
     bad_mark_until(ch, &p, now_ms(ch) + (uint64_t)(until - wall) * 1000u);
@@ -830,7 +830,7 @@ void rf__chain_report(rf__chain *ch, const rf__route *route,
 
   if (p == NULL || p->type == RF_PROXY_DIRECT)
     return;
-  rf_proxy_format(p, name, sizeof(name));
+  rf_proxy_format(name, sizeof(name), p);
   if (o == RF_PROXY_DEAD) {
     bad_mark(ch, p);
     RF_LOG(ch->log, RF_LOG_WARN, "proxy", "%s marked bad for %u s: %s", name,

@@ -217,7 +217,7 @@ static size_t cfg_check_chars(const unsigned char *s, size_t n,
       i++;
       continue;
     }
-    k = rf__utf8_len(s + i, n - i);
+    k = rfx_utf8_len(s + i, n - i);
     if (k == 0) {
       *bad = c;
       *utf8 = 1;
@@ -344,8 +344,8 @@ static int cfg_decode(const char *s, size_t n, int decode, char **out)
     return RF_ENOMEM;
   for (i = 0; i < n; i++) {
     if (decode && s[i] == '%') {
-      int hi = i + 2 < n ? rf__hexval(s[i + 1]) : -1;
-      int lo = i + 2 < n ? rf__hexval(s[i + 2]) : -1;
+      int hi = i + 2 < n ? rfx_hexval(s[i + 1]) : -1;
+      int lo = i + 2 < n ? rfx_hexval(s[i + 2]) : -1;
 
       if (hi < 0 || lo < 0 || (hi == 0 && lo == 0)) {
         d[j] = '\0';
@@ -950,6 +950,11 @@ size_t rf__proxy_url_mask(const char *url, char *buf, size_t buflen)
   if (url != NULL)
     out_mask(&o, url);
   return out_end(&o);
+}
+
+size_t rf_url_mask(char *out, size_t size, const char *url)
+{
+  return rf__proxy_url_mask(url, out, size);
 }
 
 static void out_proxy(cfg_out *o, const char *name, const rf__proxy_value *v)

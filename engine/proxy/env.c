@@ -419,7 +419,7 @@ static void env_resolve(void *self, rf_resolve_req *req,
     rf_resolve_answer(req, RF_RESOLVE_OK, &p, 1, detail);
     return;
   }
-  rc = rf_proxy_parse(proxy, &p, buf, sizeof(buf));
+  rc = rf_proxy_parse(&p, buf, sizeof(buf), proxy);
   free(proxy);
   if (rc != 0) {
     snprintf(detail, sizeof(detail), "%s is not a usable proxy URL", source);

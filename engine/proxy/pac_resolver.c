@@ -437,7 +437,7 @@ static char *to_utf8(const char *s, size_t n, size_t *out_len)
   char *out, *w;
 
   while (i < n && valid) {
-    size_t k = rf__utf8_len((const unsigned char *)s + i, n - i);
+    size_t k = rfx_utf8_len((const unsigned char *)s + i, n - i);
     valid = k > 0;
     i += k;
   }
@@ -858,8 +858,8 @@ static int decode_data_url(const char *url, char **out, size_t *len)
   w = buf;
   for (p = comma + 1; *p != '\0'; p++) {
     int c = (unsigned char)*p;
-    if (c == '%' && rf__hexval(p[1]) >= 0 && rf__hexval(p[2]) >= 0) {
-      c = rf__hexval(p[1]) * 16 + rf__hexval(p[2]);
+    if (c == '%' && rfx_hexval(p[1]) >= 0 && rfx_hexval(p[2]) >= 0) {
+      c = rfx_hexval(p[1]) * 16 + rfx_hexval(p[2]);
       p += 2;
     }
     if (!base64) {

@@ -50,7 +50,7 @@ int rf__pacres_new(rf__pacres **out, uv_loop_t *loop, const rf__logger *log,
 
 /* The resolver ops; self is an rf__pacres (destroy releases it once its
  * worker and fetch are done).  The engine adds it under "pac", "wpad",
- * "policy-pac" or "policy-wpad" (rf__engine_add_pac). */
+ * "policy-pac" or "policy-wpad" (rf__engine_add_pac, engine/resolvers.c). */
 const rf_resolver_ops *rf__pacres_ops(void);
 
 /* WPAD discovery with the system's settings (wpad.c). */

@@ -43,11 +43,11 @@ static int slot_set(static_slot *s, const char *value)
     snprintf(s->shown, sizeof(s->shown), "DIRECT");
     return 0;
   }
-  rc = rf_proxy_parse(value, &s->proxy, s->buf, sizeof(s->buf));
+  rc = rf_proxy_parse(&s->proxy, s->buf, sizeof(s->buf), value);
   if (rc != 0)
     return rc == RF_EINVAL ? RF_EURL : rc;
   s->set = 1;
-  rf_proxy_format(&s->proxy, s->shown, sizeof(s->shown));
+  rf_proxy_format(s->shown, sizeof(s->shown), &s->proxy);
   return 0;
 }
 

@@ -712,10 +712,10 @@ static size_t wpad_unquote(const char *s, size_t len, char *out, size_t cap)
         for (int k = 0; k < 2 && i < len && s[i] >= '0' && s[i] <= '7'; k++)
           v = v * 8 + (unsigned)(s[i++] - '0');
         c = (char)(unsigned char)(v & 0xffu);
-      } else if (c == 'x' && i < len && rf__hexval(s[i]) >= 0) {
-        v = (unsigned)rf__hexval(s[i++]);
-        if (i < len && rf__hexval(s[i]) >= 0)
-          v = v * 16 + (unsigned)rf__hexval(s[i++]);
+      } else if (c == 'x' && i < len && rfx_hexval(s[i]) >= 0) {
+        v = (unsigned)rfx_hexval(s[i++]);
+        if (i < len && rfx_hexval(s[i]) >= 0)
+          v = v * 16 + (unsigned)rfx_hexval(s[i++]);
         c = (char)(unsigned char)v;
       } else if (c == 'n') {
         c = '\n';
@@ -741,14 +741,14 @@ static size_t wpad_unhex(const char *s, size_t len, char *out, size_t cap)
   size_t i = 0, n = 0;
 
   while (i < len) {
-    int hi = rf__hexval(s[i]), lo;
+    int hi = rfx_hexval(s[i]), lo;
     unsigned v;
 
     if (hi < 0)
       return (size_t)-1;
     v = (unsigned)hi;
     i++;
-    if (i < len && (lo = rf__hexval(s[i])) >= 0) {
+    if (i < len && (lo = rfx_hexval(s[i])) >= 0) {
       v = v * 16 + (unsigned)lo;
       i++;
     }

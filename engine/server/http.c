@@ -229,8 +229,8 @@ int rf__srv_path_decode(const char *s, size_t n, char *out, size_t size)
       int lo;
       if (i + 2 >= n)
         return 400;
-      hi = rf__hexval(s[i + 1]);
-      lo = rf__hexval(s[i + 2]);
+      hi = rfx_hexval(s[i + 1]);
+      lo = rfx_hexval(s[i + 2]);
       if (hi < 0 || lo < 0 || (hi == 0 && lo == 0))
         return 400;
       ch = (char)(hi * 16 + lo);

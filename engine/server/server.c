@@ -443,6 +443,14 @@ static int srv_listen(rf_server *s, const struct sockaddr_storage *addr)
   return 0;
 }
 
+void rf_server_options_init(rf_server_options *opts)
+{
+  rf_server_options defaults = RF_SERVER_OPTIONS_INIT;
+
+  if (opts != NULL)
+    *opts = defaults;
+}
+
 int rf_server_new(rf_server **out, const rf_server_options *opts)
 {
   rf_server *s = NULL;
@@ -454,7 +462,8 @@ int rf_server_new(rf_server **out, const rf_server_options *opts)
   if (out == NULL)
     return RF_EINVAL;
   *out = NULL;
-  if (opts == NULL || opts->version != RF_SERVER_OPTIONS_VERSION ||
+  if (opts == NULL || opts->version == 0 ||
+      opts->version > RF_SERVER_OPTIONS_VERSION ||
       opts->loop == NULL || opts->root == NULL)
     return RF_EINVAL;
   host = opts->host != NULL ? opts->host : "127.0.0.1";

@@ -4,6 +4,12 @@
  * Every function of the library that can fail returns 0 (RF_OK) or one of
  * the negative codes below.  The list is append-only: a retired code keeps
  * its slot so that numbers never change meaning between versions.
+ *
+ * Retries are the engine's business: it decides per request, from the
+ * code, the HTTP status and where the failure happened (origin or proxy),
+ * whether to try again (rf_job_options.max_tries); an error that reaches
+ * rf_result is final.  A code alone cannot say whether a request may be
+ * retried (RF_EHTTP is a 503 or a 404), so there is no such predicate.
  */
 #ifndef RF_ERRORS_H
 #define RF_ERRORS_H
@@ -67,13 +73,6 @@ RF_EXTERN const char *rf_strerror(int err);
  * Returns a static string (never NULL); "UNKNOWN" for an unknown code.
  */
 RF_EXTERN const char *rf_err_name(int err);
-
-/*
- * rf_is_fatal - whether err ends a whole download (1) or is a per-request
- * failure the engine retries on its own (0): network hiccups, 5xx statuses,
- * a wrong range from the server.
- */
-RF_EXTERN int rf_is_fatal(int err);
 
 #ifdef __cplusplus
 }

@@ -117,7 +117,7 @@ RF_EXTERN int rf_manifest_create(rf_manifest **out, const char *path,
  *
  * Returns 0, RF_EINVAL (m or out NULL), RF_ENOMEM.
  */
-RF_EXTERN int rf_manifest_format(const rf_manifest *m, char **out);
+RF_EXTERN int rf_manifest_format(char **out, const rf_manifest *m);
 
 /*
  * rf_manifest_save - write the manifest to path atomically.
@@ -148,15 +148,15 @@ RF_EXTERN uint32_t rf_manifest_pieces(const rf_manifest *m);
  *
  * Returns 0, RF_EINVAL (i >= rf_manifest_pieces(m)); out untouched then.
  */
-RF_EXTERN int rf_manifest_piece_hash(const rf_manifest *m, uint32_t i,
-                                     unsigned char out[16]);
+RF_EXTERN int rf_manifest_piece_hash(unsigned char out[16],
+                                     const rf_manifest *m, uint32_t i);
 
 /*
  * rf_manifest_content_xxh128 - the XXH3-128 of the whole content, canonical
  * bytes: in hex, what `xxhsum -H2 FILE` prints.
  */
-RF_EXTERN void rf_manifest_content_xxh128(const rf_manifest *m,
-                                          unsigned char out[16]);
+RF_EXTERN void rf_manifest_content_xxh128(unsigned char out[16],
+                                          const rf_manifest *m);
 
 /* rf_manifest_has_sha256 - 1 if the manifest carries a SHA-256, else 0. */
 RF_EXTERN int rf_manifest_has_sha256(const rf_manifest *m);
@@ -165,8 +165,8 @@ RF_EXTERN int rf_manifest_has_sha256(const rf_manifest *m);
  * rf_manifest_content_sha256 - the SHA-256 of the whole content; 32 zero
  * bytes when rf_manifest_has_sha256(m) is 0.
  */
-RF_EXTERN void rf_manifest_content_sha256(const rf_manifest *m,
-                                          unsigned char out[32]);
+RF_EXTERN void rf_manifest_content_sha256(unsigned char out[32],
+                                          const rf_manifest *m);
 
 /*
  * rf_manifest_name - the informational name (borrowed, valid until

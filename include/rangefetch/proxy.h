@@ -90,15 +90,39 @@ typedef struct rf_proxy {
  * percent-decoded.  Returns 0, RF_EINVAL (NULL argument, buffer too small),
  * RF_EURL (unknown scheme, no host, bad port, a path after the port).
  */
-RF_EXTERN int rf_proxy_parse(const char *text, rf_proxy *out, char *buf,
-                             size_t bufsize);
+RF_EXTERN int rf_proxy_parse(rf_proxy *out, char *buf, size_t bufsize,
+                             const char *text);
 
 /*
  * rf_proxy_format - "scheme://host:port" for p, never with credentials,
  * IPv6 hosts bracketed; "DIRECT" for a direct candidate.  Writes at most
  * size bytes (NUL included) and returns what the full length would be.
  */
-RF_EXTERN size_t rf_proxy_format(const rf_proxy *p, char *out, size_t size);
+RF_EXTERN size_t rf_proxy_format(char *out, size_t size, const rf_proxy *p);
+
+/*
+ * rf_url_mask - url (a proxy URL, a PAC location...) with the password of
+ * its user information replaced by "***", for messages and logs:
+ * "http://alice:pw@p:3128" gives "http://alice:***@p:3128".  The user
+ * information runs from after "scheme://" (or the start) to the last '@',
+ * the password from its first ':', so nothing of a password survives even
+ * when it holds '@', ':' or '/'; a user without a password, and a URL
+ * without '@', are kept as they are.  NULL url gives "".
+ *
+ * Writes at most size bytes (NUL included; out may be NULL when size is 0)
+ * and returns what the full length would be, as snprintf does.
+ */
+RF_EXTERN size_t rf_url_mask(char *out, size_t size, const char *url);
+
+/*
+ * rf_proxy_auth_names - the names of the schemes of an RF_PROXY_AUTH_*
+ * mask, joined by ", " in the order Basic, Digest, NTLM, Negotiate ("Digest,
+ * NTLM, Negotiate" for RF_PROXY_AUTH_SAFE), or "none" when it holds none of
+ * them (RF_PROXY_AUTH_NONE, 0).  Writes at most size bytes (NUL included;
+ * out may be NULL when size is 0) and returns what the full length would
+ * be, as snprintf does.
+ */
+RF_EXTERN size_t rf_proxy_auth_names(char *out, size_t size, unsigned mask);
 
 /* ------------------------------------------------------------- resolvers */
 
@@ -187,19 +211,65 @@ RF_EXTERN int rf_engine_add_resolver(rf_engine *engine,
 
 /* ----------------------------------------------------- built-in resolvers */
 
+#define RF_STATIC_RESOLVER_OPTIONS_VERSION 1
+
 /*
- * rf_engine_add_static_resolver - one proxy for every URL, or one per
- * origin scheme: http_proxy for http:// URLs and https_proxy for https://
- * ones, each falling back to proxy.  A NULL or "" value gives no opinion
- * for that scheme; "direct" routes it DIRECT.  no_proxy: curl-style list
- * of hosts to reach directly (NULL: none).  Proxy URLs may carry
- * credentials.  Returns 0, RF_EINVAL, RF_EURL (a bad proxy URL), RF_ENOMEM.
+ * Options of the static resolver.  Strings are copied; NULL means "none"
+ * unless said otherwise.
  */
-RF_EXTERN int rf_engine_add_static_resolver(rf_engine *engine,
-                                            const char *proxy,
-                                            const char *http_proxy,
-                                            const char *https_proxy,
-                                            const char *no_proxy);
+typedef struct rf_static_resolver_options {
+  unsigned version; /* RF_STATIC_RESOLVER_OPTIONS_VERSION */
+  /* Proxy URLs ("http://host:3128", "socks5h://user:pass@host", ...; no
+   * scheme means http://; "direct" or "none" routes DIRECT): https_proxy
+   * for https:// URLs and http_proxy for http:// ones, each falling back
+   * to proxy.  NULL or "" gives no opinion for that scheme. */
+  const char *proxy;
+  const char *http_proxy;
+  const char *https_proxy;
+  /* curl-style list of hosts to reach directly ("localhost,.corp"). */
+  const char *no_proxy;
+  /* The resolver's name in logs and explanations (at most 47 bytes);
+   * NULL: "static".  The name "override" shows the route as
+   * "<label> <proxy>", as the CLI's --proxy does. */
+  const char *name;
+  /* Where the setting comes from, for explanations ("--proxy", a file
+   * name); NULL: none.  Never put a password in it. */
+  const char *label;
+  /* Credentials for the proxies whose URL has none. */
+  const char *user;
+  const char *password;
+  /* RF_PROXY_AUTH_* schemes for those proxies; 0: the job's setting. */
+  unsigned auth;
+  /* CA bundle to verify HTTPS proxies; NULL: the job's setting. */
+  const char *ca_file;
+} rf_static_resolver_options;
+
+#define RF_STATIC_RESOLVER_OPTIONS_INIT                                        \
+  {                                                                            \
+    RF_STATIC_RESOLVER_OPTIONS_VERSION, NULL, NULL, NULL, NULL, NULL, NULL,    \
+        NULL, NULL, 0, NULL                                                    \
+  }
+
+/*
+ * rf_static_resolver_options_init - fill opts with the defaults (version
+ * set, every other field zero or NULL), as RF_STATIC_RESOLVER_OPTIONS_INIT.
+ */
+RF_EXTERN void
+rf_static_resolver_options_init(rf_static_resolver_options *opts);
+
+/*
+ * rf_engine_add_static_resolver - append a static resolver: one proxy for
+ * every URL, or one per origin scheme, with a no_proxy list
+ * (rf_static_resolver_options).  opts is read during the call only.
+ *
+ * Returns 0, RF_EINVAL (engine or opts NULL, unknown options version,
+ * engine being freed), RF_EURL (a proxy value is not a proxy URL;
+ * rf_engine_last_error() then names the label, never the URL, which may
+ * hold a password), RF_ENOMEM.
+ */
+RF_EXTERN int
+rf_engine_add_static_resolver(rf_engine *engine,
+                              const rf_static_resolver_options *opts);
 
 /*
  * rf_engine_add_env_resolver - the proxy environment variables with curl's
@@ -208,8 +278,11 @@ RF_EXTERN int rf_engine_add_static_resolver(rf_engine *engine,
  */
 RF_EXTERN int rf_engine_add_env_resolver(rf_engine *engine);
 
+#define RF_PAC_OPTIONS_VERSION 1
+
 /* Options of the PAC and WPAD resolvers. */
 typedef struct rf_pac_options {
+  unsigned version;      /* RF_PAC_OPTIONS_VERSION */
   unsigned deadline_ms;  /* CPU time per evaluation; 0: 100 */
   size_t memory_bytes;   /* script heap cap; 0: 16 MiB */
   unsigned fetch_timeout_ms; /* fetching the script; 0: 30000 */
@@ -218,13 +291,27 @@ typedef struct rf_pac_options {
                             0: the chain goes on to the next resolver */
 } rf_pac_options;
 
+#define RF_PAC_OPTIONS_INIT                                                    \
+  {                                                                            \
+    RF_PAC_OPTIONS_VERSION, 0, 0, 0, 0, 0                                      \
+  }
+
+/*
+ * rf_pac_options_init - fill opts with the defaults, as
+ * RF_PAC_OPTIONS_INIT.  NULL is a no-op.
+ */
+RF_EXTERN void rf_pac_options_init(rf_pac_options *opts);
+
 /*
  * rf_engine_add_pac_resolver - a proxy auto-config script (docs/pac.md):
  * location is an http(s) URL (fetched directly, never through a proxy, at
  * most 1 MiB, status 200, no redirect to anything but http(s)), a file
  * path, or a "data:" URL.  The script runs sandboxed on a worker thread;
  * its answers are cached per scheme+host+port, so one evaluation serves
- * every piece.  opts may be NULL.  Returns 0, RF_EINVAL, RF_ENOMEM.
+ * every piece.  opts may be NULL for the defaults.  Returns 0, RF_EINVAL
+ * (engine or location NULL or "", options version 0 or newer than
+ * RF_PAC_OPTIONS_VERSION, engine being freed), RF_EURL (not a PAC
+ * location), RF_ENOMEM.
  */
 RF_EXTERN int rf_engine_add_pac_resolver(rf_engine *engine,
                                          const char *location,
@@ -235,6 +322,9 @@ RF_EXTERN int rf_engine_add_pac_resolver(rf_engine *engine,
  * from DHCP option 252 (dhclient lease files) or DNS wpad.<domain> over the
  * search domains of /etc/resolv.conf, never past the registrable domain;
  * then as the PAC resolver.  Nothing discovered: no opinion.  Opt-in.
+ * opts may be NULL for the defaults.  Returns 0, RF_EINVAL (engine NULL,
+ * options version 0 or newer than RF_PAC_OPTIONS_VERSION, engine being
+ * freed), RF_ENOMEM.
  */
 RF_EXTERN int rf_engine_add_wpad_resolver(rf_engine *engine,
                                           const rf_pac_options *opts);
@@ -275,9 +365,9 @@ RF_EXTERN void rf_engine_set_proxy_bad_time(rf_engine *engine,
  * (NUL-terminated, at most the sizes given) and return 1, or return 0 for
  * none.  Must not block for long.
  */
-typedef int (*rf_proxy_credentials_cb)(const rf_proxy *proxy, char *user,
-                                       size_t user_size, char *password,
-                                       size_t password_size, void *user_data);
+typedef int (*rf_proxy_credentials_cb)(char *user, size_t user_size,
+                                       char *password, size_t password_size,
+                                       const rf_proxy *proxy, void *user_data);
 
 /*
  * rf_engine_set_proxy_credentials - install (or with NULL remove) the

@@ -17,8 +17,23 @@
  *
  * Ownership
  *   Option structs are read during the call and never retained: strings are
- *   copied.  Pointers handed to callbacks are borrowed and valid only for the
- *   duration of the callback.
+ *   copied.  Pointers handed to callbacks are borrowed and valid only for
+ *   the duration of the callback.
+ *
+ * Argument order
+ *   Out-parameters come first (libgit2's rule): rf_engine_new(&engine, ...),
+ *   rf_job_add(&job, engine, ...), rf_parse_size(&n, text),
+ *   rf_proxy_format(buf, size, proxy).  An optional buffer for an error
+ *   message (err, errlen) comes last; user_data always comes last.
+ *
+ * Versioned options
+ *   Every options struct starts with a version field.  Fill it with the
+ *   struct's RF_*_INIT macro or its rf_*_init() function: both set the
+ *   version this header was written for and every other field to its
+ *   default.  The library accepts any version from 1 to the one it was
+ *   built with (fields are only ever appended, so an older caller keeps
+ *   working with a newer library) and refuses 0 and newer versions with
+ *   RF_EINVAL.
  */
 #ifndef RF_RANGEFETCH_H
 #define RF_RANGEFETCH_H
@@ -75,13 +90,20 @@ typedef struct rf_engine_options {
   }
 
 /*
+ * rf_engine_options_init - fill opts with the defaults, as
+ * RF_ENGINE_OPTIONS_INIT.  NULL is a no-op.
+ */
+RF_EXTERN void rf_engine_options_init(rf_engine_options *opts);
+
+/*
  * rf_engine_new - create an engine.
  *
  * out:  receives the engine; set to NULL on failure.
  * opts: may be NULL for the defaults; read during the call only.
  *
- * Returns 0, RF_EINVAL (unknown options version), RF_ENOMEM, RF_EIO (the
- * loop or libcurl could not be initialised).
+ * Returns 0, RF_EINVAL (out NULL; options version 0 or newer than
+ * RF_ENGINE_OPTIONS_VERSION), RF_ENOMEM, RF_EIO (the loop or libcurl could
+ * not be initialised).
  */
 RF_EXTERN int rf_engine_new(rf_engine **out, const rf_engine_options *opts);
 
@@ -229,10 +251,6 @@ typedef struct rf_job_options {
    * (If-Range), the pieces on disk are hashed again, and only what is
    * missing or bad is fetched. */
   int no_resume;
-  /* 1: no hashing and no journal (no resume).  For measuring the cost of
-   * verification; not with a manifest. */
-  int no_verify;
-
   /* Credentials "USER[:PASSWORD]" for every proxy of the route that has
    * none of its own (a proxy URL's or a resolver's come first).  NULL:
    * none (Negotiate then uses the Kerberos ticket cache). */
@@ -242,6 +260,13 @@ typedef struct rf_job_options {
   unsigned proxy_auth;
   /* CA bundle to verify HTTPS proxies; NULL: the system's. */
   const char *proxy_ca_file;
+
+  /* Measurement knobs, for benchmarks only (`rangefetch bench`, `get
+   * --no-verify`): they switch off what makes a download safe.  Leave
+   * them 0 in an application. */
+  /* 1: no hashing and no journal (no resume).  For measuring the cost of
+   * verification; not with a manifest. */
+  int no_verify;
   /* 1: download, but keep nothing: no file is created (output may be
    * NULL), no hashing, no journal.  For measuring a network or a proxy
    * (rangefetch bench); not with a manifest. */
@@ -251,9 +276,16 @@ typedef struct rf_job_options {
 #define RF_DEFAULT_CONNECTIONS 8
 #define RF_MAX_CONNECTIONS 64
 
+/* Every field zero or NULL but the version: the defaults. */
+#define RF_JOB_OPTIONS_INIT                                                    \
+  {                                                                            \
+    RF_JOB_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, 0, 0, 0, 0, 0, NULL,    \
+        NULL, 0, NULL, NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 0             \
+  }
+
 /*
  * rf_job_options_init - fill opts with the defaults (version set, every
- * other field zero or NULL).
+ * other field zero or NULL), as RF_JOB_OPTIONS_INIT.  NULL is a no-op.
  */
 RF_EXTERN void rf_job_options_init(rf_job_options *opts);
 
@@ -273,7 +305,8 @@ RF_EXTERN void rf_job_options_init(rf_job_options *opts);
  * May be called from inside a callback, e.g. to queue the next download
  * from a completion callback.
  *
- * Returns 0, RF_EINVAL (missing url/output, bad option or manifest,
+ * Returns 0, RF_EINVAL (engine or opts NULL, options version 0 or newer
+ * than RF_JOB_OPTIONS_VERSION, missing url/output, bad option or manifest,
  * engine being freed), RF_EURL (not an http(s) URL), RF_EEXIST (output
  * exists and overwrite is 0; output or "<output>.part" is a directory,
  * whatever overwrite says), RF_ERESUME ("<output>.part" belongs to an
@@ -284,7 +317,7 @@ RF_EXTERN void rf_job_options_init(rf_job_options *opts);
  * failure no callback is ever called for the job, and
  * rf_engine_last_error() says why.
  */
-RF_EXTERN int rf_job_add(rf_engine *engine, rf_job **out,
+RF_EXTERN int rf_job_add(rf_job **out, rf_engine *engine,
                          const rf_job_options *opts);
 
 /*
@@ -304,7 +337,7 @@ RF_EXTERN void rf_job_cancel(rf_job *job);
 /*
  * rf_job_get_progress - fill *out with the job's current progress.
  */
-RF_EXTERN void rf_job_get_progress(const rf_job *job, rf_progress *out);
+RF_EXTERN void rf_job_get_progress(rf_progress *out, const rf_job *job);
 
 /* ---------------------------------------------------------------- helpers */
 
@@ -316,7 +349,7 @@ RF_EXTERN void rf_job_get_progress(const rf_job *job, rf_progress *out);
  * Returns 0, RF_EINVAL (empty, not a number, unknown suffix, trailing
  * garbage), RF_ETOOBIG (does not fit in 64 bits).  *out untouched on error.
  */
-RF_EXTERN int rf_parse_size(const char *text, uint64_t *out);
+RF_EXTERN int rf_parse_size(uint64_t *out, const char *text);
 
 #ifdef __cplusplus
 }

@@ -43,11 +43,18 @@ typedef struct rf_server_options {
   }
 
 /*
+ * rf_server_options_init - fill opts with the defaults, as
+ * RF_SERVER_OPTIONS_INIT.  NULL is a no-op.
+ */
+RF_EXTERN void rf_server_options_init(rf_server_options *opts);
+
+/*
  * rf_server_new - start listening.
  *
  * out: receives the server, NULL on failure.
  *
- * Returns 0, RF_EINVAL (missing loop/root, bad host), RF_ENOENT (root does
+ * Returns 0, RF_EINVAL (out or opts NULL, options version 0 or newer than
+ * RF_SERVER_OPTIONS_VERSION, missing loop/root, bad host), RF_ENOENT (root does
  * not exist or is not a directory), RF_EBUSY (address in use), RF_EACCES,
  * RF_ENOMEM, RF_EIO.
  */
