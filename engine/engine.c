@@ -105,15 +105,6 @@ int rf_engine_run(rf_engine *e)
   return 0;
 }
 
-void rf__engine_set_error(rf_engine *e, const char *fmt, ...)
-{
-  va_list ap;
-
-  va_start(ap, fmt);
-  vsnprintf(e->last_error, sizeof(e->last_error), fmt, ap);
-  va_end(ap);
-}
-
 const char *rf_engine_last_error(const rf_engine *engine)
 {
   return engine != NULL ? engine->last_error : "";

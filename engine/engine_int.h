@@ -6,6 +6,8 @@
 #define RF_ENGINE_INT_H
 
 #include <curl/curl.h>
+#include <stdarg.h>
+#include <stdio.h>
 #include <uv.h>
 
 #include "rangefetch/rangefetch.h"
@@ -50,8 +52,19 @@ struct rf__pacres_config;
  * string ("pac", "wpad", "policy-pac"...). */
 int rf__engine_add_pac(rf_engine *e, const struct rf__pacres_config *cfg,
                        const char *name);
-/* engine.c: detail for the last failed rf_job_add. */
-void rf__engine_set_error(rf_engine *e, const char *fmt, ...)
+/* Detail for the last failed rf_job_add (rf_engine_last_error).  Here,
+ * beside the struct, so that the job's files, which set it, depend on the
+ * engine's data and not on engine.c. */
+static inline void rf__engine_set_error(rf_engine *e, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
+
+static inline void rf__engine_set_error(rf_engine *e, const char *fmt, ...)
+{
+  va_list ap;
+
+  va_start(ap, fmt);
+  vsnprintf(e->last_error, sizeof(e->last_error), fmt, ap);
+  va_end(ap);
+}
 
 #endif
