@@ -11,7 +11,7 @@
 
 #include "rangefetch/proxy.h"
 #include "rangefetch/rangefetch.h"
-#include "store.h"
+#include "disk/store.h"
 
 typedef struct rf__conn rf__conn;
 

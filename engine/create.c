@@ -13,9 +13,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fileio.h"
-#include "journal.h"
-#include "manifest_internal.h"
+#include "disk/fileio.h"
+#include "disk/journal.h"
+#include "manifest/manifest_internal.h"
 #include "rangefetch/manifest.h"
 
 static char *strip_credentials(const char *url)

@@ -13,9 +13,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fileio.h"
-#include "manifest_internal.h"
-#include "parse.h"
+#include "disk/fileio.h"
+#include "manifest/manifest_internal.h"
 #include "verdict.h"
 #include "proxy/candidate.h"
 #include "rangefetch/manifest.h"

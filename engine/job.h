@@ -21,9 +21,9 @@
 #include "rangefetch/rangefetch.h"
 #include "conn.h"
 #include "engine_int.h"
-#include "journal.h"
+#include "disk/journal.h"
 #include "scheduler.h"
-#include "store.h"
+#include "disk/store.h"
 #include "proxy/chain.h"
 
 struct rf_manifest;

@@ -13,7 +13,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include "fileio.h"
+#include "disk/fileio.h"
 #include "rangefetch/errors.h"
 #include "support/tmpdir.h"
 

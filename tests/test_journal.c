@@ -9,7 +9,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "journal.h"
+#include "disk/journal.h"
 #include "rangefetch/rangefetch.h"
 #include "support/tmpdir.h"
 

@@ -10,7 +10,7 @@
 #include <unistd.h>
 #include <xxhash.h>
 
-#include "manifest_internal.h"
+#include "manifest/manifest_internal.h"
 #include "rangefetch/manifest.h"
 #include "support/leaks.h"
 #include "support/tmpdir.h"

@@ -2,7 +2,7 @@
 #include <criterion/criterion.h>
 #include <string.h>
 
-#include "parse.h"
+#include "util/text.h"
 #include "util/http.h"
 #include "rangefetch/rangefetch.h"
 

@@ -19,7 +19,7 @@
 #include <unistd.h>
 #include <uv.h>
 
-#include "journal.h"
+#include "disk/journal.h"
 #include "rangefetch/manifest.h"
 #include "rangefetch/rangefetch.h"
 #include "support/testserver.h"

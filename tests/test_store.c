@@ -8,10 +8,10 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include "fileio.h"
-#include "journal.h"
+#include "disk/fileio.h"
+#include "disk/journal.h"
 #include "rangefetch/rangefetch.h"
-#include "store.h"
+#include "disk/store.h"
 #include "support/tmpdir.h"
 
 static char dir[64];

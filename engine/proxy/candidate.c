@@ -1,6 +1,6 @@
 /* Proxy candidates: parse, format, copy, apply to libcurl, classify. */
 #include "proxy/candidate.h"
-#include "parse.h"
+#include "util/text.h"
 
 #include <stdio.h>
 #include <stdlib.h>

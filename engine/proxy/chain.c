@@ -17,7 +17,7 @@
 
 #include <curl/curl.h>
 
-#include "fileio.h"
+#include "disk/fileio.h"
 #include "proxy/candidate.h"
 
 #define RF__ROUTE_CACHE_MS (300u * 1000u)

@@ -15,7 +15,7 @@
  *    not allow.
  */
 #include "config.h"
-#include "parse.h"
+#include "util/text.h"
 
 #include <arpa/inet.h>
 #include <errno.h>

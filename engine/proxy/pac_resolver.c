@@ -17,7 +17,7 @@
 
 #include "log.h"
 #include "loop.h"
-#include "parse.h"
+#include "util/text.h"
 #include "proxy/chain.h"
 #include "proxy/wpad.h"
 

@@ -11,7 +11,7 @@
 #include <strings.h>
 
 #include "log.h"
-#include "parse.h"
+#include "util/text.h"
 #include "proxy/candidate.h"
 #include "proxy/env.h"
 

@@ -17,7 +17,7 @@
  * off WPAD_RUNNING first; nothing is freed while it runs.
  */
 #include "wpad.h"
-#include "parse.h"
+#include "util/text.h"
 
 #include <curl/curl.h>
 #include <dirent.h>
@@ -34,7 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "../fileio.h"
+#include "disk/fileio.h"
 #include "rangefetch/rangefetch.h"
 
 /* ----------------------------------------------------------- utilities */

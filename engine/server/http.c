@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "parse.h"
+#include "util/text.h"
 #include "util/http.h"
 
 /* ------------------------------------------------------------ the head */

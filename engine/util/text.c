@@ -1,5 +1,5 @@
-/* Byte counts, hex digits, UTF-8 and small text helpers (parse.h). */
-#include "parse.h"
+/* Byte counts, hex digits, UTF-8 and small text helpers (util/text.h). */
+#include "text.h"
 
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,8 +4,8 @@
  * The HTTP grammar (Content-Range, Retry-After, dates, header lines) is in
  * util/http.h.
  */
-#ifndef RF_PARSE_H
-#define RF_PARSE_H
+#ifndef RF_UTIL_TEXT_H
+#define RF_UTIL_TEXT_H
 
 #include <stddef.h>
 #include <stdint.h>

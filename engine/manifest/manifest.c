@@ -12,7 +12,7 @@
  * streaming state the same way.
  */
 #include "manifest_internal.h"
-#include "parse.h"
+#include "util/text.h"
 
 #include <errno.h>
 #include <fcntl.h>
