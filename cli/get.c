@@ -232,35 +232,20 @@ static int url_scheme_is(const url_parts *u, const char *scheme)
 
 /*
  * A copy of url with the password of its userinfo replaced by "***"
- * ("http://user:***@host:3128").  Never NULL: without memory it is a
- * static placeholder.  Release with url_mask_free.
+ * ("http://user:***@host:3128", rf_url_mask).  Never NULL: without memory
+ * it is a static placeholder.  Release with url_mask_free.
  */
 static char url_mask_oom[] = "(URL hidden)";
 
-static char *url_mask(const char *url, int allow_no_scheme)
+static char *url_mask(const char *url)
 {
-  url_parts u;
-  const char *colon;
-  size_t head, tail_off;
-  char *out;
+  size_t size = strlen(url) + 8; /* "***" may be longer than the password */
+  char *out = malloc(size);
 
-  if (url_split(url, allow_no_scheme, &u) != 0 || u.userinfo == NULL)
-    goto copy;
-  colon = memchr(u.userinfo, ':', u.userinfo_len);
-  if (colon == NULL)
-    goto copy;
-  head = (size_t)(colon + 1 - url);
-  tail_off = (size_t)(u.userinfo + u.userinfo_len - url);
-  out = malloc(head + 3 + strlen(url + tail_off) + 1);
   if (out == NULL)
     return url_mask_oom;
-  memcpy(out, url, head);
-  memcpy(out + head, "***", 3);
-  strcpy(out + head + 3, url + tail_off);
+  rf_url_mask(out, size, url);
   return out;
-copy:
-  out = strdup(url);
-  return out != NULL ? out : url_mask_oom;
 }
 
 static void url_mask_free(char *masked)
@@ -690,7 +675,7 @@ static void get_add_failed(get_ctx *c, int err, const char *url)
                rf_strerror(err));
     break;
   case RF_EURL:
-    masked = url_mask(url, 0);
+    masked = url_mask(url);
     if (rf_engine_last_error(c->engine)[0] != '\0' &&
         strcmp(rf_engine_last_error(c->engine), rf_strerror(err)) != 0)
       snprintf(msg, sizeof(msg), "invalid URL '%s': %s", masked,
@@ -744,7 +729,7 @@ int cli_get_main(int argc, char **argv)
   a.url = url; /* with http:// added when it had no scheme */
   c.exit_code = CLI_EXIT_FAILURE;
 
-  masked = url_mask(a.url, 0);
+  masked = url_mask(a.url);
   if (url_split(a.url, 0, &u) != 0 ||
       !(url_scheme_is(&u, "http") || url_scheme_is(&u, "https"))) {
     cli_usage_error("get",

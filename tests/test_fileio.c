@@ -8,6 +8,7 @@
 #include <fcntl.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -157,4 +158,70 @@ Test(fileio, check_follows_the_name)
   cr_assert_eq(unlink(q), 0);
   cr_assert_eq(rf__claim_check(fd, q), 0, "removed");
   close(fd);
+}
+
+/* ------------------------------------------------ the one bounded reader */
+
+Test(fileio, read_file_max_bounds_and_kinds)
+{
+  char p[300], *buf = NULL;
+  size_t len = 99;
+  struct stat st;
+  int fds[2];
+  FILE *f;
+
+  path_of(p, sizeof(p), "ten");
+  f = fopen(p, "wb");
+  cr_assert_not_null(f);
+  fputs("0123456789", f);
+  fclose(f);
+  cr_assert_eq(rf__read_file_max(p, 10, 1, &buf, &len, &st), 0);
+  cr_assert_eq(len, 10);
+  cr_assert_str_eq(buf, "0123456789", "NUL-terminated");
+  cr_assert_eq(st.st_size, 10);
+  free(buf);
+  cr_assert_eq(rf__read_file_max(p, 9, 1, &buf, &len, NULL), EFBIG);
+  cr_assert_null(buf);
+  cr_assert_eq(len, 0);
+
+  path_of(p, sizeof(p), "empty");
+  f = fopen(p, "wb");
+  cr_assert_not_null(f);
+  fclose(f);
+  cr_assert_eq(rf__read_file_max(p, 10, 1, &buf, &len, NULL), 0);
+  cr_assert_eq(len, 0);
+  cr_assert_str_eq(buf, "");
+  free(buf);
+
+  cr_assert_eq(rf__read_file_max(dir, 10, 0, &buf, &len, NULL), EISDIR);
+  path_of(p, sizeof(p), "missing");
+  cr_assert_eq(rf__read_file_max(p, 10, 0, &buf, &len, NULL), ENOENT);
+
+  /* A FIFO: refused at once when only regular files will do (nobody
+   * writes to it: a read would block forever). */
+  path_of(p, sizeof(p), "fifo");
+  cr_assert_eq(mkfifo(p, 0644), 0);
+  {
+    int keep = open(p, O_RDWR); /* so that opening it does not block */
+    cr_assert_geq(keep, 0);
+    cr_assert_eq(rf__read_file_max(p, 10, 1, &buf, &len, NULL), EINVAL);
+    close(keep);
+  }
+
+  /* A pipe is read to its end, and bounded too. */
+  cr_assert_eq(pipe(fds), 0);
+  cr_assert_eq(write(fds[1], "abcdefgh", 8), 8);
+  close(fds[1]);
+  snprintf(p, sizeof(p), "/proc/self/fd/%d", fds[0]);
+  cr_assert_eq(rf__read_file_max(p, 100, 0, &buf, &len, NULL), 0);
+  cr_assert_eq(len, 8);
+  cr_assert_str_eq(buf, "abcdefgh");
+  free(buf);
+  close(fds[0]);
+  cr_assert_eq(pipe(fds), 0);
+  cr_assert_eq(write(fds[1], "abcdefgh", 8), 8);
+  close(fds[1]);
+  snprintf(p, sizeof(p), "/proc/self/fd/%d", fds[0]);
+  cr_assert_eq(rf__read_file_max(p, 7, 0, &buf, &len, NULL), EFBIG);
+  close(fds[0]);
 }

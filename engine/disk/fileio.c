@@ -148,6 +148,73 @@ static int claim_lock(int fd, long *holder)
   return e;
 }
 
+int rf__read_file_max(const char *path, size_t max, int regular_only,
+                      char **out, size_t *len, struct stat *st)
+{
+  struct stat sb;
+  char *buf = NULL, *p;
+  size_t cap, got = 0;
+  int fd, e = 0;
+
+  *out = NULL;
+  *len = 0;
+  fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+  if (fd < 0)
+    return errno;
+  if (fstat(fd, &sb) != 0) {
+    e = errno;
+    goto out;
+  }
+  if (st != NULL)
+    *st = sb;
+  if (S_ISDIR(sb.st_mode) || (regular_only && !S_ISREG(sb.st_mode))) {
+    e = S_ISDIR(sb.st_mode) ? EISDIR : EINVAL;
+    goto out;
+  }
+  /* A regular file's size is a good first guess; it may still grow. */
+  cap = S_ISREG(sb.st_mode) && (uint64_t)sb.st_size < max
+            ? (size_t)sb.st_size + 1
+            : (max < 65536 ? max + 1 : 65536);
+  for (;;) {
+    ssize_t r;
+    if (buf == NULL || got == cap) {
+      if (got > max) {
+        e = EFBIG;
+        goto out;
+      }
+      cap = buf == NULL ? cap : cap > max / 2 ? max + 1 : cap * 2;
+      p = realloc(buf, cap + 1);
+      if (p == NULL) {
+        e = ENOMEM;
+        goto out;
+      }
+      buf = p;
+    }
+    r = read(fd, buf + got, cap - got);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r < 0) {
+      e = errno;
+      goto out;
+    }
+    if (r == 0)
+      break;
+    got += (size_t)r;
+  }
+  if (got > max) {
+    e = EFBIG;
+    goto out;
+  }
+  buf[got] = '\0';
+  *out = buf;
+  *len = got;
+  buf = NULL;
+out:
+  close(fd);
+  free(buf);
+  return e;
+}
+
 int rf__file_exists(const char *path)
 {
   struct stat sb;

@@ -5,6 +5,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <sys/stat.h>
 
 /* pwrite all len bytes at off.  Returns 0 or an errno value (EIO for a
  * write that makes no progress); EINTR is retried. */
@@ -18,6 +19,19 @@ int rf__pread_full(int fd, unsigned char *p, size_t len, uint64_t off,
 /* fsync the directory holding path (so a create, rename or unlink in it
  * is durable).  Returns 0 or an errno value; EINVAL (no support) is 0. */
 int rf__fsync_dir_of(const char *path);
+
+/*
+ * rf__read_file_max - the whole file at path in a malloc'd buffer,
+ * NUL-terminated (the NUL not counted in *len), at most max bytes: the one
+ * bounded reader of settings, leases, PAC scripts and manifests.
+ * regular_only: anything but a regular file is refused (EINVAL), so a FIFO
+ * or a device never blocks the caller; otherwise pipes are read to their
+ * end.  st (may be NULL) gets the file's status.  Returns 0, or an errno
+ * value: EFBIG (more than max bytes), EINVAL, ENOMEM, or what open, fstat
+ * and read said (ENOENT, EACCES, EISDIR, ...); *out is NULL then.
+ */
+int rf__read_file_max(const char *path, size_t max, int regular_only,
+                      char **out, size_t *len, struct stat *st);
 
 /* Whether something exists at path (stat succeeds). */
 int rf__file_exists(const char *path);

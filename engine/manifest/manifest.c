@@ -12,6 +12,7 @@
  * streaming state the same way.
  */
 #include "manifest_internal.h"
+#include "disk/fileio.h"
 #include "util/text.h"
 
 #include <errno.h>
@@ -578,67 +579,29 @@ int rf_manifest_load(rf_manifest **out, const char *path, char *err,
                      size_t errlen)
 {
   mf_parser p = { NULL, 0, 0, 0, err, errlen };
-  struct stat st;
-  char *buf = NULL, *nbuf;
-  size_t cap, len = 0;
-  ssize_t r;
-  int fd = -1, rc;
+  char *buf = NULL;
+  size_t len = 0;
+  int rc, e;
 
   if (err != NULL && errlen > 0)
     err[0] = '\0';
   if (out != NULL)
     *out = NULL;
-  if (out == NULL || path == NULL) {
-    rc = mf_fail_at(&p, 0, RF_EINVAL, "invalid argument");
-    goto out;
-  }
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0 || fstat(fd, &st) != 0)
-    goto fail_errno;
-  /* Any readable file, pipes included: read until the end, at most one
-   * byte over the limit. */
-  cap = 65536;
-  if (S_ISREG(st.st_mode) && st.st_size >= 0 &&
-      (uint64_t)st.st_size < RF_MANIFEST_MAX_TEXT)
-    cap = (size_t)st.st_size + 1;
-  buf = malloc(cap);
-  if (buf == NULL) {
-    rc = mf_fail_at(&p, 0, RF_ENOMEM, "out of memory");
-    goto out;
-  }
-  for (;;) {
-    if (len == cap) {
-      if (cap > RF_MANIFEST_MAX_TEXT) {
-        rc = mf_fail_at(&p, 0, RF_ETOOBIG, "'%s' is over the limit of %u bytes",
-                        path, RF_MANIFEST_MAX_TEXT);
-        goto out;
-      }
-      cap = cap > RF_MANIFEST_MAX_TEXT / 2 ? RF_MANIFEST_MAX_TEXT + 1 : cap * 2;
-      nbuf = realloc(buf, cap);
-      if (nbuf == NULL) {
-        rc = mf_fail_at(&p, 0, RF_ENOMEM, "out of memory");
-        goto out;
-      }
-      buf = nbuf;
-    }
-    r = read(fd, buf + len, cap - len);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0)
-      goto fail_errno;
-    if (r == 0)
-      break;
-    len += (size_t)r;
+  if (out == NULL || path == NULL)
+    return mf_fail_at(&p, 0, RF_EINVAL, "invalid argument");
+  /* Any readable file, pipes included: read to the end, within the limit. */
+  e = rf__read_file_max(path, RF_MANIFEST_MAX_TEXT, 0, &buf, &len, NULL);
+  if (e == EFBIG)
+    return mf_fail_at(&p, 0, RF_ETOOBIG, "'%s' is over the limit of %u bytes",
+                      path, RF_MANIFEST_MAX_TEXT);
+  if (e == ENOMEM)
+    return mf_fail_at(&p, 0, RF_ENOMEM, "out of memory");
+  if (e != 0) {
+    rc = mf_errno(e);
+    mf_fail_at(&p, 0, rc, "cannot read manifest '%s': %s", path, strerror(e));
+    return rc;
   }
   rc = rf_manifest_parse(out, buf, len, err, errlen);
-  goto out;
-
-fail_errno:
-  rc = mf_errno(errno);
-  mf_fail_at(&p, 0, rc, "cannot read manifest '%s': %s", path, strerror(errno));
-out:
-  if (fd >= 0)
-    close(fd);
   free(buf);
   return rc;
 }

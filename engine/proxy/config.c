@@ -15,6 +15,7 @@
  *    not allow.
  */
 #include "config.h"
+#include "disk/fileio.h"
 #include "util/text.h"
 
 #include <arpa/inet.h>
@@ -748,8 +749,8 @@ int rf__proxy_config_load(const char *path, rf__proxy_scope scope,
   cfg_parser p = { path, err, errlen, 0, out, RF__PROXY_KEY_PROXY_USER };
   struct stat st;
   char *buf = NULL;
-  size_t len = 0, cap = RF__PROXY_CONFIG_MAX_FILE + 1;
-  int fd = -1, rc, e;
+  size_t len = 0;
+  int rc, e;
 
   if (err != NULL && errlen > 0)
     err[0] = '\0';
@@ -757,57 +758,24 @@ int rf__proxy_config_load(const char *path, rf__proxy_scope scope,
     memset(out, 0, sizeof(*out));
   if (out == NULL || path == NULL)
     return cfg_fail(&p, RF_EINVAL, "invalid argument");
-  fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0 || fstat(fd, &st) != 0)
-    goto fail_errno;
-  if (S_ISDIR(st.st_mode)) {
-    rc = cfg_fail(&p, RF_EIO, "is a directory, not a settings file");
-    goto out;
-  }
-  buf = malloc(cap);
-  if (buf == NULL) {
-    rc = cfg_nomem(&p);
-    goto out;
-  }
-  /* Read at most one byte over the limit. */
-  while (len < cap) {
-    ssize_t r = read(fd, buf + len, cap - len);
-
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r < 0)
-      goto fail_errno;
-    if (r == 0)
-      break;
-    len += (size_t)r;
-  }
-  if (len > RF__PROXY_CONFIG_MAX_FILE) {
-    rc = cfg_fail(&p, RF_ETOOBIG, "larger than the limit of %u bytes",
-                  RF__PROXY_CONFIG_MAX_FILE);
-    goto out;
-  }
+  e = rf__read_file_max(path, RF__PROXY_CONFIG_MAX_FILE, 0, &buf, &len, &st);
+  if (e == ENOENT || e == ENOTDIR)
+    return cfg_fail(&p, RF_ENOENT, "no such file");
+  if (e == EACCES || e == EPERM)
+    return cfg_fail(&p, RF_EACCES, "permission denied: the file cannot be "
+                                   "read by this user");
+  if (e == ENOMEM)
+    return cfg_nomem(&p);
+  if (e == EISDIR)
+    return cfg_fail(&p, RF_EIO, "is a directory, not a settings file");
+  if (e == EFBIG)
+    return cfg_fail(&p, RF_ETOOBIG, "larger than the limit of %u bytes",
+                    RF__PROXY_CONFIG_MAX_FILE);
+  if (e != 0)
+    return cfg_fail(&p, RF_EIO, "cannot read it (errno %d)", e);
   rc = rf__proxy_config_parse(buf, len, scope, path, out, err, errlen);
   if (rc == 0 && S_ISREG(st.st_mode))
     out->readable_by_others = (st.st_mode & S_IROTH) != 0;
-  goto out;
-
-fail_errno:
-  e = errno;
-  if (e == ENOENT || e == ENOTDIR)
-    rc = cfg_fail(&p, RF_ENOENT, "no such file");
-  else if (e == EACCES || e == EPERM)
-    rc = cfg_fail(&p, RF_EACCES,
-                  "permission denied: the file cannot be "
-                  "read by this user");
-  else if (e == ENOMEM)
-    rc = cfg_nomem(&p);
-  else if (e == EISDIR)
-    rc = cfg_fail(&p, RF_EIO, "is a directory, not a settings file");
-  else
-    rc = cfg_fail(&p, RF_EIO, "cannot read it (errno %d)", e);
-out:
-  if (fd >= 0)
-    close(fd);
   free(buf);
   return rc;
 }

@@ -17,6 +17,7 @@
 
 #include "log.h"
 #include "loop.h"
+#include "disk/fileio.h"
 #include "util/text.h"
 #include "proxy/chain.h"
 #include "proxy/wpad.h"
@@ -285,37 +286,19 @@ static void cache_clear(rf__pacres *pr)
 static int read_file(const char *path, char **out, size_t *len, char *err,
                      size_t errlen)
 {
-  FILE *f = fopen(path, "rb");
-  char *buf;
-  size_t n;
+  int e = rf__read_file_max(path, RF__PAC_MAX_SCRIPT, 0, out, len, NULL);
 
-  if (f == NULL) {
-    snprintf(err, errlen, "cannot open %s: %s", path, strerror(errno));
-    return RF_ENOENT;
-  }
-  buf = malloc(RF__PAC_MAX_SCRIPT + 2);
-  if (buf == NULL) {
-    fclose(f);
+  if (e == 0)
+    return 0;
+  if (e == ENOMEM)
     return RF_ENOMEM;
-  }
-  n = fread(buf, 1, RF__PAC_MAX_SCRIPT + 1, f);
-  if (ferror(f)) {
-    snprintf(err, errlen, "cannot read %s: %s", path, strerror(errno));
-    fclose(f);
-    free(buf);
-    return RF_EIO;
-  }
-  fclose(f);
-  if (n > RF__PAC_MAX_SCRIPT) {
+  if (e == EFBIG) {
     snprintf(err, errlen, "%s is larger than %u KiB", path,
              RF__PAC_MAX_SCRIPT / 1024);
-    free(buf);
     return RF_ETOOBIG;
   }
-  buf[n] = '\0';
-  *out = buf;
-  *len = n;
-  return 0;
+  snprintf(err, errlen, "cannot read %s: %s", path, strerror(e));
+  return e == ENOENT || e == ENOTDIR ? RF_ENOENT : rf__errno_to_rf(e);
 }
 
 /* On the worker thread: (re)compile if asked, then evaluate. */

@@ -116,81 +116,13 @@ static int wpad_is_space(char c)
 static int wpad_read_file(const char *path, char **out, size_t *len,
                           int *errno_out)
 {
-  struct stat st;
-  char *buf = NULL;
-  size_t cap, got = 0;
-  int fd, err = 0, e = 0;
+  int e = rf__read_file_max(path, RF__WPAD_MAX_FILE, 1, out, len, NULL);
 
-  *out = NULL;
-  *len = 0;
-  fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
-  if (fd < 0) {
-    e = errno;
-    err = rf__errno_to_rf(e);
-    goto out;
-  }
-  if (fstat(fd, &st) != 0) {
-    e = errno;
-    err = rf__errno_to_rf(e);
-    goto out;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    e = EINVAL;
-    err = RF_EIO;
-    goto out;
-  }
-  if (st.st_size > (off_t)RF__WPAD_MAX_FILE) {
-    err = RF_ETOOBIG;
-    goto out;
-  }
-  cap = (size_t)st.st_size + 1;
-  buf = malloc(cap);
-  if (buf == NULL) {
-    err = RF_ENOMEM;
-    goto out;
-  }
-  for (;;) {
-    ssize_t r;
-
-    if (got + 1 == cap) {
-      /* The file grew since fstat: read on, up to the limit. */
-      char *p;
-
-      if (cap > RF__WPAD_MAX_FILE) {
-        err = RF_ETOOBIG;
-        goto out;
-      }
-      p = realloc(buf, cap * 2);
-      if (p == NULL) {
-        err = RF_ENOMEM;
-        goto out;
-      }
-      buf = p;
-      cap *= 2;
-    }
-    r = read(fd, buf + got, cap - 1 - got);
-    if (r < 0) {
-      if (errno == EINTR)
-        continue;
-      e = errno;
-      err = rf__errno_to_rf(e);
-      goto out;
-    }
-    if (r == 0)
-      break;
-    got += (size_t)r;
-  }
-  buf[got] = '\0';
-  *out = buf;
-  *len = got;
-  buf = NULL;
-out:
-  if (fd >= 0)
-    close(fd);
-  free(buf);
   if (errno_out != NULL)
-    *errno_out = e;
-  return err;
+    *errno_out = e == EFBIG || e == ENOMEM ? 0 : e;
+  return e == 0       ? 0
+         : e == EFBIG ? RF_ETOOBIG
+                      : rf__errno_to_rf(e);
 }
 
 /* A NULL-terminated list in one allocation: the pointers, then the
