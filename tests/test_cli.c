@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "rangefetch/rangefetch.h"
+#include "support/clipath.h"
 #include "support/testserver.h"
 #include "support/textfile.h"
 #include "support/tmpdir.h"
@@ -44,25 +45,6 @@ static void path_in(char *buf, size_t size, const char *name)
   snprintf(buf, size, "%s/%s", dir, name);
 }
 
-/* The CLI built next to this test binary (ctest sets RF_TEST_BIN). */
-static const char *cli_path(void)
-{
-  static char path[4096];
-  const char *env = getenv("RF_TEST_BIN");
-  ssize_t n;
-  char *slash;
-
-  if (env != NULL && env[0] != '\0')
-    return env;
-  n = readlink("/proc/self/exe", path, sizeof(path) - 16);
-  cr_assert_gt(n, 0);
-  path[n] = '\0';
-  slash = strrchr(path, '/');
-  cr_assert_not_null(slash);
-  strcpy(slash + 1, "rangefetch");
-  return path;
-}
-
 /* Run `rangefetch ARGS` (ARGS as a shell would split them) with stdin
  * from /dev/null; stdout and stderr land in out_text and err_text.
  * Returns the exit status. */
@@ -79,7 +61,7 @@ static int run_cli(const char *fmt, ...)
   path_in(o, sizeof(o), "cli.stdout");
   path_in(e, sizeof(e), "cli.stderr");
   n = snprintf(cmd, sizeof(cmd), "'%s' %s </dev/null >'%s' 2>'%s'",
-               cli_path(), args, o, e);
+               clipath(), args, o, e);
   cr_assert(n > 0 && (size_t)n < sizeof(cmd));
   st = system(cmd);
   cr_assert(WIFEXITED(st), "%s: status %d", cmd, st);
@@ -416,7 +398,7 @@ Test(cli, server_without_ranges_is_named_and_its_part_too)
   snprintf(cmd, sizeof(cmd),
            "timeout --preserve-status -s INT 1 '%s' get '%s' -o '%s' </dev/null >/dev/null "
            "2>'%s'",
-           cli_path(), slow, out, errp);
+           clipath(), slow, out, errp);
   st = system(cmd);
   cr_assert(WIFEXITED(st));
   cr_assert_eq(WEXITSTATUS(st), 130, "exit %d", WEXITSTATUS(st));

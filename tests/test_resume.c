@@ -22,6 +22,7 @@
 #include "disk/journal.h"
 #include "rangefetch/manifest.h"
 #include "rangefetch/rangefetch.h"
+#include "support/clipath.h"
 #include "support/testserver.h"
 #include "support/textfile.h"
 #include "support/tmpdir.h"
@@ -57,25 +58,6 @@ static int exists(const char *path)
   return stat(path, &sb) == 0;
 }
 
-/* The CLI built next to this test binary (ctest sets RF_TEST_BIN). */
-static const char *cli_path(void)
-{
-  static char path[4096];
-  const char *env = getenv("RF_TEST_BIN");
-  ssize_t n;
-  char *slash;
-
-  if (env != NULL && env[0] != '\0')
-    return env;
-  n = readlink("/proc/self/exe", path, sizeof(path) - 16);
-  cr_assert_gt(n, 0);
-  path[n] = '\0';
-  slash = strrchr(path, '/');
-  cr_assert_not_null(slash);
-  strcpy(slash + 1, "rangefetch");
-  return path;
-}
-
 /* Start `rangefetch get URL -o OUT <extra...>` (quiet), its stderr to
  * errpath (NULL: /dev/null); returns the pid. */
 static pid_t spawn_get_err(const char *url, const char *out,
@@ -93,7 +75,7 @@ static pid_t spawn_get_err(const char *url, const char *out,
   int n = 0, k;
   pid_t pid;
 
-  argv[n++] = cli_path();
+  argv[n++] = clipath();
   argv[n++] = "get";
   argv[n++] = url;
   argv[n++] = "-o";
@@ -1062,7 +1044,7 @@ Test(resume, finished_but_not_renamed_fetches_nothing_again)
   cr_assert_eq(unlink(out), 0);
   leave_finished_part(url, out);
   path_in(outfile, sizeof(outfile), "unrenamed.stdout");
-  argv[0] = cli_path();
+  argv[0] = clipath();
   argv[1] = "get";
   argv[2] = url;
   argv[3] = "-o";

@@ -37,6 +37,14 @@ static void set_error(rf__store *st, int rf_err, int e, const char *what)
   }
 }
 
+static void journal_close(rf__store *st)
+{
+  if (st->journal_open) {
+    rf__journal_close(&st->journal);
+    st->journal_open = 0;
+  }
+}
+
 /* XXH3-128 of [off, off+len) of the file, read in block_size chunks. */
 static int hash_range(rf__store *st, uint64_t off, uint64_t len,
                       XXH128_hash_t *out)
@@ -170,10 +178,7 @@ static int op_finish(rf__store *st, rf__block *op)
   e = rf__fsync_dir_of(st->final_path);
   if (e != 0)
     return rf__errno_to_rf(e);
-  if (st->journal_open) {
-    rf__journal_close(&st->journal);
-    st->journal_open = 0;
-  }
+  journal_close(st);
   if (st->journal_path != NULL)
     rf__journal_remove(st->journal_path);
   return 0;
@@ -191,10 +196,7 @@ static int run_op(rf__store *st, rf__block *op, int prior_err)
     rc = prior_err ? prior_err : op_prealloc(st, op);
     break;
   case RF__OP_JOURNAL_CREATE:
-    if (st->journal_open) {
-      rf__journal_close(&st->journal);
-      st->journal_open = 0;
-    }
+    journal_close(st);
     if (!prior_err && st->journal_path != NULL) {
       rc = rf__journal_create(&st->journal, st->journal_path, op->ptr);
       st->journal_open = rc == 0;
@@ -205,10 +207,7 @@ static int run_op(rf__store *st, rf__block *op, int prior_err)
     op->ptr = NULL;
     break;
   case RF__OP_JOURNAL_REOPEN:
-    if (st->journal_open) {
-      rf__journal_close(&st->journal);
-      st->journal_open = 0;
-    }
+    journal_close(st);
     if (!prior_err && st->journal_path != NULL) {
       rc = rf__journal_reopen(&st->journal, st->journal_path, op->ptr);
       st->journal_open = rc == 0;
@@ -560,10 +559,7 @@ void rf__store_close(rf__store *st,
     pthread_join(st->thread, NULL);
     st->thread_started = 0;
   }
-  if (st->journal_open) {
-    rf__journal_close(&st->journal);
-    st->journal_open = 0;
-  }
+  journal_close(st);
   if (st->fd >= 0) {
     struct stat sb;
     if (st->unlink_if_empty && fstat(st->fd, &sb) == 0 && sb.st_size == 0 &&
