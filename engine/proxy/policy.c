@@ -86,35 +86,25 @@ const char *rf__proxy_context_name(rf_context ctx)
   return "?";
 }
 
-static void pol_user_context(const rf__proxy_config *usr,
-                             const rf__proxy_config *dev,
-                             const rf__proxy_config *st, pol_text *t,
-                             rf__proxy_decision *d)
+/* The scope whose proxy applies in user context, or NULL. */
+static const rf__proxy_config *pol_user_winner(const rf__proxy_config *usr,
+                                               const rf__proxy_config *dev)
 {
-  const rf__proxy_config *win = NULL;
+  if (dev != NULL && dev->per_machine)
+    return rf__proxy_config_sets_proxy(dev) ? dev : NULL;
+  if (rf__proxy_config_sets_proxy(usr))
+    return usr;
+  if (rf__proxy_config_sets_proxy(dev))
+    return dev;
+  return NULL;
+}
+
+/* Why the user and device-wide scopes that did not win are not used. */
+static void pol_user_losers(const rf__proxy_config *usr,
+                            const rf__proxy_config *dev,
+                            const rf__proxy_config *win, pol_text *t)
+{
   int per_machine = dev != NULL && dev->per_machine;
-
-  if (per_machine) {
-    if (rf__proxy_config_sets_proxy(dev))
-      win = dev;
-  } else if (rf__proxy_config_sets_proxy(usr)) {
-    win = usr;
-  } else if (rf__proxy_config_sets_proxy(dev)) {
-    win = dev;
-  }
-
-  pol_add(t, "user context: ");
-  if (win != NULL) {
-    pol_scope(t, win);
-    pol_add(t, " applies");
-    if (win == dev && per_machine)
-      pol_add(t,
-              ": per_machine = yes (line %u) makes proxy settings "
-              "per-machine rather than per-user",
-              dev->line[RF__PROXY_KEY_PER_MACHINE]);
-  } else {
-    pol_add(t, "no policy proxy, the resolver chain continues");
-  }
 
   if (usr != NULL && win != usr) {
     pol_add(t, "; ");
@@ -148,16 +138,14 @@ static void pol_user_context(const rf__proxy_config *usr,
       pol_sets_no_proxy(t, dev);
     }
   }
-  if (st != NULL) {
-    pol_add(t, "; ");
-    pol_scope(t, st);
-    pol_add(t, " is never used in user context, as WinHTTP ignores a netsh "
-               "proxy for requests made with an interactive user's token");
-  }
+}
 
-  d->config = win;
-  if (win == NULL)
-    return;
+/* The credentials for win (not NULL) in user context. */
+static void pol_user_creds(const rf__proxy_config *usr,
+                           const rf__proxy_config *dev,
+                           const rf__proxy_config *win, pol_text *t,
+                           rf__proxy_decision *d)
+{
   /* The user's own credentials, whichever file gave the proxy. */
   if (usr != NULL && usr->user != NULL) {
     d->cred = RF__PROXY_CRED_USER;
@@ -174,6 +162,38 @@ static void pol_user_context(const rf__proxy_config *usr,
   if (win == dev && dev->user != NULL)
     pol_add(t, "; the device-wide file's credentials are for service "
                "context only");
+}
+
+static void pol_user_context(const rf__proxy_config *usr,
+                             const rf__proxy_config *dev,
+                             const rf__proxy_config *st, pol_text *t,
+                             rf__proxy_decision *d)
+{
+  const rf__proxy_config *win = pol_user_winner(usr, dev);
+
+  pol_add(t, "user context: ");
+  if (win != NULL) {
+    pol_scope(t, win);
+    pol_add(t, " applies");
+    if (win == dev && dev->per_machine)
+      pol_add(t,
+              ": per_machine = yes (line %u) makes proxy settings "
+              "per-machine rather than per-user",
+              dev->line[RF__PROXY_KEY_PER_MACHINE]);
+  } else {
+    pol_add(t, "no policy proxy, the resolver chain continues");
+  }
+  pol_user_losers(usr, dev, win, t);
+  if (st != NULL) {
+    pol_add(t, "; ");
+    pol_scope(t, st);
+    pol_add(t, " is never used in user context, as WinHTTP ignores a netsh "
+               "proxy for requests made with an interactive user's token");
+  }
+
+  d->config = win;
+  if (win != NULL)
+    pol_user_creds(usr, dev, win, t, d);
 }
 
 static void pol_service_context(const rf__proxy_config *usr,
