@@ -100,6 +100,24 @@ const char *rf__wpad_host_domain(const char *fqdn)
   return dot + 1;
 }
 
+/* Append "wpad.s" to the list (grown as needed).  Returns 0, RF_ENOMEM. */
+static int wpad_candidate_add(rf__wpad_candidate **list, size_t *n,
+                              size_t *cap, const char *s, size_t slen)
+{
+  if (*n == *cap) {
+    size_t ncap = *cap != 0 ? *cap * 2 : 4;
+    rf__wpad_candidate *p = realloc(*list, ncap * sizeof(*p));
+
+    if (p == NULL)
+      return RF_ENOMEM;
+    *list = p;
+    *cap = ncap;
+  }
+  wpad_candidate_set(&(*list)[*n], s, slen);
+  (*n)++;
+  return 0;
+}
+
 int rf__wpad_candidates(rf__wpad_candidate **out, size_t *n_out,
                         size_t *skipped, const psl_ctx_t *psl,
                         const char *const *domains, size_t max)
@@ -145,19 +163,9 @@ int rf__wpad_candidates(rf__wpad_candidate **out, size_t *n_out,
           break;
       }
       if (i == n) {
-        if (n == cap) {
-          size_t ncap = cap != 0 ? cap * 2 : 4;
-          rf__wpad_candidate *p = realloc(list, ncap * sizeof(*p));
-
-          if (p == NULL) {
-            err = RF_ENOMEM;
-            goto out;
-          }
-          list = p;
-          cap = ncap;
-        }
-        wpad_candidate_set(&list[n], s, slen);
-        n++;
+        err = wpad_candidate_add(&list, &n, &cap, s, slen);
+        if (err != 0)
+          goto out;
         added++;
       }
       if (slen == reg_len)
