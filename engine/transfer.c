@@ -161,60 +161,63 @@ static void copy_value(char *dst, size_t size, const char *v, size_t len)
   dst[len] = '\0';
 }
 
-static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
+/* "HTTP/1.1 206 Partial Content": a new response (the first, after a
+ * redirect, or after a 100). */
+static void status_line(rf__conn *c, const char *buf, size_t len)
 {
-  rf__conn *c = ud;
-  size_t len = size * nitems;
+  const char *sp = memchr(buf, ' ', len), *p;
+  size_t rest;
+  long code = 0;
+
+  rf__conn_reset_response(c);
+  if (sp == NULL)
+    return;
+  rest = len - (size_t)(sp + 1 - buf);
+  p = sp + 1;
+  while (rest > 0 && *p >= '0' && *p <= '9') {
+    code = code * 10 + (*p - '0');
+    p++;
+    rest--;
+  }
+  c->status = code;
+  while (rest > 0 && *p == ' ') {
+    p++;
+    rest--;
+  }
+  while (rest > 0 && (p[rest - 1] == '\r' || p[rest - 1] == '\n'))
+    rest--;
+  copy_value(c->reason, sizeof(c->reason), p, rest);
+}
+
+/* The blank line after a response's headers: is this the answer to
+ * check (and then, is it accepted), or one libcurl deals with? */
+static void headers_end(rf__conn *c)
+{
+  if (c->status >= 100 && c->status < 200)
+    return; /* interim answer: the real one follows */
+  if (c->status >= 300 && c->status < 400 && c->has_location)
+    return; /* libcurl follows it */
+  c->headers_done = 1;
+  if (c->status == 407)
+    return; /* The proxy wants authentication: libcurl answers the
+               challenge and asks again (that body is never handed to
+               us), or it gives up and the job reports it
+               (rf__proxy_classify).  Not an answer of the server. */
+  if (rf__job_validate(c->job, c) != 0) {
+    c->stop = RF__STOP_ERROR;
+    /* Keep a small error body flowing so the connection may be reused;
+     * the write callback gives up past RF__MAX_DISCARD. */
+    return;
+  }
+  c->accepted = 1;
+}
+
+/* One header field of the response: keep what the checks need. */
+static void header_field(rf__conn *c, const char *buf, size_t len)
+{
   const char *v;
   size_t vl;
 
-  if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0) {
-    /* A new response (first, after a redirect, or after 100). */
-    const char *sp = memchr(buf, ' ', len);
-    rf__conn_reset_response(c);
-    if (sp != NULL) {
-      size_t rest = len - (size_t)(sp + 1 - buf);
-      long code = 0;
-      const char *p = sp + 1;
-      while (rest > 0 && *p >= '0' && *p <= '9') {
-        code = code * 10 + (*p - '0');
-        p++;
-        rest--;
-      }
-      c->status = code;
-      while (rest > 0 && *p == ' ') {
-        p++;
-        rest--;
-      }
-      while (rest > 0 && (p[rest - 1] == '\r' || p[rest - 1] == '\n'))
-        rest--;
-      copy_value(c->reason, sizeof(c->reason), p, rest);
-    }
-    return len;
-  }
-  if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n')) {
-    if (c->status >= 100 && c->status < 200)
-      return len; /* interim answer: the real one follows */
-    if (c->status >= 300 && c->status < 400 && c->has_location)
-      return len; /* libcurl follows it */
-    if (c->status == 407) {
-      /* The proxy wants authentication: libcurl answers the challenge
-       * and asks again (that body is never handed to us), or it gives up
-       * and the job reports it (rf__proxy_classify).  Either way this is
-       * not an answer of the server. */
-      c->headers_done = 1;
-      return len;
-    }
-    c->headers_done = 1;
-    if (rf__job_validate(c->job, c) != 0) {
-      c->stop = RF__STOP_ERROR;
-      /* Keep a small error body flowing so the connection may be reused;
-       * the write callback gives up past RF__MAX_DISCARD. */
-      return len;
-    }
-    c->accepted = 1;
-    return len;
-  }
   if (rf__header_match(buf, len, "Content-Range", &v, &vl)) {
     rf__content_range cr;
     if (rf__parse_content_range(v, vl, &cr) == 0) {
@@ -248,6 +251,19 @@ static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
   } else if (rf__header_match(buf, len, "Location", &v, &vl)) {
     c->has_location = 1;
   }
+}
+
+static size_t on_header(char *buf, size_t size, size_t nitems, void *ud)
+{
+  rf__conn *c = ud;
+  size_t len = size * nitems;
+
+  if (len >= 5 && memcmp(buf, "HTTP/", 5) == 0)
+    status_line(c, buf, len);
+  else if (len <= 2 && (buf[0] == '\r' || buf[0] == '\n'))
+    headers_end(c);
+  else
+    header_field(c, buf, len);
   return len;
 }
 
