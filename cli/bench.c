@@ -469,54 +469,46 @@ static int bench_parse(int argc, char **argv, bench_args *a, int *exit_code)
   return 0;
 }
 
-int cli_bench_main(int argc, char **argv)
+/*
+ * Ask the engine where a->url would go.  Returns 0, or -1 with the error
+ * printed and *exit_code set.
+ */
+static int bench_probe(const bench_args *a, route_probe *probe, int *exit_code)
 {
-  static cell direct[BENCH_MAX_COUNTS], proxy[BENCH_MAX_COUNTS];
-  summary sd[BENCH_MAX_COUNTS], sp[BENCH_MAX_COUNTS];
-  bench_args a;
-  route_probe probe;
   rf_engine *e = NULL;
   char err[1024] = "";
-  unsigned i, k;
-  int rc, exit_code, with_proxy, tty = isatty(STDERR_FILENO);
+  int rc;
 
-  rc = bench_parse(argc, argv, &a, &exit_code);
-  if (rc != 0)
-    return exit_code;
-
-  /* Where would the URL go? */
-  memset(&probe, 0, sizeof(probe));
+  memset(probe, 0, sizeof(*probe));
   rc = rf_engine_new(&e, NULL);
   if (rc == 0)
-    rc = cli_proxy_setup(e, &a.px, err, sizeof(err));
+    rc = cli_proxy_setup(e, &a->px, err, sizeof(err));
   if (rc == 0)
-    rc = rf_engine_explain(e, a.url, on_explained, &probe);
+    rc = rf_engine_explain(e, a->url, on_explained, probe);
   if (rc == 0)
     rf_engine_run(e);
   rf_engine_free(e);
-  if (rc != 0) {
-    fputs(CLI_PROGRAM ": error: ", stderr);
-    if (rc == RF_EURL)
-      fputs("invalid URL: ", stderr);
-    cli_put_clean(stderr, err[0] ? err : rf_strerror(rc));
-    fprintf(stderr, " (%s)\n", rf_err_name(rc));
-    free(a.url_owned);
-    return rc == RF_EURL || rc == RF_EINVAL ? CLI_EXIT_USAGE
-                                            : cli_exit_code(rc);
-  }
-  with_proxy = probe.done && probe.error == 0 && probe.proxied;
-  if (!with_proxy && !a.json) {
-    fputs(CLI_PROGRAM ": note: ", stderr);
-    cli_put_clean(stderr, probe.error != 0
-                          ? "no usable route through a proxy: "
-                          : "the route is direct, nothing to compare: ");
-    cli_put_clean(stderr, probe.chosen);
-    fputs("; measuring direct only\n", stderr);
-  }
+  if (rc == 0)
+    return 0;
+  fputs(CLI_PROGRAM ": error: ", stderr);
+  if (rc == RF_EURL)
+    fputs("invalid URL: ", stderr);
+  cli_put_clean(stderr, err[0] ? err : rf_strerror(rc));
+  fprintf(stderr, " (%s)\n", rf_err_name(rc));
+  *exit_code =
+      rc == RF_EURL || rc == RF_EINVAL ? CLI_EXIT_USAGE : cli_exit_code(rc);
+  return -1;
+}
 
-  /* Alternate: direct, proxy, proxy, direct, ... (ABBA), per count. */
-  for (k = 0; k < a.ncounts; k++) {
-    for (i = 0; i < a.rounds; i++) {
+/* Alternate: direct, proxy, proxy, direct, ... (ABBA), per count. */
+static void bench_measure_all(const bench_args *a, int with_proxy, cell *direct,
+                              cell *proxy)
+{
+  int tty = isatty(STDERR_FILENO);
+  unsigned i, k;
+
+  for (k = 0; k < a->ncounts; k++) {
+    for (i = 0; i < a->rounds; i++) {
       int order[2] = { 0, 1 };
       unsigned j;
       if (i % 2 == 1) {
@@ -528,74 +520,93 @@ int cli_bench_main(int argc, char **argv)
         cell *c = proxied ? &proxy[k] : &direct[k];
         if (proxied && !with_proxy)
           continue;
-        if (!a.json && tty)
+        if (!a->json && tty)
           fprintf(stderr, "\r%u connections, round %u of %u: %-7s ",
-                  a.counts[k], i + 1, a.rounds, proxied ? "proxy" : "direct");
-        measure(&a, a.counts[k], proxied, &c->s[c->n++]);
+                  a->counts[k], i + 1, a->rounds, proxied ? "proxy" : "direct");
+        measure(a, a->counts[k], proxied, &c->s[c->n++]);
       }
     }
   }
-  if (!a.json && tty)
+  if (!a->json && tty)
     fprintf(stderr, "\r%60s\r", "");
+}
 
-  exit_code = CLI_EXIT_OK;
-  if (a.json) {
+/* The report up to the results: the JSON object's fields, or the title
+ * and the table head. */
+static void bench_print_header(const bench_args *a, const route_probe *probe,
+                               int with_proxy)
+{
+  if (a->json) {
     printf("{\"url\":");
-    cli_json_string(stdout, a.url);
+    cli_json_string(stdout, a->url);
     printf(",\"proxy\":");
     if (with_proxy)
-      cli_json_string(stdout, probe.first);
+      cli_json_string(stdout, probe->first);
     else
       printf("null");
     printf(",\"chosen_by\":");
-    cli_json_string(stdout, probe.chosen);
+    cli_json_string(stdout, probe->chosen);
     printf(",\"bytes_limit\":%llu,\"duration_limit_s\":%.3f,\"rounds\":%u,"
            "\"results\":[",
-           (unsigned long long)a.bytes, a.duration_ms / 1000.0, a.rounds);
+           (unsigned long long)a->bytes, a->duration_ms / 1000.0, a->rounds);
   } else {
     printf("rangefetch bench ");
-    cli_put_clean(stdout, a.url);
+    cli_put_clean(stdout, a->url);
     printf("\n  proxy: ");
-    cli_put_clean(stdout, with_proxy ? probe.first : "(none)");
+    cli_put_clean(stdout, with_proxy ? probe->first : "(none)");
     printf("\n  chosen by: ");
-    cli_put_clean(stdout, probe.chosen);
+    cli_put_clean(stdout, probe->chosen);
     printf("\n  each run: up to %llu MiB or %.0f s, %u rounds, direct and "
            "proxy alternating; nothing written to disk\n\n",
-           (unsigned long long)(a.bytes >> 20), a.duration_ms / 1000.0,
-           a.rounds);
+           (unsigned long long)(a->bytes >> 20), a->duration_ms / 1000.0,
+           a->rounds);
     printf("conns  route   runs   TTFB ms      MiB/s (min-max)          "
            "CPU s/GiB\n");
   }
-  for (k = 0; k < a.ncounts; k++) {
-    sd[k] = summarize(&direct[k]);
-    sp[k] = summarize(&proxy[k]);
-  }
-  for (k = 0; k < a.ncounts; k++) {
+}
+
+/* One result per count and route.  Returns the exit status: 0, or why a
+ * count had no good run. */
+static int bench_print_results(const bench_args *a, const summary *sd,
+                               const summary *sp, int with_proxy)
+{
+  int exit_code = CLI_EXIT_OK;
+  unsigned k;
+
+  for (k = 0; k < a->ncounts; k++) {
     const summary d = sd[k], p = sp[k];
-    if (a.json) {
+    if (a->json) {
       printf("%s", k ? "," : "");
-      json_summary(a.counts[k], "direct", &d);
+      json_summary(a->counts[k], "direct", &d);
       if (with_proxy) {
         printf(",");
-        json_summary(a.counts[k], "proxy", &p);
+        json_summary(a->counts[k], "proxy", &p);
       }
     } else {
-      print_row(a.counts[k], "direct", &d);
+      print_row(a->counts[k], "direct", &d);
       if (with_proxy)
-        print_row(a.counts[k], "proxy", &p);
+        print_row(a->counts[k], "proxy", &p);
     }
     if (d.ok == 0 || (with_proxy && p.ok == 0))
-      exit_code = cli_exit_code(d.ok == 0 && d.failed != NULL
-                                    ? d.failed->error
-                                : p.failed != NULL ? p.failed->error
-                                                   : RF_ENETWORK);
+      exit_code = cli_exit_code(d.ok == 0 && d.failed != NULL ? d.failed->error
+                                : p.failed != NULL            ? p.failed->error
+                                                              : RF_ENETWORK);
   }
-  if (a.json) {
+  return exit_code;
+}
+
+/* The end of the report: proxy / direct throughput per count. */
+static void bench_print_overhead(const bench_args *a, const summary *sd,
+                                 const summary *sp, int with_proxy)
+{
+  unsigned k;
+
+  if (a->json) {
     printf("],\"overhead\":[");
-    for (k = 0; k < a.ncounts && with_proxy; k++) {
+    for (k = 0; k < a->ncounts && with_proxy; k++) {
       const summary d = sd[k], p = sp[k];
       printf("%s{\"connections\":%u,\"proxy_over_direct\":", k ? "," : "",
-             a.counts[k]);
+             a->counts[k]);
       if (d.ok && p.ok)
         printf("%.4f}", p.mibps / d.mibps);
       else
@@ -604,15 +615,50 @@ int cli_bench_main(int argc, char **argv)
     printf("]}\n");
   } else if (with_proxy) {
     printf("\nthroughput through the proxy / direct:");
-    for (k = 0; k < a.ncounts; k++) {
+    for (k = 0; k < a->ncounts; k++) {
       const summary d = sd[k], p = sp[k];
       if (d.ok && p.ok)
-        printf("  %.2f at %u", p.mibps / d.mibps, a.counts[k]);
+        printf("  %.2f at %u", p.mibps / d.mibps, a->counts[k]);
       else
-        printf("  n/a at %u", a.counts[k]);
+        printf("  n/a at %u", a->counts[k]);
     }
     printf("\n");
   }
+}
+
+int cli_bench_main(int argc, char **argv)
+{
+  static cell direct[BENCH_MAX_COUNTS], proxy[BENCH_MAX_COUNTS];
+  summary sd[BENCH_MAX_COUNTS], sp[BENCH_MAX_COUNTS];
+  bench_args a;
+  route_probe probe;
+  unsigned k;
+  int exit_code, with_proxy;
+
+  if (bench_parse(argc, argv, &a, &exit_code) != 0)
+    return exit_code;
+  if (bench_probe(&a, &probe, &exit_code) != 0) {
+    free(a.url_owned);
+    return exit_code;
+  }
+  with_proxy = probe.done && probe.error == 0 && probe.proxied;
+  if (!with_proxy && !a.json) {
+    fputs(CLI_PROGRAM ": note: ", stderr);
+    cli_put_clean(stderr, probe.error != 0
+                              ? "no usable route through a proxy: "
+                              : "the route is direct, nothing to compare: ");
+    cli_put_clean(stderr, probe.chosen);
+    fputs("; measuring direct only\n", stderr);
+  }
+
+  bench_measure_all(&a, with_proxy, direct, proxy);
+  bench_print_header(&a, &probe, with_proxy);
+  for (k = 0; k < a.ncounts; k++) {
+    sd[k] = summarize(&direct[k]);
+    sp[k] = summarize(&proxy[k]);
+  }
+  exit_code = bench_print_results(&a, sd, sp, with_proxy);
+  bench_print_overhead(&a, sd, sp, with_proxy);
   free(a.url_owned);
   return exit_code;
 }

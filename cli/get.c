@@ -147,6 +147,8 @@ typedef struct get_ctx {
   int signo; /* the signal that cancelled the job, 0: none */
   int single; /* the server ignores ranges: a .part cannot be resumed */
   int exit_code;
+  int loop_ready;    /* loop was initialised */
+  int signals_ready; /* sigint and sigterm were initialised */
 } get_ctx;
 
 /* ------------------------------------------------------------- URL bits */
@@ -706,17 +708,197 @@ static void get_add_failed(get_ctx *c, int err, const char *url)
                                          : cli_exit_code(err);
 }
 
+/*
+ * Check c->args->url and pick the output path.  *masked gets the URL for
+ * messages, *output (and c->output) the path; the caller frees both.
+ * Returns 0, or -1 with c->exit_code set.
+ */
+static int get_target(get_ctx *c, char **masked, char **output)
+{
+  const get_args *a = c->args;
+  url_parts u;
+
+  *masked = url_mask(a->url);
+  if (url_split(a->url, 0, &u) != 0 ||
+      !(url_scheme_is(&u, "http") || url_scheme_is(&u, "https"))) {
+    cli_usage_error("get",
+                    "invalid URL '%s': expected http://HOST/... or "
+                    "https://HOST/...",
+                    *masked);
+    c->exit_code = CLI_EXIT_USAGE;
+    return -1;
+  }
+  if (u.host_len == 0) {
+    cli_usage_error("get", "invalid URL '%s': no host name", *masked);
+    c->exit_code = CLI_EXIT_USAGE;
+    return -1;
+  }
+  *output = get_output_path(a, &u);
+  if (*output == NULL) {
+    fputs(CLI_PROGRAM ": error: out of memory\n", stderr);
+    return -1;
+  }
+  c->output = *output;
+  return 0;
+}
+
+/* JSON lines with --json, a bar on a terminal unless -q, else nothing. */
+static cli_progress_mode get_progress_mode(const get_args *a)
+{
+  if (a->json)
+    return CLI_PROGRESS_JSON;
+  if (!a->quiet && isatty(STDERR_FILENO))
+    return CLI_PROGRESS_BAR;
+  return CLI_PROGRESS_NONE;
+}
+
+/*
+ * Create the event loop (then c->loop_ready is set) and the engine, logging
+ * as -v and -q ask, and set up its proxy chain.  Returns 0, or -1 with
+ * c->exit_code set.
+ */
+static int get_engine_start(get_ctx *c)
+{
+  const get_args *a = c->args;
+  rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
+  char perr[1024];
+  int err;
+
+  err = uv_loop_init(&c->loop);
+  if (err != 0) {
+    fprintf(stderr, CLI_PROGRAM ": error: cannot create an event loop: %s\n",
+            uv_strerror(err));
+    return -1;
+  }
+  c->loop_ready = 1;
+  eo.loop = &c->loop;
+  if (a->verbose > 0) {
+    eo.log_cb = get_on_log;
+    eo.log_level = a->verbose > 1 ? RF_LOG_DEBUG : RF_LOG_INFO;
+    eo.log_user_data = c;
+  } else if (!a->quiet) {
+    eo.log_cb = get_on_log_route;
+    eo.log_level = RF_LOG_WARN;
+    eo.log_user_data = c;
+  }
+  err = rf_engine_new(&c->engine, &eo);
+  if (err != 0) {
+    get_error(c, err, "cannot start the download engine: %s", rf_strerror(err));
+    c->exit_code = cli_exit_code(err);
+    return -1;
+  }
+
+  err = cli_proxy_setup(c->engine, &a->px, perr, sizeof(perr));
+  if (err != 0) {
+    get_json_failed(c, err, perr);
+    get_error(c, err, "%s", perr);
+    c->exit_code = err == RF_ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
+    return -1;
+  }
+  return 0;
+}
+
+/* Add the download to the engine.  Returns 0, or -1 with c->exit_code set. */
+static int get_job_start(get_ctx *c)
+{
+  const get_args *a = c->args;
+  rf_job_options jo;
+  int err;
+
+  rf_job_options_init(&jo);
+  jo.url = a->url;
+  jo.output = c->output;
+  jo.connections = a->connections;
+  jo.piece_size = a->piece_size;
+  jo.proxy = NULL; /* the resolver chain decides (cli_proxy_setup) */
+  jo.proxy_user = a->px.proxy_user;
+  jo.proxy_auth = a->px.proxy_auth;
+  jo.proxy_ca_file = a->px.proxy_cacert;
+  jo.max_tries = a->max_tries;
+  jo.stall_timeout_ms = a->stall_ms;
+  jo.connect_timeout_ms = a->connect_ms;
+  jo.progress_interval_ms = CLI_PROGRESS_INTERVAL_MS;
+  jo.ca_file = a->cacert;
+  jo.overwrite = a->force;
+  jo.no_sync = a->no_sync;
+  jo.manifest = a->manifest;
+  jo.no_resume = a->no_resume;
+  jo.no_verify = a->no_verify;
+  jo.on_progress = get_on_progress; /* also without a bar: c.single */
+  jo.on_done = get_on_done;
+  jo.user_data = c;
+  err = rf_job_add(&c->job, c->engine, &jo);
+  if (err != 0) {
+    get_add_failed(c, err, a->url);
+    return -1;
+  }
+  return 0;
+}
+
+/* SIGINT and SIGTERM cancel the job (then c->signals_ready is set).
+ * Returns 0 or -1. */
+static int get_signals_start(get_ctx *c)
+{
+  /* Signals must not keep the loop alive: uv_run returns when the engine
+   * has nothing left to do, whether or not the job reported. */
+  c->sigint.data = c;
+  c->sigterm.data = c;
+  if (uv_signal_init(&c->loop, &c->sigint) != 0 ||
+      uv_signal_init(&c->loop, &c->sigterm) != 0) {
+    fputs(CLI_PROGRAM ": error: cannot install signal handlers\n", stderr);
+    return -1;
+  }
+  c->signals_ready = 1;
+  uv_signal_start(&c->sigint, get_on_signal, SIGINT);
+  uv_signal_start(&c->sigterm, get_on_signal, SIGTERM);
+  uv_unref((uv_handle_t *)&c->sigint);
+  uv_unref((uv_handle_t *)&c->sigterm);
+  return 0;
+}
+
+/* Run the loop until the engine has nothing left to do. */
+static void get_run(get_ctx *c)
+{
+  uv_run(&c->loop, UV_RUN_DEFAULT);
+  cli_proxy_save_marks(c->engine);
+  if (!c->done) {
+    get_error(c, RF_EINTERNAL,
+              "the engine stopped before the download "
+              "finished");
+    get_json_failed(c, RF_EINTERNAL,
+                    "the engine stopped before the "
+                    "download finished");
+    c->exit_code = CLI_EXIT_FAILURE;
+  }
+}
+
+/* Free the engine, close the signal handles and the loop. */
+static void get_close(get_ctx *c)
+{
+  rf_engine_free(c->engine);
+  if (c->signals_ready) {
+    uv_close((uv_handle_t *)&c->sigint, NULL);
+    uv_close((uv_handle_t *)&c->sigterm, NULL);
+  }
+  if (c->loop_ready) {
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    if (uv_loop_close(&c->loop) != 0 && c->args->verbose > 0) {
+      unsigned open = 0;
+
+      uv_walk(&c->loop, get_count_handle, &open);
+      fprintf(stderr,
+              CLI_PROGRAM ": [cli] %u libuv handle%s still open at "
+                          "exit\n",
+              open, open == 1 ? "" : "s");
+    }
+  }
+}
+
 int cli_get_main(int argc, char **argv)
 {
   get_args a;
   get_ctx c;
-  url_parts u;
-  rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
-  rf_job_options jo;
   char *output = NULL, *masked = NULL, *url = NULL;
-  char perr[1024];
-  int err, loop_ready = 0, signals_ready = 0;
-  cli_progress_mode mode;
 
   memset(&c, 0, sizeof(c));
   c.args = &a;
@@ -729,68 +911,11 @@ int cli_get_main(int argc, char **argv)
   a.url = url; /* with http:// added when it had no scheme */
   c.exit_code = CLI_EXIT_FAILURE;
 
-  masked = url_mask(a.url);
-  if (url_split(a.url, 0, &u) != 0 ||
-      !(url_scheme_is(&u, "http") || url_scheme_is(&u, "https"))) {
-    cli_usage_error("get",
-                    "invalid URL '%s': expected http://HOST/... or "
-                    "https://HOST/...",
-                    masked);
-    c.exit_code = CLI_EXIT_USAGE;
+  if (get_target(&c, &masked, &output) != 0)
     goto out;
-  }
-  if (u.host_len == 0) {
-    cli_usage_error("get", "invalid URL '%s': no host name", masked);
-    c.exit_code = CLI_EXIT_USAGE;
+  cli_progress_init(&c.progress, get_progress_mode(&a));
+  if (get_engine_start(&c) != 0)
     goto out;
-  }
-  output = get_output_path(&a, &u);
-  if (output == NULL) {
-    fputs(CLI_PROGRAM ": error: out of memory\n", stderr);
-    goto out;
-  }
-  c.output = output;
-
-  if (a.json)
-    mode = CLI_PROGRESS_JSON;
-  else if (!a.quiet && isatty(STDERR_FILENO))
-    mode = CLI_PROGRESS_BAR;
-  else
-    mode = CLI_PROGRESS_NONE;
-  cli_progress_init(&c.progress, mode);
-
-  err = uv_loop_init(&c.loop);
-  if (err != 0) {
-    fprintf(stderr, CLI_PROGRAM ": error: cannot create an event loop: %s\n",
-            uv_strerror(err));
-    goto out;
-  }
-  loop_ready = 1;
-  eo.loop = &c.loop;
-  if (a.verbose > 0) {
-    eo.log_cb = get_on_log;
-    eo.log_level = a.verbose > 1 ? RF_LOG_DEBUG : RF_LOG_INFO;
-    eo.log_user_data = &c;
-  } else if (!a.quiet) {
-    eo.log_cb = get_on_log_route;
-    eo.log_level = RF_LOG_WARN;
-    eo.log_user_data = &c;
-  }
-  err = rf_engine_new(&c.engine, &eo);
-  if (err != 0) {
-    get_error(&c, err, "cannot start the download engine: %s",
-              rf_strerror(err));
-    c.exit_code = cli_exit_code(err);
-    goto out;
-  }
-
-  err = cli_proxy_setup(c.engine, &a.px, perr, sizeof(perr));
-  if (err != 0) {
-    get_json_failed(&c, err, perr);
-    get_error(&c, err, "%s", perr);
-    c.exit_code = err == RF_ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
-    goto out;
-  }
   if (a.verbose > 0) {
     char line[1024];
 
@@ -799,80 +924,12 @@ int cli_get_main(int argc, char **argv)
   }
   if (a.json)
     cli_json_start(masked, output);
-
-  rf_job_options_init(&jo);
-  jo.url = a.url;
-  jo.output = output;
-  jo.connections = a.connections;
-  jo.piece_size = a.piece_size;
-  jo.proxy = NULL; /* the resolver chain decides (cli_proxy_setup) */
-  jo.proxy_user = a.px.proxy_user;
-  jo.proxy_auth = a.px.proxy_auth;
-  jo.proxy_ca_file = a.px.proxy_cacert;
-  jo.max_tries = a.max_tries;
-  jo.stall_timeout_ms = a.stall_ms;
-  jo.connect_timeout_ms = a.connect_ms;
-  jo.progress_interval_ms = CLI_PROGRESS_INTERVAL_MS;
-  jo.ca_file = a.cacert;
-  jo.overwrite = a.force;
-  jo.no_sync = a.no_sync;
-  jo.manifest = a.manifest;
-  jo.no_resume = a.no_resume;
-  jo.no_verify = a.no_verify;
-  jo.on_progress = get_on_progress; /* also without a bar: c.single */
-  jo.on_done = get_on_done;
-  jo.user_data = &c;
-  err = rf_job_add(&c.job, c.engine, &jo);
-  if (err != 0) {
-    get_add_failed(&c, err, a.url);
+  if (get_job_start(&c) != 0 || get_signals_start(&c) != 0)
     goto out;
-  }
-
-  /* Signals must not keep the loop alive: uv_run returns when the engine
-   * has nothing left to do, whether or not the job reported. */
-  c.sigint.data = &c;
-  c.sigterm.data = &c;
-  if (uv_signal_init(&c.loop, &c.sigint) != 0 ||
-      uv_signal_init(&c.loop, &c.sigterm) != 0) {
-    fputs(CLI_PROGRAM ": error: cannot install signal handlers\n", stderr);
-    goto out;
-  }
-  signals_ready = 1;
-  uv_signal_start(&c.sigint, get_on_signal, SIGINT);
-  uv_signal_start(&c.sigterm, get_on_signal, SIGTERM);
-  uv_unref((uv_handle_t *)&c.sigint);
-  uv_unref((uv_handle_t *)&c.sigterm);
-
-  uv_run(&c.loop, UV_RUN_DEFAULT);
-  cli_proxy_save_marks(c.engine);
-  if (!c.done) {
-    get_error(&c, RF_EINTERNAL,
-              "the engine stopped before the download "
-              "finished");
-    get_json_failed(&c, RF_EINTERNAL,
-                    "the engine stopped before the "
-                    "download finished");
-    c.exit_code = CLI_EXIT_FAILURE;
-  }
+  get_run(&c);
 
 out:
-  rf_engine_free(c.engine);
-  if (signals_ready) {
-    uv_close((uv_handle_t *)&c.sigint, NULL);
-    uv_close((uv_handle_t *)&c.sigterm, NULL);
-  }
-  if (loop_ready) {
-    uv_run(&c.loop, UV_RUN_DEFAULT);
-    if (uv_loop_close(&c.loop) != 0 && a.verbose > 0) {
-      unsigned open = 0;
-
-      uv_walk(&c.loop, get_count_handle, &open);
-      fprintf(stderr,
-              CLI_PROGRAM ": [cli] %u libuv handle%s still open at "
-                          "exit\n",
-              open, open == 1 ? "" : "s");
-    }
-  }
+  get_close(&c);
   if (masked != NULL)
     url_mask_free(masked);
   free(output);

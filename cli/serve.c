@@ -56,7 +56,17 @@ typedef struct serve_ctx {
   uv_signal_t sigterm;
   rf_server *server;
   int stopping;
+  int loop_ready;    /* loop was initialised */
+  int signals_ready; /* sigint and sigterm were initialised */
 } serve_ctx;
+
+typedef struct serve_args {
+  const char *dir;
+  char host[INET6_ADDRSTRLEN + 1];
+  uint16_t port;
+  int quiet;
+  int is_v6; /* host is an IPv6 address: print it in brackets */
+} serve_args;
 
 /*
  * Split "HOST:PORT" or "[IPv6]:PORT" into host (brackets removed) and
@@ -150,114 +160,149 @@ static void serve_on_signal(uv_signal_t *handle, int signum)
   uv_close((uv_handle_t *)&c->sigterm, NULL);
 }
 
-int cli_serve_main(int argc, char **argv)
+/*
+ * Parse the command line into *a.  Returns 0 to serve, or -1 with
+ * *exit_code set (0 after --help).
+ */
+static int serve_parse(int argc, char **argv, serve_args *a, int *exit_code)
 {
-  serve_ctx c;
   cli_parser p;
-  rf_server_options so = RF_SERVER_OPTIONS_INIT;
-  const char *dir = NULL, *v;
-  char host[INET6_ADDRSTRLEN + 1] = SERVE_DEFAULT_HOST;
-  uint16_t port = SERVE_DEFAULT_PORT;
+  const char *v;
   struct stat st;
-  int id, err, quiet = 0, is_v6 = 0, loop_ready = 0, signals_ready = 0;
-  int ret = CLI_EXIT_USAGE;
+  int id;
 
-  memset(&c, 0, sizeof(c));
+  *exit_code = CLI_EXIT_USAGE;
   cli_parser_init(&p, "serve", argc, argv, serve_options);
   while ((id = cli_parser_next(&p, &v)) != CLI_ARGS_END) {
     switch (id) {
     case CLI_ARGS_ERROR:
-      goto out;
+      return -1;
     case CLI_ARGS_OPERAND:
-      if (dir != NULL) {
+      if (a->dir != NULL) {
         cli_usage_error("serve", "unexpected argument '%s' (one DIR only)", v);
-        goto out;
+        return -1;
       }
-      dir = v;
+      a->dir = v;
       break;
     case OPT_LISTEN:
-      if (serve_parse_listen(v, host, sizeof(host), &port, &is_v6) != 0) {
+      if (serve_parse_listen(v, a->host, sizeof(a->host), &a->port,
+                             &a->is_v6) != 0) {
         cli_usage_error("serve",
                         "invalid value '%s' for %s: expected "
                         "HOST:PORT, e.g. 127.0.0.1:8080 or "
                         "[::1]:8080",
                         v, cli_parser_spelled(&p));
-        goto out;
+        return -1;
       }
       break;
     case OPT_QUIET:
-      quiet = 1;
+      a->quiet = 1;
       break;
     case OPT_HELP:
       fputs(serve_help, stdout);
-      ret = CLI_EXIT_OK;
-      goto out;
+      *exit_code = CLI_EXIT_OK;
+      return -1;
     default:
       cli_usage_error("serve", "internal error: option %d", id);
-      goto out;
+      return -1;
     }
   }
-  if (dir == NULL) {
+  if (a->dir == NULL) {
     cli_usage_error("serve", "missing DIR");
-    goto out;
+    return -1;
   }
-  if (stat(dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
-    cli_usage_error("serve", "'%s' is not a directory", dir);
-    goto out;
+  if (stat(a->dir, &st) != 0 || !S_ISDIR(st.st_mode)) {
+    cli_usage_error("serve", "'%s' is not a directory", a->dir);
+    return -1;
   }
+  return 0;
+}
 
-  ret = CLI_EXIT_FAILURE;
-  err = uv_loop_init(&c.loop);
+/*
+ * Create the event loop (then c->loop_ready is set) and the server on it.
+ * Returns 0 or -1.
+ */
+static int serve_start(serve_ctx *c, const serve_args *a)
+{
+  rf_server_options so = RF_SERVER_OPTIONS_INIT;
+  int err;
+
+  err = uv_loop_init(&c->loop);
   if (err != 0) {
     fprintf(stderr, CLI_PROGRAM ": error: cannot create an event loop: %s\n",
             uv_strerror(err));
-    goto out;
+    return -1;
   }
-  loop_ready = 1;
+  c->loop_ready = 1;
 
-  so.loop = &c.loop;
-  so.root = dir;
-  so.host = host;
-  so.port = port;
-  so.log_cb = quiet ? NULL : serve_on_log;
-  so.user_data = &c;
-  err = rf_server_new(&c.server, &so);
+  so.loop = &c->loop;
+  so.root = a->dir;
+  so.host = a->host;
+  so.port = a->port;
+  so.log_cb = a->quiet ? NULL : serve_on_log;
+  so.user_data = c;
+  err = rf_server_new(&c->server, &so);
   if (err != 0) {
     fprintf(stderr,
             CLI_PROGRAM ": error: cannot serve '%s' on %s%s%s:%u: "
                         "%s (%s)\n",
-            dir, is_v6 ? "[" : "", host, is_v6 ? "]" : "", (unsigned)port,
-            serve_strerror(err), rf_err_name(err));
-    goto out;
+            a->dir, a->is_v6 ? "[" : "", a->host, a->is_v6 ? "]" : "",
+            (unsigned)a->port, serve_strerror(err), rf_err_name(err));
+    return -1;
   }
+  return 0;
+}
 
-  c.sigint.data = &c;
-  c.sigterm.data = &c;
-  if (uv_signal_init(&c.loop, &c.sigint) != 0 ||
-      uv_signal_init(&c.loop, &c.sigterm) != 0) {
+/* SIGINT and SIGTERM stop the server (then c->signals_ready is set).
+ * Returns 0 or -1. */
+static int serve_signals_start(serve_ctx *c)
+{
+  c->sigint.data = c;
+  c->sigterm.data = c;
+  if (uv_signal_init(&c->loop, &c->sigint) != 0 ||
+      uv_signal_init(&c->loop, &c->sigterm) != 0) {
     fputs(CLI_PROGRAM ": error: cannot install signal handlers\n", stderr);
-    goto out;
+    return -1;
   }
-  signals_ready = 1;
-  uv_signal_start(&c.sigint, serve_on_signal, SIGINT);
-  uv_signal_start(&c.sigterm, serve_on_signal, SIGTERM);
+  c->signals_ready = 1;
+  uv_signal_start(&c->sigint, serve_on_signal, SIGINT);
+  uv_signal_start(&c->sigterm, serve_on_signal, SIGTERM);
+  return 0;
+}
 
-  printf("serving %s on http://%s%s%s:%u/\n", dir, is_v6 ? "[" : "", host,
-         is_v6 ? "]" : "", (unsigned)rf_server_port(c.server));
-  fflush(stdout);
-
-  uv_run(&c.loop, UV_RUN_DEFAULT);
-  ret = CLI_EXIT_OK;
-
-out:
-  rf_server_free(c.server);
-  if (signals_ready && !c.stopping) {
-    uv_close((uv_handle_t *)&c.sigint, NULL);
-    uv_close((uv_handle_t *)&c.sigterm, NULL);
+/* Free the server, close the signal handles and the loop. */
+static void serve_close(serve_ctx *c)
+{
+  rf_server_free(c->server);
+  if (c->signals_ready && !c->stopping) {
+    uv_close((uv_handle_t *)&c->sigint, NULL);
+    uv_close((uv_handle_t *)&c->sigterm, NULL);
   }
-  if (loop_ready) {
+  if (c->loop_ready) {
+    uv_run(&c->loop, UV_RUN_DEFAULT);
+    uv_loop_close(&c->loop);
+  }
+}
+
+int cli_serve_main(int argc, char **argv)
+{
+  serve_ctx c;
+  serve_args a = { .host = SERVE_DEFAULT_HOST, .port = SERVE_DEFAULT_PORT };
+  int ret;
+
+  memset(&c, 0, sizeof(c));
+  if (serve_parse(argc, argv, &a, &ret) != 0)
+    return ret;
+
+  ret = CLI_EXIT_FAILURE;
+  if (serve_start(&c, &a) == 0 && serve_signals_start(&c) == 0) {
+    printf("serving %s on http://%s%s%s:%u/\n", a.dir, a.is_v6 ? "[" : "",
+           a.host, a.is_v6 ? "]" : "", (unsigned)rf_server_port(c.server));
+    fflush(stdout);
+
     uv_run(&c.loop, UV_RUN_DEFAULT);
-    uv_loop_close(&c.loop);
+    ret = CLI_EXIT_OK;
   }
+  serve_close(&c);
   return ret;
 }

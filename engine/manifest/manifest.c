@@ -962,18 +962,119 @@ static char *mf_name_of(const char *path)
   return name;
 }
 
+/* Lock and condition for *h, no file yet.  Returns 0 or RF_ENOMEM. */
+static int mf_hasher_init(mf_hasher *h)
+{
+  memset(h, 0, sizeof(*h));
+  h->fd = -1;
+  if (pthread_mutex_init(&h->mu, NULL) != 0)
+    return RF_ENOMEM;
+  if (pthread_cond_init(&h->cv, NULL) != 0) {
+    pthread_mutex_destroy(&h->mu);
+    return RF_ENOMEM;
+  }
+  return 0;
+}
+
+/* Close the file, free the hash states, drop the lock and the condition. */
+static void mf_hasher_destroy(mf_hasher *h)
+{
+  if (h->fd >= 0)
+    close(h->fd);
+  XXH3_freeState(h->content);
+  XXH3_freeState(h->piece_state);
+  EVP_MD_CTX_free(h->sha);
+  pthread_cond_destroy(&h->cv);
+  pthread_mutex_destroy(&h->mu);
+}
+
+/*
+ * Open the regular file at path for h, with its length in *st, and pick
+ * the piece size (0: automatic) and count.  Returns 0 or an RF_E* code.
+ */
+static int mf_hasher_open(mf_hasher *h, const char *path, uint64_t piece_size,
+                          struct stat *st, uint64_t *npieces)
+{
+  h->fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (h->fd < 0 || fstat(h->fd, st) != 0)
+    return mf_errno(errno);
+  if (!S_ISREG(st->st_mode))
+    return RF_EINVAL;
+  h->length = (uint64_t)st->st_size;
+  if (h->length > RF_MANIFEST_MAX_LENGTH)
+    return RF_ETOOBIG;
+  h->piece_size =
+      piece_size != 0 ? piece_size : rf__sched_auto_piece_size(h->length);
+  *npieces = h->length == 0 ? 0 : (h->length - 1) / h->piece_size + 1;
+  if (*npieces > RF_MANIFEST_MAX_PIECES)
+    return RF_ETOOBIG;
+  (void)posix_fadvise(h->fd, 0, 0, POSIX_FADV_SEQUENTIAL);
+  return 0;
+}
+
+/*
+ * Cut h's file into chunks (whole pieces, or slices of one piece) and
+ * create the sequential hash states.  Returns 0 or an RF_E* code.
+ */
+static int mf_hasher_prepare(mf_hasher *h, int with_sha256)
+{
+  if (h->piece_size <= MF_CHUNK) {
+    h->chunk = MF_CHUNK / h->piece_size * h->piece_size;
+  } else if (h->piece_size <= MF_MAX_WHOLE) {
+    h->chunk = h->piece_size;
+  } else {
+    h->sliced = 1;
+    h->chunk = MF_CHUNK;
+    h->slices = (h->piece_size + MF_CHUNK - 1) / MF_CHUNK;
+    h->piece_state = XXH3_createState();
+    if (h->piece_state == NULL)
+      return RF_ENOMEM;
+  }
+  h->content = XXH3_createState();
+  if (h->content == NULL || XXH3_128bits_reset(h->content) != XXH_OK)
+    return RF_ENOMEM;
+  if (with_sha256) {
+    h->sha = EVP_MD_CTX_new();
+    if (h->sha == NULL)
+      return RF_ENOMEM;
+    if (EVP_DigestInit_ex(h->sha, EVP_sha256(), NULL) != 1)
+      return RF_EINTERNAL;
+  }
+  return 0;
+}
+
+/*
+ * After mf_hash_all: check that the file did not change since *st, and
+ * store the whole-content digests in m.  Returns 0 or an RF_E* code.
+ */
+static int mf_hasher_finish(mf_hasher *h, const struct stat *st, rf_manifest *m)
+{
+  struct stat st2;
+  unsigned int dlen = 0;
+
+  /* Modified while being read: the hashes may mix old and new bytes. */
+  if (fstat(h->fd, &st2) != 0 || st2.st_size != st->st_size ||
+      st2.st_mtim.tv_sec != st->st_mtim.tv_sec ||
+      st2.st_mtim.tv_nsec != st->st_mtim.tv_nsec)
+    return RF_EIO;
+  m->content = XXH3_128bits_digest(h->content);
+  if (h->sha != NULL) {
+    if (EVP_DigestFinal_ex(h->sha, m->sha256, &dlen) != 1 || dlen != 32)
+      return RF_EINTERNAL;
+    m->has_sha256 = 1;
+  }
+  return 0;
+}
+
 int rf_manifest_create(rf_manifest **out, const char *path, uint64_t piece_size,
                        int with_sha256, unsigned threads)
 {
   mf_hasher h;
   rf_manifest *m = NULL;
-  struct stat st, st2;
-  uint64_t npieces;
-  int rc, locks = 0;
-  unsigned int dlen = 0;
+  struct stat st;
+  uint64_t npieces = 0;
+  int rc;
 
-  memset(&h, 0, sizeof(h));
-  h.fd = -1;
   if (out != NULL)
     *out = NULL;
   if (out == NULL || path == NULL || threads > MF_MAX_THREADS ||
@@ -982,105 +1083,28 @@ int rf_manifest_create(rf_manifest **out, const char *path, uint64_t piece_size,
     return RF_EINVAL;
   if (threads == 0)
     threads = 2;
-  if (pthread_mutex_init(&h.mu, NULL) != 0)
-    return RF_ENOMEM;
-  if (pthread_cond_init(&h.cv, NULL) != 0) {
-    pthread_mutex_destroy(&h.mu);
-    return RF_ENOMEM;
-  }
-  locks = 1;
-  h.fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (h.fd < 0 || fstat(h.fd, &st) != 0) {
-    rc = mf_errno(errno);
-    goto out;
-  }
-  if (!S_ISREG(st.st_mode)) {
-    rc = RF_EINVAL;
-    goto out;
-  }
-  h.length = (uint64_t)st.st_size;
-  if (h.length > RF_MANIFEST_MAX_LENGTH) {
-    rc = RF_ETOOBIG;
-    goto out;
-  }
-  h.piece_size =
-      piece_size != 0 ? piece_size : rf__sched_auto_piece_size(h.length);
-  npieces = h.length == 0 ? 0 : (h.length - 1) / h.piece_size + 1;
-  if (npieces > RF_MANIFEST_MAX_PIECES) {
-    rc = RF_ETOOBIG;
-    goto out;
-  }
-  (void)posix_fadvise(h.fd, 0, 0, POSIX_FADV_SEQUENTIAL);
-
-  rc = mf_alloc(&m, (uint32_t)npieces);
+  rc = mf_hasher_init(&h);
   if (rc != 0)
-    goto out;
-  m->length = h.length;
-  m->piece_size = h.piece_size;
-  m->name = mf_name_of(path); /* informational: none if out of memory */
-  h.pieces = m->pieces;
-  if (h.piece_size <= MF_CHUNK) {
-    h.chunk = MF_CHUNK / h.piece_size * h.piece_size;
-  } else if (h.piece_size <= MF_MAX_WHOLE) {
-    h.chunk = h.piece_size;
-  } else {
-    h.sliced = 1;
-    h.chunk = MF_CHUNK;
-    h.slices = (h.piece_size + MF_CHUNK - 1) / MF_CHUNK;
-    h.piece_state = XXH3_createState();
-    if (h.piece_state == NULL) {
-      rc = RF_ENOMEM;
-      goto out;
-    }
+    return rc;
+  rc = mf_hasher_open(&h, path, piece_size, &st, &npieces);
+  if (rc == 0)
+    rc = mf_alloc(&m, (uint32_t)npieces);
+  if (rc == 0) {
+    m->length = h.length;
+    m->piece_size = h.piece_size;
+    m->name = mf_name_of(path); /* informational: none if out of memory */
+    h.pieces = m->pieces;
+    rc = mf_hasher_prepare(&h, with_sha256);
   }
-  h.content = XXH3_createState();
-  if (h.content == NULL || XXH3_128bits_reset(h.content) != XXH_OK) {
-    rc = RF_ENOMEM;
-    goto out;
+  if (rc == 0)
+    rc = mf_hash_all(&h, threads);
+  if (rc == 0)
+    rc = mf_hasher_finish(&h, &st, m);
+  if (rc == 0) {
+    *out = m;
+    m = NULL;
   }
-  if (with_sha256) {
-    h.sha = EVP_MD_CTX_new();
-    if (h.sha == NULL) {
-      rc = RF_ENOMEM;
-      goto out;
-    }
-    if (EVP_DigestInit_ex(h.sha, EVP_sha256(), NULL) != 1) {
-      rc = RF_EINTERNAL;
-      goto out;
-    }
-  }
-
-  rc = mf_hash_all(&h, threads);
-  if (rc != 0)
-    goto out;
-  /* Modified while being read: the hashes may mix old and new bytes. */
-  if (fstat(h.fd, &st2) != 0 || st2.st_size != st.st_size ||
-      st2.st_mtim.tv_sec != st.st_mtim.tv_sec ||
-      st2.st_mtim.tv_nsec != st.st_mtim.tv_nsec) {
-    rc = RF_EIO;
-    goto out;
-  }
-  m->content = XXH3_128bits_digest(h.content);
-  if (h.sha != NULL) {
-    if (EVP_DigestFinal_ex(h.sha, m->sha256, &dlen) != 1 || dlen != 32) {
-      rc = RF_EINTERNAL;
-      goto out;
-    }
-    m->has_sha256 = 1;
-  }
-  *out = m;
-  m = NULL;
-  rc = 0;
-out:
   rf_manifest_free(m);
-  if (h.fd >= 0)
-    close(h.fd);
-  XXH3_freeState(h.content);
-  XXH3_freeState(h.piece_state);
-  EVP_MD_CTX_free(h.sha);
-  if (locks) {
-    pthread_cond_destroy(&h.cv);
-    pthread_mutex_destroy(&h.mu);
-  }
+  mf_hasher_destroy(&h);
   return rc;
 }
