@@ -15,6 +15,7 @@
 #include <unistd.h>
 
 #include "rangefetch/rangefetch.h"
+#include "util/text.h"
 
 /* Header layout (little-endian). */
 #define H_MAGIC 0
@@ -89,20 +90,6 @@ static XXH128_hash_t get128(const unsigned char *p)
   h.low64 = get64(p);
   h.high64 = get64(p + 8);
   return h;
-}
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void set_err(char *err, size_t errlen, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (err == NULL || errlen == 0)
-    return;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
 }
 
 /*
@@ -238,17 +225,17 @@ static int decode_header(const unsigned char *hdr, rf__journal_meta *m,
 
   memset(m, 0, sizeof(*m));
   if (memcmp(hdr + H_MAGIC, JOURNAL_MAGIC, 4) != 0) {
-    set_err(err, errlen, "not a rangefetch journal");
+    rf__errbuf_set(err, errlen, "not a rangefetch journal");
     goto out;
   }
   version = get32(hdr + H_VERSION);
   if (version != RF__JOURNAL_VERSION) {
-    set_err(err, errlen, "unsupported journal version %u", version);
+    rf__errbuf_set(err, errlen, "unsupported journal version %u", version);
     goto out;
   }
   sum = XXH3_128bits(hdr, H_SUM);
   if (!XXH128_isEqual(sum, get128(hdr + H_SUM))) {
-    set_err(err, errlen, "journal header checksum mismatch");
+    rf__errbuf_set(err, errlen, "journal header checksum mismatch");
     goto out;
   }
   /* The checksum matched: what follows can only be a writer's bug. */
@@ -262,16 +249,16 @@ static int decode_header(const unsigned char *hdr, rf__journal_meta *m,
   m->npieces = get32(hdr + H_NPIECES);
   if (get32(hdr + H_HSIZE) != RF__JOURNAL_HEADER_SIZE ||
       get32(hdr + H_RSIZE) != RF__JOURNAL_RECORD_SIZE) {
-    set_err(err, errlen, "journal header or record size not supported");
+    rf__errbuf_set(err, errlen, "journal header or record size not supported");
     goto out;
   }
   if (halg != HASH_ALG_XXH3_128) {
-    set_err(err, errlen, "journal piece hash algorithm %u not supported",
+    rf__errbuf_set(err, errlen, "journal piece hash algorithm %u not supported",
             halg);
     goto out;
   }
   if ((flags & ~H_FLAG_MANIFEST) != 0) {
-    set_err(err, errlen, "journal header has unknown flags 0x%x", flags);
+    rf__errbuf_set(err, errlen, "journal header has unknown flags 0x%x", flags);
     goto out;
   }
   if (ul > RF__JOURNAL_STRINGS_MAX || el > RF__JOURNAL_STRINGS_MAX ||
@@ -280,31 +267,33 @@ static int decode_header(const unsigned char *hdr, rf__journal_meta *m,
       !all_zero(hdr + H_STRINGS + ul + el + ll,
                 H_SUM - H_STRINGS - (size_t)ul - el - ll) ||
       memchr(hdr + H_STRINGS, '\0', (size_t)ul + el + ll) != NULL) {
-    set_err(err, errlen, "journal header strings malformed");
+    rf__errbuf_set(err, errlen, "journal header strings malformed");
     goto out;
   }
   if (m->piece_size == 0) {
-    set_err(err, errlen, "journal piece size is 0");
+    rf__errbuf_set(err, errlen, "journal piece size is 0");
     goto out;
   }
   want = m->length / m->piece_size + (m->length % m->piece_size != 0);
   if (want != m->npieces) {
-    set_err(err, errlen, "journal piece count %u does not match the length",
-            m->npieces);
+    rf__errbuf_set(err, errlen,
+                   "journal piece count %u does not match the length",
+                   m->npieces);
     goto out;
   }
   m->has_manifest = (flags & H_FLAG_MANIFEST) != 0;
   if (m->has_manifest)
     m->manifest_digest = get128(hdr + H_MDIGEST);
   else if (!all_zero(hdr + H_MDIGEST, 16)) {
-    set_err(err, errlen, "journal manifest digest without manifest flag");
+    rf__errbuf_set(err, errlen,
+                   "journal manifest digest without manifest flag");
     goto out;
   }
   m->url = dup_bytes(hdr + H_STRINGS, ul);
   m->etag = dup_bytes(hdr + H_STRINGS + ul, el);
   m->last_modified = dup_bytes(hdr + H_STRINGS + ul + el, ll);
   if (m->url == NULL || m->etag == NULL || m->last_modified == NULL) {
-    set_err(err, errlen, "out of memory");
+    rf__errbuf_set(err, errlen, "out of memory");
     rc = RF_ENOMEM;
     goto out;
   }
@@ -421,30 +410,30 @@ int rf__journal_load(const char *path, rf__journal_state *st, char *err,
   if (fd < 0) {
     e = errno;
     rc = rf__errno_to_rf(e);
-    set_err(err, errlen, "cannot open journal: %s", strerror(e));
+    rf__errbuf_set(err, errlen, "cannot open journal: %s", strerror(e));
     goto out;
   }
   if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
     rc = RF_EPROTO;
-    set_err(err, errlen, "journal is not a regular file");
+    rf__errbuf_set(err, errlen, "journal is not a regular file");
     goto out;
   }
   buf = malloc(bufsize > RF__JOURNAL_HEADER_SIZE ? bufsize
                                                  : RF__JOURNAL_HEADER_SIZE);
   if (buf == NULL) {
     rc = RF_ENOMEM;
-    set_err(err, errlen, "out of memory");
+    rf__errbuf_set(err, errlen, "out of memory");
     goto out;
   }
   e = rf__pread_full(fd, buf, RF__JOURNAL_HEADER_SIZE, 0, &got);
   if (e != 0) {
     rc = rf__errno_to_rf(e);
-    set_err(err, errlen, "cannot read journal: %s", strerror(e));
+    rf__errbuf_set(err, errlen, "cannot read journal: %s", strerror(e));
     goto out;
   }
   if (got < RF__JOURNAL_HEADER_SIZE) {
     rc = RF_EPROTO;
-    set_err(err, errlen, "journal header truncated (%zu bytes)", got);
+    rf__errbuf_set(err, errlen, "journal header truncated (%zu bytes)", got);
     goto out;
   }
   rc = decode_header(buf, &st->meta, &st->salt, err, errlen);
@@ -457,7 +446,7 @@ int rf__journal_load(const char *path, rf__journal_state *st, char *err,
       calloc(st->npieces ? st->npieces : 1, sizeof(*c.last_piece_rec));
   if (st->claimed == NULL || st->hashes == NULL || c.last_piece_rec == NULL) {
     rc = RF_ENOMEM;
-    set_err(err, errlen, "out of memory");
+    rf__errbuf_set(err, errlen, "out of memory");
     goto out;
   }
 
@@ -466,7 +455,7 @@ int rf__journal_load(const char *path, rf__journal_state *st, char *err,
     e = rf__pread_full(fd, buf, bufsize, off, &got);
     if (e != 0) {
       rc = rf__errno_to_rf(e);
-      set_err(err, errlen, "cannot read journal: %s", strerror(e));
+      rf__errbuf_set(err, errlen, "cannot read journal: %s", strerror(e));
       goto out;
     }
     for (i = 0; i + RF__JOURNAL_RECORD_SIZE <= got;

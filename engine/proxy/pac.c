@@ -28,20 +28,7 @@
 #include <time.h>
 
 #include "rangefetch/rangefetch.h"
-
-static void pac_errf(char *err, size_t errlen, const char *fmt, ...)
-    __attribute__((format(printf, 3, 4)));
-
-static void pac_errf(char *err, size_t errlen, const char *fmt, ...)
-{
-  va_list ap;
-
-  if (err == NULL || errlen == 0)
-    return;
-  va_start(ap, fmt);
-  vsnprintf(err, errlen, fmt, ap);
-  va_end(ap);
-}
+#include "util/text.h"
 
 /* ------------------------------------------------------------ allocator */
 
@@ -246,15 +233,15 @@ static int pac_report(rf__pac *p, const char *what, char *err, size_t errlen)
   duk_pop(p->ctx);
   if (p->timed_out) {
     rc = RF_ETIMEDOUT;
-    pac_errf(err, errlen, "%s: execution timeout (%u ms)", what,
+    rf__errbuf_set(err, errlen, "%s: execution timeout (%u ms)", what,
              p->lim.deadline_ms);
   } else if (p->alloc_failed) {
     rc = RF_EPROXY;
-    pac_errf(err, errlen, "%s: memory limit (%zu bytes) reached: %s", what,
-             p->lim.memory_bytes, msg != NULL ? msg : "?");
+    rf__errbuf_set(err, errlen, "%s: memory limit (%zu bytes) reached: %s",
+                   what, p->lim.memory_bytes, msg != NULL ? msg : "?");
   } else {
     rc = RF_EPROXY;
-    pac_errf(err, errlen, "%s: %s", what, msg != NULL ? msg : "error");
+    rf__errbuf_set(err, errlen, "%s: %s", what, msg != NULL ? msg : "error");
   }
   free(msg);
   return rc;
@@ -301,7 +288,7 @@ static int pac_build_op(rf__pac *p, void *arg)
   p->ctx = duk_create_heap(pac_alloc, pac_realloc, pac_free, p, pac_fatal);
   p->no_limit = 0;
   if (p->ctx == NULL) {
-    pac_errf(e->err, e->errlen, "cannot create the script heap");
+    rf__errbuf_set(e->err, e->errlen, "cannot create the script heap");
     return RF_ENOMEM;
   }
   pac_arm(p);
@@ -337,7 +324,7 @@ static int pac_build(rf__pac *p, char *err, size_t errlen)
   int rc = pac_guard(p, pac_build_op, &e);
 
   if (rc == RF_EPROXY && p->fatal_msg[0] != '\0')
-    pac_errf(err, errlen, "PAC script: %s", p->fatal_msg);
+    rf__errbuf_set(err, errlen, "PAC script: %s", p->fatal_msg);
   if (rc != 0)
     pac_destroy(p);
   return rc;
@@ -350,15 +337,15 @@ int rf__pac_new(rf__pac **out, const char *script, size_t len,
   rf__pac *p = NULL;
   int rc;
 
-  pac_errf(err, errlen, "%s", "");
+  rf__errbuf_set(err, errlen, "%s", "");
   if (out != NULL)
     *out = NULL;
   if (out == NULL || script == NULL) {
-    pac_errf(err, errlen, "invalid argument");
+    rf__errbuf_set(err, errlen, "invalid argument");
     return RF_EINVAL;
   }
   if (len > RF__PAC_MAX_SCRIPT) {
-    pac_errf(err, errlen, "PAC script larger than %u bytes",
+    rf__errbuf_set(err, errlen, "PAC script larger than %u bytes",
              RF__PAC_MAX_SCRIPT);
     return RF_ETOOBIG;
   }
@@ -373,7 +360,8 @@ int rf__pac_new(rf__pac **out, const char *script, size_t len,
   if (p->lim.memory_bytes == 0)
     p->lim.memory_bytes = RF__PAC_DEFAULT_MEMORY;
   if (p->lim.memory_bytes < RF__PAC_MIN_MEMORY) {
-    pac_errf(err, errlen, "memory limit below %u bytes", RF__PAC_MIN_MEMORY);
+    rf__errbuf_set(err, errlen, "memory limit below %u bytes",
+                   RF__PAC_MIN_MEMORY);
     rc = RF_EINVAL;
     goto out;
   }
@@ -472,22 +460,22 @@ static duk_ret_t pac_find_safe(duk_context *ctx, void *udata)
   duk_call(ctx, 2);
   if (!duk_is_string(ctx, -1)) {
     c->rc = RF_EPROXY;
-    pac_errf(c->err, c->errlen, "FindProxyForURL returned a %s, not a string",
-             duk_is_null_or_undefined(ctx, -1) ? "null/undefined"
-                                               : "non-string");
+    rf__errbuf_set(
+        c->err, c->errlen, "FindProxyForURL returned a %s, not a string",
+        duk_is_null_or_undefined(ctx, -1) ? "null/undefined" : "non-string");
     return 0;
   }
   r = duk_get_lstring(ctx, -1, &l);
   if (l > RF__PAC_MAX_RESULT) {
     c->rc = RF_EPROXY;
-    pac_errf(c->err, c->errlen, "PAC result longer than %u bytes",
+    rf__errbuf_set(c->err, c->errlen, "PAC result longer than %u bytes",
              RF__PAC_MAX_RESULT);
     return 0;
   }
   for (duk_size_t i = 0; i < l; i++)
     if ((unsigned char)r[i] >= 0x80 || r[i] == '\0') {
       c->rc = RF_EPROXY;
-      pac_errf(c->err, c->errlen, "PAC result is not ASCII");
+      rf__errbuf_set(c->err, c->errlen, "PAC result is not ASCII");
       return 0;
     }
   c->result = malloc(l + 1);
@@ -522,7 +510,7 @@ int rf__pac_find(rf__pac *p, const char *url, char **result_out, char *err,
   char *san = NULL, *host = NULL;
   int rc;
 
-  pac_errf(err, errlen, "%s", "");
+  rf__errbuf_set(err, errlen, "%s", "");
   if (result_out != NULL)
     *result_out = NULL;
   if (p == NULL || url == NULL || result_out == NULL)
@@ -530,7 +518,7 @@ int rf__pac_find(rf__pac *p, const char *url, char **result_out, char *err,
   rf__pac_cache_clear(p);
   rc = pac_sanitize(url, &san, &host);
   if (rc != 0) {
-    pac_errf(err, errlen, "cannot parse URL");
+    rf__errbuf_set(err, errlen, "cannot parse URL");
     goto out;
   }
   if (p->ctx == NULL) {
@@ -542,7 +530,7 @@ int rf__pac_find(rf__pac *p, const char *url, char **result_out, char *err,
   c.host = host;
   rc = pac_guard(p, pac_find_op, &c);
   if (rc == RF_EPROXY && p->fatal_msg[0] != '\0')
-    pac_errf(err, errlen, "FindProxyForURL: %s", p->fatal_msg);
+    rf__errbuf_set(err, errlen, "FindProxyForURL: %s", p->fatal_msg);
   /* A heap that ran out of time or memory may hold garbage the script
    * keeps reachable: start afresh next time. */
   if (p->ctx != NULL && (rc == RF_ETIMEDOUT || p->alloc_failed))

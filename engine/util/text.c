@@ -1,4 +1,5 @@
 /* Byte counts, hex digits, UTF-8 and small text helpers (util/text.h). */
+#include <stdarg.h>
 #include "text.h"
 
 #include <stdio.h>
@@ -91,4 +92,15 @@ char *rf__strdup_opt(const char *s, int *oom)
   if (d == NULL)
     *oom = 1;
   return d;
+}
+
+void rf__errbuf_set(char *err, size_t errlen, const char *fmt, ...)
+{
+  va_list ap;
+
+  if (err == NULL || errlen == 0)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(err, errlen, fmt, ap);
+  va_end(ap);
 }

@@ -12,6 +12,12 @@
 
 #include "textutil.h" /* rfx_hexval, rfx_utf8_len (engine/util/) */
 
+/* Format a message into err (errlen bytes); nothing when err is NULL or
+ * errlen 0.  For the functions that report with (char *err, size_t
+ * errlen). */
+void rf__errbuf_set(char *err, size_t errlen, const char *fmt, ...)
+    __attribute__((format(printf, 3, 4)));
+
 /* A copy of s (NULL for NULL); sets *oom when the copy cannot be made, so
  * that several optional settings are copied first and checked once. */
 char *rf__strdup_opt(const char *s, int *oom);
