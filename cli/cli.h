@@ -2,6 +2,8 @@
 #ifndef RF_CLI_H
 #define RF_CLI_H
 
+#include <stddef.h>
+
 #include "rangefetch.h"
 
 #define CLI_PROGRAM "rangefetch"
@@ -26,6 +28,9 @@ int cli_serve_main(int argc, char **argv);
 int cli_manifest_main(int argc, char **argv);
 int cli_proxy_main(int argc, char **argv);
 int cli_bench_main(int argc, char **argv);
+
+/* Length of the "scheme" in "scheme://...", 0 if url has none. */
+size_t cli_url_scheme_len(const char *url);
 
 /*
  * cli_url_prepare - check the URL operand of cmd ("get", "bench", ...) and

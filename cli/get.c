@@ -171,31 +171,18 @@ typedef struct url_parts {
  */
 static int url_split(const char *url, int allow_no_scheme, url_parts *u)
 {
-  const char *sep = strstr(url, "://");
+  size_t slen = cli_url_scheme_len(url);
   const char *auth, *end, *at, *h;
-  size_t i;
 
   memset(u, 0, sizeof(*u));
-  if (sep != NULL) {
-    for (i = 0; url + i < sep; i++) {
-      char c = url[i];
-      int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-               (i > 0 &&
-                ((c >= '0' && c <= '9') || c == '+' || c == '-' || c == '.'));
-      if (!ok)
-        break;
-    }
-    if (url + i != sep || i == 0)
-      sep = NULL;
-  }
-  if (sep == NULL) {
+  if (slen == 0) {
     if (!allow_no_scheme)
       return -1;
     auth = url;
   } else {
     u->scheme = url;
-    u->scheme_len = (size_t)(sep - url);
-    auth = sep + 3;
+    u->scheme_len = slen;
+    auth = url + slen + 3;
   }
   end = auth + strcspn(auth, "/?#");
   at = NULL;

@@ -12,8 +12,7 @@
 #include <string.h>
 #include <strings.h>
 
-/* Length of the "scheme" in "scheme://...", 0 if url has none. */
-static size_t url_scheme_len(const char *url)
+size_t cli_url_scheme_len(const char *url)
 {
   size_t i;
 
@@ -31,7 +30,7 @@ static size_t url_scheme_len(const char *url)
 /* The checks on a URL with a scheme; 0, or -1 after a usage error. */
 static int url_check(const char *cmd, const char *url, const char *shown)
 {
-  size_t slen = url_scheme_len(url), n;
+  size_t slen = cli_url_scheme_len(url), n;
   const char *auth, *end, *h, *at = NULL, *port = NULL;
   unsigned long value = 0;
 
@@ -106,7 +105,7 @@ int cli_url_prepare(const char *cmd, const char *url, int verbose, char **out)
     cli_usage_error(cmd, "empty URL");
     return CLI_EXIT_USAGE;
   }
-  if (url_scheme_len(url) > 0) {
+  if (cli_url_scheme_len(url) > 0) {
     full = strdup(url);
   } else {
     /* "example.org/file", "host:8080/file": curl and wget take http. */
@@ -122,7 +121,7 @@ int cli_url_prepare(const char *cmd, const char *url, int verbose, char **out)
     free(full);
     return CLI_EXIT_USAGE;
   }
-  if (verbose > 0 && url_scheme_len(url) == 0) {
+  if (verbose > 0 && cli_url_scheme_len(url) == 0) {
     char line[4200];
 
     snprintf(line, sizeof(line), "no scheme in '%s': using http://%s (as "

@@ -99,7 +99,7 @@ out:
 
 _Static_assert(sizeof(off_t) == 8, "the claim lock needs a 64-bit off_t");
 
-static int ofd_lock(int fd, short type, off_t start, off_t len)
+static struct flock claim_range(short type, off_t start, off_t len)
 {
   struct flock fl;
 
@@ -108,19 +108,21 @@ static int ofd_lock(int fd, short type, off_t start, off_t len)
   fl.l_whence = SEEK_SET;
   fl.l_start = start;
   fl.l_len = len;
+  return fl;
+}
+
+static int ofd_lock(int fd, short type, off_t start, off_t len)
+{
+  struct flock fl = claim_range(type, start, len);
+
   return fcntl(fd, F_OFD_SETLK, &fl) == 0 ? 0 : errno;
 }
 
 /* The PID of whoever holds the claim on fd's file, 0 if not known. */
 static long claim_holder(int fd)
 {
-  struct flock fl;
+  struct flock fl = claim_range(F_WRLCK, RF__CLAIM_BASE, RF__CLAIM_SPAN);
 
-  memset(&fl, 0, sizeof(fl));
-  fl.l_type = F_WRLCK;
-  fl.l_whence = SEEK_SET;
-  fl.l_start = RF__CLAIM_BASE;
-  fl.l_len = RF__CLAIM_SPAN;
   if (fcntl(fd, F_OFD_GETLK, &fl) != 0 || fl.l_type == F_UNLCK ||
       fl.l_start <= RF__CLAIM_BASE ||
       fl.l_start >= RF__CLAIM_BASE + RF__CLAIM_SPAN)
