@@ -37,8 +37,11 @@ typedef enum rf__conn_role {
   RF__ROLE_MANIFEST /* GET of the job's manifest URL */
 } rf__conn_role;
 
+struct rf__source;
+
 struct rf__conn {
   rf_job *job;
+  struct rf__source *src; /* the source its request goes to */
   unsigned id;
   CURL *easy;
   rf__conn_state state;

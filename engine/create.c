@@ -14,109 +14,10 @@
 #include <unistd.h>
 
 #include "disk/fileio.h"
+#include "util/url.h"
 #include "disk/journal.h"
 #include "manifest/manifest_internal.h"
 #include "rangefetch/manifest.h"
-
-static char *strip_credentials(const char *url)
-{
-  CURLU *u = curl_url();
-  char *out = NULL, *tmp = NULL;
-
-  if (u == NULL)
-    return NULL;
-  if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
-    curl_url_set(u, CURLUPART_USER, NULL, 0);
-    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
-    if (curl_url_get(u, CURLUPART_URL, &tmp, 0) == CURLUE_OK) {
-      out = strdup(tmp);
-      curl_free(tmp);
-    }
-  }
-  curl_url_cleanup(u);
-  return out;
-}
-
-/* The text of url's port ("99999"), for messages; "" if none is found. */
-static void url_port_text(const char *url, char *buf, size_t size)
-{
-  const char *auth = strstr(url, "://"), *end, *at, *p;
-  size_t n;
-
-  buf[0] = '\0';
-  if (auth == NULL)
-    return;
-  auth += 3;
-  end = auth + strcspn(auth, "/?#");
-  for (at = NULL, p = auth; p < end; p++)
-    if (*p == '@')
-      at = p;
-  p = at != NULL ? at + 1 : auth;
-  if (*p == '[') {
-    p = memchr(p, ']', (size_t)(end - p));
-    if (p == NULL)
-      return;
-  }
-  p = memchr(p, ':', (size_t)(end - p));
-  if (p == NULL)
-    return;
-  n = (size_t)(end - p - 1);
-  snprintf(buf, size, "%.*s", (int)(n < 32 ? n : 32), p + 1);
-}
-
-static int check_url(const char *url, char *why, size_t size)
-{
-  CURLU *u = curl_url();
-  char *scheme = NULL, *host = NULL, *port = NULL;
-  char text[40];
-  CURLUcode uc;
-  int rc = RF_EURL;
-
-  if (u == NULL)
-    return RF_ENOMEM;
-  uc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
-  if (uc == CURLUE_BAD_PORT_NUMBER) {
-    url_port_text(url, text, sizeof(text));
-    if (text[0] != '\0' && strspn(text, "0123456789") == strlen(text))
-      snprintf(why, size, "port %s is out of range (1-65535)", text);
-    else
-      snprintf(why, size, "port '%s' is not a number from 1 to 65535", text);
-    goto out;
-  }
-  if (uc == CURLUE_BAD_SCHEME || uc == CURLUE_NO_SCHEME) {
-    snprintf(why, size, "no scheme: expected http:// or https://");
-    goto out;
-  }
-  if (uc != CURLUE_OK) {
-    snprintf(why, size, "malformed URL: %s", curl_url_strerror(uc));
-    goto out;
-  }
-  if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-      (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
-    snprintf(why, size,
-             "unsupported URL scheme '%s': only http:// and https:// URLs "
-             "can be downloaded",
-             scheme != NULL ? scheme : "");
-    goto out;
-  }
-  if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-      host[0] == '\0') {
-    snprintf(why, size, "URL has no host");
-    goto out;
-  }
-  if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
-      strtoul(port, NULL, 10) == 0) {
-    snprintf(why, size, "port %s is out of range (1-65535)", port);
-    goto out;
-  }
-  rc = 0;
-out:
-  curl_free(scheme);
-  curl_free(host);
-  curl_free(port);
-  curl_url_cleanup(u);
-  return rc;
-}
 
 /* A directory where the output or its .part should go: said before
  * anything is fetched (the rename at the end would fail, with EIO). */
@@ -161,6 +62,7 @@ static void job_free(rf_job *job)
   free(job->manifest_buf);
   free(job->journal_path);
   free(job->raced);
+  free(job->piece_src);
   if (job->resume != NULL) {
     rf__journal_state_free(job->resume);
     free(job->resume);
@@ -176,18 +78,22 @@ static void job_free(rf_job *job)
       unlink(job->part);
     close(job->part_fd);
   }
+  if (job->srcs != NULL)
+    for (k = 0; k < job->nsrcs; k++)
+      rf__source_free(job->srcs[k]);
+  free(job->srcs);
+  free(job->src_views);
+  free(job->src_stats);
+  free(job->origin_host);
   free(job->url);
   free(job->url_safe);
-  free(job->effective_url);
   free(job->output);
   free(job->part);
-  free(job->proxy);
   free(job->proxy_user);
   if (job->proxy_password != NULL)
     memset(job->proxy_password, 0, strlen(job->proxy_password));
   free(job->proxy_password);
   free(job->proxy_ca_file);
-  rf__route_free(job->route);
   free(job->user_agent);
   free(job->ca_file);
   free(job);
@@ -227,7 +133,7 @@ static int check_options(rf_engine *e, const rf_job_options *o)
   }
   if (o->connections > RF_MAX_CONNECTIONS)
     return RF_EINVAL;
-  rc = check_url(o->url, why, sizeof(why));
+  rc = rf__url_check(o->url, why, sizeof(why));
   if (rc != 0) {
     if (rc != RF_ENOMEM)
       rf__engine_set_error(e, "%s", why);
@@ -264,12 +170,10 @@ static int check_options(rf_engine *e, const rf_job_options *o)
 static int copy_options(rf_job *job, const rf_job_options *o)
 {
   job->url = strdup(o->url);
-  job->url_safe = strip_credentials(o->url);
+  job->url_safe = rf__url_strip_credentials(o->url);
   job->discard = o->discard;
   job->output = strdup(o->discard ? "(discarded)" : o->output);
   job->part = malloc(strlen(job->output != NULL ? job->output : "") + 6);
-  job->proxy = dup_or_null(o->proxy);
-  job->no_proxy = o->proxy != NULL && o->proxy[0] == '\0';
   job->ca_file = dup_or_null(o->ca_file);
   job->proxy_auth = o->proxy_auth;
   job->proxy_ca_file = dup_or_null(o->proxy_ca_file);
@@ -284,9 +188,9 @@ static int copy_options(rf_job *job, const rf_job_options *o)
   }
   job->user_agent = strdup(
       o->user_agent != NULL ? o->user_agent : "rangefetch/" RF_VERSION_STRING);
+  job->origin_host = rf__url_host(o->url);
   if (job->url == NULL || job->url_safe == NULL || job->output == NULL ||
-      job->part == NULL || job->user_agent == NULL ||
-      (o->proxy != NULL && o->proxy[0] != '\0' && job->proxy == NULL))
+      job->part == NULL || job->user_agent == NULL || job->origin_host == NULL)
     return RF_ENOMEM;
   sprintf(job->part, "%s.part", job->output);
   job->nconns = o->connections ? o->connections : RF_DEFAULT_CONNECTIONS;
@@ -303,6 +207,60 @@ static int copy_options(rf_job *job, const rf_job_options *o)
   job->on_done = o->on_done;
   job->user_data = o->user_data;
   job->no_verify = o->no_verify || o->discard;
+  if (o->version >= 2) {
+    job->per_source = o->per_source;
+    job->cache_fallback_delay = o->cache_fallback_delay;
+    job->cache_host_proxy = o->cache_host_proxy;
+    job->origin_delay = o->origin_delay;
+    job->no_mirror_links = o->no_mirror_links;
+  }
+  if (job->per_source == 0 || job->per_source > job->nconns)
+    job->per_source = job->nconns;
+  return 0;
+}
+
+/* The origin (source 0, with the job's explicit proxy if any), then the
+ * sources of the options.  Returns 0, RF_EURL / RF_EINVAL (the engine's
+ * last error says which source and why), RF_ENOMEM. */
+static int make_sources(rf_job *job, const rf_job_options *o)
+{
+  rf__source *s;
+  size_t k;
+  int rc = rf__source_new(&s, job, RF_SOURCE_ORIGIN, o->url, job->nconns);
+
+  if (rc != 0)
+    return rc;
+  s->proxy = dup_or_null(o->proxy);
+  s->no_proxy = o->proxy != NULL && o->proxy[0] == '\0';
+  if ((o->proxy != NULL && o->proxy[0] != '\0' && s->proxy == NULL) ||
+      rf__job_source_add(job, s) != 0) {
+    rf__source_free(s);
+    return RF_ENOMEM;
+  }
+  if (o->version < 2 || o->nsources == 0)
+    return 0;
+  if (o->sources == NULL)
+    return RF_EINVAL;
+  for (k = 0; k < o->nsources; k++) {
+    rc = rf__job_source_check(job, &o->sources[k]);
+    if (rc == 0)
+      rc = rf__source_new(&s, job, o->sources[k].kind, o->sources[k].url,
+                          o->sources[k].max_connections != 0
+                              ? o->sources[k].max_connections
+                              : job->per_source);
+    if (rc != 0)
+      return rc;
+    /* The job's explicit proxy is every source's route, but a cache
+     * host's under the policy "direct". */
+    if (!s->no_proxy) {
+      s->proxy = dup_or_null(o->proxy);
+      s->no_proxy = o->proxy != NULL && o->proxy[0] == '\0';
+    }
+    if (rf__job_source_add(job, s) != 0) {
+      rf__source_free(s);
+      return RF_ENOMEM;
+    }
+  }
   return 0;
 }
 
@@ -326,6 +284,8 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
     rc = rf__job_claim_part(job);
   if (rc == 0)
     rc = rf__job_prepare_integrity(job, o);
+  if (rc == 0)
+    rc = make_sources(job, o);
   if (rc != 0)
     goto fail;
   job->conns = calloc(job->nconns, sizeof(*job->conns));

@@ -115,6 +115,7 @@ static void engine_part_closed(rf_engine *e)
 {
   if (--e->closing_parts == 0 && !e->own) {
     rf__engine_sockets_free(e);
+    rf__bans_free(e);
     free(e);
   }
 }
@@ -155,6 +156,7 @@ void rf_engine_free(rf_engine *e)
     uv_run(e->loop, UV_RUN_DEFAULT);
     uv_loop_close(e->loop);
     rf__engine_sockets_free(e);
+    rf__bans_free(e);
     free(e);
   }
 }
@@ -201,6 +203,73 @@ void rf_job_cancel(rf_job *job)
 void rf_job_get_progress(rf_progress *out, const rf_job *job)
 {
   rf__job_progress(job, out);
+}
+
+int rf_job_add_source(unsigned *id, rf_job *job, const rf_source_options *opts)
+{
+  rf__source *s;
+  int rc;
+
+  if (job == NULL || opts == NULL)
+    return RF_EINVAL;
+  job->engine->last_error[0] = '\0';
+  if (job->state == RF__JOB_DONE || job->state == RF__JOB_FINISHING ||
+      job->cancelled) {
+    rf__engine_set_error(job->engine, "the job has ended");
+    return RF_EINVAL;
+  }
+  rc = rf__job_source_check(job, opts);
+  if (rc == 0)
+    rc = rf__source_new(&s, job, opts->kind, opts->url,
+                        opts->max_connections != 0 ? opts->max_connections
+                                                   : job->per_source);
+  if (rc != 0)
+    return rc;
+  if (!s->no_proxy && job->srcs[0]->proxy != NULL) {
+    s->proxy = strdup(job->srcs[0]->proxy);
+    if (s->proxy == NULL) {
+      rf__source_free(s);
+      return RF_ENOMEM;
+    }
+  } else if (!s->no_proxy) {
+    s->no_proxy = job->srcs[0]->no_proxy;
+  }
+  if (rf__job_source_add(job, s) != 0) {
+    rf__source_free(s);
+    return RF_ENOMEM;
+  }
+  if (id != NULL)
+    *id = s->id;
+  RF_LOG(&job->engine->log, RF_LOG_INFO, "source", "%s %s added",
+         rf_source_kind_name(s->kind), s->name);
+  if (job->state != RF__JOB_ROUTING)
+    rf__source_route(job, s);
+  return 0;
+}
+
+int rf_job_remove_source(rf_job *job, unsigned id)
+{
+  rf__source *s;
+  unsigned k;
+
+  if (job == NULL || id == 0 || id >= job->nsrcs)
+    return RF_EINVAL;
+  s = job->srcs[id];
+  if (s->state == RF_SOURCE_REMOVED)
+    return RF_EINVAL;
+  s->state = RF_SOURCE_REMOVED;
+  rf__source_route_cancel(s);
+  /* Its requests stop at the next opportunity; their unfinished pieces
+   * go back to the others (rf__job_after_actions). */
+  for (k = 0; k < job->nconns; k++)
+    if (job->conns[k].src == s && job->conns[k].state == RF__CONN_BUSY)
+      job->conns[k].cancel = 1;
+  RF_LOG(&job->engine->log, RF_LOG_INFO, "source", "%s %s removed",
+         rf_source_kind_name(s->kind), s->name);
+  job->dirty = 1;
+  if (job->state != RF__JOB_DONE)
+    uv_timer_start(&job->kick, rf__job_on_kick, 0, 0);
+  return 0;
 }
 
 /* ---------------------------------------------------------------- proxies */

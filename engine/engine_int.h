@@ -35,6 +35,8 @@ struct rf_engine {
   curl_socket_t *socks;
   size_t nsocks, socks_cap;
   char last_error[512];
+  /* Cache host bans (engine/source/source.c): they outlive jobs. */
+  struct rf__ban *bans;
 };
 
 /* sockets.c: open and close easy's sockets through e's socket list. */

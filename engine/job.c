@@ -86,6 +86,8 @@ void rf__job_conn_remove(rf__conn *c)
     rf__curlm_remove(&c->job->engine->m, c->easy);
     c->state = RF__CONN_IDLE;
     c->job->busy_now--;
+    if (c->src != NULL && c->src->busy > 0)
+      c->src->busy--;
   }
   c->paused = 0;
   /* A transfer that ended cleanly put the mark back to 1 byte before its
@@ -121,17 +123,22 @@ int rf__job_conn_start(rf__conn *c, uint64_t start, uint64_t end)
   c->state = RF__CONN_BUSY;
   if (++job->busy_now > job->busy_max)
     job->busy_max = job->busy_now;
-  RF_LOG(&job->engine->log, RF_LOG_DEBUG, "sched", "conn %u: bytes %llu-%llu%s",
-         c->id, (unsigned long long)start,
+  c->src->busy++;
+  c->src->requests++;
+  RF_LOG(&job->engine->log, RF_LOG_DEBUG, "sched",
+         "conn %u: bytes %llu-%llu%s%s%s", c->id, (unsigned long long)start,
          (unsigned long long)(end == RF_SIZE_UNKNOWN ? 0 : end - 1),
-         (c->role == RF__ROLE_DUP) ? " (endgame duplicate)" : "");
+         (c->role == RF__ROLE_DUP) ? " (endgame duplicate)" : "",
+         c->src->id != 0 ? " from " : "", c->src->id != 0 ? c->src->name : "");
   return 0;
 }
 
-static void conn_start_run(rf__conn *c, uint32_t first, uint32_t count)
+static void conn_start_run(rf__conn *c, rf__source *src, uint32_t first,
+                           uint32_t count)
 {
   rf_job *job = c->job;
 
+  c->src = src;
   c->run_first = first;
   c->run_count = count;
   if (c->role == RF__ROLE_PROBE)
@@ -151,6 +158,19 @@ static uint32_t max_run_pieces(const rf_job *job)
   return n == 0 ? 1 : (uint32_t)n;
 }
 
+/* Pieces a run of src gets: with one source, an even share of the job
+ * (capped); with several, by src's rate (rf__src_run_pieces). */
+static uint32_t run_pieces(const rf_job *job, const rf__source *src)
+{
+  uint64_t left = job->total - job->done_bytes;
+  double conn_rate = src->busy > 0 ? src->rate / src->busy : src->rate;
+
+  if (job->nsrcs == 1)
+    return max_run_pieces(job);
+  return rf__src_run_pieces(conn_rate, job->rate, left, job->sched.piece_size,
+                            max_run_pieces(job));
+}
+
 /* The scheduler's view of each connection's run (job->views). */
 static rf__run_view *run_views(rf_job *job)
 {
@@ -163,6 +183,7 @@ static rf__run_view *run_views(rf_job *job)
     v->stopping = c->cancel || c->gen != job->gen;
     v->probe = c->role == RF__ROLE_PROBE;
     v->dup = c->role == RF__ROLE_DUP;
+    v->src = c->src != NULL ? (int)c->src->id : -1;
     v->run_first = c->run_first;
     v->run_count = c->run_count;
     v->piece = c->piece;
@@ -173,9 +194,9 @@ static rf__run_view *run_views(rf_job *job)
   return job->views;
 }
 
-/* Idle c takes the upper half of the unstarted pieces of the busiest
- * run (rf__sched_pick_steal). */
-static int steal(rf_job *job, rf__conn *c)
+/* Idle c takes, for src, the upper half of the unstarted pieces of the
+ * busiest run (rf__sched_pick_steal), at most max of them: the last ones. */
+static int steal(rf_job *job, rf__conn *c, rf__source *src, uint32_t max)
 {
   uint32_t first, give;
   int k = rf__sched_pick_steal(run_views(job), job->nconns, &first, &give);
@@ -183,23 +204,41 @@ static int steal(rf_job *job, rf__conn *c)
 
   if (k < 0)
     return 0;
+  if (give > max) {
+    first += give - max;
+    give = max;
+  }
   victim = &job->conns[k];
   victim->run_count -= give;
   victim->end = piece_off(job, first);
   RF_LOG(&job->engine->log, RF_LOG_DEBUG, "sched",
          "conn %u takes %u pieces from conn %u", c->id, give, victim->id);
-  conn_start_run(c, first, give);
+  conn_start_run(c, src, first, give);
   return 1;
 }
 
-/* The endgame: idle c fetches a straggler's piece again
- * (rf__sched_pick_duplicate says whose, and why it pays). */
-static int duplicate(rf_job *job, rf__conn *c)
+/* Sources that may take pieces now (rf__src_eligible). */
+static unsigned eligible_sources(rf_job *job)
+{
+  rf__src_policy p;
+  rf__src_view *v = rf__sources_views(job);
+  unsigned k, n = 0;
+
+  rf__sources_policy(job, &p);
+  for (k = 0; k < job->nsrcs; k++)
+    n += (unsigned)rf__src_eligible(v, job->nsrcs, k, &p);
+  return n;
+}
+
+/* The endgame: idle c fetches a straggler's piece again from src
+ * (rf__sched_pick_duplicate says whose, and why it pays); from another
+ * source than the straggler's when there is one. */
+static int duplicate(rf_job *job, rf__conn *c, rf__source *src)
 {
   uint64_t off, len;
   uint32_t k;
   unsigned busy = 0;
-  int vi;
+  int vi, avoid = eligible_sources(job) > 1 ? (int)src->id : -1;
   rf__conn *victim;
 
   for (k = 0; k < job->nconns; k++)
@@ -207,44 +246,158 @@ static int duplicate(rf_job *job, rf__conn *c)
             job->conns[k].role != RF__ROLE_DUP;
   vi = rf__sched_pick_duplicate(&job->sched, run_views(job), job->nconns,
                                 busy > 0 ? job->rate / busy : 0,
-                                RF__DUP_MIN_LEFT);
+                                RF__DUP_MIN_LEFT, avoid);
   if (vi < 0)
     return 0;
   victim = &job->conns[vi];
   rf__sched_piece_range(&job->sched, victim->piece, &off, &len);
   job->raced[victim->piece] = 1;
+  c->src = src;
   c->role = RF__ROLE_DUP;
   c->run_first = victim->piece;
   c->run_count = 1;
-  if (c->role == RF__ROLE_PROBE)
-    c->role = RF__ROLE_RUN;
   c->probe_discard = 0;
   RF_LOG(&job->engine->log, RF_LOG_DEBUG, "sched",
-         "endgame: conn %u duplicates piece %u of conn %u", c->id,
-         victim->piece, victim->id);
+         "endgame: conn %u duplicates piece %u of conn %u%s%s", c->id,
+         victim->piece, victim->id, src->id != victim->src->id ? " from " : "",
+         src->id != victim->src->id ? src->name : "");
   rf__job_conn_start(c, off, off + len);
+  return 1;
+}
+
+/* The source an idle connection serves next (rf__src_pick), or NULL. */
+static rf__source *pick_source(rf_job *job)
+{
+  rf__src_policy p;
+  int i;
+
+  rf__sources_policy(job, &p);
+  i = rf__src_pick(rf__sources_views(job), job->nsrcs, &p);
+  return i < 0 ? NULL : job->srcs[i];
+}
+
+/* Every source is out for good: say why each one is, and end the job. */
+static int no_source_left(rf_job *job)
+{
+  unsigned k;
+  char why[480];
+  size_t len = 0;
+
+  for (k = 0; k < job->nsrcs; k++) {
+    rf__source *s = job->srcs[k];
+    int out = s->state == RF_SOURCE_REFUSED || s->state == RF_SOURCE_REMOVED ||
+              (s->state == RF_SOURCE_BANNED &&
+               (s->retry_at == 0 || job->cache_fallback_delay < 0));
+    if (s->id == 0 && job->nsrcs > 1 && job->cache_fallback_delay < 0)
+      continue; /* held for good, not failed */
+    if (!out)
+      return 0;
+  }
+  for (k = 1; k < job->nsrcs && len < sizeof(why) - 1; k++) {
+    const rf__source *s = job->srcs[k];
+    snprintf(why + len, sizeof(why) - len, "%s%s %s: %s", k > 1 ? "; " : "",
+             rf_source_kind_name(s->kind), s->name,
+             s->why[0] != '\0' ? s->why : rf_source_state_name(s->state));
+    len = strlen(why);
+  }
+  why[len] = '\0';
+  rf__job_fail(job, RF_ENETWORK,
+               "%s: no source left%s: %s", job->url_safe,
+               job->cache_fallback_delay < 0
+                   ? " (cache_fallback_delay = -1 keeps the origin out)"
+                   : "",
+               why);
   return 1;
 }
 
 void rf__job_schedule(rf_job *job)
 {
   uint32_t k, first, count;
+  unsigned running = 0;
 
   if (job->state != RF__JOB_RUNNING || job->single)
     return;
   for (k = 0; k < job->nconns && job->state == RF__JOB_RUNNING; k++) {
     rf__conn *c = &job->conns[k];
+    rf__source *src;
     if (c->state == RF__CONN_BUSY || c->state == RF__CONN_WAITING)
       continue;
-    if (rf__sched_take(&job->sched, max_run_pieces(job), &first, &count)) {
-      conn_start_run(c, first, count);
+    src = pick_source(job);
+    if (src == NULL)
+      break;
+    count = run_pieces(job, src);
+    if (rf__sched_take(&job->sched, count, &first, &count)) {
+      conn_start_run(c, src, first, count);
       continue;
     }
-    if (steal(job, c))
+    if (steal(job, c, src, count))
       continue;
-    if (duplicate(job, c))
+    if (duplicate(job, c, src))
       continue;
     break; /* nothing to give: the others stay idle too */
+  }
+  for (k = 0; k < job->nconns; k++)
+    running += job->conns[k].state != RF__CONN_IDLE;
+  if (running == 0 && job->state == RF__JOB_RUNNING &&
+      !rf__sched_complete(&job->sched) && job->verifying == 0)
+    no_source_left(job);
+}
+
+/* A usable source without a connection while every connection is busy
+ * (a source just added, or the origin let in after a cache host
+ * failed): the connection with the most pieces left on a source that has
+ * others (or that may not serve now) stops at the end of its current piece
+ * and gives the rest back, so the next run goes to that source.  Nothing
+ * received is dropped. */
+static void make_room(rf_job *job)
+{
+  rf__src_policy p;
+  rf__src_view *v;
+  unsigned k;
+  int want = 0;
+  rf__conn *best = NULL;
+  uint32_t best_left = 0;
+
+  if (job->state != RF__JOB_RUNNING || job->single || job->nsrcs < 2)
+    return;
+  for (k = 0; k < job->nconns; k++)
+    if (job->conns[k].state == RF__CONN_IDLE)
+      return; /* the scheduler has one to give */
+  rf__sources_policy(job, &p);
+  v = rf__sources_views(job);
+  for (k = 0; k < job->nsrcs && !want; k++)
+    want = v[k].busy == 0 && rf__src_eligible(v, job->nsrcs, k, &p);
+  if (!want)
+    return;
+  for (k = 0; k < job->nconns; k++) {
+    rf__conn *c = &job->conns[k];
+    uint32_t end, left;
+    int held;
+    if (c->state != RF__CONN_BUSY || c->role != RF__ROLE_RUN || c->cancel ||
+        c->gen != job->gen || c->run_count == 0 || c->src == NULL)
+      continue;
+    held = !rf__src_eligible(v, job->nsrcs, c->src->id, &p);
+    if (!held && c->src->busy < 2)
+      continue;
+    end = c->run_first + c->run_count;
+    left = end > c->piece + 1 ? end - (c->piece + 1) : 0;
+    if (held)
+      left += 1u << 30; /* a held source gives first */
+    if (left > best_left) {
+      best = c;
+      best_left = left;
+    }
+  }
+  if (best == NULL || (best_left & ((1u << 30) - 1)) == 0)
+    return;
+  {
+    uint32_t keep = best->piece + 1 - best->run_first;
+    rf__sched_release(&job->sched, best->piece + 1, best->run_count - keep);
+    best->run_count = keep;
+    best->end = piece_off(job, best->piece + 1);
+    RF_LOG(&job->engine->log, RF_LOG_DEBUG, "sched",
+           "conn %u stops after piece %u: a connection for another source",
+           best->id, best->piece);
   }
 }
 
@@ -308,6 +461,7 @@ static void verdict_views(const rf_job *job, const rf__conn *c, rf__request *rq,
   ex->manifest_length =
       job->manifest != NULL ? rf_manifest_length(job->manifest) : 0;
   ex->manifest_url = job->manifest_url;
+  ex->foreign = c->src != NULL && c->src->id != 0;
 }
 
 /* c's request owns the pieces [first, last]. */
@@ -378,9 +532,10 @@ static int probe_accepted(rf_job *job, rf__conn *c, rf__shape shape)
   }
   if (curl_easy_getinfo(c->easy, CURLINFO_EFFECTIVE_URL, &eff) == CURLE_OK &&
       eff != NULL && strcmp(eff, job->url) != 0) {
-    free(job->effective_url);
-    job->effective_url = strdup(eff);
+    free(c->src->effective_url);
+    c->src->effective_url = strdup(eff);
   }
+  rf__source_worked(job, c->src);
   job->state = RF__JOB_RUNNING;
   job->dirty = 1;
   return 0;
@@ -401,7 +556,20 @@ int rf__job_validate(rf_job *job, rf__conn *c)
   if (v.kind != RF__V_ACCEPT)
     return rf__conn_set_error(c, v.err, v.kind == RF__V_RETRY, "%s", v.msg),
            c->err;
-  return rq.kind == RF__REQ_PROBE ? probe_accepted(job, c, v.shape) : 0;
+  if (rq.kind == RF__REQ_PROBE)
+    return probe_accepted(job, c, v.shape);
+  if (ex.foreign && !c->src->agreed) {
+    /* A source's first answer: where it redirected to, for the next. */
+    char *eff = NULL;
+    if (curl_easy_getinfo(c->easy, CURLINFO_EFFECTIVE_URL, &eff) ==
+            CURLE_OK &&
+        eff != NULL && strcmp(eff, c->src->url) != 0) {
+      free(c->src->effective_url);
+      c->src->effective_url = strdup(eff);
+    }
+    rf__source_worked(job, c->src);
+  }
+  return 0;
 }
 
 /* ---------------------------------------------------------------- pieces */
@@ -430,19 +598,36 @@ void rf__job_piece_accept(rf_job *job, uint32_t i)
     return;
   rf__sched_piece_range(&job->sched, i, &off, &len);
   job->done_bytes += len;
+  if (job->piece_src != NULL && job->piece_src[i] < job->nsrcs)
+    job->srcs[job->piece_src[i]]->bytes += len;
   if (job->manifest != NULL)
     job->pieces_verified++;
   job->dirty = 1;
 }
 
-static void piece_reject(rf_job *job, uint32_t i, const char *why)
+/* Piece i, from source src, failed verification: fetched again; the
+ * origin's pieces count against the piece's tries, another source's
+ * against the source (demoted, banned after RF__SRC_MAX_BAD_PIECES). */
+static void piece_reject(rf_job *job, uint32_t i, rf__source *src,
+                         const char *why)
 {
-  unsigned tries = rf__sched_fail(&job->sched, i);
+  unsigned tries;
 
   job->pieces_failed++;
   job->source_bad++;
   rf__sched_release(&job->sched, i, 1);
   job->dirty = 1;
+  if (src != NULL && src->id != 0) {
+    char msg[200];
+    src->bad_pieces++;
+    RF_LOG(&job->engine->log, RF_LOG_WARN, "verify",
+           "piece %u from %s %s %s: fetching it again", i,
+           rf_source_kind_name(src->kind), src->name, why);
+    snprintf(msg, sizeof(msg), "piece %u %s", i, why);
+    rf__source_failed(job, src, RF__SRC_FAULT_BADPIECE, 0, msg);
+    return;
+  }
+  tries = rf__sched_fail(&job->sched, i);
   RF_LOG(&job->engine->log, RF_LOG_WARN, "verify",
          "piece %u %s: fetching it again", i, why);
   if (tries >= job->max_tries)
@@ -465,11 +650,19 @@ void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
     return;
   if (job->manifest != NULL && !job->no_verify &&
       !XXH128_isEqual(digest, rf__manifest_piece(job->manifest, i))) {
-    if (c->role == RF__ROLE_DUP)
-      return; /* the owner may still bring a good copy */
-    piece_reject(job, i, "does not match the manifest");
+    if (c->role == RF__ROLE_DUP) {
+      if (c->src->id != 0) { /* the owner may still bring a good copy */
+        c->src->bad_pieces++;
+        rf__source_failed(job, c->src, RF__SRC_FAULT_BADPIECE, 0,
+                          "a duplicated piece does not match the manifest");
+      }
+      return;
+    }
+    piece_reject(job, i, c->src, "does not match the manifest");
     return;
   }
+  if (job->piece_src != NULL)
+    job->piece_src[i] = (uint16_t)c->src->id;
   /* A good copy: whoever else works on this piece stops now. */
   raced = job->raced[i];
   for (k = 0; k < job->nconns; k++) {
@@ -608,10 +801,66 @@ static void end_failed(rf_job *job, rf__conn *c, const conn_end *e)
   rf__job_conn_failed(job, c, e->err, e->retryable, e->msg, ra);
 }
 
+/* What a failed request says about its source (not the origin). */
+static rf__src_fault source_fault(const rf_job *job, rf__conn *c, CURLcode res,
+                                  const conn_end *e, long *status)
+{
+  curl_off_t connect_us = 0;
+
+  *status = 0;
+  if (e->proxy_msg)
+    return RF__SRC_FAULT_NETWORK;
+  if (c->stop == RF__STOP_ERROR && c->headers_done) {
+    *status = c->status;
+    if (c->status == 206 && c->has_cr == 1 && c->cr_total != job->total)
+      return RF__SRC_FAULT_LENGTH;
+    if (c->status == 200)
+      return RF__SRC_FAULT_NORANGE;
+    return c->status >= 400 ? RF__SRC_FAULT_HTTP : RF__SRC_FAULT_NETWORK;
+  }
+  switch (res) {
+  case CURLE_COULDNT_RESOLVE_HOST:
+    return RF__SRC_FAULT_RESOLVE;
+  case CURLE_COULDNT_CONNECT:
+    return RF__SRC_FAULT_CONNECT;
+  case CURLE_OPERATION_TIMEDOUT:
+    curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+    return connect_us == 0 ? RF__SRC_FAULT_CONNECT : RF__SRC_FAULT_TIMEOUT;
+  default:
+    return RF__SRC_FAULT_NETWORK;
+  }
+}
+
+/* A request to a mirror, cache host or peer failed: the source backs off,
+ * is banned or refused (rf__source_failed); its pieces go back to the
+ * others and the connection is free for another source at once.  Never
+ * fatal for the job by itself. */
+static void foreign_failed(rf_job *job, rf__conn *c, CURLcode res,
+                           const conn_end *e)
+{
+  rf__source *s = c->src;
+  long status;
+  rf__src_fault f = source_fault(job, c, res, e, &status);
+
+  rf__job_conn_release(c);
+  job->dirty = 1;
+  if (e->failover > 0)
+    return; /* its route's next proxy, on the next request */
+  if (res == CURLE_OPERATION_TIMEDOUT && !e->proxy_msg) {
+    char msg[300];
+    rf__conn_timeout_message(job, c, msg, sizeof(msg));
+    rf__source_failed(job, s, f, status, msg);
+    return;
+  }
+  rf__source_failed(job, s, f, status, e->msg);
+}
+
 /* c's request did what it was asked: finish, continue its run, or idle. */
 static void end_ok(rf_job *job, rf__conn *c)
 {
   c->fails = 0;
+  if (c->src != NULL)
+    c->src->fails = 0;
   if (job->single) {
     if (job->total == RF_SIZE_UNKNOWN)
       job->total = c->pos;
@@ -673,7 +922,9 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
                              e.msg);
     return;
   }
-  if (e.err != 0)
+  if (e.err != 0 && c->src != NULL && c->src->id != 0)
+    foreign_failed(job, c, res, &e);
+  else if (e.err != 0)
     end_failed(job, c, &e);
   else
     end_ok(job, c);
@@ -718,9 +969,8 @@ void rf__job_conn_start_probe(rf__conn *c)
   uint64_t start = 0,
            len = job->piece_size_opt != 0 ? job->piece_size_opt : RF__PROBE_LEN;
 
+  c->src = job->srcs[0];
   c->role = RF__ROLE_PROBE;
-  if (c->role == RF__ROLE_DUP)
-    c->role = RF__ROLE_RUN;
   c->probe_discard = 0;
   c->run_count = 0;
   if (job->manifest != NULL)
@@ -840,7 +1090,7 @@ static void op_done(rf_job *job, rf__block *op)
     if (op->result == 0)
       rf__job_piece_accept(job, op->piece);
     else if (op->result == RF_EHASH)
-      piece_reject(job, op->piece,
+      piece_reject(job, op->piece, NULL,
                    "changed on disk after two connections "
                    "wrote it");
     else
@@ -946,6 +1196,11 @@ void rf__job_progress(const rf_job *job, rf_progress *p)
       job->last_retry_ms != 0
           ? (double)(uv_now(job->engine->loop) - job->last_retry_ms) / 1000.0
           : -1.0;
+  rf__sources_stats(mj, p->bytes_from);
+  if (job->single)
+    p->bytes_from[RF_SOURCE_ORIGIN] = job->received;
+  p->sources = job->src_stats;
+  p->nsources = job->nsrcs;
 }
 
 static void on_tick(uv_timer_t *t)
@@ -974,6 +1229,16 @@ static void on_tick(uv_timer_t *t)
       if (c->quiet_ticks > 0)
         rf__conn_lowat_off(c);
     }
+  }
+  if (job->nsrcs > 1 && job->state == RF__JOB_RUNNING) {
+    /* Sources: their rates; back-offs and delays that ran out; a source
+     * without a connection gets one. */
+    rf__sources_tick(job, dt);
+    make_room(job);
+    job->dirty = 1;
+    rf__job_after_actions(job);
+    if (job->state == RF__JOB_DONE)
+      return;
   }
   if (job->on_progress != NULL && job->state != RF__JOB_DONE) {
     rf__job_progress(job, &p);
@@ -1013,10 +1278,8 @@ static void job_close(rf_job *job)
 {
   uint32_t k;
 
-  if (job->route_req != NULL) {
-    rf__chain_cancel(job->route_req);
-    job->route_req = NULL;
-  }
+  for (k = 0; k < job->nsrcs; k++)
+    rf__source_route_cancel(job->srcs[k]);
   job->open_handles = 3 + job->nconns; /* tick, kick, store, timers */
   for (k = 0; k < job->nconns; k++) {
     rf__conn *c = &job->conns[k];
@@ -1069,7 +1332,10 @@ void rf__job_complete(rf_job *job, int err)
   r.pieces_verified = job->pieces_verified;
   r.pieces_failed = job->pieces_failed;
   r.resumed = job->bytes_resumed;
-  r.route = job->route_desc;
+  r.route = job->srcs[0]->route_desc;
+  memcpy(r.bytes_from, p.bytes_from, sizeof(r.bytes_from));
+  r.sources = p.sources;
+  r.nsources = p.nsources;
   p.connections = 0;
   p.written = r.bytes;
   job->engine->in_callback++;
@@ -1078,6 +1344,12 @@ void rf__job_complete(rf_job *job, int err)
   if (job->on_done != NULL)
     job->on_done(job, &r, job->user_data);
   job->engine->in_callback--;
+}
+
+void rf__job_origin_routed(rf_job *job)
+{
+  job->state = job->manifest_url != NULL ? RF__JOB_MANIFEST : RF__JOB_PROBING;
+  uv_timer_start(&job->kick, rf__job_on_kick, 0, 0);
 }
 
 void rf__job_on_kick(uv_timer_t *t)
@@ -1090,8 +1362,15 @@ void rf__job_on_kick(uv_timer_t *t)
     return;
   }
   if (job->state == RF__JOB_ROUTING) {
-    if (job->route_req == NULL)
-      rf__job_route(job);
+    /* Every source's route at once: the origin's first, which the job
+     * waits for. */
+    uint32_t k;
+    for (k = 0; k < job->nsrcs && job->state != RF__JOB_DONE; k++)
+      rf__source_route(job, job->srcs[k]);
+    return;
+  }
+  if (job->state == RF__JOB_RUNNING) {
+    rf__job_after_actions(job); /* a source routed, a policy changed */
     return;
   }
   if (job->conns[0].state != RF__CONN_IDLE)

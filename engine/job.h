@@ -25,6 +25,7 @@
 #include "scheduler.h"
 #include "disk/store.h"
 #include "proxy/chain.h"
+#include "source/source.h"
 
 struct rf_manifest;
 
@@ -47,20 +48,28 @@ struct rf_job {
   /* Options (copied). */
   char *url;           /* as given */
   char *url_safe;      /* without credentials, for messages */
-  char *effective_url; /* after redirects of the probe */
   char *output;
   char *part;
   int part_fd;      /* the claimed .part until the store takes it */
   int part_created; /* this job made the .part (none was there) */
-  char *proxy;      /* explicit proxy (bypasses the chain) */
-  int no_proxy;     /* explicit "": direct, no chain */
   char *proxy_user, *proxy_password; /* for proxies without their own */
   unsigned proxy_auth;               /* RF_PROXY_AUTH_*; 0: the safe ones */
   char *proxy_ca_file;
-  rf__route *route;         /* resolved route (NULL while routing) */
-  rf__chain_req *route_req; /* resolution in flight */
-  int route_worked;         /* feedback given for the route's success */
-  char route_desc[900];     /* "via http://h:3128 (chosen by ...)" */
+
+  /* Sources (engine/source/): srcs[0] is the origin; each owns its URL
+   * and route.  Never shrinks: a removed source stays, REMOVED. */
+  rf__source **srcs;
+  unsigned nsrcs, srcs_cap;
+  rf__src_view *src_views;   /* nsrcs: what the policy sees */
+  rf_source_stats *src_stats; /* nsrcs: for the callbacks */
+  char *origin_host;          /* the origin URL's host (cache host form) */
+  unsigned per_source;
+  int cache_fallback_delay;
+  int cache_host_proxy;
+  unsigned origin_delay;
+  int no_mirror_links;
+  int cache_failed;          /* a cache host failed during this job */
+  uint16_t *piece_src;       /* per piece: the source of its copy */
   char *user_agent;
   char *ca_file;
   unsigned nconns;
@@ -81,6 +90,10 @@ struct rf_job {
   struct curl_slist *if_range; /* header list for requests after the probe */
   /* Integrity. */
   struct rf_manifest *manifest; /* NULL: none */
+  int manifest_trusted;         /* from a local file, over HTTPS, or pinned */
+  int manifest_sha256_pieces;   /* its piece hashes are SHA-256 */
+  unsigned char manifest_pin[32]; /* manifest_sha256 option */
+  int has_pin;
   char *manifest_url;           /* manifest to fetch before probing */
   XXH128_hash_t manifest_digest;
   CURL *manifest_easy;
@@ -211,8 +224,8 @@ void rf__job_manifest_fetched(rf_job *job, rf__conn *c, int err, int retryable,
 /* ------------------------------------------------------------- route.c */
 /* The proxy c's request goes through, NULL: direct. */
 const rf_proxy *rf__conn_proxy(const rf__conn *c);
-/* Ask the chain for the job's route (or take the explicit proxy). */
-void rf__job_route(rf_job *job);
+/* The origin's route is known: the job goes on (manifest, probe). */
+void rf__job_origin_routed(rf_job *job);
 /* A transfer through a proxy ended: 0 if the proxy had nothing to do with
  * it, else err, retryable, msg and *failover (1: go on now on the route's
  * current candidate; -1: every candidate failed). */

@@ -14,9 +14,13 @@
 #include <unistd.h>
 
 #include "disk/fileio.h"
+#include "log.h"
 #include "disk/journal.h"
 #include "manifest/manifest_internal.h"
 #include "rangefetch/manifest.h"
+#include "util/textutil.h"
+
+#include <openssl/evp.h>
 
 static int adopt_manifest(rf_job *job, struct rf_manifest *m);
 
@@ -90,19 +94,98 @@ static void warn_unresumable(rf_job *job, int no_verify)
   }
 }
 
-/* The manifest option: a URL is fetched first thing, a file read now. */
+/* The manifest_sha256 option: 64 hex digits.  Returns 0, RF_EINVAL. */
+static int take_pin(rf_job *job, const char *hex)
+{
+  size_t k;
+
+  if (strlen(hex) != 64) {
+    rf__engine_set_error(job->engine,
+                         "the manifest's SHA-256 must be 64 hex digits, "
+                         "not %zu characters",
+                         strlen(hex));
+    return RF_EINVAL;
+  }
+  for (k = 0; k < 32; k++) {
+    int hi = rfx_hexval(hex[2 * k]), lo = rfx_hexval(hex[2 * k + 1]);
+    if (hi < 0 || lo < 0) {
+      rf__engine_set_error(job->engine,
+                           "the manifest's SHA-256 must be 64 hex digits: "
+                           "'%c' at position %zu is not one",
+                           hi < 0 ? hex[2 * k] : hex[2 * k + 1],
+                           hi < 0 ? 2 * k + 1 : 2 * k + 2);
+      return RF_EINVAL;
+    }
+    job->manifest_pin[k] = (unsigned char)(hi << 4 | lo);
+  }
+  job->has_pin = 1;
+  return 0;
+}
+
+/* The manifest's text against the pin, if there is one: 0, or RF_EHASH
+ * with why. */
+static int check_pin(rf_job *job, const char *text, size_t len, char *why,
+                     size_t size)
+{
+  unsigned char md[32];
+
+  if (!job->has_pin)
+    return 0;
+  if (EVP_Digest(text, len, md, NULL, EVP_sha256(), NULL) != 1) {
+    snprintf(why, size, "cannot compute the manifest's SHA-256");
+    return RF_EHASH;
+  }
+  if (memcmp(md, job->manifest_pin, 32) != 0) {
+    char hex[65];
+    size_t k;
+    for (k = 0; k < 32; k++)
+      snprintf(hex + 2 * k, 3, "%02x", md[k]);
+    snprintf(why, size,
+             "the manifest's SHA-256 is %s, not the pinned one: refused "
+             "(someone changed it, or the pin is for another version)",
+             hex);
+    return RF_EHASH;
+  }
+  return 0;
+}
+
+/* The manifest option: a URL is fetched first thing, a file read now.
+ * Trusted (for peers): a local file (the user's own), a URL over HTTPS
+ * (the origin's word, authenticated), or any of them pinned. */
 static int take_manifest(rf_job *job, const char *manifest)
 {
   struct rf_manifest *m = NULL;
   char why[300];
-  int rc;
+  char *text = NULL;
+  size_t len = 0;
+  int rc, e;
 
   if (strncmp(manifest, "http://", 7) == 0 ||
       strncmp(manifest, "https://", 8) == 0) {
     job->manifest_url = strdup(manifest);
+    job->manifest_trusted = job->has_pin || strncmp(manifest, "https://", 8) == 0;
     return job->manifest_url == NULL ? RF_ENOMEM : 0;
   }
   why[0] = '\0';
+  if (job->has_pin) {
+    e = rf__read_file_max(manifest, RF_MANIFEST_MAX_TEXT, 1, &text, &len, NULL);
+    if (e != 0) {
+      rf__engine_set_error(job->engine, "cannot read the manifest %s: %s",
+                           manifest, strerror(e));
+      return rf__errno_to_rf(e);
+    }
+    rc = check_pin(job, text, len, why, sizeof(why));
+    if (rc == 0)
+      rc = rf_manifest_parse(&m, text, len, why, sizeof(why));
+    free(text);
+    if (rc == 0)
+      rc = adopt_manifest(job, m);
+    if (rc != 0)
+      rf__engine_set_error(job->engine, "%s: %s", manifest, why);
+    job->manifest_trusted = rc == 0;
+    return rc;
+  }
+  job->manifest_trusted = 1;
   rc = rf_manifest_load(&m, manifest, why, sizeof(why));
   if (rc == 0)
     rc = adopt_manifest(job, m);
@@ -121,6 +204,14 @@ int rf__job_prepare_integrity(rf_job *job, const rf_job_options *o)
   rf__journal_state *js;
   int rc;
 
+  if (o->version >= 2 && o->manifest_sha256 != NULL) {
+    if (o->manifest == NULL || o->manifest[0] == '\0') {
+      rf__engine_set_error(e, "a manifest SHA-256 is given, but no manifest");
+      return RF_EINVAL;
+    }
+    if ((rc = take_pin(job, o->manifest_sha256)) != 0)
+      return rc;
+  }
   if (o->manifest != NULL && o->manifest[0] != '\0' &&
       (rc = take_manifest(job, o->manifest)) != 0)
     return rc;
@@ -260,9 +351,15 @@ int rf__job_start_pieces(rf_job *job, rf__conn *c, int keep)
   rc = rf__sched_init(&job->sched, job->total, ps);
   if (rc == 0) {
     free(job->raced);
+    free(job->piece_src);
     job->raced = calloc(job->sched.npieces + 1, 1);
-    if (job->raced == NULL)
+    /* Every piece from no source yet (resumed ones stay so). */
+    job->piece_src = malloc((job->sched.npieces + 1) * sizeof(uint16_t));
+    if (job->raced == NULL || job->piece_src == NULL)
       rc = RF_ENOMEM;
+    else
+      memset(job->piece_src, 0xff,
+             (job->sched.npieces + 1) * sizeof(uint16_t));
   }
   if (rc != 0) {
     rf__conn_set_error(c, rc, 0, "cannot plan %llu bytes in pieces of %llu",
@@ -379,6 +476,23 @@ static int adopt_manifest(rf_job *job, struct rf_manifest *m)
   job->manifest = m;
   job->manifest_digest = XXH3_128bits(canon, strlen(canon));
   free(canon);
+  job->manifest_sha256_pieces = 0; /* TODO sha256 pieces */
+  /* Peers added before a fetched manifest was known: refused now if it
+   * cannot check them. */
+  {
+    unsigned k;
+    char why[300];
+    for (k = 0; k < job->nsrcs; k++) {
+      rf__source *s = job->srcs[k];
+      if (s->kind == RF_SOURCE_PEER && s->state != RF_SOURCE_REFUSED &&
+          !rf__job_peers_allowed(job, why, sizeof(why))) {
+        s->state = RF_SOURCE_REFUSED;
+        rf__fmt_clip(s->why, sizeof(s->why), "%s", why);
+        RF_LOG(&job->engine->log, RF_LOG_WARN, "source", "peer %s refused: %s",
+               s->name, why);
+      }
+    }
+  }
   return 0;
 }
 
@@ -399,6 +513,7 @@ void rf__job_conn_start_manifest(rf__conn *c)
   free(job->manifest_buf);
   job->manifest_buf = NULL;
   job->manifest_len = 0;
+  c->src = job->srcs[0];
   rf__conn_prepare_manifest(c);
   rc = rf__curlm_add(&job->engine->m, c->easy);
   if (rc != 0) {
@@ -407,6 +522,7 @@ void rf__job_conn_start_manifest(rf__conn *c)
   }
   c->state = RF__CONN_BUSY;
   job->busy_now++;
+  c->src->busy++;
 }
 
 void rf__job_manifest_fetched(rf_job *job, rf__conn *c, int err, int retryable,
@@ -426,6 +542,11 @@ void rf__job_manifest_fetched(rf_job *job, rf__conn *c, int err, int retryable,
     }
     rf__job_fail(job, err, "cannot fetch the manifest %s: %s",
                  job->manifest_url, msg);
+    return;
+  }
+  if (check_pin(job, job->manifest_buf != NULL ? job->manifest_buf : "",
+                job->manifest_len, why, sizeof(why)) != 0) {
+    rf__job_fail(job, RF_EHASH, "%s: %s", job->manifest_url, why);
     return;
   }
   if (load_manifest_text(job,

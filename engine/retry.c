@@ -91,8 +91,8 @@ void rf__job_restart(rf_job *job, const char *why)
   job->etag[0] = job->last_modified[0] = '\0';
   curl_slist_free_all(job->if_range);
   job->if_range = NULL;
-  free(job->effective_url);
-  job->effective_url = NULL;
+  free(job->srcs[0]->effective_url);
+  job->srcs[0]->effective_url = NULL;
   job->state = RF__JOB_PROBING;
   rf__job_conn_start_probe(&job->conns[0]);
 }
@@ -103,6 +103,7 @@ void rf__job_conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
   unsigned tries;
   int via;
   uint64_t delay;
+  const char *route_desc;
 
   if (err == RF_ECHANGED) {
     rf__job_restart(job, msg);
@@ -110,10 +111,11 @@ void rf__job_conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
   }
   /* Through a proxy, the message says which (and who chose it). */
   via = rf__conn_proxy(c) != NULL;
+  route_desc = c->src->route_desc;
   if (!retryable) {
     job->tries = 1;
     rf__job_fail(job, err, "%s: %s%s%s%s", job->url_safe, msg, via ? " (" : "",
-                 via ? job->route_desc : "", via ? ")" : "");
+                 via ? route_desc : "", via ? ")" : "");
     return;
   }
   if (job->single || (c->role == RF__ROLE_PROBE) || job->sched.npieces == 0)
@@ -125,7 +127,7 @@ void rf__job_conn_failed(rf_job *job, rf__conn *c, int err, int retryable,
     job->tries = tries;
     rf__job_fail(job, err, "%s: giving up after %u %s: %s%s%s%s", job->url_safe,
                  tries, tries == 1 ? "try" : "tries", msg, via ? " (" : "",
-                 via ? job->route_desc : "", via ? ")" : "");
+                 via ? route_desc : "", via ? ")" : "");
     return;
   }
   job->retries++;

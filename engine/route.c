@@ -1,8 +1,9 @@
 /*
- * The route of a job's requests: asked of the proxy chain (or the job's
- * explicit proxy), described for messages, with credentials; and what a
- * failed request had to do with its proxy (dead: fail over; refused
- * credentials; refused request).
+ * The route of a source's requests: asked of the proxy chain for the
+ * source's own URL (so a PAC may send a cache host DIRECT and the origin
+ * through the proxy), or the job's explicit proxy; described for messages,
+ * with credentials; and what a failed request had to do with its proxy
+ * (dead: fail over; refused credentials; refused request).
  */
 #include "job.h"
 
@@ -14,11 +15,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "log.h"
 #include "proxy/candidate.h"
 
 const rf_proxy *rf__conn_proxy(const rf__conn *c)
 {
-  const rf__route *r = c->job->route;
+  const rf__route *r = c->src != NULL ? c->src->route : NULL;
 
   if (r == NULL || c->route_idx >= r->n ||
       r->cands[c->route_idx].type == RF_PROXY_DIRECT)
@@ -26,21 +28,21 @@ const rf_proxy *rf__conn_proxy(const rf__conn *c)
   return &r->cands[c->route_idx];
 }
 
-static void describe_route(rf_job *job)
+void rf__source_describe_route(rf__source *s)
 {
-  const rf__route *r = job->route;
+  const rf__route *r = s->route;
   char name[300];
 
   if (r == NULL) {
-    job->route_desc[0] = '\0';
+    s->route_desc[0] = '\0';
     return;
   }
   rf_proxy_format(name, sizeof(name), &r->cands[r->cur]);
   if (r->cands[r->cur].type == RF_PROXY_DIRECT)
-    snprintf(job->route_desc, sizeof(job->route_desc), "direct (chosen by %s)",
+    snprintf(s->route_desc, sizeof(s->route_desc), "direct (chosen by %s)",
              r->chosen_by);
   else
-    snprintf(job->route_desc, sizeof(job->route_desc),
+    snprintf(s->route_desc, sizeof(s->route_desc),
              "via proxy %s (chosen by %s)", name, r->chosen_by);
 }
 
@@ -83,14 +85,15 @@ static void route_credentials(rf_job *job, rf__route *route)
   }
 }
 
-static void route_ready(rf_job *job, rf__route *route)
+static void route_ready(rf__source *s, rf__route *route)
 {
+  rf_job *job = s->job;
   size_t k;
   char list[400];
 
   route_credentials(job, route);
-  job->route = route;
-  describe_route(job);
+  s->route = route;
+  rf__source_describe_route(s);
   list[0] = '\0';
   for (k = 0; k < route->n; k++) {
     char name[300];
@@ -98,40 +101,68 @@ static void route_ready(rf_job *job, rf__route *route)
     rf_proxy_format(name, sizeof(name), &route->cands[k]);
     snprintf(list + len, sizeof(list) - len, "%s%s", k ? "; " : "", name);
   }
-  RF_LOG(&job->engine->log, RF_LOG_INFO, "proxy", "%s: route %s [%s]",
-         job->url_safe, job->route_desc, list);
-  job->state = job->manifest_url != NULL ? RF__JOB_MANIFEST : RF__JOB_PROBING;
+  RF_LOG(&job->engine->log, RF_LOG_INFO, "proxy", "%s%s%s: route %s [%s]",
+         s->id == 0 ? "" : rf_source_kind_name(s->kind), s->id == 0 ? "" : " ",
+         s->name, s->route_desc, list);
+  if (s->state == RF_SOURCE_ROUTING)
+    s->state = RF_SOURCE_ACTIVE;
+  if (s->id == 0) {
+    rf__job_origin_routed(job);
+    return;
+  }
+  job->dirty = 1;
   uv_timer_start(&job->kick, rf__job_on_kick, 0, 0);
 }
 
 static void on_route(void *ud, int err, const char *msg, rf__route *route,
                      const rf_route_info *info)
 {
-  rf_job *job = ud;
+  rf__source *s = ud;
+  rf_job *job = s->job;
 
   (void)info;
-  job->route_req = NULL;
+  s->route_req = NULL;
   if (err != 0) {
     rf__route_free(route);
-    rf__job_fail(job, err, "%s: no route: %s", job->url_safe,
+    if (s->id == 0) {
+      rf__job_fail(job, err, "%s: no route: %s", job->url_safe,
+                   msg != NULL ? msg : rf_strerror(err));
+      return;
+    }
+    s->state = RF_SOURCE_REFUSED;
+    rf__fmt_clip(s->why, sizeof(s->why), "no route: %s",
                  msg != NULL ? msg : rf_strerror(err));
+    RF_LOG(&job->engine->log, RF_LOG_WARN, "source", "%s %s: %s",
+           rf_source_kind_name(s->kind), s->name, s->why);
     return;
   }
-  route_ready(job, route);
+  route_ready(s, route);
 }
 
-/* Ask for the route: the job's own proxy option, or the engine's chain. */
-void rf__job_route(rf_job *job)
+void rf__source_route_cancel(rf__source *s)
+{
+  if (s->route_req != NULL) {
+    rf__chain_cancel(s->route_req);
+    s->route_req = NULL;
+  }
+}
+
+/* Ask for s's route: the job's own proxy option (the origin and its
+ * mirrors and peers), direct (a cache host with policy direct), or the
+ * engine's chain for s's URL. */
+void rf__source_route(rf_job *job, rf__source *s)
 {
   rf__route *route;
   char buf[1024];
   int rc;
 
-  if (job->proxy != NULL || job->no_proxy) {
+  if (s->route != NULL || s->route_req != NULL)
+    return;
+  if (s->proxy != NULL || s->no_proxy) {
     rf_proxy p;
     memset(&p, 0, sizeof(p));
-    if (job->proxy != NULL) {
-      rc = rf_proxy_parse(&p, buf, sizeof(buf), job->proxy);
+    if (s->proxy != NULL) {
+      rc = rf_proxy_parse(&p, buf, sizeof(buf), s->proxy);
       if (rc != 0) {
         rf__job_fail(job, RF_EURL,
                      "the proxy option is not a proxy URL "
@@ -149,17 +180,26 @@ void rf__job_route(rf_job *job)
     memset(buf, 0, sizeof(buf));
     route->n = 1;
     route->resolver = -1;
-    snprintf(route->chosen_by, sizeof(route->chosen_by),
-             "the job's proxy "
-             "option");
-    route_ready(job, route);
+    snprintf(route->chosen_by, sizeof(route->chosen_by), "%s",
+             s->proxy != NULL || s->kind != RF_SOURCE_CACHE_HOST
+                 ? "the job's proxy option"
+                 : "the cache host proxy policy: direct");
+    route_ready(s, route);
     return;
   }
-  rc = rf__chain_resolve(job->engine->chain, job->url, on_route, job,
-                         &job->route_req);
-  if (rc != 0)
-    rf__job_fail(job, rc, "%s: cannot resolve the proxy route: %s",
-                 job->url_safe, rf_strerror(rc));
+  s->state = RF_SOURCE_ROUTING;
+  rc = rf__chain_resolve(job->engine->chain, s->url, on_route, s,
+                         &s->route_req);
+  if (rc != 0) {
+    if (s->id == 0) {
+      rf__job_fail(job, rc, "%s: cannot resolve the proxy route: %s",
+                   job->url_safe, rf_strerror(rc));
+      return;
+    }
+    s->state = RF_SOURCE_REFUSED;
+    rf__fmt_clip(s->why, sizeof(s->why), "cannot resolve the proxy route: %s",
+                 rf_strerror(rc));
+  }
 }
 
 /* The message for a proxy that wants authentication it did not get. */
@@ -173,7 +213,8 @@ int rf__job_proxy_fault(rf_job *job, rf__conn *c, CURLcode res, int *err,
                         int *retryable, char *msg, size_t size, int *failover)
 {
   const rf_proxy *p = rf__conn_proxy(c);
-  rf__route *r = job->route;
+  rf__source *s = c->src;
+  rf__route *r = s->route;
   unsigned offered = 0;
   char why[400];
   rf__proxy_fault f;
@@ -185,8 +226,8 @@ int rf__job_proxy_fault(rf_job *job, rf__conn *c, CURLcode res, int *err,
                          sizeof(why));
   switch (f) {
   case RF__PROXY_FAULT_NONE:
-    if (res == CURLE_OK && !job->route_worked && c->headers_done) {
-      job->route_worked = 1;
+    if (res == CURLE_OK && !s->route_worked && c->headers_done) {
+      s->route_worked = 1;
       rf__chain_report(job->engine->chain, r, p, RF_PROXY_WORKED, NULL);
     }
     return 0;
@@ -199,9 +240,9 @@ int rf__job_proxy_fault(rf_job *job, rf__conn *c, CURLcode res, int *err,
       *failover = -1;
       return 1;
     case RF__ROUTE_NEXT:
-      describe_route(job);
+      rf__source_describe_route(s);
       RF_LOG(&job->engine->log, RF_LOG_WARN, "proxy", "%s; failing over: %s",
-             why, job->route_desc);
+             why, s->route_desc);
       break;
     default:
       break;

@@ -193,7 +193,8 @@ static int duplicated(const rf__run_view *v, unsigned n, uint32_t i)
 }
 
 int rf__sched_pick_duplicate(const rf__sched *s, const rf__run_view *v,
-                             unsigned n, double avg_rate, uint64_t min_left)
+                             unsigned n, double avg_rate, uint64_t min_left,
+                             int avoid_src)
 {
   double best = 0, dup_eta;
   uint64_t off, len;
@@ -208,7 +209,8 @@ int rf__sched_pick_duplicate(const rf__sched *s, const rf__run_view *v,
     if (!v[k].busy || v[k].dup || v[k].stopping || v[k].run_count == 0 ||
         v[k].piece >= v[k].run_first + v[k].run_count ||
         v[k].piece >= s->npieces || s->state[v[k].piece] == RF__PIECE_DONE ||
-        duplicated(v, n, v[k].piece))
+        duplicated(v, n, v[k].piece) ||
+        (avoid_src >= 0 && v[k].src == avoid_src))
       continue;
     rf__sched_piece_range(s, v[k].piece, &off, &len);
     left = off + len > v[k].pos ? off + len - v[k].pos : 0;

@@ -81,6 +81,7 @@ typedef struct rf__run_view {
   int stopping; /* cancelled, or of a former generation of the job */
   int probe;    /* the job's first request */
   int dup;      /* an endgame duplicate of piece run_first */
+  int src;      /* the source its request goes to (-1: none) */
   uint32_t run_first, run_count; /* its run (run_count 0: none) */
   uint32_t piece;                /* the piece its next byte belongs to */
   uint64_t pos;                  /* its next byte */
@@ -104,10 +105,12 @@ int rf__sched_pick_steal(const rf__run_view *v, unsigned n, uint32_t *first,
  * own rate (a connection quiet for two ticks counts as stalled) must be
  * more than twice what the whole piece takes at avg_rate, the average rate
  * per busy connection; and more than min_left bytes must be left.  A piece
- * already duplicated is not duplicated again.  Returns the index in
- * v[0..n), or -1.
+ * already duplicated is not duplicated again.  avoid_src >= 0: only
+ * stragglers on another source than avoid_src (the duplicate goes to a
+ * different source).  Returns the index in v[0..n), or -1.
  */
 int rf__sched_pick_duplicate(const rf__sched *s, const rf__run_view *v,
-                             unsigned n, double avg_rate, uint64_t min_left);
+                             unsigned n, double avg_rate, uint64_t min_left,
+                             int avoid_src);
 
 #endif

@@ -368,6 +368,7 @@ static void take(rf__conn *c, const unsigned char *p, size_t n)
     c->blk->len += ch;
     c->pos += ch;
     c->bytes_total += ch;
+    c->src->net_bytes += ch;
     job->received += ch;
     p += ch;
     n -= ch;
@@ -455,7 +456,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 void rf__conn_apply_route(rf__conn *c)
 {
   rf_job *job = c->job;
-  const rf__route *r = job->route;
+  const rf__route *r = c->src != NULL ? c->src->route : NULL;
   const rf_proxy *p = NULL;
   unsigned auth = job->proxy_auth;
 
@@ -564,7 +565,10 @@ int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end)
     c->piece = rf__sched_piece_of(&job->sched, start);
   rf__conn_apply_route(c);
   curl_easy_setopt(c->easy, CURLOPT_URL,
-                   job->effective_url != NULL ? job->effective_url : job->url);
+                   c->src->effective_url != NULL ? c->src->effective_url
+                                                 : c->src->url);
+  curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS,
+                   (long)c->src->connect_timeout_ms);
   if (job->single && c->role != RF__ROLE_PROBE) {
     curl_easy_setopt(c->easy, CURLOPT_RANGE, NULL);
   } else {
@@ -574,9 +578,13 @@ int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end)
   }
   /* A first probe has no validator yet; a resume's probe checks the one
    * the journal kept. */
-  curl_easy_setopt(
-      c->easy, CURLOPT_HTTPHEADER,
-      c->role == RF__ROLE_PROBE && job->resume == NULL ? NULL : job->if_range);
+  /* The origin's validator means nothing to another server: other
+   * sources are held to the origin's length instead (and the manifest). */
+  curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER,
+                   (c->role == RF__ROLE_PROBE && job->resume == NULL) ||
+                           c->src->id != 0
+                       ? NULL
+                       : job->if_range);
   return 0;
 }
 

@@ -151,6 +151,39 @@ static void run(rf__verdict *v, const rf__request *rq, const rf__response *rs,
   }
 }
 
+/* An answer of another source: the origin's bytes asked for, in a 206
+ * for the origin's length; its validator is its own business. */
+static void foreign(rf__verdict *v, const rf__request *rq,
+                    const rf__response *rs, const rf__expect *ex)
+{
+  if (rs->status == 206) {
+    if (rs->has_cr == 1 && rs->cr_total != ex->total)
+      set(v, RF__V_FATAL, RF_ELENGTH,
+          "it has %llu bytes, the origin %llu",
+          (unsigned long long)rs->cr_total, (unsigned long long)ex->total);
+    else if (rs->has_cr != 1 || rs->cr_first != rq->start ||
+             rs->cr_last + 1 != rq->end)
+      set(v, RF__V_RETRY, RF_ERANGE,
+          "it answered with Content-Range %llu-%llu/%llu to a request for "
+          "bytes %llu-%llu",
+          (unsigned long long)rs->cr_first, (unsigned long long)rs->cr_last,
+          (unsigned long long)rs->cr_total, (unsigned long long)rq->start,
+          (unsigned long long)(rq->end - 1));
+    else
+      take(v, RF__SHAPE_NONE);
+  } else if (rs->status == 200) {
+    set(v, RF__V_FATAL, RF_ERANGE,
+        "it answered a range request with the whole file (HTTP 200%s): not "
+        "usable for pieces",
+        rs->content_length >= 0 && ex->total != RF_SIZE_UNKNOWN &&
+                (uint64_t)rs->content_length != ex->total
+            ? ", and another length"
+            : "");
+  } else {
+    rf__verdict_status(v, rs->status, rs->reason);
+  }
+}
+
 void rf__verdict_response(rf__verdict *v, const rf__request *rq,
                           const rf__response *rs, const rf__expect *ex)
 {
@@ -169,7 +202,10 @@ void rf__verdict_response(rf__verdict *v, const rf__request *rq,
     probe(v, rq, rs, ex);
     break;
   default:
-    run(v, rq, rs, ex);
+    if (ex->foreign)
+      foreign(v, rq, rs, ex);
+    else
+      run(v, rq, rs, ex);
     break;
   }
 }

@@ -76,6 +76,9 @@ typedef struct rf__expect {
   int has_manifest;
   uint64_t manifest_length;
   const char *manifest_url; /* for messages */
+  int foreign; /* the answer comes from another source than the origin
+                  (a mirror, cache host or peer): held to the origin's
+                  length, its validator means nothing */
 } rf__expect;
 
 /* The verdict on a response's headers. */

@@ -154,7 +154,7 @@ Test(scheduler, claim_and_release_leave_done_pieces_alone)
 static rf__run_view run(uint32_t first, uint32_t count, uint32_t piece,
                         uint64_t pos, double rate)
 {
-  rf__run_view v = { 1, 0, 0, 0, first, count, piece, pos, rate, 0 };
+  rf__run_view v = { 1, 0, 0, 0, -1, first, count, piece, pos, rate, 0 };
   return v;
 }
 
@@ -198,24 +198,24 @@ Test(scheduler, duplicate_only_a_straggler)
   v[0] = run(0, 1, 0, P / 2, 1e7);
   v[1] = run(1, 1, 1, P + P / 2, 1e7);
   v[2] = run(2, 1, 2, 2 * P + P / 2, 1e7);
-  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024), -1);
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1), -1);
   /* One crawls at 100 kB/s: its piece is duplicated. */
   v[1].rate = 1e5;
-  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024), 1);
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1), 1);
   /* Stalled for two ticks counts as a straggler whatever its rate. */
   v[1].rate = 1e7;
   v[2].quiet_ticks = 2;
-  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024), 2);
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1), 2);
   /* Not once it is duplicated already, nor when little is left, nor when
    * the piece is done. */
   v[0] = run(2, 1, 2, 0, 1e7);
   v[0].dup = 1;
-  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024), -1);
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1), -1);
   v[0].busy = 0;
   v[2].pos = 3 * P - 1000;
-  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024), -1);
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1), -1);
   v[2].pos = 2 * P;
   rf__sched_mark_done(&s, 2);
-  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024), -1);
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1), -1);
   rf__sched_free(&s);
 }

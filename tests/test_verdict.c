@@ -147,7 +147,7 @@ Test(verdict, response_table)
                         "" };
     rf__expect ex = { r->job_etag, "", r->total, r->single, r->if_range,
                       r->resuming, r->manifest, r->manifest_length,
-                      "http://h/m.rfm" };
+                      "http://h/m.rfm", 0 };
     rf__verdict v;
 
     memset(&v, 0xa5, sizeof(v));
@@ -173,7 +173,7 @@ Test(verdict, last_modified_and_no_validator)
 {
   rf__request rq = { RF__REQ_RUN, 0, 10 };
   rf__response rs = { 206, "", 1, 0, 9, 100, 10, "", "Tue, 01 Dec 2026" };
-  rf__expect ex = { "", "Mon, 30 Nov 2026", 100, 0, 1, 0, 0, 0, NULL };
+  rf__expect ex = { "", "Mon, 30 Nov 2026", 100, 0, 1, 0, 0, 0, NULL, 0 };
   rf__verdict v;
 
   rf__verdict_response(&v, &rq, &rs, &ex);

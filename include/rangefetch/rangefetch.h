@@ -133,6 +133,94 @@ RF_EXTERN void rf_engine_free(rf_engine *engine);
  */
 RF_EXTERN struct uv_loop_s *rf_engine_loop(rf_engine *engine);
 
+/* ---------------------------------------------------------------- sources */
+
+/*
+ * Where bytes come from.  A job has one origin (rf_job_options.url) and any
+ * number of other sources of the same content (docs/sources.md):
+ *   MIRROR      another http(s) URL of the same file (trusted like the
+ *               origin: same length required, a manifest optional);
+ *   CACHE_HOST  a Connected-Cache-style cache host "HOST[:PORT]": asked
+ *               http://HOST[:PORT]/PATH?Q&cacheHostOrigin=ORIGINHOST for
+ *               origin http://ORIGINHOST/PATH?Q (Delivery Optimization's
+ *               form); 3 s connect timeout, bans of 15 minutes;
+ *   PEER        another machine's `rangefetch serve` (an http URL of the
+ *               file): untrusted, used only with a manifest whose pieces
+ *               are SHA-256 hashes and which is itself trusted (fetched
+ *               from the origin over HTTPS, pinned, or a local file).
+ * The origin's length (and validator) is the reference: a source that
+ * disagrees is refused by name and the download goes on from the others.
+ */
+typedef enum rf_source_kind {
+  RF_SOURCE_ORIGIN = 0,
+  RF_SOURCE_MIRROR = 1,
+  RF_SOURCE_CACHE_HOST = 2,
+  RF_SOURCE_PEER = 3
+} rf_source_kind;
+
+#define RF_SOURCE_KINDS 4
+
+/* rf_source_kind_name - "origin", "mirror", "cache-host", "peer"
+ * (static; "?" for an unknown value). */
+RF_EXTERN const char *rf_source_kind_name(rf_source_kind kind);
+
+#define RF_SOURCE_OPTIONS_VERSION 1
+
+typedef struct rf_source_options {
+  unsigned version;    /* RF_SOURCE_OPTIONS_VERSION */
+  rf_source_kind kind; /* MIRROR, CACHE_HOST or PEER */
+  /* MIRROR, PEER: an http:// or https:// URL of the same content.
+   * CACHE_HOST: "HOST", "HOST:PORT" or "[V6ADDR]:PORT". */
+  const char *url;
+  /* Connections to this source at most; 0: the job's per_source. */
+  unsigned max_connections;
+} rf_source_options;
+
+#define RF_SOURCE_OPTIONS_INIT                                                 \
+  {                                                                            \
+    RF_SOURCE_OPTIONS_VERSION, RF_SOURCE_MIRROR, NULL, 0                       \
+  }
+
+/* rf_source_options_init - the defaults, as RF_SOURCE_OPTIONS_INIT.  NULL
+ * is a no-op. */
+RF_EXTERN void rf_source_options_init(rf_source_options *opts);
+
+/* Where a source stands. */
+typedef enum rf_source_state {
+  RF_SOURCE_ACTIVE = 0, /* usable (or in use) */
+  RF_SOURCE_ROUTING,    /* its proxy route is being resolved */
+  RF_SOURCE_HELD,       /* not used yet: a policy delays it (origin delay,
+                           cache host fallback) */
+  RF_SOURCE_BACKOFF,    /* failed; tried again after a back-off */
+  RF_SOURCE_BANNED,     /* failed too often, sent bad pieces, or (cache
+                           hosts) banned for 15 minutes */
+  RF_SOURCE_REFUSED,    /* disagrees with the origin or cannot serve
+                           pieces: never used again by this job */
+  RF_SOURCE_REMOVED     /* rf_job_remove_source */
+} rf_source_state;
+
+/* rf_source_state_name - "active", "routing", ... (static). */
+RF_EXTERN const char *rf_source_state_name(rf_source_state state);
+
+/* One source's figures, in rf_progress and rf_result (borrowed: valid
+ * during the callback, or until the next rf_job_get_progress). */
+typedef struct rf_source_stats {
+  unsigned id;          /* 0: the origin; then in the order added */
+  rf_source_kind kind;
+  rf_source_state state;
+  const char *name;     /* its URL without credentials; a cache host's
+                           "HOST[:PORT]" */
+  const char *route;    /* "direct (chosen by ...)" / "via proxy ..." */
+  const char *why;      /* why it is backing off, banned or refused; "" */
+  uint64_t bytes;       /* content bytes taken from it (each piece that
+                           counted, once) */
+  double rate;          /* bytes per second, recent */
+  unsigned connections; /* requests running now */
+  unsigned requests;    /* requests made */
+  unsigned errors;      /* requests that failed */
+  unsigned bad_pieces;  /* pieces that failed verification */
+} rf_source_stats;
+
 /* ------------------------------------------------------------------- jobs */
 
 /* Snapshot of a job's progress, passed to rf_progress_cb. */
@@ -158,6 +246,13 @@ typedef struct rf_progress {
   const char *last_retry;
   /* Seconds since that retry was decided; -1 when there was none. */
   double last_retry_age;
+  /* Bytes by source kind (index rf_source_kind): what Delivery
+   * Optimization reports as BytesFromHttp (origin + mirrors),
+   * BytesFromCacheServer and BytesFromPeers. */
+  uint64_t bytes_from[RF_SOURCE_KINDS];
+  /* Every source of the job, the origin first (borrowed). */
+  const rf_source_stats *sources;
+  unsigned nsources;
 } rf_progress;
 
 #define RF_SIZE_UNKNOWN UINT64_MAX
@@ -185,6 +280,10 @@ typedef struct rf_result {
   /* Seconds from the job's start to the first byte of content (route,
    * connection, TLS and the server's answer included); -1: none came. */
   double first_byte_seconds;
+  /* Bytes by source kind and per source, as in rf_progress. */
+  uint64_t bytes_from[RF_SOURCE_KINDS];
+  const rf_source_stats *sources;
+  unsigned nsources;
 } rf_result;
 
 /*
@@ -202,7 +301,7 @@ typedef void (*rf_progress_cb)(rf_job *job, const rf_progress *progress,
 typedef void (*rf_done_cb)(rf_job *job, const rf_result *result,
                            void *user_data);
 
-#define RF_JOB_OPTIONS_VERSION 1
+#define RF_JOB_OPTIONS_VERSION 2
 
 typedef struct rf_job_options {
   unsigned version;   /* RF_JOB_OPTIONS_VERSION */
@@ -271,7 +370,42 @@ typedef struct rf_job_options {
    * NULL), no hashing, no journal.  For measuring a network or a proxy
    * (rangefetch bench); not with a manifest. */
   int discard;
+
+  /* ---- version 2: many sources (docs/sources.md) */
+  /* Mirrors, cache hosts and peers besides the origin (read during the
+   * call).  More can be added while the job runs (rf_job_add_source). */
+  const rf_source_options *sources;
+  size_t nsources;
+  /* Connections per source at most; 0: `connections` (no cap but the
+   * job's budget). */
+  unsigned per_source;
+  /* Cache hosts first: 0 (default) the origin takes the pieces of a
+   * failing cache host at once; N > 0: the cache hosts are tried round
+   * robin for N seconds from the job's start before the origin is used;
+   * -1: never fall back to the origin (mirrors and peers still serve). */
+  int cache_fallback_delay;
+  /* RF_CACHE_HOST_PROXY_AUTO (0): a cache host's route comes from the
+   * proxy chain like any URL's (Windows 10 2004 and later);
+   * RF_CACHE_HOST_PROXY_DIRECT: cache hosts are asked directly, bypassing
+   * every proxy (the older behaviour, which fails where only the proxy
+   * reaches them). */
+  int cache_host_proxy;
+  /* Seconds to prefer cache hosts and peers before the origin and mirrors
+   * get any piece (background downloads); 0: none.  The origin still
+   * answers the first request, which learns the length (one byte of it
+   * when this is set). */
+  unsigned origin_delay;
+  /* 1: ignore mirrors the origin announces in Link: rel=duplicate
+   * headers (RFC 6249).  Default 0: use them. */
+  int no_mirror_links;
+  /* The SHA-256 of the manifest's text, 64 hex digits: the manifest is
+   * refused unless it matches (pinning; what makes a manifest fetched
+   * over plain HTTP trusted for peers).  NULL: none. */
+  const char *manifest_sha256;
 } rf_job_options;
+
+#define RF_CACHE_HOST_PROXY_AUTO   0
+#define RF_CACHE_HOST_PROXY_DIRECT 1
 
 #define RF_DEFAULT_CONNECTIONS 8
 #define RF_MAX_CONNECTIONS 64
@@ -280,7 +414,8 @@ typedef struct rf_job_options {
 #define RF_JOB_OPTIONS_INIT                                                    \
   {                                                                            \
     RF_JOB_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, 0, 0, 0, 0, 0, NULL,    \
-        NULL, 0, NULL, NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 0             \
+        NULL, 0, NULL, NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 0, NULL, 0,   \
+        0, 0, 0, 0, 0, NULL                                                    \
   }
 
 /*
@@ -335,9 +470,37 @@ RF_EXTERN const char *rf_engine_last_error(const rf_engine *engine);
 RF_EXTERN void rf_job_cancel(rf_job *job);
 
 /*
- * rf_job_get_progress - fill *out with the job's current progress.
+ * rf_job_get_progress - fill *out with the job's current progress.  Its
+ * sources array is borrowed: valid until the next call for this job or
+ * the job's end.
  */
 RF_EXTERN void rf_job_get_progress(rf_progress *out, const rf_job *job);
+
+/*
+ * rf_job_add_source - add a mirror, cache host or peer to a running job.
+ *
+ * id: receives the source's id (for rf_job_remove_source and the stats);
+ *     may be NULL.
+ * The source is routed, then probed with one connection; once its answer
+ * agrees with the origin it takes its share of the job's connections.
+ *
+ * Returns 0, RF_EINVAL (job or opts NULL, bad version, kind ORIGIN, a peer
+ * for a job without a trusted SHA-256 manifest, the job has ended or
+ * rf_engine_last_error() names the fault), RF_EURL (not a usable URL or
+ * cache host), RF_ENOMEM.
+ */
+RF_EXTERN int rf_job_add_source(unsigned *id, rf_job *job,
+                                const rf_source_options *opts);
+
+/*
+ * rf_job_remove_source - stop using source id.  Its requests are cut at
+ * once; pieces it had not finished go back to the others (nothing already
+ * received is lost: finished pieces stay).  Its figures stay in the stats
+ * with state REMOVED.  The origin (id 0) cannot be removed.
+ *
+ * Returns 0, RF_EINVAL (job NULL, id 0 or unknown, already removed).
+ */
+RF_EXTERN int rf_job_remove_source(rf_job *job, unsigned id);
 
 /* ---------------------------------------------------------------- helpers */
 
