@@ -1,0 +1,631 @@
+/*
+ * Many sources for one download (engine/source/): mirrors, cache hosts
+ * and peers beside the origin, each an in-process range server of its
+ * own on 127.0.0.1, with faults (rate caps, servers that die, wrong
+ * lengths, 4xx).  Every file is compared byte for byte with the generated
+ * content, and the per-source counters are checked against what each
+ * server was made to do.
+ */
+#include <criterion/criterion.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "rangefetch/rangefetch.h"
+#include "support/testserver.h"
+#include "support/tmpdir.h"
+
+#define MAXSRV 6
+
+static char dir[256];
+
+static void setup(void)
+{
+  signal(SIGPIPE, SIG_IGN);
+  tmpdir_make(dir, sizeof(dir), "sources");
+}
+
+static void teardown(void)
+{
+  tmpdir_remove(dir);
+}
+
+TestSuite(sources, .init = setup, .fini = teardown, .timeout = 300);
+
+typedef struct src_seen {
+  rf_source_kind kind;
+  rf_source_state state;
+  char name[300];
+  char why[300];
+  uint64_t bytes;
+  unsigned bad_pieces;
+  unsigned errors;
+  unsigned requests;
+} src_seen;
+
+typedef struct run {
+  int done;
+  int error;
+  char message[600];
+  uint64_t bytes;
+  double seconds;
+  uint64_t bytes_from[RF_SOURCE_KINDS];
+  src_seen src[MAXSRV + 2];
+  unsigned nsrc;
+  /* Actions from the progress callback, once a share of the content
+   * arrived: stop a server, add or remove a source. */
+  uint64_t total;
+  double kill_at;
+  ts_server **kill;
+  double add_at;
+  rf_source_options add;
+  unsigned added_id;
+  int add_rc;
+  double remove_at;
+  int removed;
+  unsigned remove_busy_seen; /* the source had a request running */
+  rf_job *job;
+} run;
+
+static void copy_sources(run *r, const rf_source_stats *s, unsigned n)
+{
+  unsigned k;
+
+  r->nsrc = n < MAXSRV + 2 ? n : MAXSRV + 2;
+  for (k = 0; k < r->nsrc; k++) {
+    r->src[k].kind = s[k].kind;
+    r->src[k].state = s[k].state;
+    snprintf(r->src[k].name, sizeof(r->src[k].name), "%s", s[k].name);
+    snprintf(r->src[k].why, sizeof(r->src[k].why), "%s", s[k].why);
+    r->src[k].bytes = s[k].bytes;
+    r->src[k].bad_pieces = s[k].bad_pieces;
+    r->src[k].errors = s[k].errors;
+    r->src[k].requests = s[k].requests;
+  }
+}
+
+static void on_progress(rf_job *job, const rf_progress *p, void *ud)
+{
+  run *r = ud;
+  double share;
+
+  r->job = job;
+  if (p->total == RF_SIZE_UNKNOWN || p->total == 0)
+    return;
+  share = (double)p->received / (double)p->total;
+  if (r->kill != NULL && *r->kill != NULL && share >= r->kill_at) {
+    ts_stop(*r->kill); /* the server dies: its connections drop */
+    *r->kill = NULL;
+  }
+  if (r->add.url != NULL && r->added_id == 0 && r->add_rc == 0 &&
+      share >= r->add_at) {
+    r->add_rc = rf_job_add_source(&r->added_id, job, &r->add);
+    if (r->add_rc != 0)
+      r->added_id = 0;
+  }
+  if (r->remove_at > 0 && !r->removed && r->added_id != 0 &&
+      share >= r->remove_at && p->nsources > r->added_id &&
+      p->sources[r->added_id].connections > 0) {
+    r->remove_busy_seen = 1;
+    cr_assert_eq(rf_job_remove_source(job, r->added_id), 0);
+    r->removed = 1;
+  }
+}
+
+static void on_done(rf_job *job, const rf_result *res, void *ud)
+{
+  run *r = ud;
+
+  (void)job;
+  r->done++;
+  r->error = res->error;
+  snprintf(r->message, sizeof(r->message), "%s", res->message);
+  r->bytes = res->bytes;
+  r->seconds = res->seconds;
+  memcpy(r->bytes_from, res->bytes_from, sizeof(r->bytes_from));
+  copy_sources(r, res->sources, res->nsources);
+}
+
+static char *out_path(const char *name)
+{
+  static char p[512];
+
+  snprintf(p, sizeof(p), "%s/%s", dir, name);
+  return p;
+}
+
+/* Run one job on engine e (or a fresh one) to its end. */
+static void run_job(rf_engine *e, rf_job_options *o, run *r)
+{
+  rf_engine *own = NULL;
+  int rc;
+
+  o->on_done = on_done;
+  o->on_progress = on_progress;
+  o->user_data = r;
+  if (o->progress_interval_ms == 0)
+    o->progress_interval_ms = 50;
+  if (o->retry_base_ms == 0)
+    o->retry_base_ms = 50;
+  if (o->retry_max_ms == 0)
+    o->retry_max_ms = 400;
+  if (e == NULL) {
+    cr_assert_eq(rf_engine_new(&own, NULL), 0);
+    e = own;
+  }
+  rc = rf_job_add(NULL, e, o);
+  cr_assert_eq(rc, 0, "rf_job_add: %s: %s", rf_strerror(rc),
+               rf_engine_last_error(e));
+  cr_assert_eq(rf_engine_run(e), 0);
+  if (own != NULL)
+    rf_engine_free(own);
+  cr_assert_eq(r->done, 1);
+}
+
+static void expect_gen(const char *path, uint64_t size, uint64_t seed)
+{
+  struct stat sb;
+
+  cr_assert_eq(stat(path, &sb), 0, "%s missing", path);
+  cr_assert_eq((uint64_t)sb.st_size, size, "size %lld, want %llu",
+               (long long)sb.st_size, (unsigned long long)size);
+  cr_assert(ts_file_matches_gen(path, size, seed), "content differs");
+}
+
+static uint64_t sum_bytes(const run *r)
+{
+  uint64_t n = 0;
+  unsigned k;
+
+  for (k = 0; k < r->nsrc; k++)
+    n += r->src[k].bytes;
+  return n;
+}
+
+static void source_opt(rf_source_options *s, rf_source_kind kind,
+                       const char *url)
+{
+  rf_source_options_init(s);
+  s->kind = kind;
+  s->url = url;
+}
+
+/* "127.0.0.1:PORT" of a server, as a cache host is named. */
+static const char *host_of(const ts_server *t, char *buf, size_t size)
+{
+  snprintf(buf, size, "127.0.0.1:%u", (unsigned)ts_port(t));
+  return buf;
+}
+
+#define SIZE (24ull << 20)
+
+Test(sources, two_mirrors_share_by_rate)
+{
+  ts_server *origin = ts_start(NULL), *slow = ts_start(NULL),
+            *fast = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/25165824?seed=3&rate=3000000");
+  char *su = ts_url(slow, "/gen/25165824?seed=3&rate=500000");
+  char *fu = ts_url(fast, "/gen/25165824?seed=3&rate=6000000");
+  rf_source_options s[2];
+  rf_job_options o;
+  run r;
+
+  memset(&r, 0, sizeof(r));
+  source_opt(&s[0], RF_SOURCE_MIRROR, su);
+  source_opt(&s[1], RF_SOURCE_MIRROR, fu);
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("mirrors");
+  o.connections = 6;
+  o.piece_size = 256 * 1024;
+  o.sources = s;
+  o.nsources = 2;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(o.output, SIZE, 3);
+  cr_assert_eq(r.nsrc, 3);
+  cr_assert_eq(sum_bytes(&r), SIZE, "the sources' bytes add up: %llu",
+               (unsigned long long)sum_bytes(&r));
+  cr_assert_eq(r.bytes_from[RF_SOURCE_ORIGIN] + r.bytes_from[RF_SOURCE_MIRROR],
+               SIZE);
+  /* Per connection the fast mirror is 12 times the slow one. */
+  cr_assert_gt(r.src[2].bytes, 3 * r.src[1].bytes,
+               "fast mirror %llu bytes, slow %llu",
+               (unsigned long long)r.src[2].bytes,
+               (unsigned long long)r.src[1].bytes);
+  cr_assert_gt(r.src[1].bytes, 0, "the slow mirror was used too");
+  cr_assert_lt(r.src[1].bytes, SIZE / 8, "slow mirror: %llu bytes",
+               (unsigned long long)r.src[1].bytes);
+  free(ou);
+  free(su);
+  free(fu);
+  ts_stop(origin);
+  ts_stop(slow);
+  ts_stop(fast);
+}
+
+Test(sources, mirror_with_another_length_is_refused_by_name)
+{
+  ts_server *origin = ts_start(NULL), *bad = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/8388608?seed=4");
+  char *bu = ts_url(bad, "/gen/8388600?seed=4");
+  rf_source_options s;
+  rf_job_options o;
+  run r;
+
+  memset(&r, 0, sizeof(r));
+  source_opt(&s, RF_SOURCE_MIRROR, bu);
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("refused");
+  o.connections = 4;
+  o.piece_size = 256 * 1024;
+  o.sources = &s;
+  o.nsources = 1;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(o.output, 8388608, 4);
+  cr_assert_eq(r.src[1].state, RF_SOURCE_REFUSED, "state %s",
+               rf_source_state_name(r.src[1].state));
+  cr_assert(strstr(r.src[1].why, "8388600") != NULL &&
+                strstr(r.src[1].why, "8388608") != NULL,
+            "why: %s", r.src[1].why);
+  cr_assert(strstr(r.src[1].name, "127.0.0.1") != NULL);
+  cr_assert_eq(r.src[1].bytes, 0);
+  cr_assert_eq(r.src[0].bytes, 8388608);
+  free(ou);
+  free(bu);
+  ts_stop(origin);
+  ts_stop(bad);
+}
+
+Test(sources, cache_host_serves_and_the_origin_only_answers_the_probe)
+{
+  ts_server *origin = ts_start(NULL), *cache = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/16777216?seed=5");
+  char host[64];
+  rf_source_options s;
+  rf_job_options o;
+  run r;
+
+  memset(&r, 0, sizeof(r));
+  source_opt(&s, RF_SOURCE_CACHE_HOST, host_of(cache, host, sizeof(host)));
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("cached");
+  o.connections = 4;
+  o.piece_size = 1 << 20;
+  o.sources = &s;
+  o.nsources = 1;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(o.output, 16777216, 5);
+  /* The probe's first piece came from the origin, the rest from the cache
+   * host. */
+  cr_assert_eq(r.src[0].bytes, 1 << 20, "origin: %llu",
+               (unsigned long long)r.src[0].bytes);
+  cr_assert_eq(r.bytes_from[RF_SOURCE_CACHE_HOST], 16777216 - (1 << 20));
+  cr_assert_leq(ts_body_bytes(origin), 1 << 20);
+  cr_assert(strstr(r.src[1].name, host) != NULL);
+  free(ou);
+  ts_stop(origin);
+  ts_stop(cache);
+}
+
+Test(sources, cache_host_dying_half_way_sends_its_pieces_to_the_others)
+{
+  ts_server *origin = ts_start(NULL), *m1 = ts_start(NULL),
+            *m2 = ts_start(NULL), *cache = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/25165824?seed=6&rate=4000000");
+  char *m1u = ts_url(m1, "/gen/25165824?seed=6&rate=400000");
+  char *m2u = ts_url(m2, "/gen/25165824?seed=6&rate=4000000");
+  char host[64];
+  rf_source_options s[3];
+  rf_job_options o;
+  run r;
+
+  memset(&r, 0, sizeof(r));
+  source_opt(&s[0], RF_SOURCE_MIRROR, m1u);
+  source_opt(&s[1], RF_SOURCE_MIRROR, m2u);
+  source_opt(&s[2], RF_SOURCE_CACHE_HOST, host_of(cache, host, sizeof(host)));
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("dying");
+  o.connections = 8;
+  o.piece_size = 256 * 1024;
+  o.sources = s;
+  o.nsources = 3;
+  r.kill_at = 0.5;
+  r.kill = &cache;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(o.output, SIZE, 6);
+  cr_assert_null(cache, "the cache host was stopped mid-download");
+  cr_assert_eq(sum_bytes(&r), SIZE);
+  cr_assert_geq(r.src[3].bytes, SIZE / 3, "cache host: %llu",
+                (unsigned long long)r.src[3].bytes);
+  cr_assert_eq(r.src[3].state, RF_SOURCE_BANNED, "cache host %s: %s",
+               rf_source_state_name(r.src[3].state), r.src[3].why);
+  /* After the cache host, the fast sources took most of the rest. */
+  cr_assert_gt(r.src[0].bytes + r.src[2].bytes, 4 * r.src[1].bytes,
+               "origin %llu, fast mirror %llu, slow mirror %llu",
+               (unsigned long long)r.src[0].bytes,
+               (unsigned long long)r.src[2].bytes,
+               (unsigned long long)r.src[1].bytes);
+  free(ou);
+  free(m1u);
+  free(m2u);
+  ts_stop(origin);
+  ts_stop(m1);
+  ts_stop(m2);
+}
+
+/* A directory with one generated file, served as a real file. */
+static void make_root(char *root, size_t size, const char *tag,
+                      const char *file, uint64_t bytes, uint64_t seed)
+{
+  char path[600];
+
+  snprintf(root, size, "%s/%s", dir, tag);
+  cr_assert_eq(mkdir(root, 0700), 0);
+  if (file != NULL) {
+    snprintf(path, sizeof(path), "%s/%s", root, file);
+    cr_assert_eq(ts_write_gen_file(path, bytes, seed), 0);
+  }
+}
+
+Test(sources, cache_host_4xx_bans_it_for_that_origin_only)
+{
+  char ra[300], rb[300], rc[300], host[64], url[200];
+  ts_server *a, *b, *cache;
+  rf_engine *e = NULL;
+  rf_source_options s;
+  rf_job_options o;
+  run r1, r2;
+
+  /* Origin A has a.bin, origin B has b.bin; the cache host only b.bin:
+   * a 404 for A's file. */
+  make_root(ra, sizeof(ra), "root-a", "a.bin", 4 << 20, 8);
+  make_root(rb, sizeof(rb), "root-b", "b.bin", 4 << 20, 9);
+  make_root(rc, sizeof(rc), "root-c", "b.bin", 4 << 20, 9);
+  a = ts_start(ra);
+  b = ts_start(rb);
+  cache = ts_start(rc);
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  host_of(cache, host, sizeof(host));
+  source_opt(&s, RF_SOURCE_CACHE_HOST, host);
+
+  memset(&r1, 0, sizeof(r1));
+  rf_job_options_init(&o);
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/a.bin", ts_port(a));
+  o.url = url;
+  o.output = out_path("a.bin");
+  o.piece_size = 1 << 20;
+  o.sources = &s;
+  o.nsources = 1;
+  run_job(e, &o, &r1);
+  cr_assert_eq(r1.error, 0, "%s", r1.message);
+  expect_gen(o.output, 4 << 20, 8);
+  cr_assert_eq(r1.src[1].state, RF_SOURCE_BANNED);
+  cr_assert(strstr(r1.src[1].why, "404") != NULL &&
+                strstr(r1.src[1].why, "for this origin") != NULL,
+            "why: %s", r1.src[1].why);
+  cr_assert_eq(r1.src[0].bytes, 4 << 20);
+
+  /* Another origin host (localhost, not 127.0.0.1) through the same cache
+   * host, on the same engine: the ban does not apply. */
+  memset(&r2, 0, sizeof(r2));
+  rf_job_options_init(&o);
+  snprintf(url, sizeof(url), "http://localhost:%u/b.bin", ts_port(b));
+  o.url = url;
+  o.output = out_path("b.bin");
+  o.piece_size = 1 << 20;
+  o.sources = &s;
+  o.nsources = 1;
+  run_job(e, &o, &r2);
+  cr_assert_eq(r2.error, 0, "%s", r2.message);
+  expect_gen(o.output, 4 << 20, 9);
+  cr_assert_eq(r2.src[1].bytes, 3 << 20, "cache host: %llu bytes (%s: %s)",
+               (unsigned long long)r2.src[1].bytes,
+               rf_source_state_name(r2.src[1].state), r2.src[1].why);
+  rf_engine_free(e);
+  ts_stop(a);
+  ts_stop(b);
+  ts_stop(cache);
+}
+
+Test(sources, cache_host_down_bans_the_host_for_every_origin)
+{
+  ts_server *origin = ts_start(NULL), *cache = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/4194304?seed=10");
+  char host[64], url2[200];
+  rf_engine *e = NULL;
+  rf_source_options s;
+  rf_job_options o;
+  run r1, r2;
+
+  host_of(cache, host, sizeof(host));
+  ts_stop(cache); /* nobody listens there any more */
+  source_opt(&s, RF_SOURCE_CACHE_HOST, host);
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  memset(&r1, 0, sizeof(r1));
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("down1");
+  o.sources = &s;
+  o.nsources = 1;
+  run_job(e, &o, &r1);
+  cr_assert_eq(r1.error, 0, "%s", r1.message);
+  expect_gen(o.output, 4194304, 10);
+  cr_assert_eq(r1.src[1].state, RF_SOURCE_BANNED);
+  cr_assert(strstr(r1.src[1].why, "for this origin") == NULL,
+            "why: %s", r1.src[1].why);
+
+  memset(&r2, 0, sizeof(r2));
+  rf_job_options_init(&o);
+  snprintf(url2, sizeof(url2), "http://localhost:%u/gen/4194304?seed=10",
+           ts_port(origin));
+  o.url = url2;
+  o.output = out_path("down2");
+  o.sources = &s;
+  o.nsources = 1;
+  run_job(e, &o, &r2);
+  cr_assert_eq(r2.error, 0, "%s", r2.message);
+  cr_assert_eq(r2.src[1].requests, 0, "a banned cache host is not asked");
+  cr_assert_eq(r2.src[1].state, RF_SOURCE_BANNED);
+  rf_engine_free(e);
+  free(ou);
+  ts_stop(origin);
+}
+
+Test(sources, no_fallback_to_the_origin_when_told_so)
+{
+  ts_server *origin = ts_start(NULL), *cache = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/4194304?seed=11");
+  char host[64];
+  rf_source_options s;
+  rf_job_options o;
+  run r;
+
+  host_of(cache, host, sizeof(host));
+  ts_stop(cache);
+  source_opt(&s, RF_SOURCE_CACHE_HOST, host);
+  memset(&r, 0, sizeof(r));
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("nofallback");
+  o.sources = &s;
+  o.nsources = 1;
+  o.cache_fallback_delay = -1;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, RF_ENETWORK, "%s", r.message);
+  cr_assert(strstr(r.message, "no source left") != NULL &&
+                strstr(r.message, "cache_fallback_delay = -1") != NULL &&
+                strstr(r.message, host) != NULL,
+            "message: %s", r.message);
+  free(ou);
+  ts_stop(origin);
+}
+
+Test(sources, fallback_delay_keeps_the_origin_out_for_a_while)
+{
+  ts_server *origin = ts_start(NULL), *cache = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/4194304?seed=12");
+  char host[64];
+  rf_source_options s;
+  rf_job_options o;
+  run r;
+
+  host_of(cache, host, sizeof(host));
+  ts_stop(cache);
+  source_opt(&s, RF_SOURCE_CACHE_HOST, host);
+  memset(&r, 0, sizeof(r));
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("delay");
+  o.sources = &s;
+  o.nsources = 1;
+  o.cache_fallback_delay = 1;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(o.output, 4194304, 12);
+  cr_assert_geq(r.seconds, 1.0, "the origin waited for the delay: %.2f s",
+                r.seconds);
+  free(ou);
+  ts_stop(origin);
+}
+
+Test(sources, runtime_mirror_takes_pieces_and_removal_loses_nothing)
+{
+  ts_server *origin = ts_start(NULL), *mirror = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/16777216?seed=13&rate=1500000");
+  char *mu = ts_url(mirror, "/gen/16777216?seed=13&rate=1500000");
+  rf_job_options o;
+  run r;
+
+  memset(&r, 0, sizeof(r));
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("runtime");
+  o.connections = 4;
+  o.piece_size = 256 * 1024;
+  source_opt(&r.add, RF_SOURCE_MIRROR, mu);
+  r.add_at = 0.1;
+  r.remove_at = 0.5;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.add_rc, 0, "rf_job_add_source: %s", rf_strerror(r.add_rc));
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(o.output, 16777216, 13);
+  cr_assert_eq(r.nsrc, 2);
+  cr_assert(r.removed && r.remove_busy_seen);
+  cr_assert_eq(r.src[1].state, RF_SOURCE_REMOVED);
+  cr_assert_gt(r.src[1].bytes, 0, "the added mirror took pieces");
+  cr_assert_eq(sum_bytes(&r), 16777216);
+  free(ou);
+  free(mu);
+  ts_stop(origin);
+  ts_stop(mirror);
+}
+
+Test(sources, peers_need_a_sha256_manifest)
+{
+  ts_server *origin = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/1048576?seed=14");
+  rf_engine *e = NULL;
+  rf_source_options s;
+  rf_job_options o;
+  int rc;
+
+  source_opt(&s, RF_SOURCE_PEER, "http://127.0.0.1:9/x");
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("peer");
+  o.sources = &s;
+  o.nsources = 1;
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  rc = rf_job_add(NULL, e, &o);
+  cr_assert_eq(rc, RF_EINVAL);
+  cr_assert(strstr(rf_engine_last_error(e), "manifest") != NULL &&
+                strstr(rf_engine_last_error(e), "SHA-256") != NULL,
+            "%s", rf_engine_last_error(e));
+  rf_engine_free(e);
+  free(ou);
+  ts_stop(origin);
+}
+
+Test(sources, bad_source_options_are_named)
+{
+  ts_server *origin = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/1048576?seed=15");
+  rf_engine *e = NULL;
+  rf_source_options s;
+  rf_job_options o;
+
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("bad");
+  o.sources = &s;
+  o.nsources = 1;
+  source_opt(&s, RF_SOURCE_MIRROR, "ftp://example.com/x");
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EURL);
+  cr_assert(strstr(rf_engine_last_error(e), "mirror ftp://example.com/x") !=
+                NULL,
+            "%s", rf_engine_last_error(e));
+  source_opt(&s, RF_SOURCE_MIRROR, "http://user:secret@example.com:99999/x");
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EURL);
+  cr_assert(strstr(rf_engine_last_error(e), "secret") == NULL, "%s",
+            rf_engine_last_error(e));
+  source_opt(&s, RF_SOURCE_ORIGIN, "http://example.com/x");
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EINVAL);
+  s.version = 99;
+  s.kind = RF_SOURCE_MIRROR;
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EINVAL);
+  rf_engine_free(e);
+  free(ou);
+  ts_stop(origin);
+}
