@@ -61,16 +61,50 @@ static const char get_help[] =
     "      --no-sync            do not flush FILE to disk before renaming\n"
     "                           it (faster on slow disks; a power cut just\n"
     "                           after may damage FILE)\n"
+    "\n"
+    "A progress bar is drawn on stderr when it is a terminal.  On success\n"
+    "one line goes to stdout: saved 'FILE' SIZE in SECONDS (RATE, ...).\n"
+    "Errors go to stderr.  Ctrl-C stops the download and keeps FILE.part.\n"
+    "\n";
+
+static const char get_sources_help[] =
+    "Sources (docs/sources.md): the URL is the origin; these serve the same\n"
+    "content beside it, each held to the origin's length:\n"
+    "      --mirror URL         another URL of the same file (repeatable)\n"
+    "      --no-mirror-links    ignore mirrors the origin announces in Link:\n"
+    "                           rel=duplicate headers (RFC 6249)\n"
+    "      --cache-host HOST[:PORT][,...]\n"
+    "                           a Connected-Cache-style cache host, asked\n"
+    "                           http://HOST/PATH?Q&cacheHostOrigin=ORIGIN;\n"
+    "                           tried in the order given (repeatable)\n"
+    "      --cache-fallback-delay SEC\n"
+    "                           with cache hosts: 0 (default) the origin\n"
+    "                           takes over at the first failure; SEC: the\n"
+    "                           cache hosts are tried for SEC seconds first;\n"
+    "                           -1: never fall back to the origin\n"
+    "      --cache-host-proxy auto|direct\n"
+    "                           route to cache hosts: through the proxy\n"
+    "                           settings like any URL (auto, default), or\n"
+    "                           always direct\n"
+    "      --peer URL           another machine's `rangefetch serve` of this\n"
+    "                           file (repeatable); needs a manifest with\n"
+    "                           SHA-256 pieces from the origin over HTTPS,\n"
+    "                           pinned with --manifest-sha256, or local\n"
+    "      --manifest-sha256 HEX\n"
+    "                           refuse the manifest unless its SHA-256 is HEX\n"
+    "      --per-source N       connections per source at most (default:\n"
+    "                           all of -c)\n"
+    "      --origin-delay SEC   prefer cache hosts and peers for SEC seconds\n"
+    "                           before the origin and mirrors get pieces\n"
+    "                           (background downloads)\n"
+    "\n"
+    "Output:\n"
     "      --json               print newline-delimited JSON events on\n"
     "                           stdout instead of the progress bar and the\n"
     "                           result line\n"
     "  -q, --quiet              print nothing unless the download fails\n"
     "  -v, --verbose            log what the engine does (-vv: debug)\n"
     "  -h, --help               show this help and exit\n"
-    "\n"
-    "A progress bar is drawn on stderr when it is a terminal.  On success\n"
-    "one line goes to stdout: saved 'FILE' SIZE in SECONDS (RATE, ...).\n"
-    "Errors go to stderr.  Ctrl-C stops the download and keeps FILE.part.\n"
     "\n";
 
 enum get_opt_id {
@@ -89,7 +123,16 @@ enum get_opt_id {
   OPT_JSON,
   OPT_QUIET,
   OPT_VERBOSE,
-  OPT_HELP
+  OPT_HELP,
+  OPT_MIRROR,
+  OPT_NO_MIRROR_LINKS,
+  OPT_CACHE_HOST,
+  OPT_CACHE_FALLBACK_DELAY,
+  OPT_CACHE_HOST_PROXY,
+  OPT_PEER,
+  OPT_MANIFEST_SHA256,
+  OPT_PER_SOURCE,
+  OPT_ORIGIN_DELAY
 };
 
 static const cli_option get_options[] = {
@@ -109,6 +152,15 @@ static const cli_option get_options[] = {
   { "quiet", 'q', 0, OPT_QUIET },
   { "verbose", 'v', 0, OPT_VERBOSE },
   { "help", 'h', 0, OPT_HELP },
+  { "mirror", 0, 1, OPT_MIRROR },
+  { "no-mirror-links", 0, 0, OPT_NO_MIRROR_LINKS },
+  { "cache-host", 0, 1, OPT_CACHE_HOST },
+  { "cache-fallback-delay", 0, 1, OPT_CACHE_FALLBACK_DELAY },
+  { "cache-host-proxy", 0, 1, OPT_CACHE_HOST_PROXY },
+  { "peer", 0, 1, OPT_PEER },
+  { "manifest-sha256", 0, 1, OPT_MANIFEST_SHA256 },
+  { "per-source", 0, 1, OPT_PER_SOURCE },
+  { "origin-delay", 0, 1, OPT_ORIGIN_DELAY },
   CLI_PROXY_OPTION_ENTRIES,
   { NULL, 0, 0, 0 },
 };
@@ -132,7 +184,21 @@ typedef struct get_args {
   int quiet;
   int verbose;
   int help; /* --help was shown */
+  /* Sources besides the origin, in the order given (src_text owns the
+   * copies of the comma-split cache hosts). */
+  rf_source_options *srcs;
+  size_t nsrcs;
+  char **src_text;
+  size_t nsrc_text;
+  int no_mirror_links;
+  int cache_fallback_delay;
+  int cache_host_proxy;
+  const char *manifest_sha256;
+  unsigned per_source;
+  unsigned origin_delay;
 } get_args;
+
+#define GET_MAX_SOURCES 256u
 
 typedef struct get_ctx {
   uv_loop_t loop;
@@ -390,6 +456,22 @@ static void get_on_done(rf_job *job, const rf_result *r, void *user_data)
   if (a->json)
     cli_json_done(r);
 
+  if (a->verbose > 0 && r->nsources > 1) {
+    unsigned k;
+    for (k = 0; k < r->nsources; k++) {
+      const rf_source_stats *s = &r->sources[k];
+      char line[1200], b[32];
+      cli_human_bytes(b, sizeof(b), (double)s->bytes);
+      snprintf(line, sizeof(line),
+               "%s %s: %s, %u requests, %u errors, %u bad pieces, %s%s%s%s%s",
+               rf_source_kind_name(s->kind), s->name, b, s->requests,
+               s->errors, s->bad_pieces, rf_source_state_name(s->state),
+               s->why[0] != '\0' ? " (" : "", s->why,
+               s->why[0] != '\0' ? ")" : "",
+               s->route[0] != '\0' ? "" : ", never routed");
+      get_on_log(RF_LOG_INFO, "source", line, c);
+    }
+  }
   if (r->error == RF_OK) {
     c->exit_code = CLI_EXIT_OK;
     if (!a->quiet && !a->json)
@@ -449,6 +531,78 @@ static void get_count_handle(uv_handle_t *handle, void *arg)
 }
 
 /* ------------------------------------------------------------- commands */
+
+/* Append a source of kind for text (copied).  Returns 0, -1 (no
+ * memory, or too many: said). */
+static int get_add_source(get_args *a, rf_source_kind kind, const char *text,
+                          size_t len)
+{
+  rf_source_options *s;
+  char **t, *copy;
+
+  if (a->nsrcs >= GET_MAX_SOURCES) {
+    cli_usage_error("get", "too many sources (at most %u)", GET_MAX_SOURCES);
+    return -1;
+  }
+  s = realloc(a->srcs, (a->nsrcs + 1) * sizeof(*s));
+  if (s == NULL)
+    return -1;
+  a->srcs = s;
+  t = realloc(a->src_text, (a->nsrc_text + 1) * sizeof(*t));
+  if (t == NULL)
+    return -1;
+  a->src_text = t;
+  copy = strndup(text, len);
+  if (copy == NULL)
+    return -1;
+  a->src_text[a->nsrc_text++] = copy;
+  rf_source_options_init(&a->srcs[a->nsrcs]);
+  a->srcs[a->nsrcs].kind = kind;
+  a->srcs[a->nsrcs].url = copy;
+  a->nsrcs++;
+  return 0;
+}
+
+/* --cache-host "HOST[:PORT][,HOST[:PORT]...]": one source each (the
+ * engine checks every name).  Returns 0, -1 (said). */
+static int get_add_cache_hosts(get_args *a, const char *v, const char *opt)
+{
+  const char *p = v;
+
+  for (;;) {
+    size_t n = strcspn(p, ",");
+    const char *b = p, *e = p + n;
+    while (b < e && (*b == ' ' || *b == '\t'))
+      b++;
+    while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
+      e--;
+    if (e == b) {
+      cli_usage_error("get",
+                      "invalid value '%s' for %s: an empty cache host "
+                      "name in the list",
+                      v, opt);
+      return -1;
+    }
+    if (get_add_source(a, RF_SOURCE_CACHE_HOST, b, (size_t)(e - b)) != 0)
+      return -1;
+    if (p[n] == '\0')
+      return 0;
+    p += n + 1;
+  }
+}
+
+static void get_args_free(get_args *a)
+{
+  size_t k;
+
+  for (k = 0; k < a->nsrc_text; k++)
+    free(a->src_text[k]);
+  free(a->src_text);
+  free(a->srcs);
+  a->src_text = NULL;
+  a->srcs = NULL;
+  a->nsrcs = a->nsrc_text = 0;
+}
 
 /* Parse the command line into *a.  Returns 0, or an exit status. */
 static int get_parse(int argc, char **argv, get_args *a)
@@ -556,8 +710,70 @@ static int get_parse(int argc, char **argv, get_args *a)
     case OPT_VERBOSE:
       a->verbose++;
       break;
+    case OPT_MIRROR:
+    case OPT_PEER:
+      if (get_add_source(a, id == OPT_MIRROR ? RF_SOURCE_MIRROR : RF_SOURCE_PEER,
+                         v, strlen(v)) != 0)
+        goto out;
+      break;
+    case OPT_CACHE_HOST:
+      if (get_add_cache_hosts(a, v, opt) != 0)
+        goto out;
+      break;
+    case OPT_NO_MIRROR_LINKS:
+      a->no_mirror_links = 1;
+      break;
+    case OPT_CACHE_FALLBACK_DELAY: {
+      unsigned n;
+      if (strcmp(v, "-1") == 0) {
+        a->cache_fallback_delay = -1;
+      } else if (cli_parse_uint(v, 0, GET_MAX_SECONDS * 30u, &n) == 0) {
+        a->cache_fallback_delay = (int)n;
+      } else {
+        cli_usage_error("get",
+                        "invalid value '%s' for %s: expected whole seconds "
+                        "from 0 to %u, or -1 (never fall back to the origin)",
+                        v, opt, GET_MAX_SECONDS * 30u);
+        goto out;
+      }
+      break;
+    }
+    case OPT_CACHE_HOST_PROXY:
+      if (strcmp(v, "auto") == 0) {
+        a->cache_host_proxy = RF_CACHE_HOST_PROXY_AUTO;
+      } else if (strcmp(v, "direct") == 0) {
+        a->cache_host_proxy = RF_CACHE_HOST_PROXY_DIRECT;
+      } else {
+        cli_usage_error("get",
+                        "invalid value '%s' for %s: expected auto or direct",
+                        v, opt);
+        goto out;
+      }
+      break;
+    case OPT_MANIFEST_SHA256:
+      a->manifest_sha256 = v;
+      break;
+    case OPT_PER_SOURCE:
+      if (cli_parse_uint(v, 1, RF_MAX_CONNECTIONS, &a->per_source) != 0) {
+        cli_usage_error("get",
+                        "invalid value '%s' for %s: expected a whole "
+                        "number from 1 to %d",
+                        v, opt, RF_MAX_CONNECTIONS);
+        goto out;
+      }
+      break;
+    case OPT_ORIGIN_DELAY:
+      if (cli_parse_uint(v, 0, GET_MAX_SECONDS * 30u, &a->origin_delay) != 0) {
+        cli_usage_error("get",
+                        "invalid value '%s' for %s: expected whole seconds "
+                        "from 0 to %u",
+                        v, opt, GET_MAX_SECONDS * 30u);
+        goto out;
+      }
+      break;
     case OPT_HELP:
       fputs(get_help, stdout);
+      fputs(get_sources_help, stdout);
       fputs(cli_proxy_help, stdout);
       fputs("\n", stdout);
       fputs(cli_exit_help, stdout);
@@ -583,6 +799,11 @@ static int get_parse(int argc, char **argv, get_args *a)
   if (a->no_verify && a->manifest != NULL) {
     cli_usage_error("get", "--no-verify and --manifest cannot be used "
                            "together (a manifest is checked piece by piece)");
+    goto out;
+  }
+  if (a->manifest_sha256 != NULL && a->manifest == NULL) {
+    cli_usage_error("get", "--manifest-sha256 pins a manifest: give the "
+                           "manifest with --manifest");
     goto out;
   }
   if (a->cacert != NULL && access(a->cacert, R_OK) != 0) {
@@ -811,6 +1032,14 @@ static int get_job_start(get_ctx *c)
   jo.manifest = a->manifest;
   jo.no_resume = a->no_resume;
   jo.no_verify = a->no_verify;
+  jo.sources = a->srcs;
+  jo.nsources = a->nsrcs;
+  jo.no_mirror_links = a->no_mirror_links;
+  jo.cache_fallback_delay = a->cache_fallback_delay;
+  jo.cache_host_proxy = a->cache_host_proxy;
+  jo.manifest_sha256 = a->manifest_sha256;
+  jo.per_source = a->per_source;
+  jo.origin_delay = a->origin_delay;
   jo.on_progress = get_on_progress; /* also without a bar: c.single */
   jo.on_done = get_on_done;
   jo.user_data = c;
@@ -917,6 +1146,7 @@ int cli_get_main(int argc, char **argv)
 
 out:
   get_close(&c);
+  get_args_free(&a);
   if (masked != NULL)
     url_mask_free(masked);
   free(output);

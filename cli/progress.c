@@ -190,6 +190,47 @@ static void json_double(FILE *f, double v)
   fprintf(f, "%.3f", v);
 }
 
+/* ,"bytes_from":{"origin":N,"mirror":N,"cache_host":N,"peer":N} */
+static void json_bytes_from(FILE *f, const uint64_t *b)
+{
+  fprintf(f,
+          ",\"bytes_from\":{\"origin\":%llu,\"mirror\":%llu,"
+          "\"cache_host\":%llu,\"peer\":%llu}",
+          (unsigned long long)b[RF_SOURCE_ORIGIN],
+          (unsigned long long)b[RF_SOURCE_MIRROR],
+          (unsigned long long)b[RF_SOURCE_CACHE_HOST],
+          (unsigned long long)b[RF_SOURCE_PEER]);
+}
+
+/* ,"sources":[{...},...]: every source's figures. */
+static void json_sources(FILE *f, const rf_source_stats *s, unsigned n)
+{
+  unsigned k;
+
+  fputs(",\"sources\":[", f);
+  for (k = 0; k < n; k++) {
+    fprintf(f, "%s{\"id\":%u,\"kind\":", k ? "," : "", s[k].id);
+    cli_json_string(f, rf_source_kind_name(s[k].kind));
+    fputs(",\"name\":", f);
+    cli_json_string(f, s[k].name);
+    fputs(",\"state\":", f);
+    cli_json_string(f, rf_source_state_name(s[k].state));
+    fprintf(f,
+            ",\"bytes\":%llu,\"rate\":",
+            (unsigned long long)s[k].bytes);
+    json_double(f, s[k].rate);
+    fprintf(f,
+            ",\"connections\":%u,\"requests\":%u,\"errors\":%u,"
+            "\"bad_pieces\":%u,\"route\":",
+            s[k].connections, s[k].requests, s[k].errors, s[k].bad_pieces);
+    cli_json_string(f, s[k].route);
+    fputs(",\"why\":", f);
+    cli_json_string(f, s[k].why);
+    fputc('}', f);
+  }
+  fputc(']', f);
+}
+
 static void progress_json(const rf_progress *pr)
 {
   FILE *f = stdout;
@@ -214,6 +255,9 @@ static void progress_json(const rf_progress *pr)
   cli_json_string(f, pr->last_retry != NULL && pr->last_retry[0] != '\0'
                          ? pr->last_retry
                          : NULL);
+  json_bytes_from(f, pr->bytes_from);
+  if (pr->nsources > 1)
+    json_sources(f, pr->sources, pr->nsources);
   fputs("}\n", f);
   fflush(f);
 }
@@ -330,10 +374,13 @@ void cli_json_done(const rf_result *r)
           ",\"http_status\":%ld,\"tries\":%u,\"retries\":%u,"
           "\"connections\":%u,\"connections_opened\":%u,"
           "\"pieces_verified\":%u,\"pieces_failed\":%u,"
-          "\"resumed\":%llu}\n",
+          "\"resumed\":%llu",
           r->http_status, r->tries, r->retries, r->connections_max,
           r->connections_opened, r->pieces_verified, r->pieces_failed,
           (unsigned long long)r->resumed);
+  json_bytes_from(f, r->bytes_from);
+  json_sources(f, r->sources, r->nsources);
+  fputs("}\n", f);
   fflush(f);
 }
 
@@ -370,6 +417,22 @@ void cli_print_saved(const rf_result *r)
   if (r->route != NULL && strncmp(r->route, "via proxy ", 10) == 0) {
     const char *p = r->route + 10;
     printf(", via %.*s", (int)strcspn(p, " "), p);
+  }
+  if (r->nsources > 1) {
+    /* Delivery Optimization's figures: from HTTP (origin and mirrors),
+     * from cache hosts, from peers. */
+    static const char *const what[RF_SOURCE_KINDS] = { "origin", "mirrors",
+                                                       "cache hosts", "peers" };
+    const char *sep = "; from ";
+    int k;
+    for (k = 0; k < RF_SOURCE_KINDS; k++) {
+      char b[32];
+      if (r->bytes_from[k] == 0)
+        continue;
+      cli_human_bytes(b, sizeof(b), (double)r->bytes_from[k]);
+      printf("%s%s %s", sep, what[k], b);
+      sep = ", ";
+    }
   }
   printf(")\n");
   fflush(stdout);
