@@ -18,55 +18,17 @@
 
 #include "rangefetch.h"
 #include "support/logbuf.h"
+#include "support/rig.h"
 #include "support/textfile.h"
 #include "support/tmpdir.h"
 
-/* ------------------------------------------------------------- the rig */
-
-#define RIG_MAX 96
-
-static char rig_key[RIG_MAX][700];
-static char rig_val[RIG_MAX][512];
-static int rig_n;
 static char dir[256];
 static char marker[64];
 
-static const char *rig(const char *key)
-{
-  int i;
-
-  for (i = 0; i < rig_n; i++)
-    if (strcmp(rig_key[i], key) == 0)
-      return rig_val[i];
-  cr_assert_fail("rig.env has no %s", key);
-  return NULL;
-}
-
 static void setup(void)
 {
-  const char *path = getenv("RF_RIG_ENV");
-  char line[700];
-  FILE *f;
-
   signal(SIGPIPE, SIG_IGN);
-  cr_assert_not_null(path, "RF_RIG_ENV is not set: run through ctest, "
-                           "which starts the rig (tests/rig/start)");
-  f = fopen(path, "r");
-  cr_assert_not_null(f, "cannot read %s: is the rig running?", path);
-  rig_n = 0;
-  while (rig_n < RIG_MAX && fgets(line, sizeof(line), f) != NULL) {
-    char *eq = strchr(line, '=');
-    size_t n;
-    if (eq == NULL)
-      continue;
-    *eq = '\0';
-    n = strcspn(eq + 1, "\r\n");
-    eq[1 + n] = '\0';
-    snprintf(rig_key[rig_n], sizeof(rig_key[0]), "%s", line);
-    snprintf(rig_val[rig_n], sizeof(rig_val[0]), "%s", eq + 1);
-    rig_n++;
-  }
-  fclose(f);
+  rig_load();
   tmpdir_make(dir, sizeof(dir), "proxy-it");
   snprintf(marker, sizeof(marker), "it-%d-%u", (int)getpid(),
            (unsigned)time(NULL));
@@ -81,43 +43,13 @@ TestSuite(proxy_it, .init = setup, .fini = teardown, .timeout = 120);
 
 /* ------------------------------------------------------------- helpers */
 
-/* A name of the served file unique to this test: "/<marker>-<tag>.bin",
- * a symlink to data.bin, so the logs can be searched for it. */
 static void unique_path(const char *tag, char *out, size_t size)
 {
-  char link[700], target[700];
-
-  snprintf(out, size, "/%s-%s.bin", marker, tag);
-  snprintf(link, sizeof(link), "%s%s", rig("RIG_WWW"), out);
-  snprintf(target, sizeof(target), "%s/data.bin", rig("RIG_WWW"));
-  unlink(link);
-  cr_assert_eq(symlink(target, link), 0, "symlink %s", link);
+  rig_unique_path(marker, tag, out, size);
 }
 
-static int same_as_served(const char *path)
-{
-  char ref[700], cmd[3800];
-
-  snprintf(ref, sizeof(ref), "%s/data.bin", rig("RIG_WWW"));
-  snprintf(cmd, sizeof(cmd), "cmp -s '%s' '%s'", ref, path);
-  return system(cmd) == 0;
-}
-
-/* Lines of file containing every one of the (up to 2) needles. */
-static unsigned lines_with(const char *file, const char *a, const char *b)
-{
-  FILE *f = fopen(file, "r");
-  char line[4096];
-  unsigned n = 0;
-
-  if (f == NULL)
-    return 0;
-  while (fgets(line, sizeof(line), f) != NULL)
-    if (strstr(line, a) != NULL && (b == NULL || strstr(line, b) != NULL))
-      n++;
-  fclose(f);
-  return n;
-}
+#define same_as_served rig_same_as_served
+#define lines_with rig_lines_with
 
 typedef struct outcome {
   int done;
