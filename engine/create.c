@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include "disk/fileio.h"
+#include "source/url.h"
 #include "util/url.h"
 #include "disk/journal.h"
 #include "manifest/manifest_internal.h"
@@ -85,6 +86,7 @@ static void job_free(rf_job *job)
   free(job->src_views);
   free(job->src_stats);
   free(job->origin_host);
+  rf__mirror_list_free(&job->links);
   free(job->url);
   free(job->url_safe);
   free(job->output);
@@ -188,9 +190,10 @@ static int copy_options(rf_job *job, const rf_job_options *o)
   }
   job->user_agent = strdup(
       o->user_agent != NULL ? o->user_agent : "rangefetch/" RF_VERSION_STRING);
-  job->origin_host = rf__url_host(o->url);
+  if (rf__source_url_host(o->url, &job->origin_host, NULL, 0) == RF_ENOMEM)
+    return RF_ENOMEM;
   if (job->url == NULL || job->url_safe == NULL || job->output == NULL ||
-      job->part == NULL || job->user_agent == NULL || job->origin_host == NULL)
+      job->part == NULL || job->user_agent == NULL)
     return RF_ENOMEM;
   sprintf(job->part, "%s.part", job->output);
   job->nconns = o->connections ? o->connections : RF_DEFAULT_CONNECTIONS;

@@ -473,6 +473,45 @@ static void conn_own(rf_job *job, rf__conn *c, uint32_t first, uint32_t last)
   rf__sched_claim(&job->sched, first, c->run_count);
 }
 
+/* Mirrors the origin announced (Link: rel=duplicate, RFC 6249) become
+ * sources, lowest pri first. */
+static void adopt_link_mirrors(rf_job *job)
+{
+  size_t k, order[RF__MIRRORS_MAX], n = job->links.n, i, j;
+
+  if (n == 0 || job->no_mirror_links || job->single)
+    return;
+  for (k = 0; k < n; k++)
+    order[k] = k;
+  for (i = 1; i < n; i++) /* insertion sort: stable, at most 32 */
+    for (j = i; j > 0 && job->links.v[order[j]].pri <
+                             job->links.v[order[j - 1]].pri;
+         j--) {
+      size_t t = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = t;
+    }
+  for (k = 0; k < n; k++) {
+    const rf__mirror *m = &job->links.v[order[k]];
+    rf__source *s;
+    if (rf__source_new(&s, job, RF_SOURCE_MIRROR, m->url, job->per_source) !=
+        0)
+      continue; /* (the parser already refused what is not http(s)) */
+    if (job->srcs[0]->proxy != NULL)
+      s->proxy = strdup(job->srcs[0]->proxy);
+    s->no_proxy = job->srcs[0]->no_proxy;
+    if ((job->srcs[0]->proxy != NULL && s->proxy == NULL) ||
+        rf__job_source_add(job, s) != 0) {
+      rf__source_free(s);
+      return;
+    }
+    RF_LOG(&job->engine->log, RF_LOG_INFO, "source",
+           "the origin announces mirror %s (pri %u)", s->name, m->pri);
+    rf__source_route(job, s);
+  }
+  rf__mirror_list_free(&job->links);
+}
+
 /* Act on an accepted probe: the shape of the content decides the plan. */
 static int probe_accepted(rf_job *job, rf__conn *c, rf__shape shape)
 {
@@ -538,6 +577,7 @@ static int probe_accepted(rf_job *job, rf__conn *c, rf__shape shape)
   rf__source_worked(job, c->src);
   job->state = RF__JOB_RUNNING;
   job->dirty = 1;
+  adopt_link_mirrors(job);
   return 0;
 }
 
@@ -1032,6 +1072,22 @@ static void job_finish(rf_job *job)
       }
     }
   }
+  if (job->has_repr && !(op->flag & 2)) {
+    /* The origin's Repr-Digest / Digest: the whole file is checked
+     * against it before the rename. */
+    op->ptr = malloc(32);
+    if (op->ptr != NULL) {
+      memcpy(op->ptr, job->repr_sha256, 32);
+      op->flag |= 2;
+    }
+  } else if (job->has_repr && memcmp(op->ptr, job->repr_sha256, 32) != 0) {
+    rf__store_op_free(op);
+    rf__job_fail(job, RF_EHASH,
+                 "%s: the origin's %s SHA-256 differs from the manifest's: "
+                 "one of them is wrong; %s kept, not renamed",
+                 job->url_safe, job->repr_from, job->part);
+    return;
+  }
   rf__job_submit_op(job, op);
 }
 
@@ -1102,6 +1158,11 @@ static void op_done(rf_job *job, rf__block *op)
   case RF__OP_FINISH:
     if (op->result == 0)
       rf__job_complete(job, 0);
+    else if (op->result == RF_EHASH && job->manifest == NULL)
+      rf__job_fail(job, RF_EHASH,
+                   "%s: the whole content does not match the SHA-256 the "
+                   "origin announced (%s): %s kept, not renamed",
+                   job->url_safe, job->repr_from, job->part);
     else if (op->result == RF_EHASH)
       rf__job_fail(job, RF_EHASH,
                    "%s: every piece matched, but the whole content does not "

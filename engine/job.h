@@ -26,6 +26,7 @@
 #include "disk/store.h"
 #include "proxy/chain.h"
 #include "source/source.h"
+#include "util/http.h"
 
 struct rf_manifest;
 
@@ -70,6 +71,13 @@ struct rf_job {
   int no_mirror_links;
   int cache_failed;          /* a cache host failed during this job */
   uint16_t *piece_src;       /* per piece: the source of its copy */
+  /* What the origin's first answer announced: mirrors (Link:
+   * rel=duplicate, RFC 6249) and the whole content's SHA-256
+   * (Repr-Digest, RFC 9530, or Digest, RFC 3230). */
+  rf__mirror_list links;
+  unsigned char repr_sha256[32];
+  int has_repr;               /* 1: repr_sha256 holds the origin's word */
+  char repr_from[16];         /* "Repr-Digest" or "Digest" */
   char *user_agent;
   char *ca_file;
   unsigned nconns;

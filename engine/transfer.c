@@ -212,6 +212,51 @@ static void headers_end(rf__conn *c)
   c->accepted = 1;
 }
 
+/* The origin's first answer may announce mirrors (Link: rel=duplicate)
+ * and the whole content's SHA-256 (Repr-Digest, or the older Digest):
+ * noted on the job; a malformed one is logged and ignored. */
+static void origin_field(rf__conn *c, const char *buf, size_t len)
+{
+  rf_job *job = c->job;
+  const char *v;
+  size_t vl;
+  char err[300];
+  int rc;
+
+  err[0] = '\0';
+  if (rf__header_match(buf, len, "Link", &v, &vl)) {
+    char *base = NULL;
+    if (job->no_mirror_links || job->single)
+      return;
+    curl_easy_getinfo(c->easy, CURLINFO_EFFECTIVE_URL, &base);
+    rc = rf__parse_link_mirrors(v, vl, base != NULL ? base : job->url,
+                                &job->links, err, sizeof(err));
+    if (rc != 0 || err[0] != '\0')
+      RF_LOG(&job->engine->log, RF_LOG_WARN, "source",
+             "the origin's Link header: %s", err[0] ? err : rf_strerror(rc));
+  } else if (rf__header_match(buf, len, "Repr-Digest", &v, &vl)) {
+    rc = rf__parse_repr_digest(v, vl, job->repr_sha256, err, sizeof(err));
+    if (rc == 1) {
+      job->has_repr = 1;
+      snprintf(job->repr_from, sizeof(job->repr_from), "Repr-Digest");
+    } else if (rc < 0) {
+      RF_LOG(&job->engine->log, RF_LOG_WARN, "verify",
+             "the origin's Repr-Digest is malformed (%s): not used", err);
+    }
+  } else if (rf__header_match(buf, len, "Digest", &v, &vl) &&
+             strcmp(job->repr_from, "Repr-Digest") != 0) {
+    /* RFC 9530 obsoletes Digest: Repr-Digest wins when both come. */
+    rc = rf__parse_digest(v, vl, job->repr_sha256, err, sizeof(err));
+    if (rc == 1) {
+      job->has_repr = 1;
+      snprintf(job->repr_from, sizeof(job->repr_from), "Digest");
+    } else if (rc < 0) {
+      RF_LOG(&job->engine->log, RF_LOG_WARN, "verify",
+             "the origin's Digest is malformed (%s): not used", err);
+    }
+  }
+}
+
 /* One header field of the response: keep what the checks need. */
 static void header_field(rf__conn *c, const char *buf, size_t len)
 {
@@ -250,6 +295,8 @@ static void header_field(rf__conn *c, const char *buf, size_t len)
     }
   } else if (rf__header_match(buf, len, "Location", &v, &vl)) {
     c->has_location = 1;
+  } else if (c->role == RF__ROLE_PROBE) {
+    origin_field(c, buf, len);
   }
 }
 

@@ -629,3 +629,87 @@ Test(sources, bad_source_options_are_named)
   free(ou);
   ts_stop(origin);
 }
+
+Test(sources, mirrors_announced_in_link_headers_are_used)
+{
+  ts_server *origin = ts_start(NULL), *mirror = ts_start(NULL);
+  char path[128];
+  char *ou;
+  rf_job_options o;
+  run r;
+
+  snprintf(path, sizeof(path), "/gen/8388608?seed=16&rate=2000000&link=%u",
+           (unsigned)ts_port(mirror));
+  ou = ts_url(origin, path);
+  memset(&r, 0, sizeof(r));
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("linked");
+  o.connections = 4;
+  o.piece_size = 256 * 1024;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(o.output, 8388608, 16);
+  cr_assert_eq(r.nsrc, 2, "the announced mirror is a source");
+  cr_assert_eq(r.src[1].kind, RF_SOURCE_MIRROR);
+  cr_assert(strstr(r.src[1].name, "/gen/8388608?seed=16") != NULL, "%s",
+            r.src[1].name);
+  cr_assert_gt(r.src[1].bytes, 0, "the mirror (no rate cap) took pieces");
+  cr_assert_eq(sum_bytes(&r), 8388608);
+
+  /* --no-mirror-links: the origin alone. */
+  memset(&r, 0, sizeof(r));
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("unlinked");
+  o.no_mirror_links = 1;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  cr_assert_eq(r.nsrc, 1);
+  free(ou);
+  ts_stop(origin);
+  ts_stop(mirror);
+}
+
+Test(sources, the_origins_repr_digest_checks_the_whole_file)
+{
+  ts_server *origin = ts_start(NULL);
+  char *good = ts_url(origin, "/gen/4194304?seed=17&reprdigest=1");
+  char *old = ts_url(origin, "/gen/4194304?seed=17&digest=1");
+  char *bad = ts_url(origin, "/gen/4194304?seed=17&reprdigest=2");
+  char part[600];
+  struct stat sb;
+  rf_job_options o;
+  run r;
+
+  memset(&r, 0, sizeof(r));
+  rf_job_options_init(&o);
+  o.url = good;
+  o.output = out_path("repr-good");
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(o.output, 4194304, 17);
+
+  memset(&r, 0, sizeof(r));
+  rf_job_options_init(&o);
+  o.url = old;
+  o.output = out_path("digest-good");
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(o.output, 4194304, 17);
+
+  memset(&r, 0, sizeof(r));
+  rf_job_options_init(&o);
+  o.url = bad;
+  o.output = out_path("repr-bad");
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, RF_EHASH, "%s", r.message);
+  cr_assert(strstr(r.message, "Repr-Digest") != NULL, "%s", r.message);
+  cr_assert_neq(stat(o.output, &sb), 0, "no file under the final name");
+  snprintf(part, sizeof(part), "%s.part", o.output);
+  cr_assert_eq(stat(part, &sb), 0, "the .part is kept");
+  free(good);
+  free(old);
+  free(bad);
+  ts_stop(origin);
+}

@@ -122,8 +122,9 @@ static int op_finish(rf__store *st, rf__block *op)
   if (ftruncate(st->fd, (off_t)op->arg) != 0)
     return rf__errno_to_rf(errno);
   if (op->flag) {
-    /* The whole content against the manifest's hashes, read back in
-     * order: a wrong file never gets the final name. */
+    /* The whole content against the manifest's hashes (flag 1: XXH128,
+     * 2: SHA-256; the SHA-256 may be the origin's Repr-Digest), read back
+     * in order: a wrong file never gets the final name. */
     XXH3_state_t *h = XXH3_createState();
     EVP_MD_CTX *sha = NULL;
     unsigned char digest[EVP_MAX_MD_SIZE];
@@ -161,7 +162,7 @@ static int op_finish(rf__store *st, rf__block *op)
       return rc;
     if (e != 0)
       return rf__errno_to_rf(e);
-    if (!XXH128_isEqual(got, op->hash))
+    if ((op->flag & 1) && !XXH128_isEqual(got, op->hash))
       return RF_EHASH;
     if ((op->flag & 2) &&
         (dlen != 32 || op->ptr == NULL || memcmp(digest, op->ptr, 32) != 0))

@@ -46,8 +46,8 @@ enum rf__store_op {
   /* ptr: rf__verify_item array, count: items. Re-hash pieces on disk
    * (resume); sets each item's ok. Reported. */
   RF__OP_VERIFY_MANY,
-  /* arg: final size; flag: 1 = check hash (XXH128 of the whole file)
-   * first, 2 = also check the SHA-256 in ptr (32 bytes, freed with the
+  /* arg: final size; flag bits: 1 = check hash (XXH128 of the whole
+   * file) first, 2 = check the SHA-256 in ptr (32 bytes, freed with the
    * op). Then fdatasync (when durable), rename part -> final if the part
    * path still names the file written (else RF_ENOENT, nothing renamed),
    * fsync the directory, remove the journal. Reported. */

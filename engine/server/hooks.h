@@ -47,7 +47,9 @@ typedef struct rf__srv_exchange {
   /* Set by request (all 0 by default). */
   uint64_t delay_ms; /* the response head goes out this much later */
   int ignore_range;  /* ignore Range and If-Range; no Accept-Ranges */
-  char extra[64];    /* header lines (each with CRLF) for its answer */
+  /* Header lines (each with CRLF) for its answer: set by request (a
+   * text answer's) or by entity (an entity's). */
+  char extra[512];
 
   /*
    * The entity.  For a file: set by the server before entity runs (ETag

@@ -193,6 +193,8 @@ static void resp_entity_head(srv_conn *c)
     out_add(c, "Content-Length: %" PRIu64 "\r\n", x->len);
   if (!c->r.req.keep_alive)
     out_add(c, "Connection: close\r\n");
+  if (x->extra[0] != '\0')
+    out_add(c, "%s", x->extra);
   out_add(c, "\r\n");
 }
 

@@ -12,60 +12,8 @@
 #include <strings.h>
 
 #include "log.h"
+#include "source/url.h"
 #include "util/url.h"
-
-/* TEMPORARY until the headers branch lands: the Connected Cache form. */
-static int rf__cache_host_url(char **out, const char *origin, const char *host,
-                              char *why, size_t size)
-{
-  CURLU *u = curl_url(), *h = curl_url();
-  char *ohost = NULL, *hh = NULL, *hp = NULL, *q = NULL, *res = NULL;
-  char hostbuf[600];
-  int rc = RF_EURL;
-
-  *out = NULL;
-  if (u == NULL || h == NULL) {
-    rc = RF_ENOMEM;
-    goto out;
-  }
-  snprintf(hostbuf, sizeof(hostbuf), "http://%s/", host);
-  if (curl_url_set(h, CURLUPART_URL, hostbuf, 0) != CURLUE_OK ||
-      curl_url_get(h, CURLUPART_HOST, &hh, 0) != CURLUE_OK) {
-    snprintf(why, size, "not a cache host name (HOST[:PORT])");
-    goto out;
-  }
-  curl_url_get(h, CURLUPART_PORT, &hp, 0);
-  if (curl_url_set(u, CURLUPART_URL, origin, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_HOST, &ohost, 0) != CURLUE_OK) {
-    snprintf(why, size, "the origin URL has no host");
-    goto out;
-  }
-  curl_url_set(u, CURLUPART_USER, NULL, 0);
-  curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
-  curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
-  curl_url_set(u, CURLUPART_HOST, hh, 0);
-  curl_url_set(u, CURLUPART_PORT, hp, 0);
-  q = malloc(strlen(ohost) + 32);
-  if (q == NULL) {
-    rc = RF_ENOMEM;
-    goto out;
-  }
-  sprintf(q, "cacheHostOrigin=%s", ohost);
-  curl_url_set(u, CURLUPART_QUERY, q, CURLU_APPENDQUERY | CURLU_URLENCODE);
-  if (curl_url_get(u, CURLUPART_URL, &res, 0) != CURLUE_OK)
-    goto out;
-  *out = strdup(res);
-  rc = *out != NULL ? 0 : RF_ENOMEM;
-out:
-  free(q);
-  curl_free(ohost);
-  curl_free(hh);
-  curl_free(hp);
-  curl_free(res);
-  curl_url_cleanup(u);
-  curl_url_cleanup(h);
-  return rc;
-}
 
 const char *rf_source_kind_name(rf_source_kind kind)
 {
@@ -150,7 +98,7 @@ int rf__source_new(rf__source **out, rf_job *job, rf_source_kind kind,
   s->connect_timeout_ms = job->connect_timeout_ms;
   why[0] = '\0';
   if (kind == RF_SOURCE_CACHE_HOST) {
-    rc = rf__cache_host_url(&s->url, job->url, url, why, sizeof(why));
+    rc = rf__source_cache_url(job->url, url, &s->url, why, sizeof(why));
     if (rc == 0) {
       s->host = strdup(url);
       s->name = strdup(url);

@@ -107,23 +107,3 @@ out:
   curl_url_cleanup(u);
   return rc;
 }
-
-char *rf__url_host(const char *url)
-{
-  CURLU *u = curl_url();
-  char *host = NULL, *out = NULL;
-
-  if (u == NULL)
-    return NULL;
-  if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK &&
-      curl_url_get(u, CURLUPART_HOST, &host, 0) == CURLUE_OK) {
-    size_t n = strlen(host);
-    if (n >= 2 && host[0] == '[' && host[n - 1] == ']')
-      out = strndup(host + 1, n - 2);
-    else
-      out = strdup(host);
-  }
-  curl_free(host);
-  curl_url_cleanup(u);
-  return out;
-}

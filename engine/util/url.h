@@ -14,8 +14,4 @@ char *rf__url_strip_credentials(const char *url);
  * 1 to 65535.  Returns 0, RF_EURL (why says what is wrong), RF_ENOMEM. */
 int rf__url_check(const char *url, char *why, size_t size);
 
-/* The host of url (without port, brackets kept off an IPv6 literal), a
- * malloc'd copy; NULL if it has none or on failure. */
-char *rf__url_host(const char *url);
-
 #endif

@@ -10,6 +10,8 @@
  */
 #include "faults.h"
 
+#include <openssl/evp.h>
+
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -60,6 +62,9 @@ typedef struct ft_query {
   int badrange;
   int shortlen;
   int noetag;
+  uint64_t link;       /* a mirror's port (Link: rel=duplicate) */
+  uint64_t reprdigest; /* 1: Repr-Digest of the content, 2: a wrong one */
+  uint64_t digest;     /* 1: Digest (RFC 3230) of the content */
 } ft_query;
 
 /* The faults of the request being answered. */
@@ -185,6 +190,12 @@ static void query_set(ft_query *q, const char *k, size_t kl, uint64_t v)
     q->shortlen = v != 0;
   } else if (FT_KEY("noetag")) {
     q->noetag = v != 0;
+  } else if (FT_KEY("link")) {
+    q->link = v;
+  } else if (FT_KEY("reprdigest")) {
+    q->reprdigest = v;
+  } else if (FT_KEY("digest")) {
+    q->digest = v;
   }
 #undef FT_KEY
 }
@@ -302,13 +313,63 @@ static int ft_resolve(void *ctx, rf__srv_exchange *x, const char *path)
   return RF__SRV_VIRTUAL;
 }
 
-/* noetag, and a real file's change_after. */
+/* The SHA-256 of a generated entity of size bytes for seed, in base64
+ * (44 characters and a NUL). */
+static void gen_sha256_b64(char out[45], uint64_t size, uint64_t seed)
+{
+  unsigned char buf[65536], md[32];
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  uint64_t off;
+
+  out[0] = '\0';
+  if (ctx == NULL || EVP_DigestInit_ex(ctx, EVP_sha256(), NULL) != 1) {
+    EVP_MD_CTX_free(ctx);
+    return;
+  }
+  for (off = 0; off < size; off += sizeof(buf)) {
+    size_t n = size - off < sizeof(buf) ? (size_t)(size - off) : sizeof(buf);
+    faults_gen_fill(buf, off, n, seed);
+    EVP_DigestUpdate(ctx, buf, n);
+  }
+  EVP_DigestFinal_ex(ctx, md, NULL);
+  EVP_MD_CTX_free(ctx);
+  EVP_EncodeBlock((unsigned char *)out, md, 32);
+}
+
+/* link, reprdigest, digest: header lines of a generated entity. */
+static void ft_announce(ft_req *r, rf__srv_exchange *x)
+{
+  size_t n = strlen(x->extra);
+  char b64[45];
+
+  if (!r->is_gen)
+    return;
+  if (r->q.link != 0)
+    n += (size_t)snprintf(x->extra + n, sizeof(x->extra) - n,
+                          "Link: <http://127.0.0.1:%" PRIu64 "/gen/%" PRIu64
+                          "?seed=%" PRIu64 ">; rel=duplicate; pri=1\r\n",
+                          r->q.link, x->size, r->seed);
+  if (n < sizeof(x->extra) && (r->q.reprdigest != 0 || r->q.digest != 0)) {
+    gen_sha256_b64(b64, x->size, r->seed);
+    if (r->q.reprdigest == 2)
+      b64[0] = b64[0] == 'A' ? 'B' : 'A'; /* a wrong digest */
+    if (r->q.reprdigest != 0)
+      n += (size_t)snprintf(x->extra + n, sizeof(x->extra) - n,
+                            "Repr-Digest: sha-256=:%s:\r\n", b64);
+    if (r->q.digest != 0 && n < sizeof(x->extra))
+      snprintf(x->extra + n, sizeof(x->extra) - n,
+               "Digest: MD5=AAAAAAAAAAAAAAAAAAAAAA==, SHA-256=%s\r\n", b64);
+  }
+}
+
+/* noetag, and a real file's change_after; link, reprdigest, digest. */
 static void ft_entity(void *ctx, rf__srv_exchange *x)
 {
   ft_req *r = ft_req_of(x);
   size_t n = strlen(x->etag);
 
   (void)ctx;
+  ft_announce(r, x);
   if (r->changed && !r->is_gen) {
     r->xor_mask = 0x5A;
     if (n >= 2 && n + 4 < sizeof(x->etag))

@@ -53,6 +53,13 @@
  *                  requests until one names another rate.
  *    noetag=1      No ETag and no Last-Modified (If-Range never matches).
  *    delay=MS      Every response's headers are sent MS ms late.
+ *    link=PORT     A generated file's answers announce a mirror:
+ *                  "Link: <http://127.0.0.1:PORT/gen/SIZE?seed=N>;
+ *                  rel=duplicate; pri=1" (RFC 6249).
+ *    reprdigest=1  A generated file's answers carry "Repr-Digest:
+ *                  sha-256=:B64:" of the whole content (RFC 9530); 2: a
+ *                  wrong one (one base64 digit changed).
+ *    digest=1      ... and "Digest: MD5=..., SHA-256=B64" (RFC 3230).
  *
  *    Precedence: 405 (method) > status > s503 > s429 > 400/403/404 > the
  *    range logic.  Numbers are decimal; a malformed number disables that
