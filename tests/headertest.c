@@ -1,4 +1,5 @@
-/* Compiles the public headers alone under -Wpedantic -Werror. */
+/* Compiles the public headers alone under -Wpedantic -Werror; every
+ * _INIT macro sets its struct's current version. */
 #include <rangefetch.h>
 
 int main(void)
@@ -8,7 +9,13 @@ int main(void)
   rf_server_options s = RF_SERVER_OPTIONS_INIT;
   rf_pac_options p = RF_PAC_OPTIONS_INIT;
   rf_static_resolver_options r = RF_STATIC_RESOLVER_OPTIONS_INIT;
+  rf_source_options so = RF_SOURCE_OPTIONS_INIT;
 
-  return (int)(o.version + e.version + s.version + p.version + r.version) -
-         5;
+  return !(o.version == RF_JOB_OPTIONS_VERSION &&
+           e.version == RF_ENGINE_OPTIONS_VERSION &&
+           s.version == RF_SERVER_OPTIONS_VERSION &&
+           p.version == RF_PAC_OPTIONS_VERSION &&
+           r.version == RF_STATIC_RESOLVER_OPTIONS_VERSION &&
+           so.version == RF_SOURCE_OPTIONS_VERSION && o.sources == NULL &&
+           o.manifest_sha256 == NULL);
 }
