@@ -171,6 +171,64 @@ Test(proxy_config, every_key_static_scope)
   ASSERT_NO_LEAKS();
 }
 
+Test(proxy_config, every_cache_key)
+{
+  static const char text[] = "proxy = http://p.example:3128\n"
+                             "cache_host = mcc1.example, 10.0.0.100:80,"
+                             "\t[2001:db8::1]:8080\n"
+                             "cache_host_source = DHCP-Force\n"
+                             "cache_fallback_delay = 600\n"
+                             "cache_host_proxy = direct\n";
+  rf__proxy_config c;
+  char err[256], buf[1024];
+
+  cr_assert_eq(parse(text, RF__PROXY_SCOPE_USER, &c, err, sizeof(err)), 0, "%s",
+               err);
+  cr_assert_not_null(c.cache_hosts);
+  cr_assert_eq(c.cache_hosts->count, 3);
+  cr_assert_str_eq(c.cache_hosts->hosts[0].host, "mcc1.example");
+  cr_assert_eq(c.cache_hosts->hosts[0].port, 0);
+  cr_assert_str_eq(c.cache_hosts->hosts[1].host, "10.0.0.100");
+  cr_assert_eq(c.cache_hosts->hosts[1].port, 80);
+  cr_assert_str_eq(c.cache_hosts->hosts[2].host, "2001:db8::1");
+  cr_assert_eq(c.cache_hosts->hosts[2].port, 8080);
+  cr_assert_eq(c.cache_source, RF_CACHE_HOST_SOURCE_DHCP_FORCE);
+  cr_assert_eq(c.cache_fallback_delay, 600);
+  cr_assert_eq(c.cache_proxy, RF_CACHE_HOST_PROXY_DIRECT);
+  cr_assert_eq(c.line[RF__PROXY_KEY_CACHE_HOST], 2);
+  cr_assert_eq(c.line[RF__PROXY_KEY_CACHE_HOST_SOURCE], 3);
+  cr_assert_eq(c.line[RF__PROXY_KEY_CACHE_FALLBACK_DELAY], 4);
+  cr_assert_eq(c.line[RF__PROXY_KEY_CACHE_HOST_PROXY], 5);
+  rf__proxy_config_describe(&c, buf, sizeof(buf));
+  cr_assert_str_eq(buf, "user scope (" FILE_U "): proxy=http://p.example:3128 "
+                        "cache_host=mcc1.example,10.0.0.100:80,"
+                        "[2001:db8::1]:8080 cache_host_source=dhcp-force "
+                        "cache_fallback_delay=600 cache_host_proxy=direct");
+  rf__proxy_config_free(&c);
+  assert_not_set(&c);
+
+  /* Defaults; the keys alone set no proxy. */
+  cr_assert_eq(
+      parse("no_proxy = x\n", RF__PROXY_SCOPE_DEVICE, &c, err, sizeof(err)), 0);
+  cr_assert_null(c.cache_hosts);
+  cr_assert_eq(c.cache_source, RF_CACHE_HOST_SOURCE_STATIC);
+  cr_assert_eq(c.cache_fallback_delay, 0);
+  cr_assert_eq(c.cache_proxy, RF_CACHE_HOST_PROXY_AUTO);
+  rf__proxy_config_free(&c);
+  cr_assert_eq(parse("cache_host = c\ncache_host_source = dhcp\n"
+                     "cache_fallback_delay = -1\ncache_host_proxy = auto\n",
+                     RF__PROXY_SCOPE_DEVICE, &c, err, sizeof(err)),
+               0);
+  cr_assert_eq(rf__proxy_config_sets_proxy(&c), 0);
+  cr_assert_eq(c.cache_fallback_delay, RF_CACHE_FALLBACK_NEVER);
+  rf__proxy_config_describe(&c, buf, sizeof(buf));
+  cr_assert_str_eq(buf, "device-wide scope (" FILE_D "): cache_host=c "
+                        "cache_host_source=dhcp cache_fallback_delay=-1 "
+                        "cache_host_proxy=auto");
+  rf__proxy_config_free(&c);
+  ASSERT_NO_LEAKS();
+}
+
 Test(proxy_config, defaults_and_empty_file)
 {
   static const char *const texts[] = {
@@ -426,6 +484,7 @@ Test(proxy_config, sets_proxy)
     { "no_proxy = localhost\n", 0 },
     { "proxy_user = alice:pw\nproxy_auth = ntlm\n", 0 },
     { "proxy_ca_file = /etc/ca.pem\n", 0 },
+    { "cache_host = c\ncache_host_source = dhcp-force\n", 0 },
   };
   size_t i;
 
@@ -529,6 +588,63 @@ static const val_row val_rows[] = {
   { "proxy user = alice",
     "unknown key (keys are lower-case words such as 'proxy')" },
   { "[proxy]", "missing '=' (expected 'key = value')" },
+  /* cache_host */
+  { "cache_host = mcc.example", NULL },
+  { "cache_host = 10.0.0.100:80,myhost2.com:8080", NULL },
+  { "cache_host = a , b:1 ,\t[::1]:65535", NULL },
+  { "cache_host =", "'cache_host' has no value" },
+  { "cache_host = a,,b", "'cache_host': entry 2 is empty" },
+  { "cache_host = a,", "'cache_host': entry 2 is empty" },
+  { "cache_host = a:0", "'cache_host': entry 1 'a:0': the port must be a "
+    "number from 1 to 65535" },
+  { "cache_host = a, b:99999", "'cache_host': entry 2 'b:99999': the port "
+    "must be a number from 1 to 65535" },
+  { "cache_host = http://mcc.example", "'cache_host': entry 1 "
+    "'http://mcc.example': write HOST[:PORT], without a scheme" },
+  { "cache_host = a b", "'cache_host': entry 1 'a b': white space inside an "
+    "entry (separate entries with commas)" },
+  { "cache_host = ::1", "'cache_host': entry 1 '::1': an IPv6 address must "
+    "be in brackets, e.g. [2001:db8::1]:8080" },
+  { "cache_host = u:pw@mcc.example", "'cache_host': entry 1: a cache host "
+    "takes no user name or password ('@')" },
+  { "cache_host = a # the cache", "'cache_host': entry 1 'a # the cache': "
+    "white space inside an entry (separate entries with commas)" },
+  /* cache_host_source */
+  { "cache_host_source = static", NULL },
+  { "cache_host_source = dhcp", NULL },
+  { "cache_host_source = dhcp-force", NULL },
+  { "cache_host_source = 1", "'cache_host_source' must be static, dhcp or "
+    "dhcp-force, not '1'" },
+  { "cache_host_source = dhcp force", "'cache_host_source' must be static, "
+    "dhcp or dhcp-force, not 'dhcp force'" },
+  { "cache_host_source =", "'cache_host_source' has no value" },
+  /* cache_fallback_delay */
+  { "cache_fallback_delay = 0", NULL },
+  { "cache_fallback_delay = 2592000", NULL },
+  { "cache_fallback_delay = -1", NULL },
+  { "cache_fallback_delay = Never", NULL },
+  { "cache_fallback_delay = 2592001", "'cache_fallback_delay' must be a "
+    "number of seconds from 0 to 2592000, or -1 or never (never fall back "
+    "to the origin), not '2592001'" },
+  { "cache_fallback_delay = 99999999", "'cache_fallback_delay' must be a "
+    "number of seconds from 0 to 2592000, or -1 or never (never fall back "
+    "to the origin), not '99999999'" },
+  { "cache_fallback_delay = -2", "'cache_fallback_delay' must be a number "
+    "of seconds from 0 to 2592000, or -1 or never (never fall back to the "
+    "origin), not '-2'" },
+  { "cache_fallback_delay = 30s", "'cache_fallback_delay' must be a number "
+    "of seconds from 0 to 2592000, or -1 or never (never fall back to the "
+    "origin), not '30s'" },
+  { "cache_fallback_delay = +5", "'cache_fallback_delay' must be a number "
+    "of seconds from 0 to 2592000, or -1 or never (never fall back to the "
+    "origin), not '+5'" },
+  /* cache_host_proxy */
+  { "cache_host_proxy = auto", NULL },
+  { "cache_host_proxy = DIRECT", NULL },
+  { "cache_host_proxy = none", "'cache_host_proxy' must be auto or direct, "
+    "not 'none'" },
+  { "cache_host_proxy = yes", "'cache_host_proxy' must be auto or direct, "
+    "not 'yes'" },
 };
 /* clang-format on */
 
@@ -612,6 +728,12 @@ Test(proxy_config, duplicate_key)
                RF_EINVAL);
   cr_assert_str_eq(err, FILE_U ":2: duplicate key 'wpad' (first set on "
                                "line 1)");
+  cr_assert_eq(parse("cache_host = a\ncache_host = a\n", RF__PROXY_SCOPE_USER,
+                     &c, err, sizeof(err)),
+               RF_EINVAL);
+  cr_assert_str_eq(err, FILE_U ":2: duplicate key 'cache_host' (first set on "
+                               "line 1)");
+  assert_not_set(&c);
   cr_assert_eq(parse("no_proxy = a\nproxy_auth = ntlm\nno_proxy = b\n",
                      RF__PROXY_SCOPE_USER, &c, err, sizeof(err)),
                RF_EINVAL);
@@ -629,6 +751,9 @@ typedef struct scope_row {
 #define NETSH_WHY                                                           \
   "is not allowed in the static scope: like netsh winhttp, it has no PAC, " \
   "no discovery and no authentication"
+#define NETSH_ONLY_WHY                                                   \
+  "is not allowed in the static scope: like netsh winhttp, it only has " \
+  "proxy, http_proxy, https_proxy and no_proxy"
 #define PER_MACHINE_WHY                                                      \
   "'per_machine' is only allowed in the device-wide scope: like the policy " \
   "\"Make proxy settings per-machine (rather than per-user)\", it is a "     \
@@ -659,6 +784,18 @@ static const scope_row scope_rows[] = {
   { RF__PROXY_SCOPE_DEVICE, "per_machine = no", NULL },
   { RF__PROXY_SCOPE_USER, "pac = /etc/p.pac", NULL },
   { RF__PROXY_SCOPE_DEVICE, "proxy_ca_file = /etc/ca.pem", NULL },
+  { RF__PROXY_SCOPE_STATIC, "cache_host = mcc.example",
+    "'cache_host' " NETSH_ONLY_WHY },
+  { RF__PROXY_SCOPE_STATIC, "cache_host_source = dhcp",
+    "'cache_host_source' " NETSH_ONLY_WHY },
+  { RF__PROXY_SCOPE_STATIC, "cache_fallback_delay = 0",
+    "'cache_fallback_delay' " NETSH_ONLY_WHY },
+  { RF__PROXY_SCOPE_STATIC, "cache_host_proxy = auto",
+    "'cache_host_proxy' " NETSH_ONLY_WHY },
+  { RF__PROXY_SCOPE_USER, "cache_host = mcc.example", NULL },
+  { RF__PROXY_SCOPE_USER, "cache_host_source = dhcp-force", NULL },
+  { RF__PROXY_SCOPE_DEVICE, "cache_fallback_delay = 10", NULL },
+  { RF__PROXY_SCOPE_DEVICE, "cache_host_proxy = direct", NULL },
 };
 /* clang-format on */
 

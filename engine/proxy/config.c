@@ -16,6 +16,7 @@
  */
 #include "config.h"
 #include "disk/fileio.h"
+#include "source/cachehost.h"
 #include "util/text.h"
 
 #include <arpa/inet.h>
@@ -44,12 +45,19 @@ typedef enum cfg_type {
   CFG_BOOL,
   CFG_USER, /* USER or USER:PASSWORD */
   CFG_AUTH,
-  CFG_PATH /* absolute path */
+  CFG_PATH,         /* absolute path */
+  CFG_CACHE_HOSTS,  /* HOST[:PORT],... */
+  CFG_CACHE_SOURCE, /* static, dhcp, dhcp-force */
+  CFG_CACHE_DELAY,  /* seconds, -1 or never */
+  CFG_CACHE_PROXY   /* auto, direct */
 } cfg_type;
 
 #define CFG_WHY_NETSH                                                       \
   "is not allowed in the static scope: like netsh winhttp, it has no PAC, " \
   "no discovery and no authentication"
+#define CFG_WHY_NETSH_ONLY                                               \
+  "is not allowed in the static scope: like netsh winhttp, it only has " \
+  "proxy, http_proxy, https_proxy and no_proxy"
 
 typedef struct cfg_key {
   const char *name;
@@ -72,9 +80,12 @@ static const cfg_key cfg_keys[RF__PROXY_KEY_COUNT] = {
     "is only allowed in the device-wide scope: like the policy \"Make "
     "proxy settings per-machine (rather than per-user)\", it is a setting "
     "of the whole device" },
-  { "proxy_ca_file", CFG_PATH, CFG_U | CFG_D,
-    "is not allowed in the static scope: like netsh winhttp, it only has "
-    "proxy, http_proxy, https_proxy and no_proxy" },
+  { "proxy_ca_file", CFG_PATH, CFG_U | CFG_D, CFG_WHY_NETSH_ONLY },
+  { "cache_host", CFG_CACHE_HOSTS, CFG_U | CFG_D, CFG_WHY_NETSH_ONLY },
+  { "cache_host_source", CFG_CACHE_SOURCE, CFG_U | CFG_D, CFG_WHY_NETSH_ONLY },
+  { "cache_fallback_delay", CFG_CACHE_DELAY, CFG_U | CFG_D,
+    CFG_WHY_NETSH_ONLY },
+  { "cache_host_proxy", CFG_CACHE_PROXY, CFG_U | CFG_D, CFG_WHY_NETSH_ONLY },
 };
 
 static const char *const cfg_auth_names[] = {
@@ -594,6 +605,76 @@ static int cfg_user(cfg_parser *p, const char *v, size_t n)
   return 0;
 }
 
+static int cfg_cache_hosts(cfg_parser *p, const char *v, size_t n)
+{
+  char why[256];
+  int rc =
+      rf__cache_host_list_parse(&p->c->cache_hosts, v, n, why, sizeof(why));
+
+  if (rc == RF_ENOMEM)
+    return cfg_nomem(p);
+  if (rc != 0)
+    return cfg_fail(p, rc, "'cache_host': %s", why);
+  return 0;
+}
+
+static int cfg_cache_source(cfg_parser *p, const char *v, size_t n)
+{
+  static const rf_cache_host_source all[] = { RF_CACHE_HOST_SOURCE_STATIC,
+                                              RF_CACHE_HOST_SOURCE_DHCP,
+                                              RF_CACHE_HOST_SOURCE_DHCP_FORCE };
+  size_t i;
+
+  for (i = 0; i < CFG_N(all); i++) {
+    if (cfg_eq_nocase(v, n, rf_cache_host_source_name(all[i]))) {
+      p->c->cache_source = all[i];
+      return 0;
+    }
+  }
+  return cfg_fail(p, RF_EINVAL,
+                  "'cache_host_source' must be static, dhcp or dhcp-force, "
+                  "not '%.*s'",
+                  cfg_echo_len(n), v);
+}
+
+static int cfg_cache_delay(cfg_parser *p, const char *v, size_t n)
+{
+  long d = 0;
+  size_t i;
+
+  if (cfg_eq_nocase(v, n, "never") || (n == 2 && memcmp(v, "-1", 2) == 0)) {
+    p->c->cache_fallback_delay = RF_CACHE_FALLBACK_NEVER;
+    return 0;
+  }
+  for (i = 0; i < n && n <= 7; i++) {
+    if (!cfg_is_digit(v[i]))
+      break;
+    d = d * 10 + (v[i] - '0');
+  }
+  if (i < n || n > 7 || d > RF_CACHE_FALLBACK_DELAY_MAX)
+    return cfg_fail(p, RF_EINVAL,
+                    "'cache_fallback_delay' must be a number of seconds from "
+                    "0 to %d, or -1 or never (never fall back to the "
+                    "origin), not '%.*s'",
+                    RF_CACHE_FALLBACK_DELAY_MAX, cfg_echo_len(n), v);
+  p->c->cache_fallback_delay = (int)d;
+  return 0;
+}
+
+static int cfg_cache_proxy(cfg_parser *p, const char *v, size_t n)
+{
+  if (cfg_eq_nocase(v, n, "auto")) {
+    p->c->cache_proxy = RF_CACHE_HOST_PROXY_AUTO;
+  } else if (cfg_eq_nocase(v, n, "direct")) {
+    p->c->cache_proxy = RF_CACHE_HOST_PROXY_DIRECT;
+  } else {
+    return cfg_fail(p, RF_EINVAL,
+                    "'cache_host_proxy' must be auto or direct, not '%.*s'",
+                    cfg_echo_len(n), v);
+  }
+  return 0;
+}
+
 static int cfg_value(cfg_parser *p, rf__proxy_key key, const char *v, size_t n)
 {
   rf__proxy_config *c = p->c;
@@ -629,6 +710,14 @@ static int cfg_value(cfg_parser *p, rf__proxy_key key, const char *v, size_t n)
                       cfg_keys[key].name, cfg_echo_len(n), v);
     c->ca_file = cfg_strndup(v, n);
     return c->ca_file == NULL ? cfg_nomem(p) : 0;
+  case CFG_CACHE_HOSTS:
+    return cfg_cache_hosts(p, v, n);
+  case CFG_CACHE_SOURCE:
+    return cfg_cache_source(p, v, n);
+  case CFG_CACHE_DELAY:
+    return cfg_cache_delay(p, v, n);
+  case CFG_CACHE_PROXY:
+    return cfg_cache_proxy(p, v, n);
   }
   return cfg_fail(p, RF_EINTERNAL, "internal error");
 }
@@ -791,6 +880,7 @@ void rf__proxy_config_free(rf__proxy_config *c)
   free(c->no_proxy);
   free(c->pac);
   free(c->ca_file);
+  rf_cache_host_list_free(c->cache_hosts);
   free(c->user);
   cfg_free_secret(c->password); /* not left in freed memory */
   memset(c, 0, sizeof(*c));
@@ -989,6 +1079,29 @@ size_t rf__proxy_config_describe(const rf__proxy_config *c, char *buf,
     out_kv(&o, "per_machine", c->per_machine ? "yes" : "no");
   if (c->ca_file != NULL)
     out_kv(&o, "proxy_ca_file", c->ca_file);
+  if (c->cache_hosts != NULL) {
+    size_t i;
+
+    out_str(&o, " cache_host=");
+    for (i = 0; i < c->cache_hosts->count; i++) {
+      char one[RF__CACHE_HOST_TEXT_MAX];
+
+      rf_cache_host_format(one, sizeof(one), &c->cache_hosts->hosts[i]);
+      if (i > 0)
+        out_str(&o, ",");
+      out_str(&o, one);
+    }
+  }
+  if (c->line[RF__PROXY_KEY_CACHE_HOST_SOURCE] != 0)
+    out_kv(&o, "cache_host_source", rf_cache_host_source_name(c->cache_source));
+  if (c->line[RF__PROXY_KEY_CACHE_FALLBACK_DELAY] != 0) {
+    char num[16];
+
+    snprintf(num, sizeof(num), "%d", c->cache_fallback_delay);
+    out_kv(&o, "cache_fallback_delay", num);
+  }
+  if (c->line[RF__PROXY_KEY_CACHE_HOST_PROXY] != 0)
+    out_kv(&o, "cache_host_proxy", rf_cache_host_proxy_name(c->cache_proxy));
   if (o.len == before)
     out_str(&o, " no settings");
   if (c->password != NULL && c->readable_by_others)

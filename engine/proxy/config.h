@@ -25,6 +25,8 @@
 
 #include <stddef.h>
 
+#include "rangefetch/cachehost.h"
+
 #define RF__PROXY_CONFIG_MAX_FILE 65536u /* bytes, BOM included */
 #define RF__PROXY_CONFIG_MAX_LINE 4096u  /* bytes, without LF or CRLF */
 
@@ -58,6 +60,10 @@ typedef enum rf__proxy_key {
   RF__PROXY_KEY_PROXY_AUTH,
   RF__PROXY_KEY_PER_MACHINE,
   RF__PROXY_KEY_PROXY_CA_FILE,
+  RF__PROXY_KEY_CACHE_HOST,
+  RF__PROXY_KEY_CACHE_HOST_SOURCE,
+  RF__PROXY_KEY_CACHE_FALLBACK_DELAY,
+  RF__PROXY_KEY_CACHE_HOST_PROXY,
   RF__PROXY_KEY_COUNT
 } rf__proxy_key;
 
@@ -108,6 +114,15 @@ typedef struct rf__proxy_config {
    * URLs), and may not decode to a NUL byte. */
   char *user;
   char *password;
+  /* The cache host keys (rangefetch/cachehost.h; user and device-wide
+   * scopes only).  They set no proxy (rf__proxy_config_sets_proxy) and
+   * the policy of policy.h ignores them; rf_cache_policy_load merges them
+   * key by key.  Whether a key is set: line[key] != 0. */
+  rf_cache_host_list *cache_hosts;   /* cache_host, parsed; NULL: not set */
+  rf_cache_host_source cache_source; /* cache_host_source; default static */
+  int cache_fallback_delay;          /* cache_fallback_delay: seconds, -1 (also
+                                        written "never") never; default 0 */
+  rf_cache_host_proxy cache_proxy;   /* cache_host_proxy; default auto */
   /* rf__proxy_config_load: the file's mode lets users other than its
    * owner and group read it (a password in it is then exposed; the
    * caller may warn).  Always 0 after rf__proxy_config_parse. */
@@ -131,15 +146,18 @@ unsigned rf__proxy_auth_bits(rf__proxy_auth auth);
  * NULL) is copied into out->file and starts each message: on failure err
  * (errlen may be 0) gets "<filename>:<line>: <reason>", or "line <n>:
  * <reason>" without a filename, or "<filename>: <reason>" when no line is
- * to blame; the reason names the key and, for yes/no, auth and path
- * values, the offending value, but never anything from a URL, proxy_user
- * or an unparsable line (where a password could be).
+ * to blame; the reason names the key and, for yes/no, auth, path and
+ * the cache keys' values, the offending value, but never anything from a
+ * URL, proxy_user or an unparsable line (where a password could be); a
+ * cache_host entry holding '@' is not quoted either.
  * out is overwritten (it is not freed first).  On success out->set is 1.
  * Returns 0; RF_EINVAL (the text is malformed: bad UTF-8 or a control
  * character, missing '=', empty key or value, unknown or duplicate key,
  * key not allowed in the scope, bad URL, port, %-escape, boolean, auth
- * name or path, conflicting credentials; or an argument is wrong: text
- * NULL with len > 0, out NULL, scope out of range); RF_ETOOBIG (len over
+ * name or path, conflicting credentials, bad cache host list (the message
+ * names the entry), cache host source, delay or proxy policy; or an
+ * argument is wrong: text NULL with len > 0, out NULL, scope out of
+ * range); RF_ETOOBIG (len over
  * RF__PROXY_CONFIG_MAX_FILE, a line over RF__PROXY_CONFIG_MAX_LINE);
  * RF_ENOMEM.  On failure *out is "not set" (zeroed) and owns nothing.
  */

@@ -19,6 +19,7 @@
  * off WPAD_RUNNING first; nothing is freed while it runs.
  */
 #include "wpad_int.h"
+#include "dhcp_lease.h"
 #include "util/text.h"
 
 #include <dirent.h>
@@ -254,20 +255,8 @@ static int wpad_file_cmp(const void *a, const void *b)
   return strcmp(x->path, y->path);
 }
 
-/*
- * The default lease files: dhclient's (Debian, Red Hat) and NetworkManager's
- * dhclient backend, newest first.  Returns a one-block NULL-terminated list
- * or NULL (no memory).
- */
-static char **wpad_default_leases(void)
+char **rf__dhcp_lease_files(const rf__dhcp_lease_dir *where, size_t nwhere)
 {
-  static const struct {
-    const char *dir, *prefix, *suffix;
-  } where[] = {
-    { "/var/lib/dhcp", "dhclient", ".leases" },
-    { "/var/lib/dhclient", "dhclient", ".leases" },
-    { "/var/lib/NetworkManager", "dhclient", ".lease" },
-  };
   wpad_file *files = NULL;
   const char **starts = NULL;
   size_t *lens = NULL;
@@ -275,7 +264,7 @@ static char **wpad_default_leases(void)
   char **v = NULL;
   int oom = 0;
 
-  for (w = 0; w < sizeof(where) / sizeof(where[0]) && !oom; w++) {
+  for (w = 0; w < nwhere && !oom; w++) {
     DIR *d = opendir(where[w].dir);
     struct dirent *e;
 
@@ -338,6 +327,22 @@ out:
   free(starts);
   free(lens);
   return v;
+}
+
+/*
+ * The default lease files: dhclient's (Debian, Red Hat) and NetworkManager's
+ * dhclient backend, newest first.  Returns a one-block NULL-terminated list
+ * or NULL (no memory).
+ */
+static char **wpad_default_leases(void)
+{
+  static const rf__dhcp_lease_dir where[] = {
+    { "/var/lib/dhcp", "dhclient", ".leases" },
+    { "/var/lib/dhclient", "dhclient", ".leases" },
+    { "/var/lib/NetworkManager", "dhclient", ".lease" },
+  };
+
+  return rf__dhcp_lease_files(where, sizeof(where) / sizeof(where[0]));
 }
 
 /* Records a found URL (taking url) with its source. */

@@ -1,15 +1,19 @@
 /*
- * WPAD by DHCP option 252, the pure parts (see wpad.h and docs/wpad.md):
- * the check that an option value is an http(s) PAC URL, and the dhclient
- * lease file parser (ISC dhcp's syntax: the last complete lease, its
- * expiry, quoted or hex option values).  Reading the system's lease files
- * on the thread pool happens in wpad.c.
+ * DHCP options from lease files, the pure parts (see dhcp_lease.h): the
+ * dhclient lease file parser (ISC dhcp's syntax: the last complete lease,
+ * its expiry, quoted or hex option values) for any option code, the
+ * systemd-networkd lease format, and the option names a dhclient.conf
+ * declares.  On top of them WPAD's option 252 (see wpad.h and
+ * docs/wpad.md): the check that the value is an http(s) PAC URL.  Reading
+ * the system's lease files on the thread pool happens in wpad.c.
  */
 #include "wpad_int.h"
+#include "dhcp_lease.h"
 #include "util/text.h"
 
 #include <curl/curl.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
@@ -212,7 +216,8 @@ static size_t wpad_unquote(const char *s, size_t len, char *out, size_t cap)
 }
 
 /* Decodes dhclient's hex form "68:74:7:..." (one or two digits per byte)
- * into out.  Returns the length, or (size_t)-1 when malformed or too long. */
+ * into out.  Returns the length, (size_t)-1 when malformed, (size_t)-2
+ * when longer than cap. */
 static size_t wpad_unhex(const char *s, size_t len, char *out, size_t cap)
 {
   size_t i = 0, n = 0;
@@ -230,7 +235,7 @@ static size_t wpad_unhex(const char *s, size_t len, char *out, size_t cap)
       i++;
     }
     if (n == cap)
-      return (size_t)-1;
+      return (size_t)-2;
     out[n++] = (char)(unsigned char)v;
     if (i < len) {
       if (s[i] != ':' || i + 1 == len)
@@ -304,49 +309,66 @@ static int64_t wpad_expire_time(const wpad_tok *tk, size_t n)
          mi * 60 + s;
 }
 
-/* Longest option value decoded (DHCP options are at most 255 bytes each;
- * RFC 3396 concatenation may make them longer). */
-#define WPAD_VALUE_MAX 4096u
+/* ------------------------------------------ dhclient leases, any option */
+
 /* Tokens kept per statement. */
 #define WPAD_STMT_TOKS 8u
 
 /* The state of one lease block. */
 typedef struct wpad_lease {
-  int has_value; /* an option 252 statement was seen */
-  int value_ok;  /* ...and it decoded */
-  char value[WPAD_VALUE_MAX];
+  int has_value;   /* a statement naming the option was seen */
+  const char *why; /* ...and why its value is unreadable; NULL: it decoded */
+  char value[RF__DHCP_VALUE_MAX];
   size_t value_len;
   int64_t expire; /* -1: none or unknown */
 } wpad_lease;
 
-static int wpad_is_252_name(const wpad_tok *tk)
+/* How the lexer's words name the option: "unknown-<code>" or a declared
+ * name. */
+typedef struct wpad_match {
+  const rf__dhcp_option *opt;
+  char unknown[16]; /* "unknown-<code>" */
+} wpad_match;
+
+static int wpad_is_option_name(const wpad_match *m, const wpad_tok *tk)
 {
-  return wpad_tok_is(tk, "wpad") || wpad_tok_is(tk, "wpad-url") ||
-         wpad_tok_is(tk, "unknown-252");
+  const char *const *n;
+
+  if (wpad_tok_is(tk, m->unknown))
+    return 1;
+  for (n = m->opt->names; n != NULL && *n != NULL; n++) {
+    if (wpad_tok_is(tk, *n))
+      return 1;
+  }
+  return 0;
 }
 
 /* One statement inside a lease block: toks[0..n) before its ';'. */
-static void wpad_lease_stmt(wpad_lease *l, const wpad_tok *toks, size_t n)
+static void wpad_lease_stmt(wpad_lease *l, const wpad_match *m,
+                            const wpad_tok *toks, size_t n)
 {
   if (n >= 1 && wpad_tok_is(&toks[0], "expire")) {
     l->expire = wpad_expire_time(toks + 1, n - 1);
     return;
   }
-  if (n < 2 || !wpad_tok_is(&toks[0], "option") || !wpad_is_252_name(&toks[1]))
+  if (n < 2 || !wpad_tok_is(&toks[0], "option") ||
+      !wpad_is_option_name(m, &toks[1]))
     return;
   l->has_value = 1;
-  l->value_ok = 0;
+  l->why = n < 3 ? "no value" : "more than one value";
   if (n != 3)
     return;
-  if (toks[2].kind == TOK_STRING)
+  if (toks[2].kind == TOK_STRING) {
     l->value_len =
         wpad_unquote(toks[2].s, toks[2].len, l->value, sizeof(l->value));
-  else if (toks[2].kind == TOK_WORD)
+    l->why = l->value_len == (size_t)-1 ? "longer than 4096 bytes" : NULL;
+  } else {
     l->value_len =
         wpad_unhex(toks[2].s, toks[2].len, l->value, sizeof(l->value));
-  else
-    return;
-  l->value_ok = l->value_len != (size_t)-1;
+    l->why = l->value_len == (size_t)-1   ? "bad hex"
+             : l->value_len == (size_t)-2 ? "longer than 4096 bytes"
+                                          : NULL;
+  }
 }
 
 /* Skips a block whose '{' was just read, up to its matching '}'.  Returns
@@ -372,14 +394,14 @@ static int wpad_skip_block(wpad_lex *lx)
  * Reads a lease block whose '{' was just read into *l.  Returns 0 when the
  * block is complete, -1 when the text ends first.
  */
-static int wpad_lease_block(wpad_lex *lx, wpad_lease *l)
+static int wpad_lease_block(wpad_lex *lx, const wpad_match *m, wpad_lease *l)
 {
   wpad_tok toks[WPAD_STMT_TOKS];
   size_t n = 0;
   int too_long = 0; /* longer than any statement we read */
 
   l->has_value = 0;
-  l->value_ok = 0;
+  l->why = NULL;
   l->value_len = 0;
   l->expire = -1;
   for (;;) {
@@ -392,7 +414,7 @@ static int wpad_lease_block(wpad_lex *lx, wpad_lease *l)
       return 0;
     case TOK_SEMI:
       if (!too_long)
-        wpad_lease_stmt(l, toks, n);
+        wpad_lease_stmt(l, m, toks, n);
       n = 0;
       too_long = 0;
       break;
@@ -413,19 +435,42 @@ static int wpad_lease_block(wpad_lex *lx, wpad_lease *l)
   }
 }
 
-int rf__wpad_parse_leases(char **out, const char **why, const char *text,
-                          size_t len, int64_t now)
+void rf__dhcp_answer_free(rf__dhcp_answer *a)
+{
+  if (a == NULL)
+    return;
+  free(a->value);
+  memset(a, 0, sizeof(*a));
+}
+
+/* Sets a to RF__DHCP_VALUE with a copy of [v, v + n).  0 or RF_ENOMEM. */
+static int dhcp_answer_value(rf__dhcp_answer *a, const char *v, size_t n)
+{
+  a->value = malloc(n + 1);
+  if (a->value == NULL)
+    return RF_ENOMEM;
+  memcpy(a->value, v, n);
+  a->value[n] = '\0';
+  a->value_len = n;
+  a->found = RF__DHCP_VALUE;
+  return 0;
+}
+
+int rf__dhcp_parse_dhclient(rf__dhcp_answer *out, const char *text, size_t len,
+                            const rf__dhcp_option *opt, int64_t now)
 {
   wpad_lex lx = { text, len, 0 };
   wpad_lease *cur = NULL, *last = NULL;
+  wpad_match m;
   int err = 0, stmt_start = 1, after_lease = 0;
 
   if (out != NULL)
-    *out = NULL;
-  if (why != NULL)
-    *why = NULL;
-  if (out == NULL || (text == NULL && len > 0))
+    memset(out, 0, sizeof(*out));
+  if (out == NULL || opt == NULL || (text == NULL && len > 0) ||
+      opt->code < 1 || opt->code > 254)
     return RF_EINVAL;
+  m.opt = opt;
+  snprintf(m.unknown, sizeof(m.unknown), "unknown-%u", opt->code);
   /* Two slots: the block being read and the last complete one. */
   cur = malloc(sizeof(*cur));
   last = malloc(sizeof(*last));
@@ -443,7 +488,7 @@ int rf__wpad_parse_leases(char **out, const char **why, const char *text,
       if (after_lease) {
         wpad_lease *t;
 
-        if (wpad_lease_block(&lx, cur) != 0)
+        if (wpad_lease_block(&lx, &m, cur) != 0)
           break; /* truncated file: the previous lease stands */
         t = last;
         last = cur;
@@ -459,31 +504,304 @@ int rf__wpad_parse_leases(char **out, const char **why, const char *text,
     after_lease = stmt_start && wpad_tok_is(&tk, "lease");
     stmt_start = tk.kind == TOK_SEMI || tk.kind == TOK_RBRACE;
   }
-  if (last->expire == -2) {
-    err = RF_ENOENT;
-    if (why != NULL)
-      *why = "no lease";
-    goto out;
-  }
-  if (now > 0 && last->expire >= 0 && last->expire < now) {
-    err = RF_ENOENT;
-    if (why != NULL)
-      *why = "last lease expired";
-    goto out;
-  }
-  if (!last->has_value) {
-    err = RF_ENOENT;
-    if (why != NULL)
-      *why = "no option 252 in the last lease";
-    goto out;
-  }
-  err = last->value_ok ? rf__wpad_parse_url(out, last->value, last->value_len)
-                       : RF_EURL;
-  if (err == RF_EURL && why != NULL)
-    *why = "option 252 is not an http(s) URL";
+  if (last->expire == -2)
+    out->found = RF__DHCP_NO_LEASE;
+  else if (now > 0 && last->expire >= 0 && last->expire < now)
+    out->found = RF__DHCP_EXPIRED;
+  else if (!last->has_value)
+    out->found = RF__DHCP_NO_OPTION;
+  else if (last->why != NULL) {
+    out->found = RF__DHCP_BAD_VALUE;
+    out->why = last->why;
+  } else
+    err = dhcp_answer_value(out, last->value, last->value_len);
 out:
   free(cur);
   free(last);
+  return err;
+}
+
+/* ------------------------------------------------- systemd-networkd */
+
+static int dhcp_is_key_char(char c)
+{
+  return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') ||
+         (c >= '0' && c <= '9') || c == '_';
+}
+
+/* The next line of [*pos, len) into [*s, *s + *n), trimmed of white
+ * space; 0 at the end of the text. */
+static int dhcp_next_line(const char *text, size_t len, size_t *pos,
+                          const char **s, size_t *n)
+{
+  const char *a, *nl;
+  size_t k;
+
+  if (*pos >= len)
+    return 0;
+  a = text + *pos;
+  nl = memchr(a, '\n', len - *pos);
+  k = nl != NULL ? (size_t)(nl - a) : len - *pos;
+  *pos += k + (nl != NULL ? 1 : 0);
+  while (k > 0 && rf__wpad_is_space(*a)) {
+    a++;
+    k--;
+  }
+  while (k > 0 && rf__wpad_is_space(a[k - 1]))
+    k--;
+  *s = a;
+  *n = k;
+  return 1;
+}
+
+/* Length of the "KEY" of a "KEY=..." line, 0 when it is not one. */
+static size_t dhcp_key_len(const char *s, size_t n)
+{
+  size_t i = 0;
+
+  while (i < n && dhcp_is_key_char(s[i]))
+    i++;
+  return i > 0 && i < n && s[i] == '=' ? i : 0;
+}
+
+int rf__dhcp_is_networkd(const char *text, size_t len)
+{
+  size_t pos = 0, n;
+  const char *s;
+
+  if (text == NULL)
+    return 0;
+  while (dhcp_next_line(text, len, &pos, &s, &n)) {
+    if (n == 0 || s[0] == '#')
+      continue;
+    return dhcp_key_len(s, n) > 0;
+  }
+  return 0;
+}
+
+int rf__dhcp_parse_networkd(rf__dhcp_answer *out, const char *text, size_t len,
+                            unsigned code)
+{
+  char key[16];
+  size_t pos = 0, n, klen, vlen = 0, i;
+  const char *s, *v = NULL;
+  int any = 0;
+  char *buf;
+
+  if (out != NULL)
+    memset(out, 0, sizeof(*out));
+  if (out == NULL || (text == NULL && len > 0) || code < 1 || code > 254)
+    return RF_EINVAL;
+  snprintf(key, sizeof(key), "OPTION_%u", code);
+  while (dhcp_next_line(text, len, &pos, &s, &n)) {
+    if (n == 0 || s[0] == '#' || (klen = dhcp_key_len(s, n)) == 0)
+      continue;
+    any = 1;
+    if (klen == strlen(key) && memcmp(s, key, klen) == 0) {
+      v = s + klen + 1;
+      vlen = n - klen - 1;
+    }
+  }
+  if (!any) {
+    out->found = RF__DHCP_NO_LEASE;
+    return 0;
+  }
+  if (v == NULL) {
+    out->found = RF__DHCP_NO_OPTION;
+    return 0;
+  }
+  out->found = RF__DHCP_BAD_VALUE;
+  if (vlen == 0) {
+    out->why = "empty";
+    return 0;
+  }
+  if (vlen % 2 != 0) {
+    out->why = "bad hex";
+    return 0;
+  }
+  for (i = 0; i < vlen; i++) {
+    if (rfx_hexval(v[i]) < 0) {
+      out->why = "bad hex";
+      return 0;
+    }
+  }
+  if (vlen / 2 > RF__DHCP_VALUE_MAX) {
+    out->why = "longer than 4096 bytes";
+    return 0;
+  }
+  buf = malloc(vlen / 2 + 1);
+  if (buf == NULL) {
+    memset(out, 0, sizeof(*out));
+    return RF_ENOMEM;
+  }
+  for (i = 0; i < vlen / 2; i++)
+    buf[i] = (char)(unsigned char)(rfx_hexval(v[2 * i]) * 16 +
+                                   rfx_hexval(v[2 * i + 1]));
+  buf[vlen / 2] = '\0';
+  out->found = RF__DHCP_VALUE;
+  out->value = buf;
+  out->value_len = vlen / 2;
+  return 0;
+}
+
+int rf__dhcp_parse_lease(rf__dhcp_answer *out, const char *text, size_t len,
+                         const rf__dhcp_option *opt, int64_t now)
+{
+  if (opt != NULL && rf__dhcp_is_networkd(text, len))
+    return rf__dhcp_parse_networkd(out, text, len, opt->code);
+  return rf__dhcp_parse_dhclient(out, text, len, opt, now);
+}
+
+int rf__dhcp_read_lease(rf__dhcp_answer *out, const char *path,
+                        const rf__dhcp_option *opt, int64_t now)
+{
+  char *text;
+  size_t len;
+  int err;
+
+  if (out != NULL)
+    memset(out, 0, sizeof(*out));
+  if (out == NULL || path == NULL || opt == NULL)
+    return RF_EINVAL;
+  err = rf__wpad_read_file(path, &text, &len, NULL);
+  if (err != 0)
+    return err;
+  err = rf__dhcp_parse_lease(out, text, len, opt, now);
+  free(text);
+  return err;
+}
+
+/* ------------------------------------------------ dhclient.conf names */
+
+/* Whether the word is "<code>" or "<code>=..." (the '=' of a declaration
+ * touching the number). */
+static int dhcp_word_is_code(const wpad_tok *tk, unsigned code)
+{
+  unsigned long v = 0;
+  size_t i = 0;
+
+  if (tk->kind != TOK_WORD)
+    return 0;
+  while (i < tk->len && i < 4 && tk->s[i] >= '0' && tk->s[i] <= '9')
+    v = v * 10 + (unsigned long)(tk->s[i++] - '0');
+  return i > 0 && v == code && (i == tk->len || tk->s[i] == '=');
+}
+
+int rf__dhcp_declared_names(char ***out, const char *text, size_t len,
+                            unsigned code)
+{
+  wpad_lex lx = { text, len, 0 };
+  wpad_tok toks[WPAD_STMT_TOKS];
+  const char **starts = NULL;
+  size_t *lens = NULL, n = 0, count = 0, cap = 0;
+  int err = 0;
+
+  if (out != NULL)
+    *out = NULL;
+  if (out == NULL || (text == NULL && len > 0))
+    return RF_EINVAL;
+  for (;;) {
+    wpad_tok tk = wpad_next(&lx);
+
+    if (tk.kind == TOK_END)
+      break;
+    if (tk.kind == TOK_LBRACE) {
+      if (wpad_skip_block(&lx) != 0)
+        break;
+      n = 0;
+      continue;
+    }
+    if (tk.kind == TOK_RBRACE) {
+      n = 0;
+      continue;
+    }
+    if (tk.kind != TOK_SEMI) {
+      if (n < WPAD_STMT_TOKS)
+        toks[n++] = tk;
+      continue;
+    }
+    /* option NAME code N = TYPE ; */
+    if (n >= 4 && wpad_tok_is(&toks[0], "option") && toks[1].kind == TOK_WORD &&
+        wpad_tok_is(&toks[2], "code") && dhcp_word_is_code(&toks[3], code) &&
+        memchr(toks[1].s, '.', toks[1].len) == NULL) {
+      if (count == cap) {
+        size_t ncap = cap != 0 ? cap * 2 : 4;
+        const char **ns = realloc(starts, (ncap + 1) * sizeof(*ns));
+        size_t *nl;
+
+        if (ns == NULL) {
+          err = RF_ENOMEM;
+          goto out;
+        }
+        starts = ns;
+        nl = realloc(lens, (ncap + 1) * sizeof(*nl));
+        if (nl == NULL) {
+          err = RF_ENOMEM;
+          goto out;
+        }
+        lens = nl;
+        cap = ncap;
+      }
+      starts[count] = toks[1].s;
+      lens[count] = toks[1].len;
+      count++;
+    }
+    n = 0;
+  }
+  *out = rf__wpad_strv_pack(starts, lens, count);
+  if (*out == NULL)
+    err = RF_ENOMEM;
+out:
+  free(starts);
+  free(lens);
+  return err;
+}
+
+/* ------------------------------------- option 252 in dhclient leases */
+
+int rf__wpad_parse_leases(char **out, const char **why, const char *text,
+                          size_t len, int64_t now)
+{
+  static const char *const names[] = { "wpad", "wpad-url", NULL };
+  static const rf__dhcp_option opt = { 252, names };
+  rf__dhcp_answer a;
+  int err;
+
+  if (out != NULL)
+    *out = NULL;
+  if (why != NULL)
+    *why = NULL;
+  if (out == NULL || (text == NULL && len > 0))
+    return RF_EINVAL;
+  err = rf__dhcp_parse_dhclient(&a, text, len, &opt, now);
+  if (err != 0)
+    return err;
+  switch (a.found) {
+  case RF__DHCP_NO_LEASE:
+    err = RF_ENOENT;
+    if (why != NULL)
+      *why = "no lease";
+    break;
+  case RF__DHCP_EXPIRED:
+    err = RF_ENOENT;
+    if (why != NULL)
+      *why = "last lease expired";
+    break;
+  case RF__DHCP_NO_OPTION:
+    err = RF_ENOENT;
+    if (why != NULL)
+      *why = "no option 252 in the last lease";
+    break;
+  case RF__DHCP_BAD_VALUE:
+    err = RF_EURL;
+    break;
+  case RF__DHCP_VALUE:
+    err = rf__wpad_parse_url(out, a.value, a.value_len);
+    break;
+  }
+  if (err == RF_EURL && why != NULL)
+    *why = "option 252 is not an http(s) URL";
+  rf__dhcp_answer_free(&a);
   return err;
 }
 
