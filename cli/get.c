@@ -76,7 +76,11 @@ static const char get_sources_help[] =
     "      --cache-host HOST[:PORT][,...]\n"
     "                           a Connected-Cache-style cache host, asked\n"
     "                           http://HOST/PATH?Q&cacheHostOrigin=ORIGIN;\n"
-    "                           tried in the order given (repeatable)\n"
+    "                           tried in the order given (repeatable;\n"
+    "                           replaces the settings files' cache_host)\n"
+    "      --cache-host-source static|dhcp|dhcp-force\n"
+    "                           also the cache hosts of DHCP option 235\n"
+    "                           (after the static list), or instead of it\n"
     "      --cache-fallback-delay SEC\n"
     "                           with cache hosts: 0 (default) the origin\n"
     "                           takes over at the first failure; SEC: the\n"
@@ -132,7 +136,8 @@ enum get_opt_id {
   OPT_PEER,
   OPT_MANIFEST_SHA256,
   OPT_PER_SOURCE,
-  OPT_ORIGIN_DELAY
+  OPT_ORIGIN_DELAY,
+  OPT_CACHE_HOST_SOURCE
 };
 
 static const cli_option get_options[] = {
@@ -161,6 +166,7 @@ static const cli_option get_options[] = {
   { "manifest-sha256", 0, 1, OPT_MANIFEST_SHA256 },
   { "per-source", 0, 1, OPT_PER_SOURCE },
   { "origin-delay", 0, 1, OPT_ORIGIN_DELAY },
+  { "cache-host-source", 0, 1, OPT_CACHE_HOST_SOURCE },
   CLI_PROXY_OPTION_ENTRIES,
   { NULL, 0, 0, 0 },
 };
@@ -191,8 +197,13 @@ typedef struct get_args {
   char **src_text;
   size_t nsrc_text;
   int no_mirror_links;
+  char *cache_hosts; /* --cache-host values joined by commas */
+  rf_cache_host_source cache_source;
+  int cache_source_set;
   int cache_fallback_delay;
-  int cache_host_proxy;
+  int cache_fallback_set;
+  rf_cache_host_proxy cache_host_proxy;
+  int cache_host_proxy_set;
   const char *manifest_sha256;
   unsigned per_source;
   unsigned origin_delay;
@@ -563,38 +574,12 @@ static int get_add_source(get_args *a, rf_source_kind kind, const char *text,
   return 0;
 }
 
-/* --cache-host "HOST[:PORT][,HOST[:PORT]...]": one source each (the
- * engine checks every name).  Returns 0, -1 (said). */
-static int get_add_cache_hosts(get_args *a, const char *v, const char *opt)
-{
-  const char *p = v;
-
-  for (;;) {
-    size_t n = strcspn(p, ",");
-    const char *b = p, *e = p + n;
-    while (b < e && (*b == ' ' || *b == '\t'))
-      b++;
-    while (e > b && (e[-1] == ' ' || e[-1] == '\t'))
-      e--;
-    if (e == b) {
-      cli_usage_error("get",
-                      "invalid value '%s' for %s: an empty cache host "
-                      "name in the list",
-                      v, opt);
-      return -1;
-    }
-    if (get_add_source(a, RF_SOURCE_CACHE_HOST, b, (size_t)(e - b)) != 0)
-      return -1;
-    if (p[n] == '\0')
-      return 0;
-    p += n + 1;
-  }
-}
-
 static void get_args_free(get_args *a)
 {
   size_t k;
 
+  free(a->cache_hosts);
+  a->cache_hosts = NULL;
   for (k = 0; k < a->nsrc_text; k++)
     free(a->src_text[k]);
   free(a->src_text);
@@ -716,16 +701,40 @@ static int get_parse(int argc, char **argv, get_args *a)
                          v, strlen(v)) != 0)
         goto out;
       break;
-    case OPT_CACHE_HOST:
-      if (get_add_cache_hosts(a, v, opt) != 0)
+    case OPT_CACHE_HOST: {
+      /* Collected, joined by commas: parsed with the settings (one list,
+       * rf_cache_host_list_parse names a bad entry). */
+      size_t n = a->cache_hosts != NULL ? strlen(a->cache_hosts) : 0;
+      char *grown = realloc(a->cache_hosts, n + strlen(v) + 2);
+      if (grown == NULL)
         goto out;
+      sprintf(grown + n, "%s%s", n > 0 ? "," : "", v);
+      a->cache_hosts = grown;
+      break;
+    }
+    case OPT_CACHE_HOST_SOURCE:
+      if (strcmp(v, "static") == 0)
+        a->cache_source = RF_CACHE_HOST_SOURCE_STATIC;
+      else if (strcmp(v, "dhcp") == 0)
+        a->cache_source = RF_CACHE_HOST_SOURCE_DHCP;
+      else if (strcmp(v, "dhcp-force") == 0)
+        a->cache_source = RF_CACHE_HOST_SOURCE_DHCP_FORCE;
+      else {
+        cli_usage_error("get",
+                        "invalid value '%s' for %s: expected static, dhcp or "
+                        "dhcp-force",
+                        v, opt);
+        goto out;
+      }
+      a->cache_source_set = 1;
       break;
     case OPT_NO_MIRROR_LINKS:
       a->no_mirror_links = 1;
       break;
     case OPT_CACHE_FALLBACK_DELAY: {
       unsigned n;
-      if (strcmp(v, "-1") == 0) {
+      a->cache_fallback_set = 1;
+      if (strcmp(v, "-1") == 0 || strcmp(v, "never") == 0) {
         a->cache_fallback_delay = -1;
       } else if (cli_parse_uint(v, 0, GET_MAX_SECONDS * 30u, &n) == 0) {
         a->cache_fallback_delay = (int)n;
@@ -739,6 +748,7 @@ static int get_parse(int argc, char **argv, get_args *a)
       break;
     }
     case OPT_CACHE_HOST_PROXY:
+      a->cache_host_proxy_set = 1;
       if (strcmp(v, "auto") == 0) {
         a->cache_host_proxy = RF_CACHE_HOST_PROXY_AUTO;
       } else if (strcmp(v, "direct") == 0) {
@@ -1006,6 +1016,71 @@ static int get_engine_start(get_ctx *c)
   return 0;
 }
 
+/*
+ * The cache hosts: the settings files' policy (docs/proxy-config.md), the
+ * command line over it, DHCP option 235 as cache_host_source says; each
+ * one becomes a source.  Returns 0, or -1 with c->exit_code set.
+ */
+static int get_cache_hosts(get_ctx *c, get_args *a)
+{
+  rf_cache_policy pol = RF_CACHE_POLICY_INIT;
+  rf_cache_host_list *cli = NULL, *list = NULL;
+  rf_cache_dhcp *dhcp = NULL;
+  char note[1024], err[1024];
+  size_t k;
+  int rc;
+
+  rc = rf_cache_policy_load(&pol, note, sizeof(note), a->px.context,
+                            getenv("RANGEFETCH_SYSCONFDIR"), NULL, err,
+                            sizeof(err));
+  if (rc != 0) {
+    get_error(c, rc, "%s", err);
+    c->exit_code = CLI_EXIT_USAGE;
+    return -1;
+  }
+  if (a->verbose > 0)
+    get_on_log(RF_LOG_INFO, "cli", note, c);
+  if (a->cache_hosts != NULL) {
+    rc = rf_cache_host_list_parse(&cli, a->cache_hosts, err, sizeof(err));
+    if (rc != 0) {
+      rf_cache_policy_clear(&pol);
+      cli_usage_error("get", "invalid value for --cache-host: %s", err);
+      c->exit_code = CLI_EXIT_USAGE;
+      return -1;
+    }
+    rf_cache_host_list_free(pol.hosts);
+    pol.hosts = cli;
+  }
+  if (a->cache_source_set)
+    pol.source = a->cache_source;
+  if (!a->cache_fallback_set)
+    a->cache_fallback_delay = pol.fallback_delay_s;
+  if (!a->cache_host_proxy_set)
+    a->cache_host_proxy = pol.proxy;
+  if (pol.source != RF_CACHE_HOST_SOURCE_STATIC &&
+      rf_cache_dhcp_read(&dhcp, NULL) != 0) {
+    rf_cache_policy_clear(&pol);
+    return -1;
+  }
+  rc = rf_cache_hosts_combine(&list, note, sizeof(note), &pol, dhcp);
+  rf_cache_dhcp_free(dhcp);
+  rf_cache_policy_clear(&pol);
+  if (rc != 0)
+    return -1;
+  if (a->verbose > 0 || (list->count == 0 && a->cache_source_set))
+    get_on_log(RF_LOG_INFO, "cli", note, c);
+  for (k = 0; k < list->count; k++) {
+    char name[300];
+    rf_cache_host_format(name, sizeof(name), &list->hosts[k]);
+    if (get_add_source(a, RF_SOURCE_CACHE_HOST, name, strlen(name)) != 0) {
+      rf_cache_host_list_free(list);
+      return -1;
+    }
+  }
+  rf_cache_host_list_free(list);
+  return 0;
+}
+
 /* Add the download to the engine.  Returns 0, or -1 with c->exit_code set. */
 static int get_job_start(get_ctx *c)
 {
@@ -1140,7 +1215,8 @@ int cli_get_main(int argc, char **argv)
   }
   if (a.json)
     cli_json_start(masked, output);
-  if (get_job_start(&c) != 0 || get_signals_start(&c) != 0)
+  if (get_cache_hosts(&c, &a) != 0 || get_job_start(&c) != 0 ||
+      get_signals_start(&c) != 0)
     goto out;
   get_run(&c);
 

@@ -5,4 +5,5 @@
 #include "rangefetch/server.h"
 #include "rangefetch/manifest.h"
 #include "rangefetch/proxy.h"
+#include "rangefetch/cachehost.h"
 #endif

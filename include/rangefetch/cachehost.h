@@ -125,13 +125,8 @@ typedef enum rf_cache_host_source {
   RF_CACHE_HOST_SOURCE_DHCP_FORCE = 2
 } rf_cache_host_source;
 
-/* How a cache host is reached. */
-typedef enum rf_cache_host_proxy {
-  /* as any URL: the route comes from the resolver chain (the default) */
-  RF_CACHE_HOST_PROXY_AUTO = 0,
-  /* directly, never through a proxy (Windows before 2004) */
-  RF_CACHE_HOST_PROXY_DIRECT = 1
-} rf_cache_host_proxy;
+/* How a cache host is reached: rf_cache_host_proxy, in rangefetch.h (a
+ * job option too). */
 
 /* fallback_delay_s: never fall back from the cache hosts to the origin. */
 #define RF_CACHE_FALLBACK_NEVER (-1)

@@ -151,6 +151,17 @@ RF_EXTERN struct uv_loop_s *rf_engine_loop(rf_engine *engine);
  * The origin's length (and validator) is the reference: a source that
  * disagrees is refused by name and the download goes on from the others.
  */
+/* How cache hosts are reached (Delivery Optimization's proxy rule for
+ * Connected Cache, docs/sources.md). */
+typedef enum rf_cache_host_proxy {
+  /* As any URL: the route comes from the proxy chain (Windows 10 2004
+   * and later); the default. */
+  RF_CACHE_HOST_PROXY_AUTO = 0,
+  /* Directly, bypassing every proxy (the older behaviour, which fails
+   * where only the proxy reaches them). */
+  RF_CACHE_HOST_PROXY_DIRECT = 1
+} rf_cache_host_proxy;
+
 typedef enum rf_source_kind {
   RF_SOURCE_ORIGIN = 0,
   RF_SOURCE_MIRROR = 1,
@@ -384,12 +395,8 @@ typedef struct rf_job_options {
    * robin for N seconds from the job's start before the origin is used;
    * -1: never fall back to the origin (mirrors and peers still serve). */
   int cache_fallback_delay;
-  /* RF_CACHE_HOST_PROXY_AUTO (0): a cache host's route comes from the
-   * proxy chain like any URL's (Windows 10 2004 and later);
-   * RF_CACHE_HOST_PROXY_DIRECT: cache hosts are asked directly, bypassing
-   * every proxy (the older behaviour, which fails where only the proxy
-   * reaches them). */
-  int cache_host_proxy;
+  /* How cache hosts are reached (rf_cache_host_proxy). */
+  rf_cache_host_proxy cache_host_proxy;
   /* Seconds to prefer cache hosts and peers before the origin and mirrors
    * get any piece (background downloads); 0: none.  The origin still
    * answers the first request, which learns the length (one byte of it
@@ -404,8 +411,6 @@ typedef struct rf_job_options {
   const char *manifest_sha256;
 } rf_job_options;
 
-#define RF_CACHE_HOST_PROXY_AUTO   0
-#define RF_CACHE_HOST_PROXY_DIRECT 1
 
 #define RF_DEFAULT_CONNECTIONS 8
 #define RF_MAX_CONNECTIONS 64
