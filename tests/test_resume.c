@@ -60,59 +60,13 @@ static int exists(const char *path)
 
 /* Start `rangefetch get URL -o OUT <extra...>` (quiet), its stderr to
  * errpath (NULL: /dev/null); returns the pid. */
-static pid_t spawn_get_err(const char *url, const char *out,
-                           const char *const *extra, const char *errpath);
-
 static pid_t spawn_get(const char *url, const char *out, const char *const *extra)
 {
-  return spawn_get_err(url, out, extra, NULL);
+  return clipath_spawn_get(url, out, extra, NULL);
 }
 
-static pid_t spawn_get_err(const char *url, const char *out,
-                           const char *const *extra, const char *errpath)
-{
-  const char *argv[32];
-  int n = 0, k;
-  pid_t pid;
-
-  argv[n++] = clipath();
-  argv[n++] = "get";
-  argv[n++] = url;
-  argv[n++] = "-o";
-  argv[n++] = out;
-  argv[n++] = getenv("RF_TEST_VERBOSE") != NULL ? "-v" : "--quiet";
-  for (k = 0; extra != NULL && extra[k] != NULL && n < 31; k++)
-    argv[n++] = extra[k];
-  argv[n] = NULL;
-  pid = fork();
-  cr_assert_neq(pid, -1);
-  if (pid == 0) {
-    int devnull = open("/dev/null", O_WRONLY);
-    if (devnull >= 0) {
-      dup2(devnull, 1);
-      if (getenv("RF_TEST_VERBOSE") == NULL)
-        dup2(devnull, 2);
-    }
-    if (errpath != NULL) {
-      int fd = open(errpath, O_WRONLY | O_CREAT | O_TRUNC, 0644);
-      if (fd >= 0)
-        dup2(fd, 2);
-    }
-    execv(argv[0], (char *const *)argv);
-    _exit(127);
-  }
-  return pid;
-}
-
-static int wait_exit(pid_t pid)
-{
-  int status = 0;
-
-  cr_assert_eq(waitpid(pid, &status, 0), pid);
-  if (WIFEXITED(status))
-    return WEXITSTATUS(status);
-  return 128 + WTERMSIG(status);
-}
+#define spawn_get_err clipath_spawn_get
+#define wait_exit clipath_wait
 
 /* Bytes of the pieces the journal at path claims. */
 static uint64_t claimed_bytes(const char *journal)

@@ -12,10 +12,12 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <time.h>
 #include <unistd.h>
 #include <uv.h>
 
 #include "rangefetch/rangefetch.h"
+#include "support/clipath.h"
 #include "support/testserver.h"
 #include "support/tmpdir.h"
 
@@ -712,4 +714,71 @@ Test(sources, the_origins_repr_digest_checks_the_whole_file)
   free(old);
   free(bad);
   ts_stop(origin);
+}
+
+/* SIGKILL during a download from an origin, two mirrors and a cache host,
+ * at random moments, then the same command again: the file is right. */
+Test(sources, sigkill_during_a_many_sourced_download_then_resume,
+     .timeout = 600)
+{
+  ts_server *origin = ts_start(NULL), *m1 = ts_start(NULL),
+            *m2 = ts_start(NULL), *cache = ts_start(NULL);
+  char out[600], part[620], journal[640], host[64], path[128];
+  const char *n = getenv("RF_KILL_ITERATIONS");
+  unsigned it, iterations = n != NULL ? (unsigned)atoi(n) : 6;
+  unsigned seed = (unsigned)time(NULL);
+
+  cr_assert(origin && m1 && m2 && cache);
+  srand(seed);
+  snprintf(out, sizeof(out), "%s/killed.bin", dir);
+  snprintf(part, sizeof(part), "%s.part", out);
+  snprintf(journal, sizeof(journal), "%s.rfj", part);
+  host_of(cache, host, sizeof(host));
+  for (it = 0; it < iterations; it++) {
+    char *ou, *m1u, *m2u;
+    unsigned kills;
+    int rc;
+    /* Each source at 1 MB/s per connection, 8 MiB: about a second. */
+    snprintf(path, sizeof(path), "/gen/8388608?seed=%u&rate=1000000",
+             it + 200);
+    ou = ts_url(origin, path);
+    m1u = ts_url(m1, path);
+    m2u = ts_url(m2, path);
+    {
+      const char *extra[] = { "--mirror", m1u, "--mirror", m2u,
+                              "--cache-host", host,
+                              "--cache-fallback-delay", "0",
+                              "--piece-size", "256K", NULL };
+      unlink(out);
+      unlink(part);
+      unlink(journal);
+      for (kills = 0; kills < 2; kills++) {
+        unsigned ms = 50 + (unsigned)(rand() % 900);
+        struct timespec ts = { (time_t)(ms / 1000),
+                               (long)(ms % 1000) * 1000000L };
+        pid_t pid = clipath_spawn_get(ou, out, extra, NULL);
+        nanosleep(&ts, NULL);
+        kill(pid, SIGKILL);
+        rc = clipath_wait(pid);
+        if (rc == 0 || access(out, F_OK) == 0)
+          break;
+        cr_assert_eq(rc, 128 + SIGKILL, "exit %d", rc);
+      }
+      if (access(out, F_OK) != 0) {
+        rc = clipath_wait(clipath_spawn_get(ou, out, extra, NULL));
+        cr_assert_eq(rc, 0, "iteration %u (seed %u): the resume exited %d", it,
+                     seed, rc);
+      }
+    }
+    cr_assert(ts_file_matches_gen(out, 8388608, it + 200),
+              "iteration %u (seed %u): wrong content after resume", it, seed);
+    cr_assert_neq(access(part, F_OK), 0, ".part left");
+    free(ou);
+    free(m1u);
+    free(m2u);
+  }
+  ts_stop(origin);
+  ts_stop(m1);
+  ts_stop(m2);
+  ts_stop(cache);
 }
