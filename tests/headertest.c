@@ -8,7 +8,9 @@ int main(void)
   rf_server_options s = RF_SERVER_OPTIONS_INIT;
   rf_pac_options p = RF_PAC_OPTIONS_INIT;
   rf_static_resolver_options r = RF_STATIC_RESOLVER_OPTIONS_INIT;
+  rf_manifest_create_options m = RF_MANIFEST_CREATE_OPTIONS_INIT;
 
-  return (int)(o.version + e.version + s.version + p.version + r.version) -
-         5;
+  return (int)(o.version + e.version + s.version + p.version + r.version +
+               m.version) -
+         6;
 }
