@@ -17,9 +17,9 @@
 static const char manifest_help[] =
     "Usage: " CLI_PROGRAM " manifest FILE [OPTIONS]\n"
     "\n"
-    "Hash FILE piece by piece (XXH3-128) and write its piece manifest,\n"
-    "which '" CLI_PROGRAM " get --manifest' uses to check every piece of a\n"
-    "download as it arrives.\n"
+    "Hash FILE piece by piece (XXH3-128, or SHA-256) and write its piece\n"
+    "manifest, which '" CLI_PROGRAM " get --manifest' uses to check every\n"
+    "piece of a download as it arrives.\n"
     "\n"
     "Options:\n"
     "  -o, --output OUT       write the manifest to OUT (default: FILE.rfm);\n"
@@ -27,6 +27,10 @@ static const char manifest_help[] =
     "      --piece-size SIZE  piece size, 1K-1G, suffixes K M G (default:\n"
     "                         1 MiB, larger for files over 64 GiB, as\n"
     "                         '" CLI_PROGRAM " get' picks)\n"
+    "      --hash KIND        hash of each piece: xxh128 (default: fast,\n"
+    "                         catches accidents) or sha256 (for pieces from\n"
+    "                         untrusted sources such as peers; implies\n"
+    "                         --sha256)\n"
     "      --sha256           also record the SHA-256 of the whole file, for\n"
     "                         a check that holds against a malicious source\n"
     "                         (slower: SHA-256 runs at 1-2 GB/s)\n"
@@ -36,13 +40,16 @@ static const char manifest_help[] =
     "OUT is replaced atomically: written to OUT.tmp, flushed, renamed.\n"
     "On success one line goes to stdout:\n"
     "  wrote 'OUT': N pieces of SIZE, xxh128 HASH\n"
-    "HASH is what 'xxhsum -H2 FILE' prints.  The format is described in\n"
-    "docs/manifest.md.\n"
+    "HASH is what 'xxhsum -H2 FILE' prints; with --hash sha256 it says\n"
+    "'N sha256 pieces', and with a SHA-256 of the file it ends in\n"
+    "', sha256 HASH' (what 'sha256sum FILE' prints).  The format is\n"
+    "described in docs/manifest.md.\n"
     "\n";
 
 enum manifest_opt_id {
   OPT_OUTPUT = 1,
   OPT_PIECE_SIZE,
+  OPT_HASH,
   OPT_SHA256,
   OPT_QUIET,
   OPT_HELP
@@ -51,6 +58,7 @@ enum manifest_opt_id {
 static const cli_option manifest_options[] = {
   { "output", 'o', 1, OPT_OUTPUT },
   { "piece-size", 0, 1, OPT_PIECE_SIZE },
+  { "hash", 0, 1, OPT_HASH },
   { "sha256", 0, 0, OPT_SHA256 },
   { "quiet", 'q', 0, OPT_QUIET },
   { "help", 'h', 0, OPT_HELP },
@@ -61,6 +69,7 @@ typedef struct manifest_args {
   const char *file;
   const char *output;  /* NULL: FILE.rfm */
   uint64_t piece_size; /* 0: default */
+  rf_manifest_hash hash;
   int sha256;
   int quiet;
   int help;
@@ -140,6 +149,19 @@ static int manifest_parse_args(manifest_args *a, int argc, char **argv)
         cli_usage_error("manifest",
                         "invalid value '%s' for %s: expected a size "
                         "from 1K to 1G (e.g. 512K, 4M)",
+                        v, opt);
+        goto out;
+      }
+      break;
+    case OPT_HASH:
+      if (strcmp(v, "xxh128") == 0) {
+        a->hash = RF_MANIFEST_HASH_XXH128;
+      } else if (strcmp(v, "sha256") == 0) {
+        a->hash = RF_MANIFEST_HASH_SHA256;
+      } else {
+        cli_usage_error("manifest",
+                        "invalid value '%s' for %s: expected xxh128 or "
+                        "sha256",
                         v, opt);
         goto out;
       }
@@ -228,6 +250,7 @@ static void manifest_hex(char *buf, const unsigned char *b, size_t n)
 int cli_manifest_main(int argc, char **argv)
 {
   manifest_args a;
+  rf_manifest_create_options co = RF_MANIFEST_CREATE_OPTIONS_INIT;
   rf_manifest *m = NULL;
   char *out = NULL, *text = NULL;
   char size[32], xxh[33], sha[65];
@@ -257,7 +280,10 @@ int cli_manifest_main(int argc, char **argv)
   if (ret != 0)
     goto out;
 
-  rc = rf_manifest_create(&m, a.file, a.piece_size, a.sha256, 0);
+  co.piece_size = a.piece_size;
+  co.piece_hash = a.hash;
+  co.content_sha256 = a.sha256; /* implied by SHA-256 pieces */
+  rc = rf_manifest_create_ext(&m, a.file, &co);
   if (rc != 0) {
     manifest_error(rc, "cannot hash '%s': %s%s", a.file, rf_strerror(rc),
                    rc == RF_EIO ? " (or the file changed while being read)"
@@ -285,8 +311,11 @@ int cli_manifest_main(int argc, char **argv)
     rf_manifest_content_xxh128(digest, m);
     manifest_hex(xxh, digest, 16);
     cli_human_bytes(size, sizeof(size), (double)rf_manifest_piece_size(m));
-    printf("wrote '%s': %u piece%s of %s, xxh128 %s", out,
+    printf("wrote '%s': %u %spiece%s of %s, xxh128 %s", out,
            (unsigned)rf_manifest_pieces(m),
+           rf_manifest_piece_hash_kind(m) == RF_MANIFEST_HASH_SHA256
+               ? "sha256 "
+               : "",
            rf_manifest_pieces(m) == 1 ? "" : "s", size, xxh);
     if (rf_manifest_has_sha256(m)) {
       rf_manifest_content_sha256(digest, m);

@@ -1,6 +1,7 @@
 /* Piece manifests: hashing, round trips, the parser's rejections, the CLI. */
 #include <criterion/criterion.h>
 #include <fcntl.h>
+#include <openssl/evp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -12,7 +13,9 @@
 
 #include "manifest/manifest_internal.h"
 #include "rangefetch/manifest.h"
+#include "support/clipath.h"
 #include "support/leaks.h"
+#include "support/textfile.h"
 #include "support/tmpdir.h"
 
 static char dir[64];
@@ -76,10 +79,19 @@ static void canon(XXH128_hash_t h, unsigned char out[16])
   memcpy(out, c.digest, 16);
 }
 
+/* The SHA-256 of [data, data + len), by OpenSSL directly. */
+static void sha256_of(const void *data, size_t len, unsigned char out[32])
+{
+  unsigned int n = 0;
+
+  cr_assert_eq(EVP_Digest(data, len, out, &n, EVP_sha256(), NULL), 1);
+  cr_assert_eq(n, 32);
+}
+
 /* Two manifests describe the same content the same way. */
 static void assert_same(const rf_manifest *a, const rf_manifest *b)
 {
-  unsigned char x[32], y[32];
+  unsigned char x[RF_MANIFEST_MAX_DIGEST], y[RF_MANIFEST_MAX_DIGEST];
   const char *na = rf_manifest_name(a), *nb = rf_manifest_name(b);
   uint32_t i;
 
@@ -96,10 +108,13 @@ static void assert_same(const rf_manifest *a, const rf_manifest *b)
   cr_assert_eq(na == NULL, nb == NULL);
   if (na != NULL)
     cr_assert_str_eq(na, nb);
+  cr_assert_eq(rf_manifest_piece_hash_kind(a), rf_manifest_piece_hash_kind(b));
   for (i = 0; i < rf_manifest_pieces(a); i++) {
-    cr_assert_eq(rf_manifest_piece_hash(x, a, i), 0);
-    cr_assert_eq(rf_manifest_piece_hash(y, b, i), 0);
-    cr_assert_arr_eq(x, y, 16, "piece %u", i);
+    int n = rf_manifest_piece_digest(x, sizeof(x), a, i);
+
+    cr_assert(n == 16 || n == 32, "piece %u: %d", i, n);
+    cr_assert_eq(rf_manifest_piece_digest(y, sizeof(y), b, i), n);
+    cr_assert_arr_eq(x, y, (size_t)n, "piece %u", i);
   }
 }
 
@@ -125,7 +140,7 @@ static void assert_round_trip(const rf_manifest *m)
 static void check_create(size_t len, uint64_t piece_size, unsigned threads)
 {
   unsigned char *data = make_data(len, len + piece_size);
-  unsigned char want[16], got[16];
+  unsigned char want[16], got[16], any[RF_MANIFEST_MAX_DIGEST];
   const char *path = path_in("data.bin");
   rf_manifest *m = NULL;
   uint64_t ps, n, i;
@@ -139,6 +154,8 @@ static void check_create(size_t len, uint64_t piece_size, unsigned threads)
   cr_assert_eq(rf_manifest_piece_size(m), ps);
   cr_assert_eq(rf_manifest_pieces(m), n);
   cr_assert_eq(rf_manifest_has_sha256(m), 0);
+  cr_assert_eq(rf_manifest_piece_hash_kind(m), RF_MANIFEST_HASH_XXH128);
+  cr_assert_eq(rf__manifest_kind(m), RF_MANIFEST_HASH_XXH128);
   cr_assert_str_eq(rf_manifest_name(m), "data.bin");
   canon(XXH3_128bits(data, len), want);
   rf_manifest_content_xxh128(got, m);
@@ -154,8 +171,69 @@ static void check_create(size_t len, uint64_t piece_size, unsigned threads)
                      len);
     cr_assert(XXH128_isEqual(rf__manifest_piece(m, (uint32_t)i),
                              XXH3_128bits(data + off, plen)));
+    cr_assert_eq(rf_manifest_piece_digest(any, sizeof(any), m, (uint32_t)i),
+                 16);
+    cr_assert_arr_eq(any, want, 16);
+    cr_assert_null(rf__manifest_piece_sha256(m, (uint32_t)i));
   }
   cr_assert_eq(rf_manifest_piece_hash(got, m, (uint32_t)n), RF_EINVAL);
+  assert_round_trip(m);
+  rf_manifest_free(m);
+  free(data);
+}
+
+/* The same with SHA-256 pieces, each checked against OpenSSL's SHA-256 of
+ * its byte range. */
+static void check_create_sha256(size_t len, uint64_t piece_size,
+                                unsigned threads)
+{
+  unsigned char *data = make_data(len, len + piece_size + 1);
+  unsigned char want[32], got[RF_MANIFEST_MAX_DIGEST], x[16];
+  const char *path = path_in("data.bin");
+  rf_manifest_create_options o = RF_MANIFEST_CREATE_OPTIONS_INIT;
+  XXH128_hash_t zero = { 0, 0 };
+  rf_manifest *m = NULL;
+  uint64_t ps, n, i;
+
+  write_file(path, data, len);
+  o.piece_size = piece_size;
+  o.piece_hash = RF_MANIFEST_HASH_SHA256;
+  o.threads = threads;
+  cr_assert_eq(rf_manifest_create_ext(&m, path, &o), 0,
+               "len %zu piece size %lu", len, (unsigned long)piece_size);
+  ps = piece_size != 0 ? piece_size : 1u << 20;
+  n = len == 0 ? 0 : (len - 1) / ps + 1;
+  cr_assert_eq(rf_manifest_length(m), len);
+  cr_assert_eq(rf_manifest_piece_size(m), ps);
+  cr_assert_eq(rf_manifest_pieces(m), n);
+  cr_assert_eq(rf_manifest_piece_hash_kind(m), RF_MANIFEST_HASH_SHA256);
+  cr_assert_eq(rf__manifest_kind(m), RF_MANIFEST_HASH_SHA256);
+  /* SHA-256 pieces imply the SHA-256 of the content, asked or not. */
+  cr_assert_eq(rf_manifest_has_sha256(m), 1);
+  sha256_of(data, len, want);
+  rf_manifest_content_sha256(got, m);
+  cr_assert_arr_eq(got, want, 32, "content SHA-256, len %zu", len);
+  canon(XXH3_128bits(data, len), x);
+  rf_manifest_content_xxh128(got, m);
+  cr_assert_arr_eq(got, x, 16, "content XXH128, len %zu", len);
+  for (i = 0; i < n; i++) {
+    size_t off = (size_t)(i * ps);
+    size_t plen = len - off < ps ? len - off : (size_t)ps;
+
+    sha256_of(data + off, plen, want);
+    memset(got, 0, sizeof(got));
+    cr_assert_eq(rf_manifest_piece_digest(got, sizeof(got), m, (uint32_t)i),
+                 32);
+    cr_assert_arr_eq(got, want, 32, "piece %lu of len %zu, piece size %lu",
+                     (unsigned long)i, len, (unsigned long)ps);
+    cr_assert_not_null(rf__manifest_piece_sha256(m, (uint32_t)i));
+    cr_assert_arr_eq(rf__manifest_piece_sha256(m, (uint32_t)i), want, 32);
+    /* The XXH128 getters refuse, or give the documented fail-safe. */
+    cr_assert_eq(rf_manifest_piece_hash(x, m, (uint32_t)i), RF_EINVAL);
+    cr_assert(XXH128_isEqual(rf__manifest_piece(m, (uint32_t)i), zero));
+  }
+  cr_assert_eq(rf_manifest_piece_digest(got, sizeof(got), m, (uint32_t)n),
+               RF_EINVAL);
   assert_round_trip(m);
   rf_manifest_free(m);
   free(data);
@@ -264,6 +342,86 @@ Test(manifest, create_sparse_3gib)
   XXH3_freeState(st);
   free(zero);
   free(buf);
+  ASSERT_NO_LEAKS();
+}
+
+Test(manifest, create_sha256_pieces)
+{
+  static const size_t sizes[] = { 0, 1, 4095, 4096, 4097, 5 * 4096 + 123 };
+  static const uint64_t pieces[] = { 1024, 3000, (1u << 20) + 1, 3u << 20 };
+  static const unsigned threads[] = { 1, 3 };
+  size_t i, j;
+
+  for (i = 0; i < sizeof(sizes) / sizeof(sizes[0]); i++)
+    check_create_sha256(sizes[i], 4096, 0);
+  check_create_sha256(3 * (1u << 20) + 77, 0, 0);
+  /* Many chunks, odd piece sizes, several threads. */
+  for (i = 0; i < sizeof(pieces) / sizeof(pieces[0]); i++) {
+    for (j = 0; j < sizeof(threads) / sizeof(threads[0]); j++)
+      check_create_sha256(9 * (1u << 20) + 4321, pieces[i], threads[j]);
+  }
+  /* Pieces over 4 MiB, hashed in slices. */
+  check_create_sha256(13 * (1u << 20) + 5, 5u << 20, 2);
+  check_create_sha256(10u << 20, (5u << 20) + 512, 1);
+  check_create_sha256(1000, 1u << 30, 2);
+  ASSERT_NO_LEAKS();
+}
+
+Test(manifest, create_ext_options)
+{
+  rf_manifest_create_options o, init = RF_MANIFEST_CREATE_OPTIONS_INIT;
+  const char *path = path_in("f");
+  rf_manifest *m = (rf_manifest *)1;
+
+  memset(&o, 0x5a, sizeof(o));
+  rf_manifest_create_options_init(&o);
+  cr_assert_eq(o.version, RF_MANIFEST_CREATE_OPTIONS_VERSION);
+  cr_assert_eq(o.version, init.version);
+  cr_assert_eq(o.piece_size, 0);
+  cr_assert_eq(o.piece_hash, RF_MANIFEST_HASH_XXH128);
+  cr_assert_eq(o.content_sha256, 0);
+  cr_assert_eq(o.threads, 0);
+  rf_manifest_create_options_init(NULL);
+
+  write_file(path, "hello", 5);
+  /* NULL: the defaults. */
+  cr_assert_eq(rf_manifest_create_ext(&m, path, NULL), 0);
+  cr_assert_eq(rf_manifest_piece_hash_kind(m), RF_MANIFEST_HASH_XXH128);
+  cr_assert_eq(rf_manifest_has_sha256(m), 0);
+  cr_assert_eq(rf_manifest_piece_size(m), 1u << 20);
+  rf_manifest_free(m);
+  /* A content SHA-256 with XXH128 pieces, as rf_manifest_create(..1..). */
+  o.content_sha256 = 1;
+  o.piece_size = 1024;
+  cr_assert_eq(rf_manifest_create_ext(&m, path, &o), 0);
+  cr_assert_eq(rf_manifest_piece_hash_kind(m), RF_MANIFEST_HASH_XXH128);
+  cr_assert_eq(rf_manifest_has_sha256(m), 1);
+  cr_assert_eq(rf_manifest_piece_size(m), 1024);
+  rf_manifest_free(m);
+
+  o.version = 0;
+  cr_assert_eq(rf_manifest_create_ext(&m, path, &o), RF_EINVAL);
+  cr_assert_null(m);
+  o.version = RF_MANIFEST_CREATE_OPTIONS_VERSION + 1;
+  cr_assert_eq(rf_manifest_create_ext(&m, path, &o), RF_EINVAL);
+  rf_manifest_create_options_init(&o);
+  o.piece_hash = (rf_manifest_hash)2;
+  cr_assert_eq(rf_manifest_create_ext(&m, path, &o), RF_EINVAL);
+  o.piece_hash = (rf_manifest_hash)-1;
+  cr_assert_eq(rf_manifest_create_ext(&m, path, &o), RF_EINVAL);
+  rf_manifest_create_options_init(&o);
+  o.threads = 65;
+  cr_assert_eq(rf_manifest_create_ext(&m, path, &o), RF_EINVAL);
+  rf_manifest_create_options_init(&o);
+  o.piece_size = 1023;
+  o.piece_hash = RF_MANIFEST_HASH_SHA256;
+  cr_assert_eq(rf_manifest_create_ext(&m, path, &o), RF_EINVAL);
+  o.piece_size = 0;
+  cr_assert_eq(rf_manifest_create_ext(NULL, path, &o), RF_EINVAL);
+  cr_assert_eq(rf_manifest_create_ext(&m, NULL, &o), RF_EINVAL);
+  cr_assert_eq(rf_manifest_create_ext(&m, path_in("missing"), &o), RF_ENOENT);
+  cr_assert_eq(rf_manifest_create_ext(&m, dir, &o), RF_EINVAL);
+  cr_assert_null(m);
   ASSERT_NO_LEAKS();
 }
 
@@ -440,6 +598,7 @@ Test(manifest, load_too_big)
 #define H0  "0123456789abcdef0123456789abcdef"
 #define H1  "ffeeddccbbaa99887766554433221100"
 #define SHA "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad"
+#define SE  "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"
 
 static const char good[] = "rangefetch-manifest 1\n"
                            "length 2500\n"
@@ -452,6 +611,20 @@ static const char good[] = "rangefetch-manifest 1\n"
                            "p " H1 "\n"
                            "p " H0 "\n"
                            "end\n";
+
+/* The same with SHA-256 pieces. */
+static const char good_sha[] = "rangefetch-manifest 1\n"
+                               "piece-hash sha256\n"
+                               "length 2500\n"
+                               "piece-size 1024\n"
+                               "pieces 3\n"
+                               "content-xxh128 " H1 "\n"
+                               "content-sha256 " SHA "\n"
+                               "name big file.iso\n"
+                               "p " SHA "\n"
+                               "p " SE "\n"
+                               "p " SHA "\n"
+                               "end\n";
 
 static int parse_str(const char *text, char *err, size_t errlen,
                      rf_manifest **out)
@@ -488,6 +661,156 @@ Test(manifest, parse_good)
   ASSERT_NO_LEAKS();
 }
 
+Test(manifest, parse_good_sha256)
+{
+  rf_manifest *m = NULL;
+  unsigned char b[RF_MANIFEST_MAX_DIGEST], x[16];
+  char err[256] = "junk", *text = NULL;
+
+  cr_assert_eq(parse_str(good_sha, err, sizeof(err), &m), 0, "%s", err);
+  cr_assert_str_eq(err, "");
+  cr_assert_eq(rf_manifest_pieces(m), 3);
+  cr_assert_eq(rf_manifest_piece_hash_kind(m), RF_MANIFEST_HASH_SHA256);
+  cr_assert_eq(rf_manifest_has_sha256(m), 1);
+  cr_assert_eq(rf_manifest_piece_digest(b, sizeof(b), m, 0), 32);
+  cr_assert_eq(b[0], 0xba);
+  cr_assert_eq(b[31], 0xad);
+  cr_assert_eq(rf_manifest_piece_digest(b, sizeof(b), m, 1), 32);
+  cr_assert_eq(b[0], 0xe3);
+  cr_assert_eq(rf__manifest_piece_sha256(m, 1)[31], 0x55);
+  cr_assert_eq(rf__manifest_piece_sha256(m, 2)[0], 0xba);
+  rf_manifest_content_xxh128(b, m);
+  cr_assert_eq(b[0], 0xff);
+  /* The XXH128-only getter refuses and leaves out alone. */
+  memset(x, 0x77, sizeof(x));
+  cr_assert_eq(rf_manifest_piece_hash(x, m, 0), RF_EINVAL);
+  cr_assert_eq(x[0], 0x77);
+  cr_assert_eq(x[15], 0x77);
+  cr_assert_eq(rf_manifest_format(&text, m), 0);
+  cr_assert_str_eq(text, good_sha);
+  free(text);
+  rf_manifest_free(m);
+  ASSERT_NO_LEAKS();
+}
+
+/* "piece-hash xxh128" is the default spelt out: the writer leaves it out,
+ * so that readers older than the line read what it writes. */
+Test(manifest, parse_piece_hash_xxh128_spelt_out)
+{
+  static const char text[] = "rangefetch-manifest 1\n"
+                             "length 1\n"
+                             "piece-hash xxh128\n"
+                             "piece-size 1024\n"
+                             "pieces 1\n"
+                             "content-xxh128 " H1 "\n"
+                             "p " H0 "\n"
+                             "end\n";
+  rf_manifest *m = NULL;
+  char err[256], *out = NULL;
+
+  cr_assert_eq(parse_str(text, err, sizeof(err), &m), 0, "%s", err);
+  cr_assert_eq(rf_manifest_piece_hash_kind(m), RF_MANIFEST_HASH_XXH128);
+  cr_assert_eq(rf_manifest_format(&out, m), 0);
+  cr_assert_null(strstr(out, "piece-hash"), "%s", out);
+  cr_assert_str_eq(out, "rangefetch-manifest 1\n"
+                        "length 1\n"
+                        "piece-size 1024\n"
+                        "pieces 1\n"
+                        "content-xxh128 " H1 "\n"
+                        "p " H0 "\n"
+                        "end\n");
+  free(out);
+  rf_manifest_free(m);
+  ASSERT_NO_LEAKS();
+}
+
+Test(manifest, piece_digest_errors)
+{
+  rf_manifest *x = NULL, *s = NULL;
+  unsigned char b[RF_MANIFEST_MAX_DIGEST];
+  char err[256];
+
+  cr_assert_eq(parse_str(good, err, sizeof(err), &x), 0, "%s", err);
+  cr_assert_eq(parse_str(good_sha, err, sizeof(err), &s), 0, "%s", err);
+  memset(b, 0x77, sizeof(b));
+  cr_assert_eq(rf_manifest_piece_digest(b, 15, x, 0), RF_EINVAL);
+  cr_assert_eq(rf_manifest_piece_digest(b, 31, s, 0), RF_EINVAL);
+  cr_assert_eq(rf_manifest_piece_digest(b, sizeof(b), x, 3), RF_EINVAL);
+  cr_assert_eq(rf_manifest_piece_digest(b, sizeof(b), s, 3), RF_EINVAL);
+  cr_assert_eq(rf_manifest_piece_digest(b, sizeof(b), NULL, 0), RF_EINVAL);
+  cr_assert_eq(rf_manifest_piece_digest(NULL, sizeof(b), s, 0), RF_EINVAL);
+  cr_assert_eq(b[0], 0x77); /* untouched by every failure */
+  cr_assert_eq(b[31], 0x77);
+  cr_assert_eq(rf_manifest_piece_digest(b, 16, x, 1), 16);
+  cr_assert_eq(b[0], 0xff);
+  cr_assert_eq(b[16], 0x77);
+  cr_assert_eq(rf_manifest_piece_digest(b, 32, s, 1), 32);
+  cr_assert_eq(b[0], 0xe3);
+  rf_manifest_free(x);
+  rf_manifest_free(s);
+  ASSERT_NO_LEAKS();
+}
+
+/*
+ * The largest SHA-256 manifest: 2^20 pieces, CR LF line ends, the longest
+ * name.  Over 64 MiB of text, under RF_MANIFEST_MAX_TEXT; it parses, and
+ * formats to the same text with LF line ends.
+ */
+Test(manifest, parse_sha256_largest)
+{
+  const uint32_t n = RF_MANIFEST_MAX_PIECES;
+  size_t cap = 8192 + (size_t)n * 68, len = 0, lf = 0, i;
+  char *crlf = malloc(cap), *text = malloc(cap), *out = NULL;
+  rf_manifest *m = NULL;
+  unsigned char b[32];
+  char err[256];
+  int k;
+
+  cr_assert(crlf != NULL && text != NULL);
+  len = (size_t)snprintf(crlf, cap,
+                         "rangefetch-manifest 1\r\npiece-hash sha256\r\n"
+                         "length %llu\r\npiece-size 1024\r\npieces %u\r\n"
+                         "content-xxh128 " H1 "\r\ncontent-sha256 " SHA
+                         "\r\nname ",
+                         (unsigned long long)n * 1024, (unsigned)n);
+  memset(crlf + len, 'n', 4091);
+  len += 4091;
+  memcpy(crlf + len, "\r\n", 2);
+  len += 2;
+  for (i = 0; i < n; i++) {
+    k = snprintf(crlf + len, cap - len, "p %08zx%s\r\n", i, SHA + 8);
+    cr_assert_eq(k, 68);
+    len += (size_t)k;
+  }
+  memcpy(crlf + len, "end\r\n", 5);
+  len += 5;
+  cr_assert_gt(len, (size_t)64 << 20);
+  cr_assert_leq(len, RF_MANIFEST_MAX_TEXT);
+  for (i = 0; i < len; i++) {
+    if (crlf[i] != '\r')
+      text[lf++] = crlf[i];
+  }
+  text[lf] = '\0';
+
+  cr_assert_eq(rf_manifest_parse(&m, crlf, len, err, sizeof(err)), 0, "%s",
+               err);
+  cr_assert_eq(rf_manifest_pieces(m), n);
+  cr_assert_eq(rf_manifest_piece_digest(b, sizeof(b), m, n - 1), 32);
+  cr_assert_eq(b[0], 0x00);
+  cr_assert_eq(b[1], 0x0f);
+  cr_assert_eq(b[2], 0xff);
+  cr_assert_eq(b[3], 0xff);
+  cr_assert_eq(b[4], 0x8f); /* SHA's fifth byte */
+  cr_assert_eq(rf_manifest_format(&out, m), 0);
+  cr_assert_eq(strlen(out), lf);
+  cr_assert(strcmp(out, text) == 0, "format differs from the LF text");
+  free(out);
+  free(text);
+  free(crlf);
+  rf_manifest_free(m);
+  ASSERT_NO_LEAKS();
+}
+
 Test(manifest, parse_variants_accepted)
 {
   static const char *const ok[] = {
@@ -515,6 +838,26 @@ Test(manifest, parse_variants_accepted)
     "pieces 1\n"
     "content-xxh128 " H0 "\n"
     "p " H0 "\n"
+    "end\n",
+    /* SHA-256 pieces: piece-hash anywhere in the header, upper-case hex. */
+    "rangefetch-manifest 1\n"
+    "length 1\n"
+    "content-sha256 " SHA "\n"
+    "piece-size 1024\n"
+    "pieces 1\n"
+    "content-xxh128 " H0 "\n"
+    "x-origin https://example.com/a\n"
+    "piece-hash sha256\n"
+    "p BA7816BF8F01CFEA414140DE5DAE2223B00361A396177A9CB410FF61F20015AD\n"
+    "end\n",
+    /* SHA-256 pieces, empty content. */
+    "rangefetch-manifest 1\n"
+    "piece-hash sha256\n"
+    "length 0\n"
+    "piece-size 1024\n"
+    "pieces 0\n"
+    "content-xxh128 " H0 "\n"
+    "content-sha256 " SE "\n"
     "end\n",
   };
   rf_manifest *m = NULL;
@@ -562,8 +905,8 @@ Test(manifest, parse_crlf)
 /* Every proper prefix fails, naming a line; only the whole text parses. */
 Test(manifest, parse_truncated_everywhere)
 {
-  char crlf[sizeof(good) * 2], err[256];
-  const char *texts[2] = { good, crlf };
+  char crlf[sizeof(good) * 2], crlf_sha[sizeof(good_sha) * 2], err[256];
+  const char *texts[4] = { good, crlf, good_sha, crlf_sha };
   rf_manifest *m = NULL;
   size_t i, t, n = 0, len;
 
@@ -573,7 +916,14 @@ Test(manifest, parse_truncated_everywhere)
     crlf[n++] = good[i];
   }
   crlf[n] = '\0';
-  for (t = 0; t < 2; t++) {
+  n = 0;
+  for (i = 0; good_sha[i] != '\0'; i++) {
+    if (good_sha[i] == '\n')
+      crlf_sha[n++] = '\r';
+    crlf_sha[n++] = good_sha[i];
+  }
+  crlf_sha[n] = '\0';
+  for (t = 0; t < 4; t++) {
     len = strlen(texts[t]);
     for (i = 0; i < len; i++) {
       int rc = rf_manifest_parse(&m, texts[t], i, err, sizeof(err));
@@ -605,6 +955,14 @@ typedef struct bad_case {
 #define HEAD "rangefetch-manifest 1\nlength 2500\npiece-size 1024\npieces 3\n"
 #define XXH  "content-xxh128 " H1 "\n"
 #define P3   "p " H0 "\np " H0 "\np " H0 "\n"
+/* SHA-256 pieces: the first piece line is line 8. */
+#define SHEAD                                                                  \
+  "rangefetch-manifest 1\npiece-hash sha256\nlength 2500\npiece-size 1024\n"  \
+  "pieces 3\n"
+#define SXXH XXH "content-sha256 " SHA "\n"
+#define S63  "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015a"
+#define SNX  "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ag"
+#define SP3  "p " SHA "\np " SHA "\np " SHA "\n"
 
 static const bad_case bad[] = {
   { "", RF_EINVAL, "manifest line 1: empty text, not a rangefetch manifest" },
@@ -715,6 +1073,56 @@ static const bad_case bad[] = {
     "manifest line 5: control character 0x0d at column 7" },
   { HEAD "name a\tb\n", RF_EINVAL,
     "manifest line 5: control character 0x09 at column 7" },
+  /* SHA-256 pieces. */
+  { SHEAD SXXH "p " S63 "\n" SP3 "end\n", RF_EINVAL,
+    "manifest line 8: bad hex in piece 0 (expected 'p' and 64 hex digits)" },
+  { SHEAD SXXH "p " SHA "\np " SHA "0\np " SHA "\nend\n", RF_EINVAL,
+    "manifest line 9: bad hex in piece 1 (expected 'p' and 64 hex digits)" },
+  { SHEAD SXXH "p " SHA "\np " SHA "\np " SNX "\nend\n", RF_EINVAL,
+    "manifest line 10: bad hex in piece 2 (expected 'p' and 64 hex "
+    "digits)" },
+  { SHEAD SXXH "p  " S63 "\n" SP3 "end\n", RF_EINVAL,
+    "manifest line 8: bad hex in piece 0 (expected 'p' and 64 hex digits)" },
+  { SHEAD SXXH P3 "end\n", RF_EINVAL,
+    "manifest line 8: bad hex in piece 0 (expected 'p' and 64 hex digits; "
+    "32 digits is an xxh128 hash, but piece-hash is sha256)" },
+  { HEAD XXH SP3 "end\n", RF_EINVAL,
+    "manifest line 6: bad hex in piece 0 (expected 'p' and 32 hex digits; "
+    "64 digits need the line 'piece-hash sha256')" },
+  { HEAD XXH "p " SNX "\n", RF_EINVAL,
+    "manifest line 6: bad hex in piece 0 (expected 'p' and 32 hex "
+    "digits)" },
+  { SHEAD XXH SP3 "end\n", RF_EINVAL,
+    "manifest line 7: missing 'content-sha256' before the piece list "
+    "(required with piece-hash sha256)" },
+  { "rangefetch-manifest 1\nlength 0\npiece-size 1024\npieces 0\n" XXH
+    "piece-hash sha256\nend\n",
+    RF_EINVAL,
+    "manifest line 7: missing 'content-sha256' before the piece list "
+    "(required with piece-hash sha256)" },
+  { SHEAD "end\n", RF_EINVAL,
+    "manifest line 6: missing 'content-xxh128' before the piece list" },
+  { "rangefetch-manifest 1\npiece-hash md5\n", RF_EINVAL,
+    "manifest line 2: unknown piece-hash 'md5' (expected 'xxh128' or "
+    "'sha256')" },
+  { "rangefetch-manifest 1\npiece-hash SHA256\n", RF_EINVAL,
+    "manifest line 2: unknown piece-hash 'SHA256' (expected 'xxh128' or "
+    "'sha256')" },
+  { "rangefetch-manifest 1\npiece-hash sha256 \n", RF_EINVAL,
+    "manifest line 2: unknown piece-hash 'sha256 ' (expected 'xxh128' or "
+    "'sha256')" },
+  { "rangefetch-manifest 1\npiece-hash "
+    "sha256sha256sha256sha256sha256sha256sha256sha256\n",
+    RF_EINVAL,
+    "manifest line 2: unknown piece-hash "
+    "'sha256sha256sha256sha256sha256sha256sha2' (expected 'xxh128' or "
+    "'sha256')" },
+  { "rangefetch-manifest 1\npiece-hash\n", RF_EINVAL,
+    "manifest line 2: missing value for piece-hash" },
+  { "rangefetch-manifest 1\npiece-hash sha256\nlength 1\n"
+    "piece-hash xxh128\n",
+    RF_EINVAL,
+    "manifest line 4: duplicate key 'piece-hash' (first on line 2)" },
 };
 
 Test(manifest, parse_rejections)
@@ -775,14 +1183,17 @@ Test(manifest, parse_err_buffer)
 /* Random damage never crashes and never passes without a message. */
 Test(manifest, parse_mutations)
 {
-  size_t len = strlen(good), i, k;
-  char *text = malloc(len);
+  size_t len, i, k;
+  char *text = malloc(sizeof(good_sha));
+  const char *orig;
   char err[256];
   uint64_t x = 42;
 
   cr_assert_not_null(text);
-  for (i = 0; i < 20000; i++) {
-    memcpy(text, good, len);
+  for (i = 0; i < 40000; i++) {
+    orig = i % 2 == 0 ? good : good_sha;
+    len = strlen(orig);
+    memcpy(text, orig, len);
     for (k = 0; k < 1 + i % 3; k++) {
       x ^= x << 13;
       x ^= x >> 7;
@@ -817,7 +1228,7 @@ static int run(const char *cmd)
 
 Test(manifest, cli)
 {
-  const char *bin = getenv("RF_TEST_BIN");
+  const char *bin = clipath();
   const char *file = path_in("c.bin");
   unsigned char *data;
   char cmd[1024], line[512];
@@ -825,10 +1236,6 @@ Test(manifest, cli)
   char err[256];
   FILE *f;
 
-  if (bin == NULL) {
-    teardown(); /* .fini does not run after a skip */
-    cr_skip_test("RF_TEST_BIN is not set");
-  }
   data = make_data(3 * 4096 + 1, 9);
   write_file(file, data, 3 * 4096 + 1);
   snprintf(cmd, sizeof(cmd), "'%s' manifest '%s' --piece-size 4K > %s/out", bin,
@@ -857,6 +1264,8 @@ Test(manifest, cli)
   snprintf(cmd, sizeof(cmd), "'%s' manifest '%s/missing' 2>/dev/null", bin,
            dir);
   cr_assert_eq(run(cmd), 4);
+  snprintf(cmd, sizeof(cmd), "'%s' manifest --hash 2>/dev/null", bin);
+  cr_assert_eq(run(cmd), 2);
   snprintf(cmd, sizeof(cmd), "'%s' manifest '%s' 2>/dev/null", bin, dir);
   cr_assert_eq(run(cmd), 4);
   snprintf(cmd, sizeof(cmd), "'%s' manifest --piece-size 1 '%s' 2>/dev/null",
@@ -872,6 +1281,74 @@ Test(manifest, cli)
            "2>/dev/null",
            bin, dir, file);
   cr_assert_eq(run(cmd), 4);
+  free(data);
+  ASSERT_NO_LEAKS();
+}
+
+/* --hash sha256: SHA-256 pieces, as OpenSSL computes them, and always the
+ * content SHA-256; --hash xxh128 is the default; anything else is refused. */
+Test(manifest, cli_hash)
+{
+  const size_t len = 3 * 4096 + 1;
+  const char *bin = clipath();
+  const char *file = path_in("h.bin");
+  unsigned char *data = make_data(len, 11);
+  unsigned char want[32], got[RF_MANIFEST_MAX_DIGEST];
+  char cmd[1024], text[1024], want_hex[65], err[256];
+  rf_manifest *m = NULL;
+  uint32_t i;
+  size_t k;
+
+  write_file(file, data, len);
+  snprintf(cmd, sizeof(cmd),
+           "'%s' manifest --hash sha256 --piece-size 4K '%s' >'%s/out'", bin,
+           file, dir);
+  cr_assert_eq(run(cmd), 0);
+  tf_read(path_in("out"), text, sizeof(text));
+  cr_assert_not_null(strstr(text, ".rfm': 4 sha256 pieces of 4.0 KiB, xxh128 "),
+                     "%s", text);
+  sha256_of(data, len, want);
+  for (k = 0; k < 32; k++)
+    snprintf(want_hex + 2 * k, 3, "%02x", want[k]);
+  cr_assert_not_null(strstr(text, want_hex), "%s", text);
+  cr_assert_eq(rf_manifest_load(&m, path_in("h.bin.rfm"), err, sizeof(err)), 0,
+               "%s", err);
+  cr_assert_eq(rf_manifest_piece_hash_kind(m), RF_MANIFEST_HASH_SHA256);
+  cr_assert_eq(rf_manifest_has_sha256(m), 1);
+  cr_assert_eq(rf_manifest_pieces(m), 4);
+  for (i = 0; i < 4; i++) {
+    size_t off = (size_t)i * 4096, plen = len - off < 4096 ? len - off : 4096;
+
+    sha256_of(data + off, plen, want);
+    cr_assert_eq(rf_manifest_piece_digest(got, sizeof(got), m, i), 32);
+    cr_assert_arr_eq(got, want, 32, "piece %u", i);
+  }
+  rf_manifest_free(m);
+  tf_read(path_in("h.bin.rfm"), text, sizeof(text));
+  cr_assert_eq(strncmp(text, "rangefetch-manifest 1\npiece-hash sha256\n",
+                       strlen("rangefetch-manifest 1\npiece-hash sha256\n")),
+               0, "%s", text);
+
+  snprintf(cmd, sizeof(cmd), "'%s' manifest -q --hash xxh128 -o - '%s' >'%s/x'",
+           bin, file, dir);
+  cr_assert_eq(run(cmd), 0);
+  cr_assert_eq(rf_manifest_load(&m, path_in("x"), err, sizeof(err)), 0, "%s",
+               err);
+  cr_assert_eq(rf_manifest_piece_hash_kind(m), RF_MANIFEST_HASH_XXH128);
+  cr_assert_eq(rf_manifest_has_sha256(m), 0);
+  rf_manifest_free(m);
+
+  snprintf(cmd, sizeof(cmd),
+           "'%s' manifest --hash md5 '%s' >'%s/out' 2>'%s/err'", bin, file,
+           dir, dir);
+  cr_assert_eq(run(cmd), 2);
+  tf_read(path_in("err"), text, sizeof(text));
+  cr_assert_not_null(strstr(text, "invalid value 'md5' for --hash: expected "
+                                  "xxh128 or sha256"),
+                     "%s", text);
+  snprintf(cmd, sizeof(cmd), "'%s' manifest --hash=SHA256 '%s' 2>/dev/null",
+           bin, file);
+  cr_assert_eq(run(cmd), 2);
   free(data);
   ASSERT_NO_LEAKS();
 }

@@ -9,7 +9,9 @@
  * are sequential: a thread feeds its chunk to them when its turn comes,
  * chunk after chunk in file order, while the others read ahead.  Pieces
  * larger than 4 MiB are cut into 1 MiB slices that are fed, in turn, to one
- * streaming state the same way.
+ * streaming state the same way.  Pieces are hashed with XXH3-128 or, for
+ * manifests that must hold against untrusted sources, SHA-256: the same
+ * scheme, another function.
  */
 #include "manifest_internal.h"
 #include "disk/fileio.h"
@@ -47,20 +49,35 @@ struct rf_manifest {
   uint64_t length;
   uint64_t piece_size;
   uint32_t npieces;
+  rf_manifest_hash kind; /* of the piece hashes */
   int has_sha256;
   XXH128_hash_t content;
   unsigned char sha256[32];
-  char *name; /* NULL: none */
-  XXH128_hash_t *pieces;
+  char *name;               /* NULL: none */
+  XXH128_hash_t *pieces;    /* XXH128 kind, else NULL */
+  unsigned char *piece_sha; /* SHA256 kind: 32 bytes a piece, else NULL */
 };
 
 static const char mf_hex[] = "0123456789abcdef";
 
 /* ------------------------------------------------------------ accessors */
 
+rf_manifest_hash rf__manifest_kind(const rf_manifest *m)
+{
+  return m->kind;
+}
+
 XXH128_hash_t rf__manifest_piece(const rf_manifest *m, uint32_t i)
 {
-  return m->pieces[i];
+  XXH128_hash_t none = { 0, 0 };
+
+  return m->pieces != NULL ? m->pieces[i] : none;
+}
+
+const unsigned char *rf__manifest_piece_sha256(const rf_manifest *m,
+                                               uint32_t i)
+{
+  return m->piece_sha != NULL ? m->piece_sha + (size_t)i * 32 : NULL;
 }
 
 XXH128_hash_t rf__manifest_content(const rf_manifest *m)
@@ -83,16 +100,42 @@ uint32_t rf_manifest_pieces(const rf_manifest *m)
   return m->npieces;
 }
 
+rf_manifest_hash rf_manifest_piece_hash_kind(const rf_manifest *m)
+{
+  return m->kind;
+}
+
 int rf_manifest_piece_hash(unsigned char out[16], const rf_manifest *m,
                            uint32_t i)
 {
   XXH128_canonical_t c;
 
-  if (m == NULL || out == NULL || i >= m->npieces)
+  if (m == NULL || out == NULL || i >= m->npieces ||
+      m->kind != RF_MANIFEST_HASH_XXH128)
     return RF_EINVAL;
   XXH128_canonicalFromHash(&c, m->pieces[i]);
   memcpy(out, c.digest, 16);
   return 0;
+}
+
+int rf_manifest_piece_digest(unsigned char *out, size_t outlen,
+                             const rf_manifest *m, uint32_t i)
+{
+  XXH128_canonical_t c;
+
+  if (m == NULL || out == NULL || i >= m->npieces)
+    return RF_EINVAL;
+  if (m->kind == RF_MANIFEST_HASH_SHA256) {
+    if (outlen < 32)
+      return RF_EINVAL;
+    memcpy(out, m->piece_sha + (size_t)i * 32, 32);
+    return 32;
+  }
+  if (outlen < 16)
+    return RF_EINVAL;
+  XXH128_canonicalFromHash(&c, m->pieces[i]);
+  memcpy(out, c.digest, 16);
+  return 16;
 }
 
 void rf_manifest_content_xxh128(unsigned char out[16], const rf_manifest *m)
@@ -124,19 +167,26 @@ void rf_manifest_free(rf_manifest *m)
     return;
   free(m->name);
   free(m->pieces);
+  free(m->piece_sha);
   free(m);
 }
 
-static int mf_alloc(rf_manifest **out, uint32_t npieces)
+/* A manifest of npieces pieces of the given kind, hashes zeroed. */
+static int mf_alloc(rf_manifest **out, uint32_t npieces, rf_manifest_hash kind)
 {
   rf_manifest *m = calloc(1, sizeof(*m));
+  size_t n = npieces > 0 ? npieces : 1;
 
   *out = NULL;
   if (m == NULL)
     return RF_ENOMEM;
   m->npieces = npieces;
-  m->pieces = calloc(npieces > 0 ? npieces : 1, sizeof(*m->pieces));
-  if (m->pieces == NULL) {
+  m->kind = kind;
+  if (kind == RF_MANIFEST_HASH_SHA256)
+    m->piece_sha = calloc(n, 32);
+  else
+    m->pieces = calloc(n, sizeof(*m->pieces));
+  if (m->pieces == NULL && m->piece_sha == NULL) {
     free(m);
     return RF_ENOMEM;
   }
@@ -177,6 +227,7 @@ typedef struct mf_parser {
 
 /* Header keys, in the order the formatter writes them. */
 enum {
+  KEY_PIECE_HASH,
   KEY_LENGTH,
   KEY_PIECE_SIZE,
   KEY_PIECES,
@@ -187,8 +238,12 @@ enum {
 };
 
 static const char *const mf_keys[KEY_COUNT] = {
-  "length", "piece-size", "pieces", "content-xxh128", "content-sha256", "name"
+  "piece-hash",     "length",         "piece-size", "pieces",
+  "content-xxh128", "content-sha256", "name"
 };
+
+/* The values of "piece-hash", by rf_manifest_hash. */
+static const char *const mf_hash_names[] = { "xxh128", "sha256" };
 
 __attribute__((format(printf, 4, 5))) static int
 mf_fail_at(mf_parser *p, unsigned long line, int rc, const char *fmt, ...)
@@ -295,6 +350,7 @@ static int mf_number(const char *s, size_t n, uint64_t *out)
 
 typedef struct mf_header {
   unsigned long seen[KEY_COUNT]; /* line of each key, 0: not seen */
+  rf_manifest_hash kind;
   uint64_t length;
   uint64_t piece_size;
   uint64_t pieces;
@@ -337,6 +393,17 @@ static int mf_header_value(mf_parser *p, mf_header *h, int key, const char *v,
       return mf_fail_at(p, p->line, RF_EINVAL,
                         "bad hex in content-sha256 (expected 64 hex "
                         "digits)");
+    return 0;
+  case KEY_PIECE_HASH:
+    if (mf_is(v, vn, mf_hash_names[RF_MANIFEST_HASH_XXH128]))
+      h->kind = RF_MANIFEST_HASH_XXH128;
+    else if (mf_is(v, vn, mf_hash_names[RF_MANIFEST_HASH_SHA256]))
+      h->kind = RF_MANIFEST_HASH_SHA256;
+    else
+      return mf_fail_at(p, p->line, RF_EINVAL,
+                        "unknown piece-hash '%.*s' (expected 'xxh128' or "
+                        "'sha256')",
+                        (int)(vn > 40 ? 40 : vn), v);
     return 0;
   default:
     h->name = v;
@@ -415,13 +482,17 @@ static int mf_header_done(mf_parser *p, mf_header *h, rf_manifest **m)
                         "missing '%s' before the piece list",
                         mf_keys[required[i]]);
   }
+  if (h->kind == RF_MANIFEST_HASH_SHA256 && h->seen[KEY_SHA256] == 0)
+    return mf_fail_at(p, p->line, RF_EINVAL,
+                      "missing 'content-sha256' before the piece list "
+                      "(required with piece-hash sha256)");
   expect = h->length == 0 ? 0 : (h->length - 1) / h->piece_size + 1;
   if (h->pieces != expect)
     return mf_fail_at(p, h->seen[KEY_PIECES], RF_EINVAL,
                       "pieces %" PRIu64 " does not match length %" PRIu64
                       " and piece-size %" PRIu64 " (expected %" PRIu64 ")",
                       h->pieces, h->length, h->piece_size, expect);
-  rc = mf_alloc(m, (uint32_t)h->pieces);
+  rc = mf_alloc(m, (uint32_t)h->pieces, h->kind);
   if (rc != 0)
     return mf_fail_at(p, 0, rc, "out of memory");
   (*m)->length = h->length;
@@ -441,6 +512,46 @@ static int mf_header_done(mf_parser *p, mf_header *h, rf_manifest **m)
   return 0;
 }
 
+/*
+ * The hash [v, v + vn) of piece i (after "p "), of m's kind.  A hash of
+ * the other kind's length gets a message saying so: the usual mistake is
+ * a missing or wrong piece-hash line.
+ */
+static int mf_piece_value(mf_parser *p, rf_manifest *m, uint32_t i,
+                          const char *v, size_t vn)
+{
+  XXH128_canonical_t c;
+
+  if (m->kind == RF_MANIFEST_HASH_SHA256) {
+    if (mf_unhex(v, vn, m->piece_sha + (size_t)i * 32, 32) == 0)
+      return 0;
+    if (mf_unhex(v, vn, c.digest, sizeof(c.digest)) == 0)
+      return mf_fail_at(p, p->line, RF_EINVAL,
+                        "bad hex in piece %" PRIu32 " (expected 'p' and 64 "
+                        "hex digits; 32 digits is an xxh128 hash, but "
+                        "piece-hash is sha256)",
+                        i);
+    return mf_fail_at(p, p->line, RF_EINVAL,
+                      "bad hex in piece %" PRIu32 " (expected 'p' and 64 hex "
+                      "digits)",
+                      i);
+  }
+  if (mf_unhex(v, vn, c.digest, sizeof(c.digest)) == 0) {
+    m->pieces[i] = XXH128_hashFromCanonical(&c);
+    return 0;
+  }
+  if (vn == 64 && mf_unhex(v, 32, c.digest, sizeof(c.digest)) == 0 &&
+      mf_unhex(v + 32, 32, c.digest, sizeof(c.digest)) == 0)
+    return mf_fail_at(p, p->line, RF_EINVAL,
+                      "bad hex in piece %" PRIu32 " (expected 'p' and 32 hex "
+                      "digits; 64 digits need the line 'piece-hash sha256')",
+                      i);
+  return mf_fail_at(p, p->line, RF_EINVAL,
+                    "bad hex in piece %" PRIu32 " (expected 'p' and 32 hex "
+                    "digits)",
+                    i);
+}
+
 static int mf_missing_end(mf_parser *p)
 {
   return mf_fail_at(p, p->line + 1, RF_EINVAL,
@@ -453,7 +564,6 @@ int rf_manifest_parse(rf_manifest **out, const char *text, size_t len,
   mf_parser p = { text, len, 0, 0, err, errlen };
   mf_header h;
   rf_manifest *m = NULL;
-  XXH128_canonical_t c;
   const char *s = NULL;
   size_t n = 0, vlen = strlen(MF_MAGIC " ");
   uint32_t i = 0;
@@ -548,14 +658,10 @@ int rf_manifest_parse(rf_manifest **out, const char *text, size_t len,
                       "more piece lines than pieces (%" PRIu32 ")", m->npieces);
       goto out;
     }
-    if (mf_unhex(s + 2, n - 2, c.digest, sizeof(c.digest)) != 0) {
-      rc = mf_fail_at(&p, p.line, RF_EINVAL,
-                      "bad hex in piece %" PRIu32 " (expected 'p' and 32 "
-                      "hex digits)",
-                      i);
+    rc = mf_piece_value(&p, m, i, s + 2, n - 2);
+    if (rc != 0)
       goto out;
-    }
-    m->pieces[i++] = XXH128_hashFromCanonical(&c);
+    i++;
     rc = mf_next_line(&p, &s, &n);
     if (rc <= 0) {
       if (rc == 0)
@@ -632,23 +738,27 @@ int rf_manifest_format(char **out, const rf_manifest *m)
   size_t cap, nlen;
   char *buf, *d;
   uint32_t i;
-  int n;
+  int n, sha;
 
   if (out != NULL)
     *out = NULL;
   if (m == NULL || out == NULL)
     return RF_EINVAL;
+  sha = m->kind == RF_MANIFEST_HASH_SHA256;
   nlen = m->name != NULL ? strlen(m->name) : 0;
-  /* Header lines are under 80 bytes each but the name; 35 per piece. */
-  cap = 512 + nlen + (size_t)m->npieces * 35;
+  /* Header lines are under 80 bytes each but the name; a piece line is
+   * "p ", 32 or 64 hex digits and "\n". */
+  cap = 512 + nlen + (size_t)m->npieces * (sha ? 67 : 35);
   buf = malloc(cap);
   if (buf == NULL)
     return RF_ENOMEM;
+  /* XXH3-128 pieces get no piece-hash line: readers that predate the line
+   * read those manifests, and reject the others on it (an unknown key). */
   n = snprintf(buf, cap,
-               MF_MAGIC " %d\nlength %" PRIu64 "\npiece-size %" PRIu64
+               MF_MAGIC " %d\n%slength %" PRIu64 "\npiece-size %" PRIu64
                         "\npieces %" PRIu32 "\ncontent-xxh128 ",
-               RF_MANIFEST_FORMAT_VERSION, m->length, m->piece_size,
-               m->npieces);
+               RF_MANIFEST_FORMAT_VERSION, sha ? "piece-hash sha256\n" : "",
+               m->length, m->piece_size, m->npieces);
   d = mf_put_xxh(buf + n, m->content);
   *d++ = '\n';
   if (m->has_sha256) {
@@ -665,7 +775,10 @@ int rf_manifest_format(char **out, const rf_manifest *m)
   for (i = 0; i < m->npieces; i++) {
     *d++ = 'p';
     *d++ = ' ';
-    d = mf_put_xxh(d, m->pieces[i]);
+    if (sha)
+      d = mf_put_hex(d, m->piece_sha + (size_t)i * 32, 32);
+    else
+      d = mf_put_xxh(d, m->pieces[i]);
     *d++ = '\n';
   }
   memcpy(d, "end\n", 5);
@@ -777,10 +890,14 @@ typedef struct mf_hasher {
   uint64_t chunk;  /* bytes per chunk */
   int sliced;      /* 1: pieces span several chunks (slices) */
   uint64_t slices; /* sliced: chunks per full piece */
-  XXH128_hash_t *pieces;
-  XXH3_state_t *content;     /* fed in turn */
-  XXH3_state_t *piece_state; /* sliced: the piece being fed, in turn */
-  EVP_MD_CTX *sha;           /* NULL: no SHA-256 */
+  rf_manifest_hash kind;        /* of the piece hashes */
+  XXH128_hash_t *pieces;        /* XXH128 kind: the manifest's */
+  unsigned char *piece_sha;     /* SHA256 kind: the manifest's, 32 a piece */
+  EVP_MD *md;                   /* SHA-256, fetched once for every thread */
+  XXH3_state_t *content;        /* fed in turn */
+  XXH3_state_t *piece_state;    /* sliced, XXH128: the piece being fed */
+  EVP_MD_CTX *piece_sha_state;  /* sliced, SHA256: the piece being fed */
+  EVP_MD_CTX *sha;              /* NULL: no SHA-256 of the content */
   pthread_mutex_t mu;
   pthread_cond_t cv;
   uint64_t next; /* next chunk to claim (under mu) */
@@ -841,6 +958,49 @@ static int mf_read_full(int fd, unsigned char *buf, size_t len, uint64_t off)
   return 0;
 }
 
+/* The SHA-256 of [b, b + n) into out, with ctx.  0 or RF_EINTERNAL. */
+static int mf_sha256(EVP_MD_CTX *ctx, const EVP_MD *md,
+                     const unsigned char *b, size_t n, unsigned char *out)
+{
+  unsigned int dlen = 0;
+
+  if (EVP_DigestInit_ex(ctx, md, NULL) != 1 ||
+      EVP_DigestUpdate(ctx, b, n) != 1 ||
+      EVP_DigestFinal_ex(ctx, out, &dlen) != 1 || dlen != 32)
+    return RF_EINTERNAL;
+  return 0;
+}
+
+/* Slice [off, off + len) of a sliced piece to its streaming state. */
+static int mf_feed_slice(mf_hasher *h, uint64_t k, uint64_t off,
+                         const unsigned char *buf, size_t len)
+{
+  uint64_t piece = off / h->piece_size;
+  uint64_t pend = (piece + 1) * h->piece_size;
+  int first = k % h->slices == 0;
+  int last = off + len == pend || off + len == h->length;
+  unsigned int dlen = 0;
+
+  if (h->kind == RF_MANIFEST_HASH_SHA256) {
+    if (first && EVP_DigestInit_ex(h->piece_sha_state, h->md, NULL) != 1)
+      return RF_EINTERNAL;
+    if (EVP_DigestUpdate(h->piece_sha_state, buf, len) != 1)
+      return RF_EINTERNAL;
+    if (last && (EVP_DigestFinal_ex(h->piece_sha_state,
+                                    h->piece_sha + piece * 32, &dlen) != 1 ||
+                 dlen != 32))
+      return RF_EINTERNAL;
+    return 0;
+  }
+  if (first && XXH3_128bits_reset(h->piece_state) != XXH_OK)
+    return RF_EINTERNAL;
+  if (XXH3_128bits_update(h->piece_state, buf, len) != XXH_OK)
+    return RF_EINTERNAL;
+  if (last)
+    h->pieces[piece] = XXH3_128bits_digest(h->piece_state);
+  return 0;
+}
+
 /* Feed chunk k, [off, off + len) in buf, to the sequential states. */
 static int mf_feed(mf_hasher *h, uint64_t k, uint64_t off,
                    const unsigned char *buf, size_t len)
@@ -849,16 +1009,26 @@ static int mf_feed(mf_hasher *h, uint64_t k, uint64_t off,
     return RF_EINTERNAL;
   if (h->sha != NULL && EVP_DigestUpdate(h->sha, buf, len) != 1)
     return RF_EINTERNAL;
-  if (h->sliced) {
-    uint64_t piece = off / h->piece_size;
-    uint64_t pend = (piece + 1) * h->piece_size;
+  return h->sliced ? mf_feed_slice(h, k, off, buf, len) : 0;
+}
 
-    if (k % h->slices == 0 && XXH3_128bits_reset(h->piece_state) != XXH_OK)
+/*
+ * Hash the whole pieces of chunk [off, off + len) in buf, each on its own;
+ * ctx: this thread's SHA-256 state for SHA256 pieces.
+ */
+static int mf_hash_pieces(mf_hasher *h, EVP_MD_CTX *ctx, uint64_t off,
+                          const unsigned char *buf, uint64_t len)
+{
+  uint64_t p, n, i;
+
+  for (p = 0; p < len; p += h->piece_size) {
+    n = len - p < h->piece_size ? len - p : h->piece_size;
+    i = (off + p) / h->piece_size;
+    if (h->kind != RF_MANIFEST_HASH_SHA256)
+      h->pieces[i] = XXH3_128bits(buf + p, (size_t)n);
+    else if (mf_sha256(ctx, h->md, buf + p, (size_t)n,
+                       h->piece_sha + i * 32) != 0)
       return RF_EINTERNAL;
-    if (XXH3_128bits_update(h->piece_state, buf, len) != XXH_OK)
-      return RF_EINTERNAL;
-    if (off + len == pend || off + len == h->length)
-      h->pieces[piece] = XXH3_128bits_digest(h->piece_state);
   }
   return 0;
 }
@@ -867,12 +1037,16 @@ static void *mf_worker(void *arg)
 {
   mf_hasher *h = arg;
   unsigned char *buf = malloc((size_t)h->chunk);
-  uint64_t k, off, len, p;
+  EVP_MD_CTX *ctx = NULL; /* SHA256 pieces: this thread's state */
+  uint64_t k, off, len;
   int rc;
 
-  if (buf == NULL) {
+  if (h->kind == RF_MANIFEST_HASH_SHA256 && !h->sliced)
+    ctx = EVP_MD_CTX_new();
+  if (buf == NULL ||
+      (h->kind == RF_MANIFEST_HASH_SHA256 && !h->sliced && ctx == NULL)) {
     mf_set_error(h, RF_ENOMEM);
-    return NULL;
+    goto out;
   }
   for (;;) {
     pthread_mutex_lock(&h->mu);
@@ -887,10 +1061,10 @@ static void *mf_worker(void *arg)
       break;
     }
     if (!h->sliced) {
-      for (p = 0; p < len; p += h->piece_size) {
-        uint64_t n = len - p < h->piece_size ? len - p : h->piece_size;
-
-        h->pieces[(off + p) / h->piece_size] = XXH3_128bits(buf + p, (size_t)n);
+      rc = mf_hash_pieces(h, ctx, off, buf, len);
+      if (rc != 0) {
+        mf_set_error(h, rc);
+        break;
       }
     }
     pthread_mutex_lock(&h->mu);
@@ -912,6 +1086,8 @@ static void *mf_worker(void *arg)
     pthread_cond_broadcast(&h->cv);
     pthread_mutex_unlock(&h->mu);
   }
+out:
+  EVP_MD_CTX_free(ctx);
   free(buf);
   return NULL;
 }
@@ -983,7 +1159,9 @@ static void mf_hasher_destroy(mf_hasher *h)
     close(h->fd);
   XXH3_freeState(h->content);
   XXH3_freeState(h->piece_state);
+  EVP_MD_CTX_free(h->piece_sha_state);
   EVP_MD_CTX_free(h->sha);
+  EVP_MD_free(h->md);
   pthread_cond_destroy(&h->cv);
   pthread_mutex_destroy(&h->mu);
 }
@@ -1018,6 +1196,14 @@ static int mf_hasher_open(mf_hasher *h, const char *path, uint64_t piece_size,
  */
 static int mf_hasher_prepare(mf_hasher *h, int with_sha256)
 {
+  int sha_pieces = h->kind == RF_MANIFEST_HASH_SHA256;
+
+  if (with_sha256 || sha_pieces) {
+    /* One explicit fetch: EVP_sha256() would look it up at every init. */
+    h->md = EVP_MD_fetch(NULL, "SHA256", NULL);
+    if (h->md == NULL)
+      return RF_EINTERNAL;
+  }
   if (h->piece_size <= MF_CHUNK) {
     h->chunk = MF_CHUNK / h->piece_size * h->piece_size;
   } else if (h->piece_size <= MF_MAX_WHOLE) {
@@ -1026,8 +1212,11 @@ static int mf_hasher_prepare(mf_hasher *h, int with_sha256)
     h->sliced = 1;
     h->chunk = MF_CHUNK;
     h->slices = (h->piece_size + MF_CHUNK - 1) / MF_CHUNK;
-    h->piece_state = XXH3_createState();
-    if (h->piece_state == NULL)
+    if (sha_pieces)
+      h->piece_sha_state = EVP_MD_CTX_new();
+    else
+      h->piece_state = XXH3_createState();
+    if (h->piece_state == NULL && h->piece_sha_state == NULL)
       return RF_ENOMEM;
   }
   h->content = XXH3_createState();
@@ -1037,7 +1226,7 @@ static int mf_hasher_prepare(mf_hasher *h, int with_sha256)
     h->sha = EVP_MD_CTX_new();
     if (h->sha == NULL)
       return RF_ENOMEM;
-    if (EVP_DigestInit_ex(h->sha, EVP_sha256(), NULL) != 1)
+    if (EVP_DigestInit_ex(h->sha, h->md, NULL) != 1)
       return RF_EINTERNAL;
   }
   return 0;
@@ -1066,35 +1255,65 @@ static int mf_hasher_finish(mf_hasher *h, const struct stat *st, rf_manifest *m)
   return 0;
 }
 
+void rf_manifest_create_options_init(rf_manifest_create_options *opts)
+{
+  rf_manifest_create_options defaults = RF_MANIFEST_CREATE_OPTIONS_INIT;
+
+  if (opts != NULL)
+    *opts = defaults;
+}
+
 int rf_manifest_create(rf_manifest **out, const char *path, uint64_t piece_size,
                        int with_sha256, unsigned threads)
 {
+  rf_manifest_create_options o = RF_MANIFEST_CREATE_OPTIONS_INIT;
+
+  o.piece_size = piece_size;
+  o.content_sha256 = with_sha256;
+  o.threads = threads;
+  return rf_manifest_create_ext(out, path, &o);
+}
+
+int rf_manifest_create_ext(rf_manifest **out, const char *path,
+                           const rf_manifest_create_options *opts)
+{
+  rf_manifest_create_options o = RF_MANIFEST_CREATE_OPTIONS_INIT;
   mf_hasher h;
   rf_manifest *m = NULL;
   struct stat st;
   uint64_t npieces = 0;
-  int rc;
+  unsigned threads;
+  int rc, sha_pieces;
 
   if (out != NULL)
     *out = NULL;
-  if (out == NULL || path == NULL || threads > MF_MAX_THREADS ||
-      (piece_size != 0 && (piece_size < RF_MANIFEST_MIN_PIECE_SIZE ||
-                           piece_size > RF_MANIFEST_MAX_PIECE_SIZE)))
+  if (opts != NULL) {
+    if (opts->version == 0 ||
+        opts->version > RF_MANIFEST_CREATE_OPTIONS_VERSION)
+      return RF_EINVAL;
+    o = *opts; /* version 1 is every field */
+  }
+  sha_pieces = o.piece_hash == RF_MANIFEST_HASH_SHA256;
+  if (out == NULL || path == NULL || o.threads > MF_MAX_THREADS ||
+      (o.piece_hash != RF_MANIFEST_HASH_XXH128 && !sha_pieces) ||
+      (o.piece_size != 0 && (o.piece_size < RF_MANIFEST_MIN_PIECE_SIZE ||
+                             o.piece_size > RF_MANIFEST_MAX_PIECE_SIZE)))
     return RF_EINVAL;
-  if (threads == 0)
-    threads = 2;
+  threads = o.threads != 0 ? o.threads : 2;
   rc = mf_hasher_init(&h);
   if (rc != 0)
     return rc;
-  rc = mf_hasher_open(&h, path, piece_size, &st, &npieces);
+  h.kind = o.piece_hash;
+  rc = mf_hasher_open(&h, path, o.piece_size, &st, &npieces);
   if (rc == 0)
-    rc = mf_alloc(&m, (uint32_t)npieces);
+    rc = mf_alloc(&m, (uint32_t)npieces, o.piece_hash);
   if (rc == 0) {
     m->length = h.length;
     m->piece_size = h.piece_size;
     m->name = mf_name_of(path); /* informational: none if out of memory */
     h.pieces = m->pieces;
-    rc = mf_hasher_prepare(&h, with_sha256);
+    h.piece_sha = m->piece_sha;
+    rc = mf_hasher_prepare(&h, o.content_sha256 != 0 || sha_pieces);
   }
   if (rc == 0)
     rc = mf_hash_all(&h, threads);

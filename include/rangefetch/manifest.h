@@ -2,14 +2,16 @@
  * rangefetch — piece manifests.
  *
  * A manifest describes some content: its length, the piece size it is cut
- * into, one XXH3-128 hash per piece, the XXH3-128 of the whole content (the
- * value `xxhsum -H2` prints) and optionally its SHA-256.  `rangefetch get
- * --manifest` uses one to check every piece as it arrives.  The text format
- * is described in docs/manifest.md.
+ * into, one hash per piece (XXH3-128 by default, or SHA-256), the XXH3-128
+ * of the whole content (the value `xxhsum -H2` prints) and optionally its
+ * SHA-256 (always with SHA-256 pieces).  `rangefetch get --manifest` uses
+ * one to check every piece as it arrives.  The text format is described in
+ * docs/manifest.md.
  *
  * xxHash detects accidents (bit rot, truncation, a proxy mangling bytes),
- * not attackers: only a SHA-256 obtained over a trusted channel protects
- * against a malicious source.
+ * not attackers.  SHA-256 piece hashes let pieces from untrusted sources
+ * (peers) be checked one by one, but only if the manifest itself came over
+ * a trusted channel (pinned by its SHA-256, or over HTTPS from the origin).
  *
  * Ownership
  *   An rf_manifest is immutable once made; the functions that make one
@@ -37,14 +39,33 @@ extern "C" {
 /* The usual file name suffix: the manifest of big.iso is big.iso.rfm. */
 #define RF_MANIFEST_SUFFIX ".rfm"
 
-/* Limits, checked by the parser and by rf_manifest_create. */
-#define RF_MANIFEST_MAX_TEXT       (64u * 1024u * 1024u) /* bytes of text */
+/* Limits, checked by the parser and by rf_manifest_create.  The text limit
+ * holds 2^20 pieces: about 37 MB of text with XXH3-128 pieces, 71 MB with
+ * SHA-256 pieces and CR LF line ends. */
+#define RF_MANIFEST_MAX_TEXT       (96u * 1024u * 1024u) /* bytes of text */
 #define RF_MANIFEST_MAX_PIECES     (1u << 20)
 #define RF_MANIFEST_MIN_PIECE_SIZE 1024u
 #define RF_MANIFEST_MAX_PIECE_SIZE (1u << 30)
 #define RF_MANIFEST_MAX_LENGTH     (1ULL << 62)
 
+/* The longest piece digest (SHA-256), for rf_manifest_piece_digest. */
+#define RF_MANIFEST_MAX_DIGEST 32u
+
 typedef struct rf_manifest rf_manifest;
+
+/*
+ * The hash of each piece, the `piece-hash` line of the text.  Values are
+ * only ever appended.
+ *   RF_MANIFEST_HASH_XXH128  XXH3-128, 16 bytes: fast, catches accidents.
+ *                            The default; no `piece-hash` line.
+ *   RF_MANIFEST_HASH_SHA256  SHA-256, 32 bytes: for pieces from untrusted
+ *                            sources.  Such a manifest always carries the
+ *                            SHA-256 of the whole content too.
+ */
+typedef enum rf_manifest_hash {
+  RF_MANIFEST_HASH_XXH128 = 0,
+  RF_MANIFEST_HASH_SHA256 = 1
+} rf_manifest_hash;
 
 /*
  * rf_manifest_parse - read a manifest from text.
@@ -82,7 +103,8 @@ RF_EXTERN int rf_manifest_load(rf_manifest **out, const char *path, char *err,
                                size_t errlen);
 
 /*
- * rf_manifest_create - hash the regular file at path into a new manifest.
+ * rf_manifest_create - hash the regular file at path into a new manifest
+ * with XXH3-128 pieces (rf_manifest_create_ext makes SHA-256 ones).
  *
  * out:         receives the manifest; set to NULL on failure.
  * piece_size:  0 for the engine's default (1 MiB, doubled until the file
@@ -107,6 +129,45 @@ RF_EXTERN int rf_manifest_load(rf_manifest **out, const char *path, char *err,
 RF_EXTERN int rf_manifest_create(rf_manifest **out, const char *path,
                                  uint64_t piece_size, int with_sha256,
                                  unsigned threads);
+
+#define RF_MANIFEST_CREATE_OPTIONS_VERSION 1
+
+/* Options of rf_manifest_create_ext. */
+typedef struct rf_manifest_create_options {
+  unsigned version;            /* RF_MANIFEST_CREATE_OPTIONS_VERSION */
+  uint64_t piece_size;         /* as for rf_manifest_create; 0: default */
+  rf_manifest_hash piece_hash; /* default RF_MANIFEST_HASH_XXH128 */
+  int content_sha256;          /* non-zero: record the SHA-256 of the whole
+                                  content; implied by RF_MANIFEST_HASH_SHA256
+                                  pieces */
+  unsigned threads;            /* as for rf_manifest_create; 0: 2 */
+} rf_manifest_create_options;
+
+#define RF_MANIFEST_CREATE_OPTIONS_INIT                                        \
+  {                                                                            \
+    RF_MANIFEST_CREATE_OPTIONS_VERSION, 0, RF_MANIFEST_HASH_XXH128, 0, 0       \
+  }
+
+/*
+ * rf_manifest_create_options_init - fill opts with the defaults, as
+ * RF_MANIFEST_CREATE_OPTIONS_INIT.  NULL is a no-op.
+ */
+RF_EXTERN void
+rf_manifest_create_options_init(rf_manifest_create_options *opts);
+
+/*
+ * rf_manifest_create_ext - rf_manifest_create with options, among them the
+ * piece hash.  opts is read during the call only; NULL means the defaults
+ * (XXH3-128 pieces, no content SHA-256).  With RF_MANIFEST_HASH_SHA256 the
+ * pieces are hashed in parallel as with XXH3-128, and the SHA-256 of the
+ * whole content is always computed (content_sha256 ignored).
+ *
+ * Returns what rf_manifest_create returns; RF_EINVAL also for an options
+ * version 0 or newer than RF_MANIFEST_CREATE_OPTIONS_VERSION, or an
+ * unknown piece_hash.
+ */
+RF_EXTERN int rf_manifest_create_ext(rf_manifest **out, const char *path,
+                                     const rf_manifest_create_options *opts);
 
 /*
  * rf_manifest_format - the manifest as text.
@@ -143,13 +204,36 @@ RF_EXTERN uint64_t rf_manifest_piece_size(const rf_manifest *m);
 RF_EXTERN uint32_t rf_manifest_pieces(const rf_manifest *m);
 
 /*
+ * rf_manifest_piece_hash_kind - how the pieces of m are hashed:
+ * RF_MANIFEST_HASH_XXH128 or RF_MANIFEST_HASH_SHA256.
+ */
+RF_EXTERN rf_manifest_hash rf_manifest_piece_hash_kind(const rf_manifest *m);
+
+/*
  * rf_manifest_piece_hash - the XXH3-128 of piece i, canonical (big-endian)
- * bytes, as XXH128_canonicalFromHash writes them.
+ * bytes, as XXH128_canonicalFromHash writes them.  Only for manifests with
+ * XXH3-128 pieces; rf_manifest_piece_digest reads either kind.
  *
- * Returns 0, RF_EINVAL (i >= rf_manifest_pieces(m)); out untouched then.
+ * Returns 0, RF_EINVAL (i >= rf_manifest_pieces(m), m or out NULL, or the
+ * pieces of m are SHA-256: rf_manifest_piece_hash_kind(m) is
+ * RF_MANIFEST_HASH_SHA256); out untouched then.
  */
 RF_EXTERN int rf_manifest_piece_hash(unsigned char out[16],
                                      const rf_manifest *m, uint32_t i);
+
+/*
+ * rf_manifest_piece_digest - the digest of piece i, whatever the kind: 16
+ * bytes of XXH3-128 in canonical (big-endian) order, or 32 bytes of
+ * SHA-256, as `sha256sum` prints them in hex.
+ *
+ * out:    outlen bytes; RF_MANIFEST_MAX_DIGEST is always enough.
+ *
+ * Returns the digest length (16 or 32), or RF_EINVAL (m or out NULL,
+ * i >= rf_manifest_pieces(m), outlen shorter than the digest); out
+ * untouched then.
+ */
+RF_EXTERN int rf_manifest_piece_digest(unsigned char *out, size_t outlen,
+                                       const rf_manifest *m, uint32_t i);
 
 /*
  * rf_manifest_content_xxh128 - the XXH3-128 of the whole content, canonical
@@ -158,7 +242,10 @@ RF_EXTERN int rf_manifest_piece_hash(unsigned char out[16],
 RF_EXTERN void rf_manifest_content_xxh128(unsigned char out[16],
                                           const rf_manifest *m);
 
-/* rf_manifest_has_sha256 - 1 if the manifest carries a SHA-256, else 0. */
+/*
+ * rf_manifest_has_sha256 - 1 if the manifest carries a SHA-256 of the whole
+ * content (always with SHA-256 pieces), else 0.
+ */
 RF_EXTERN int rf_manifest_has_sha256(const rf_manifest *m);
 
 /*
