@@ -66,6 +66,8 @@ struct rf__conn {
   uint32_t piece;  /* piece pos is in */
   int piece_fresh; /* pos is at the start of piece (hash reset pending) */
   XXH3_state_t *hash;
+  struct evp_md_ctx_st *sha; /* the piece's SHA-256 (a manifest with
+                                SHA-256 pieces), else NULL */
   rf__block *blk;
 
   /* Response state, reset per response (redirects give several). */

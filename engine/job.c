@@ -678,8 +678,19 @@ static void piece_reject(rf_job *job, uint32_t i, rf__source *src,
 }
 
 /* Called from the write callback: flags and queued operations only. */
+/* Whether piece i, received with these digests, matches the manifest. */
+static int piece_matches(const rf_job *job, uint32_t i, XXH128_hash_t digest,
+                         const unsigned char *sha256)
+{
+  if (job->manifest_sha256_pieces) {
+    const unsigned char *want = rf__manifest_piece_sha256(job->manifest, i);
+    return sha256 != NULL && want != NULL && memcmp(sha256, want, 32) == 0;
+  }
+  return XXH128_isEqual(digest, rf__manifest_piece(job->manifest, i));
+}
+
 void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
-                        XXH128_hash_t digest)
+                        XXH128_hash_t digest, const unsigned char *sha256)
 {
   uint64_t off, len;
   uint32_t k;
@@ -689,7 +700,7 @@ void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
       job->sched.state[i] == RF__PIECE_DONE)
     return;
   if (job->manifest != NULL && !job->no_verify &&
-      !XXH128_isEqual(digest, rf__manifest_piece(job->manifest, i))) {
+      !piece_matches(job, i, digest, sha256)) {
     if (c->role == RF__ROLE_DUP) {
       if (c->src->id != 0) { /* the owner may still bring a good copy */
         c->src->bad_pieces++;

@@ -187,9 +187,11 @@ void rf__job_progress(const rf_job *job, rf_progress *p);
 /* At the end of a response's headers: 0 to accept the body, or an RF_E*
  * code (c->err, c->errmsg and c->retryable set). */
 int rf__job_validate(rf_job *job, rf__conn *c);
-/* Every byte of piece i arrived on c and was handed to the writer. */
+/* Every byte of piece i arrived on c and was handed to the writer;
+ * digest is its XXH3-128, sha256 its SHA-256 (NULL unless the manifest
+ * has SHA-256 pieces). */
 void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
-                        XXH128_hash_t digest);
+                        XXH128_hash_t digest, const unsigned char *sha256);
 /* libcurl finished c's transfer with res. */
 void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res);
 /* After libcurl's callbacks: act on what they noted, schedule. */

@@ -405,7 +405,10 @@ int rf__job_resume_pieces(rf_job *job, rf__conn *c)
     uint64_t off, len;
     if (js->claimed[i] == 0)
       continue;
-    if (job->manifest != NULL &&
+    /* (With SHA-256 pieces the journal's XXH128 cannot be compared with
+     * the manifest: the journal belongs to this manifest (its digest is
+     * in the journal's header) and records only pieces that matched it.) */
+    if (job->manifest != NULL && !job->manifest_sha256_pieces &&
         !XXH128_isEqual(js->hashes[i], rf__manifest_piece(job->manifest, i))) {
       bad++; /* recorded with another hash than the manifest's */
       continue;
@@ -476,7 +479,7 @@ static int adopt_manifest(rf_job *job, struct rf_manifest *m)
   job->manifest = m;
   job->manifest_digest = XXH3_128bits(canon, strlen(canon));
   free(canon);
-  job->manifest_sha256_pieces = 0; /* TODO sha256 pieces */
+  job->manifest_sha256_pieces = rf__manifest_kind(m) == RF_MANIFEST_HASH_SHA256;
   /* Peers added before a fetched manifest was known: refused now if it
    * cannot check them. */
   {

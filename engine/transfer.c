@@ -16,6 +16,9 @@
 
 #include "util/http.h"
 #include "proxy/candidate.h"
+#include "rangefetch/manifest.h"
+
+#include <openssl/evp.h>
 
 #ifdef RF_HAVE_XXH_DISPATCH
 #  include <xxh_x86dispatch.h>
@@ -396,6 +399,15 @@ static void take(rf__conn *c, const unsigned char *p, size_t n)
         ch = (size_t)(pend - c->pos);
       if (c->piece_fresh) {
         XXH3_128bits_reset(c->hash);
+        if (job->manifest_sha256_pieces && !job->no_verify) {
+          if (c->sha == NULL)
+            c->sha = EVP_MD_CTX_new();
+          if (c->sha == NULL ||
+              EVP_DigestInit_ex(c->sha, EVP_sha256(), NULL) != 1) {
+            EVP_MD_CTX_free(c->sha);
+            c->sha = NULL; /* the piece then fails its check: fetched again */
+          }
+        }
         c->piece_fresh = 0;
       }
     }
@@ -406,6 +418,8 @@ static void take(rf__conn *c, const unsigned char *p, size_t n)
       while (off < ch) {
         size_t sl = ch - off < RF__FUSE_SLICE ? ch - off : RF__FUSE_SLICE;
         XXH3_128bits_update(c->hash, p + off, sl);
+        if (c->sha != NULL && job->manifest_sha256_pieces)
+          EVP_DigestUpdate(c->sha, p + off, sl);
         memcpy(c->blk->data + c->blk->len + off, p + off, sl);
         off += sl;
       }
@@ -423,15 +437,20 @@ static void take(rf__conn *c, const unsigned char *p, size_t n)
       rf__conn_flush_block(c);
     if (!job->single && c->pos == pend) {
       uint32_t done = c->piece;
+      unsigned char sha[32];
+      const unsigned char *shap = NULL;
+      if (c->sha != NULL && job->manifest_sha256_pieces &&
+          EVP_DigestFinal_ex(c->sha, sha, NULL) == 1)
+        shap = sha;
       rf__conn_flush_block(c);
       c->piece++;
       c->piece_fresh = 1;
-      rf__job_piece_done(job, c, done, XXH3_128bits_digest(c->hash));
+      rf__job_piece_done(job, c, done, XXH3_128bits_digest(c->hash), shap);
     }
   }
 }
 
-#define RF__MAX_MANIFEST ((size_t)64 << 20)
+#define RF__MAX_MANIFEST ((size_t)RF_MANIFEST_MAX_TEXT)
 
 static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
 {
@@ -583,8 +602,10 @@ void rf__conn_cleanup(rf__conn *c)
     curl_easy_cleanup(c->easy);
   if (c->hash != NULL)
     XXH3_freeState(c->hash);
+  EVP_MD_CTX_free(c->sha);
   c->easy = NULL;
   c->hash = NULL;
+  c->sha = NULL;
 }
 
 int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end)

@@ -15,8 +15,10 @@
 #include <time.h>
 #include <unistd.h>
 #include <uv.h>
+#include <openssl/evp.h>
 
 #include "rangefetch/rangefetch.h"
+#include "rangefetch/manifest.h"
 #include "support/clipath.h"
 #include "support/testserver.h"
 #include "support/tmpdir.h"
@@ -781,4 +783,203 @@ Test(sources, sigkill_during_a_many_sourced_download_then_resume,
   ts_stop(m1);
   ts_stop(m2);
   ts_stop(cache);
+}
+
+/* A manifest with SHA-256 pieces of generated content, saved under dir. */
+static void sha256_manifest(const char *name, uint64_t size, uint64_t seed,
+                            uint64_t piece, char *out, size_t outsize)
+{
+  rf_manifest_create_options mo = RF_MANIFEST_CREATE_OPTIONS_INIT;
+  char src[600];
+  rf_manifest *m = NULL;
+
+  snprintf(src, sizeof(src), "%s/%s.src", dir, name);
+  cr_assert_eq(ts_write_gen_file(src, size, seed), 0);
+  mo.piece_size = piece;
+  mo.piece_hash = RF_MANIFEST_HASH_SHA256;
+  cr_assert_eq(rf_manifest_create_ext(&m, src, &mo), 0);
+  snprintf(out, outsize, "%s/%s", dir, name);
+  cr_assert_eq(rf_manifest_save(m, out), 0);
+  rf_manifest_free(m);
+  unlink(src);
+}
+
+Test(sources, a_peer_sending_bad_pieces_is_caught_and_banned)
+{
+  ts_server *origin = ts_start(NULL), *peer = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/8388608?seed=18&rate=1500000");
+  /* Fast, but one byte of every 64 KiB is wrong. */
+  char *pu = ts_url(peer, "/gen/8388608?seed=18&garble=65536");
+  char man[600];
+  rf_source_options s;
+  rf_job_options o;
+  run r;
+
+  sha256_manifest("peer.rfm", 8388608, 18, 256 * 1024, man, sizeof(man));
+  memset(&r, 0, sizeof(r));
+  source_opt(&s, RF_SOURCE_PEER, pu);
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("peer-bad");
+  o.connections = 4;
+  o.manifest = man;
+  o.sources = &s;
+  o.nsources = 1;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(o.output, 8388608, 18);
+  cr_assert_eq(r.src[1].kind, RF_SOURCE_PEER);
+  cr_assert_eq(r.src[1].state, RF_SOURCE_BANNED, "peer %s: %s",
+               rf_source_state_name(r.src[1].state), r.src[1].why);
+  cr_assert_geq(r.src[1].bad_pieces, 3, "bad pieces: %u", r.src[1].bad_pieces);
+  cr_assert(strstr(r.src[1].why, "failed verification") != NULL, "%s",
+            r.src[1].why);
+  cr_assert_eq(r.src[1].bytes, 0, "nothing of the peer's was kept");
+  cr_assert_eq(r.src[0].bytes, 8388608);
+  free(ou);
+  free(pu);
+  ts_stop(origin);
+  ts_stop(peer);
+}
+
+Test(sources, a_good_peer_serves_under_a_sha256_manifest)
+{
+  ts_server *origin = ts_start(NULL), *peer = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/8388608?seed=19&rate=1000000");
+  char *pu = ts_url(peer, "/gen/8388608?seed=19");
+  char man[600];
+  rf_source_options s;
+  rf_job_options o;
+  run r;
+
+  sha256_manifest("peer-good.rfm", 8388608, 19, 256 * 1024, man, sizeof(man));
+  memset(&r, 0, sizeof(r));
+  source_opt(&s, RF_SOURCE_PEER, pu);
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("peer-good");
+  o.connections = 4;
+  o.manifest = man;
+  o.sources = &s;
+  o.nsources = 1;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(o.output, 8388608, 19);
+  cr_assert_gt(r.bytes_from[RF_SOURCE_PEER], 8388608 / 2,
+               "the fast peer served most: %llu",
+               (unsigned long long)r.bytes_from[RF_SOURCE_PEER]);
+  cr_assert_eq(r.src[1].bad_pieces, 0);
+  free(ou);
+  free(pu);
+  ts_stop(origin);
+  ts_stop(peer);
+}
+
+Test(sources, peers_are_refused_with_an_xxh3_manifest)
+{
+  ts_server *origin = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/1048576?seed=20");
+  char src[600], man[600];
+  rf_manifest *m = NULL;
+  rf_engine *e = NULL;
+  rf_source_options s;
+  rf_job_options o;
+
+  snprintf(src, sizeof(src), "%s/x.src", dir);
+  cr_assert_eq(ts_write_gen_file(src, 1048576, 20), 0);
+  cr_assert_eq(rf_manifest_create(&m, src, 65536, 0, 0), 0);
+  snprintf(man, sizeof(man), "%s/x.rfm", dir);
+  cr_assert_eq(rf_manifest_save(m, man), 0);
+  rf_manifest_free(m);
+  source_opt(&s, RF_SOURCE_PEER, "http://127.0.0.1:9/x");
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("xxh-peer");
+  o.manifest = man;
+  o.sources = &s;
+  o.nsources = 1;
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EINVAL);
+  cr_assert(strstr(rf_engine_last_error(e), "XXH3") != NULL &&
+                strstr(rf_engine_last_error(e), "--hash sha256") != NULL,
+            "%s", rf_engine_last_error(e));
+  rf_engine_free(e);
+  free(ou);
+  ts_stop(origin);
+}
+
+/* The SHA-256 of the file at path, in hex. */
+static void file_sha256_hex(const char *path, char hex[65])
+{
+  unsigned char buf[65536], md[32];
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  FILE *f = fopen(path, "rb");
+  size_t n, k;
+
+  cr_assert(ctx != NULL && f != NULL);
+  EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+  while ((n = fread(buf, 1, sizeof(buf), f)) > 0)
+    EVP_DigestUpdate(ctx, buf, n);
+  fclose(f);
+  EVP_DigestFinal_ex(ctx, md, NULL);
+  EVP_MD_CTX_free(ctx);
+  for (k = 0; k < 32; k++)
+    snprintf(hex + 2 * k, 3, "%02x", md[k]);
+}
+
+Test(sources, a_manifest_over_plain_http_must_be_pinned_for_peers)
+{
+  char root[600], man[600], hex[65], wrong[65], murl[300];
+  ts_server *origin, *peer;
+  char *ou, *pu;
+  rf_engine *e = NULL;
+  rf_source_options s;
+  rf_job_options o;
+  run r;
+
+  make_root(root, sizeof(root), "pinned", NULL, 0, 0);
+  sha256_manifest("pinned/m.rfm", 4194304, 21, 256 * 1024, man, sizeof(man));
+  file_sha256_hex(man, hex);
+  origin = ts_start(root);
+  peer = ts_start(NULL);
+  ou = ts_url(origin, "/gen/4194304?seed=21&rate=1000000");
+  pu = ts_url(peer, "/gen/4194304?seed=21");
+  snprintf(murl, sizeof(murl), "http://127.0.0.1:%u/m.rfm", ts_port(origin));
+  source_opt(&s, RF_SOURCE_PEER, pu);
+
+  /* Not pinned: refused, saying why. */
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("pin-none");
+  o.manifest = murl;
+  o.sources = &s;
+  o.nsources = 1;
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &o), RF_EINVAL);
+  cr_assert(strstr(rf_engine_last_error(e), "pinned") != NULL, "%s",
+            rf_engine_last_error(e));
+  rf_engine_free(e);
+
+  /* Pinned with the right SHA-256: the peer serves. */
+  memset(&r, 0, sizeof(r));
+  o.output = out_path("pin-right");
+  o.manifest_sha256 = hex;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(o.output, 4194304, 21);
+  cr_assert_gt(r.bytes_from[RF_SOURCE_PEER], 0);
+
+  /* Pinned with another: the manifest is refused, nothing is fetched. */
+  memcpy(wrong, hex, sizeof(wrong));
+  wrong[0] = wrong[0] == '0' ? '1' : '0';
+  memset(&r, 0, sizeof(r));
+  o.output = out_path("pin-wrong");
+  o.manifest_sha256 = wrong;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, RF_EHASH, "%s", r.message);
+  cr_assert(strstr(r.message, "not the pinned one") != NULL, "%s", r.message);
+  free(ou);
+  free(pu);
+  ts_stop(origin);
+  ts_stop(peer);
 }

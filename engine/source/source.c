@@ -277,6 +277,18 @@ static const char *fault_name(rf__src_fault f)
   }
 }
 
+/* s is out (refused or banned): its running requests stop now; their
+ * unfinished pieces go back to the others (rf__job_after_actions). */
+static void cut_requests(rf_job *job, rf__source *s)
+{
+  unsigned k;
+
+  for (k = 0; k < job->nconns; k++)
+    if (job->conns[k].src == s && job->conns[k].state == RF__CONN_BUSY)
+      job->conns[k].cancel = 1;
+  job->dirty = 1;
+}
+
 void rf__source_failed(rf_job *job, rf__source *s, rf__src_fault fault,
                        long status, const char *msg)
 {
@@ -303,6 +315,7 @@ void rf__source_failed(rf_job *job, rf__source *s, rf__src_fault fault,
     RF_LOG(&e->log, RF_LOG_WARN, "source",
            "%s %s refused: %s; going on with the other sources",
            rf_source_kind_name(s->kind), s->name, msg);
+    cut_requests(job, s);
     return;
   case RF__SRC_BAN_JOB:
     s->state = RF_SOURCE_BANNED;
@@ -317,6 +330,7 @@ void rf__source_failed(rf_job *job, rf__source *s, rf__src_fault fault,
     RF_LOG(&e->log, RF_LOG_WARN, "source",
            "%s %s banned for this download: %s", rf_source_kind_name(s->kind),
            s->name, s->why);
+    cut_requests(job, s);
     return;
   case RF__SRC_BAN_ORIGIN:
   case RF__SRC_BAN_HOST:
@@ -328,6 +342,7 @@ void rf__source_failed(rf_job *job, rf__source *s, rf__src_fault fault,
                  act == RF__SRC_BAN_ORIGIN ? " for this origin" : "");
     RF_LOG(&e->log, RF_LOG_WARN, "source", "cache host %s: %s", s->name,
            s->why);
+    cut_requests(job, s);
     return;
   case RF__SRC_RETRY:
     break;

@@ -65,6 +65,7 @@ typedef struct ft_query {
   uint64_t link;       /* a mirror's port (Link: rel=duplicate) */
   uint64_t reprdigest; /* 1: Repr-Digest of the content, 2: a wrong one */
   uint64_t digest;     /* 1: Digest (RFC 3230) of the content */
+  uint64_t garble;     /* N: every byte at an offset multiple of N flipped */
 } ft_query;
 
 /* The faults of the request being answered. */
@@ -196,6 +197,8 @@ static void query_set(ft_query *q, const char *k, size_t kl, uint64_t v)
     q->reprdigest = v;
   } else if (FT_KEY("digest")) {
     q->digest = v;
+  } else if (FT_KEY("garble")) {
+    q->garble = v;
   }
 #undef FT_KEY
 }
@@ -521,6 +524,11 @@ static void ft_body(void *ctx, rf__srv_exchange *x, void *buf, size_t n,
   }
   if (r->corrupt && r->corrupt_off >= off && r->corrupt_off - off < n)
     p[r->corrupt_off - off] ^= 0xFF;
+  if (r->q.garble != 0 && x->is_get) {
+    uint64_t g = r->q.garble, at = (off + g - 1) / g * g;
+    for (; at < off + n; at += g)
+      p[at - off] ^= 0xFF;
+  }
 }
 
 static void ft_conn_free(void *ctx, void *conn_data)

@@ -60,6 +60,9 @@
  *                  sha-256=:B64:" of the whole content (RFC 9530); 2: a
  *                  wrong one (one base64 digit changed).
  *    digest=1      ... and "Digest: MD5=..., SHA-256=B64" (RFC 3230).
+ *    garble=N      Every GET body byte at a content offset that is a
+ *                  multiple of N is sent XORed with 0xFF, every time (a
+ *                  source that sends bad pieces).
  *
  *    Precedence: 405 (method) > status > s503 > s429 > 400/403/404 > the
  *    range logic.  Numbers are decimal; a malformed number disables that
