@@ -24,20 +24,51 @@ static const char explain_help[] =
     "Nothing is downloaded (a PAC file may be fetched).\n"
     "\n"
     "Options:\n"
-    "      --json               one JSON object on stdout\n"
+    "      --mirror URL         also explain the route of this mirror\n"
+    "      --peer URL           ... of this peer\n"
+    "      --cache-host HOST[:PORT][,...]\n"
+    "                           ... of these cache hosts, asked in the\n"
+    "                           Connected Cache form (repeatable)\n"
+    "      --cache-host-proxy auto|direct\n"
+    "                           the cache hosts' route: from the proxy\n"
+    "                           settings (auto), or direct\n"
+    "      --json               one JSON object on stdout (one per source,\n"
+    "                           a line each, with sources)\n"
     "  -v, --verbose            log what the resolvers do\n"
     "  -h, --help               show this help and exit\n"
     "\n";
 
-enum { OPT_JSON = 1, OPT_VERBOSE, OPT_HELP };
+enum {
+  OPT_JSON = 1,
+  OPT_VERBOSE,
+  OPT_HELP,
+  OPT_MIRROR,
+  OPT_PEER,
+  OPT_CACHE_HOST,
+  OPT_CACHE_HOST_PROXY
+};
 
 static const cli_option explain_options[] = {
   { "json", 0, 0, OPT_JSON },
   { "verbose", 'v', 0, OPT_VERBOSE },
   { "help", 'h', 0, OPT_HELP },
+  { "mirror", 0, 1, OPT_MIRROR },
+  { "peer", 0, 1, OPT_PEER },
+  { "cache-host", 0, 1, OPT_CACHE_HOST },
+  { "cache-host-proxy", 0, 1, OPT_CACHE_HOST_PROXY },
   CLI_PROXY_OPTION_ENTRIES,
   { NULL, 0, 0, 0 },
 };
+
+#define EXPLAIN_MAX_SOURCES 64
+
+/* A source besides the origin, as get would use it. */
+typedef struct explain_source {
+  rf_source_kind kind;
+  const char *name; /* as given */
+  const char *url;  /* what is asked (a cache host's URL form) */
+  char *owned;      /* url when made here, else NULL */
+} explain_source;
 
 typedef struct explain_ctx {
   cli_proxy_args px;
@@ -45,6 +76,12 @@ typedef struct explain_ctx {
   int verbose;
   int done;
   int exit_code;
+  explain_source src[EXPLAIN_MAX_SOURCES];
+  size_t nsrc;
+  const char *cache_hosts[EXPLAIN_MAX_SOURCES];
+  size_t ncache;
+  int cache_direct; /* --cache-host-proxy direct */
+  const explain_source *cur; /* the source being explained, NULL: origin */
 } explain_ctx;
 
 static const char *credentials_of(const explain_ctx *x, const rf_proxy *p)
@@ -171,6 +208,19 @@ static void print_text(const explain_ctx *x, const rf_route_info *in)
   unsigned mask;
   int same = auth_summary(x, in, &mask, from, sizeof(from));
 
+  if (x->cur != NULL) {
+    printf("\nsource:    %s ", rf_source_kind_name(x->cur->kind));
+    cli_put_clean(stdout, x->cur->name);
+    if (x->cur->kind == RF_SOURCE_CACHE_HOST) {
+      char masked[1024];
+      rf_url_mask(masked, sizeof(masked), x->cur->url);
+      printf("\nasks:      ");
+      cli_put_clean(stdout, masked);
+    }
+    printf("\n");
+  } else if (x->nsrc > 0) {
+    printf("source:    origin\n");
+  }
   printf("URL:       ");
   cli_put_clean(stdout, in->url);
   printf("\ncontext:   %s\n",
@@ -236,7 +286,10 @@ static void print_json(const explain_ctx *x, const rf_route_info *in)
   unsigned mask;
   int same = auth_summary(x, in, &mask, from, sizeof(from));
 
-  printf("{\"url\":");
+  printf("{\"source\":\"%s\",\"name\":",
+         x->cur != NULL ? rf_source_kind_name(x->cur->kind) : "origin");
+  cli_json_string(stdout, x->cur != NULL ? x->cur->name : in->url);
+  printf(",\"url\":");
   cli_json_string(stdout, in->url);
   printf(",\"context\":\"%s\",\"cached\":%s,\"error\":",
          in->context == RF_CONTEXT_SERVICE ? "service" : "user",
@@ -328,22 +381,93 @@ static int explain_run(explain_ctx *x, const char *url)
     rf_engine_free(e);
     return rc == RF_ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
   }
-  rc = rf_engine_explain(e, url, on_explained, x);
-  if (rc != 0) {
-    char masked[1024];
-    rf_url_mask(masked, sizeof(masked), url);
-    cli_usage_error("proxy explain", "invalid URL '%s': %s", masked,
-                    rf_strerror(rc));
+  {
+    size_t k;
+    int worst = CLI_EXIT_OK;
+    for (k = 0; k <= x->nsrc; k++) {
+      const char *u = k == 0 ? url : x->src[k - 1].url;
+      x->cur = k == 0 ? NULL : &x->src[k - 1];
+      x->done = 0;
+      if (x->cur != NULL && x->cur->kind == RF_SOURCE_CACHE_HOST &&
+          x->cache_direct) {
+        /* Not asked of the resolvers: the policy says direct. */
+        if (x->json) {
+          printf("{\"source\":\"cache-host\",\"name\":");
+          cli_json_string(stdout, x->cur->name);
+          printf(",\"url\":");
+          cli_json_string(stdout, u);
+          printf(",\"chosen_by\":\"the cache host proxy policy: direct\","
+                 "\"candidates\":[{\"proxy\":\"DIRECT\",\"type\":"
+                 "\"direct\"}]}\n");
+        } else {
+          printf("\nsource:    cache-host ");
+          cli_put_clean(stdout, x->cur->name);
+          printf("\nURL:       ");
+          cli_put_clean(stdout, u);
+          printf("\nchosen by: the cache host proxy policy: direct (the "
+                 "resolvers are not asked)\ncandidates, in the order they "
+                 "will be tried:\n  1. DIRECT\n");
+        }
+        continue;
+      }
+      rc = rf_engine_explain(e, u, on_explained, x);
+      if (rc != 0) {
+        char masked[1024];
+        rf_url_mask(masked, sizeof(masked), u);
+        cli_usage_error("proxy explain", "invalid URL '%s': %s", masked,
+                        rf_strerror(rc));
+        rf_engine_free(e);
+        return CLI_EXIT_USAGE;
+      }
+      rf_engine_run(e);
+      if (!x->done) {
+        rf_engine_free(e);
+        fprintf(stderr, CLI_PROGRAM ": error: no decision was made\n");
+        return CLI_EXIT_FAILURE;
+      }
+      if (x->exit_code != CLI_EXIT_OK)
+        worst = x->exit_code;
+      fflush(stdout);
+    }
     rf_engine_free(e);
-    return CLI_EXIT_USAGE;
+    return worst;
   }
-  rf_engine_run(e);
-  rf_engine_free(e);
-  if (!x->done) {
-    fprintf(stderr, CLI_PROGRAM ": error: no decision was made\n");
-    return CLI_EXIT_FAILURE;
+}
+
+/* The sources' URLs: mirrors and peers as given, each cache host in the
+ * Connected Cache form of url.  Returns 0, or an exit status (said). */
+static int explain_sources(explain_ctx *x, const char *url)
+{
+  size_t k, n = x->nsrc;
+
+  for (k = 0; k < x->ncache; k++) {
+    rf_cache_host_list *list = NULL;
+    char err[600];
+    size_t i;
+    if (rf_cache_host_list_parse(&list, x->cache_hosts[k], err,
+                                 sizeof(err)) != 0) {
+      cli_usage_error("proxy explain", "invalid value for --cache-host: %s",
+                      err);
+      return CLI_EXIT_USAGE;
+    }
+    for (i = 0; i < list->count && n < EXPLAIN_MAX_SOURCES; i++) {
+      char name[300];
+      rf_cache_host_format(name, sizeof(name), &list->hosts[i]);
+      x->src[n].kind = RF_SOURCE_CACHE_HOST;
+      x->src[n].name = x->cache_hosts[k];
+      if (rf_cache_host_url(&x->src[n].owned, url, name, err, sizeof(err)) !=
+          0) {
+        rf_cache_host_list_free(list);
+        cli_usage_error("proxy explain", "--cache-host %s: %s", name, err);
+        return CLI_EXIT_USAGE;
+      }
+      x->src[n].url = x->src[n].owned;
+      x->nsrc = ++n;
+    }
+    rf_cache_host_list_free(list);
   }
-  return x->exit_code;
+  x->nsrc = n;
+  return 0;
 }
 
 static int explain_main(int argc, char **argv)
@@ -377,6 +501,33 @@ static int explain_main(int argc, char **argv)
       fputs(explain_help, stdout);
       fputs(cli_proxy_help, stdout);
       return CLI_EXIT_OK;
+    case OPT_MIRROR:
+    case OPT_PEER:
+      if (x.nsrc >= EXPLAIN_MAX_SOURCES) {
+        cli_usage_error("proxy explain", "too many sources");
+        return CLI_EXIT_USAGE;
+      }
+      x.src[x.nsrc].kind = id == OPT_MIRROR ? RF_SOURCE_MIRROR : RF_SOURCE_PEER;
+      x.src[x.nsrc].name = v;
+      x.src[x.nsrc].url = v;
+      x.nsrc++;
+      break;
+    case OPT_CACHE_HOST:
+      if (x.ncache >= EXPLAIN_MAX_SOURCES) {
+        cli_usage_error("proxy explain", "too many sources");
+        return CLI_EXIT_USAGE;
+      }
+      x.cache_hosts[x.ncache++] = v;
+      break;
+    case OPT_CACHE_HOST_PROXY:
+      if (strcmp(v, "auto") != 0 && strcmp(v, "direct") != 0) {
+        cli_usage_error("proxy explain",
+                        "invalid value '%s' for %s: expected auto or direct",
+                        v, cli_parser_spelled(&p));
+        return CLI_EXIT_USAGE;
+      }
+      x.cache_direct = strcmp(v, "direct") == 0;
+      break;
     default:
       rc = cli_proxy_option(&x.px, id, v, cli_parser_spelled(&p),
                             "proxy explain");
@@ -394,8 +545,15 @@ static int explain_main(int argc, char **argv)
   rc = cli_url_prepare("proxy explain", url, x.verbose, &full);
   if (rc != 0)
     return rc;
-  rc = explain_run(&x, full); /* http:// added when url had no scheme */
+  rc = explain_sources(&x, full);
+  if (rc == 0)
+    rc = explain_run(&x, full); /* http:// added when url had no scheme */
   free(full);
+  {
+    size_t k;
+    for (k = 0; k < x.nsrc; k++)
+      free(x.src[k].owned);
+  }
   return rc;
 }
 

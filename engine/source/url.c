@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "rangefetch/cachehost.h"
 #include "rangefetch/proxy.h"
 #include "rangefetch/rangefetch.h"
 #include "util/text.h"
@@ -332,4 +333,12 @@ out:
   curl_free(host);
   curl_url_cleanup(u);
   return rc;
+}
+
+int rf_cache_host_url(char **out, const char *origin_url,
+                      const char *cache_host, char *err, size_t errlen)
+{
+  if (out == NULL)
+    return RF_EINVAL;
+  return rf__source_cache_url(origin_url, cache_host, out, err, errlen);
 }

@@ -337,6 +337,22 @@ RF_EXTERN int rf_cache_hosts_combine(rf_cache_host_list **out, char *note,
                                      const rf_cache_policy *policy,
                                      const rf_cache_dhcp *dhcp);
 
+/* ------------------------------------------------------------- the URL */
+
+/*
+ * rf_cache_host_url - the URL a download of origin_url asks the cache host
+ * cache_host ("HOST[:PORT]", "[V6]:PORT") for, in the form of Microsoft's
+ * Delivery Optimization agent:
+ *   http://ORIGIN[:OPORT]/PATH?Q  ->  http://HOST[:PORT]/PATH?Q&cacheHostOrigin=ORIGIN
+ * (scheme, path and query kept; user information, fragment and the
+ * origin's port dropped).  *out is a new string (free it with free()).
+ * Returns 0, RF_EURL (err says which input is wrong), RF_EINVAL (an
+ * argument NULL), RF_ENOMEM; *out is NULL on failure.
+ */
+RF_EXTERN int rf_cache_host_url(char **out, const char *origin_url,
+                                const char *cache_host, char *err,
+                                size_t errlen);
+
 #ifdef __cplusplus
 }
 #endif
