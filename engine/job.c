@@ -536,9 +536,13 @@ static int probe_accepted(rf_job *job, rf__conn *c, rf__shape shape)
     if (rf__job_start_pieces(job, c, 0) != 0)
       return c->err;
     /* The probe owns the pieces its range covers; if its range ends inside
-     * a piece it continues that piece with a second request. */
+     * a piece it continues that piece with a second request.  A probe of
+     * one byte for the length alone (origin_delay) owns nothing. */
     c->req_end = c->end = c->cr_last + 1;
-    conn_own(job, c, 0, rf__sched_piece_of(&job->sched, c->cr_last));
+    if (c->probe_discard)
+      c->run_count = 0;
+    else
+      conn_own(job, c, 0, rf__sched_piece_of(&job->sched, c->cr_last));
     RF_LOG(&job->engine->log, RF_LOG_INFO, "http",
            "%llu bytes, ranges supported, %u pieces of %llu bytes",
            (unsigned long long)job->total, job->sched.npieces,
@@ -546,6 +550,7 @@ static int probe_accepted(rf_job *job, rf__conn *c, rf__shape shape)
     break;
   case RF__SHAPE_SINGLE:
     job->single = 1;
+    c->probe_discard = 0; /* the whole content comes: keep it */
     job->total =
         c->content_length >= 0 ? (uint64_t)c->content_length : RF_SIZE_UNKNOWN;
     learn_validator(job, c);
@@ -1026,6 +1031,18 @@ void rf__job_conn_start_probe(rf__conn *c)
   c->run_count = 0;
   if (job->manifest != NULL)
     len = rf_manifest_piece_size(job->manifest);
+  if (job->origin_delay > 0 && job->resume == NULL) {
+    /* Cache hosts and peers first: the origin is asked for the length
+     * only (one byte, thrown away), not for a piece. */
+    uint32_t k;
+    for (k = 1; k < job->nsrcs; k++)
+      if (job->srcs[k]->kind == RF_SOURCE_CACHE_HOST ||
+          job->srcs[k]->kind == RF_SOURCE_PEER) {
+        len = 1;
+        c->probe_discard = 1;
+        break;
+      }
+  }
   if (job->resume != NULL) {
     /* Ask for the first piece the journal does not have, under the old
      * validator; when it has them all, one byte that is thrown away. */

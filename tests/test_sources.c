@@ -983,3 +983,35 @@ Test(sources, a_manifest_over_plain_http_must_be_pinned_for_peers)
   ts_stop(origin);
   ts_stop(peer);
 }
+
+Test(sources, origin_delay_leaves_the_pieces_to_a_peer)
+{
+  ts_server *origin = ts_start(NULL), *peer = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/4194304?seed=22");
+  char *pu = ts_url(peer, "/gen/4194304?seed=22&rate=4000000");
+  char man[600];
+  rf_source_options s;
+  rf_job_options o;
+  run r;
+
+  sha256_manifest("delay.rfm", 4194304, 22, 256 * 1024, man, sizeof(man));
+  memset(&r, 0, sizeof(r));
+  source_opt(&s, RF_SOURCE_PEER, pu);
+  rf_job_options_init(&o);
+  o.url = ou;
+  o.output = out_path("origin-delay");
+  o.manifest = man;
+  o.sources = &s;
+  o.nsources = 1;
+  o.origin_delay = 60;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(o.output, 4194304, 22);
+  cr_assert_eq(r.bytes_from[RF_SOURCE_PEER], 4194304,
+               "origin %llu bytes", (unsigned long long)r.src[0].bytes);
+  cr_assert_leq(ts_body_bytes(origin), 1, "the origin sent one byte");
+  free(ou);
+  free(pu);
+  ts_stop(origin);
+  ts_stop(peer);
+}
