@@ -229,7 +229,7 @@ static int make_sources(rf_job *job, const rf_job_options *o)
 {
   rf__source *s;
   size_t k;
-  int rc = rf__source_new(&s, job, RF_SOURCE_ORIGIN, o->url, job->nconns);
+  int rc = rf__source_new(&s, job, RF_SOURCE_ORIGIN, o->url, job->per_source);
 
   if (rc != 0)
     return rc;
