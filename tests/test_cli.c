@@ -424,3 +424,98 @@ Test(cli, server_without_ranges_is_named_and_its_part_too)
   free(slow);
   free(fast);
 }
+
+/* ------------------------------------------------------------- sources */
+
+Test(cli, mirrors_and_cache_hosts_are_counted_by_kind)
+{
+  ts_server *mirror = ts_start(NULL), *cache = ts_start(NULL);
+  char out[512], *ou = ts_url(srv, "/gen/8388608?seed=31&rate=2000000");
+  char *mu = ts_url(mirror, "/gen/8388608?seed=31");
+  int st;
+
+  cr_assert(mirror != NULL && cache != NULL);
+  path_in(out, sizeof(out), "srcs.bin");
+  st = run_cli("get '%s' -o '%s' --mirror '%s' -c 4", ou, out, mu);
+  cr_assert_eq(st, 0, "%s", err_text);
+  cr_assert(ts_file_matches_gen(out, 8388608, 31));
+  /* (the origin is slow: its probe's piece may be won by the mirror) */
+  cr_assert(strstr(out_text, "; from ") != NULL &&
+                strstr(out_text, "mirrors ") != NULL,
+            "%s", out_text);
+  unlink(out);
+
+  /* --json: bytes by kind and every source's figures. */
+  st = run_cli("get '%s' -o '%s' --cache-host 127.0.0.1:%u --json", ou, out,
+               (unsigned)ts_port(cache));
+  cr_assert_eq(st, 0, "%s", err_text);
+  {
+    const char *done = strstr(out_text, "{\"event\":\"done\"");
+    const char *bf = done != NULL ? strstr(done, "\"bytes_from\":") : NULL;
+    unsigned long long o = 0, m = 1, c = 0, p = 1;
+    cr_assert_not_null(bf, "%s", out_text);
+    cr_assert_eq(sscanf(bf,
+                        "\"bytes_from\":{\"origin\":%llu,\"mirror\":%llu,"
+                        "\"cache_host\":%llu,\"peer\":%llu}",
+                        &o, &m, &c, &p),
+                 4, "%s", bf);
+    cr_assert(o + c == 8388608 && m == 0 && p == 0 && c >= 7340032,
+              "origin %llu, cache host %llu", o, c);
+  }
+  cr_assert(strstr(out_text, "\"kind\":\"cache-host\"") != NULL, "%s",
+            out_text);
+  free(ou);
+  free(mu);
+  ts_stop(mirror);
+  ts_stop(cache);
+}
+
+Test(cli, source_mistakes_are_named)
+{
+  char out[512], *ou = ts_url(srv, "/gen/1024?seed=32");
+
+  path_in(out, sizeof(out), "bad-src.bin");
+  cr_assert_eq(run_cli("get '%s' -o '%s' --cache-host 'a.example,,b'", ou,
+                       out),
+               2);
+  cr_assert(strstr(err_text, "--cache-host") != NULL &&
+                strstr(err_text, "empty") != NULL,
+            "%s", err_text);
+  cr_assert_eq(run_cli("get '%s' -o '%s' --cache-fallback-delay soon", ou,
+                       out),
+               2);
+  cr_assert(strstr(err_text, "-1") != NULL, "%s", err_text);
+  cr_assert_eq(run_cli("get '%s' -o '%s' --cache-host-proxy maybe", ou, out),
+               2);
+  cr_assert(strstr(err_text, "auto or direct") != NULL, "%s", err_text);
+  cr_assert_eq(run_cli("get '%s' -o '%s' --peer http://127.0.0.1:9/x", ou,
+                       out),
+               2);
+  cr_assert(strstr(err_text, "peers are not trusted") != NULL, "%s",
+            err_text);
+  cr_assert_eq(run_cli("get '%s' -o '%s' --mirror ftp://m.example/x", ou,
+                       out),
+               2);
+  cr_assert(strstr(err_text, "mirror ftp://m.example/x") != NULL, "%s",
+            err_text);
+  cr_assert_eq(run_cli("get '%s' -o '%s' --manifest-sha256 00", ou, out), 2);
+  cr_assert(strstr(err_text, "--manifest") != NULL, "%s", err_text);
+  free(ou);
+}
+
+Test(cli, proxy_explain_shows_each_sources_route)
+{
+  int st = run_cli("proxy explain http://o.example/f.iso?x=1 --no-proxy "
+                   "--mirror http://m.example/f.iso --cache-host c.example:8080 "
+                   "--cache-host-proxy direct");
+
+  cr_assert_eq(st, 0, "%s", err_text);
+  cr_assert(strstr(out_text, "source:    mirror http://m.example/f.iso") !=
+                NULL,
+            "%s", out_text);
+  cr_assert(strstr(out_text, "http://c.example:8080/f.iso?x=1&cacheHostOrigin="
+                             "o.example") != NULL,
+            "%s", out_text);
+  cr_assert(strstr(out_text, "the cache host proxy policy: direct") != NULL,
+            "%s", out_text);
+}
