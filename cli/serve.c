@@ -18,18 +18,31 @@
 #define SERVE_DEFAULT_HOST "127.0.0.1"
 #define SERVE_DEFAULT_PORT 8080u
 
+#define SERVE_MAX_CONNS 1000000u /* upper bound of --max-connections */
+
 static const char serve_help[] =
     "Usage: " CLI_PROGRAM " serve DIR [OPTIONS]\n"
     "\n"
     "Serve the files under DIR over HTTP/1.1 with single-range support\n"
     "(206/416), HEAD, keep-alive, ETag and Last-Modified.  Paths leaving\n"
-    "DIR are refused.  Stops on Ctrl-C or SIGTERM.\n"
+    "DIR are refused.  A download still in progress there (NAME.part and\n"
+    "its journal NAME.part.rfj, no NAME yet) is served as NAME: ranges\n"
+    "inside the pieces already written and verified get 206, others 416.\n"
+    "Stops on Ctrl-C or SIGTERM.\n"
     "\n"
     "Options:\n"
     "  -l, --listen HOST:PORT   address to listen on "
     "(default " SERVE_DEFAULT_HOST ":8080);\n"
     "                           a numeric IPv4 address, [IPv6] in brackets\n"
     "                           or localhost; port 0 picks a free port\n"
+    "      --max-connections N  connections open at once (default 256);\n"
+    "                           more are answered 503 with Retry-After\n"
+    "      --max-per-client N   connections open at once from one IP\n"
+    "                           address (default 16)\n"
+    "      --limit-rate RATE    send at most RATE bytes per second over all\n"
+    "                           connections, suffixes K M G (e.g. 10M);\n"
+    "                           0: no limit (the default)\n"
+    "      --no-partial         do not serve downloads in progress\n"
     "  -q, --quiet              no access log\n"
     "  -h, --help               show this help and exit\n"
     "\n"
@@ -41,10 +54,22 @@ static const char serve_help[] =
     "  1    the server could not start (address in use, ...)\n"
     "  2    usage error (bad option, DIR is not a directory)\n";
 
-enum serve_opt_id { OPT_LISTEN = 1, OPT_QUIET, OPT_HELP };
+enum serve_opt_id {
+  OPT_LISTEN = 1,
+  OPT_QUIET,
+  OPT_HELP,
+  OPT_MAX_CONNS,
+  OPT_MAX_PER_CLIENT,
+  OPT_LIMIT_RATE,
+  OPT_NO_PARTIAL
+};
 
 static const cli_option serve_options[] = {
   { "listen", 'l', 1, OPT_LISTEN },
+  { "max-connections", 0, 1, OPT_MAX_CONNS },
+  { "max-per-client", 0, 1, OPT_MAX_PER_CLIENT },
+  { "limit-rate", 0, 1, OPT_LIMIT_RATE },
+  { "no-partial", 0, 0, OPT_NO_PARTIAL },
   { "quiet", 'q', 0, OPT_QUIET },
   { "help", 'h', 0, OPT_HELP },
   { NULL, 0, 0, 0 },
@@ -66,6 +91,10 @@ typedef struct serve_args {
   uint16_t port;
   int quiet;
   int is_v6; /* host is an IPv6 address: print it in brackets */
+  unsigned max_conns;      /* 0: the library's default */
+  unsigned max_per_client; /* 0: the library's default */
+  uint64_t rate;           /* bytes per second; 0: no limit */
+  int no_partial;
 } serve_args;
 
 /*
@@ -195,6 +224,31 @@ static int serve_parse(int argc, char **argv, serve_args *a, int *exit_code)
         return -1;
       }
       break;
+    case OPT_MAX_CONNS:
+    case OPT_MAX_PER_CLIENT:
+      if (cli_parse_uint(v, 1, SERVE_MAX_CONNS,
+                         id == OPT_MAX_CONNS ? &a->max_conns
+                                             : &a->max_per_client) != 0) {
+        cli_usage_error("serve",
+                        "invalid value '%s' for %s: expected a whole "
+                        "number from 1 to %u",
+                        v, cli_parser_spelled(&p), SERVE_MAX_CONNS);
+        return -1;
+      }
+      break;
+    case OPT_LIMIT_RATE:
+      if (rf_parse_size(&a->rate, v) != 0) {
+        cli_usage_error("serve",
+                        "invalid value '%s' for %s: expected bytes per "
+                        "second with an optional suffix K, M or G "
+                        "(e.g. 500K, 10M), or 0 for no limit",
+                        v, cli_parser_spelled(&p));
+        return -1;
+      }
+      break;
+    case OPT_NO_PARTIAL:
+      a->no_partial = 1;
+      break;
     case OPT_QUIET:
       a->quiet = 1;
       break;
@@ -241,6 +295,10 @@ static int serve_start(serve_ctx *c, const serve_args *a)
   so.port = a->port;
   so.log_cb = a->quiet ? NULL : serve_on_log;
   so.user_data = c;
+  so.max_connections = a->max_conns;
+  so.max_per_client = a->max_per_client;
+  so.rate_limit = a->rate;
+  so.partial = !a->no_partial;
   err = rf_server_new(&c->server, &so);
   if (err != 0) {
     fprintf(stderr,

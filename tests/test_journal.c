@@ -713,3 +713,155 @@ Test(journal, write_error_cuts_partial_record)
   rf__journal_state_free(&st);
   rf__journal_meta_free(&m);
 }
+
+/*
+ * A reader following a journal being written: after every append (one
+ * record, or several with checkpoints among them) rf__journal_load_more
+ * gives exactly what a fresh load gives; a record half written reads as a
+ * torn tail and is picked up once complete.
+ */
+Test(journal, load_more_follows_appends)
+{
+  static const size_t steps[] = { 1, 1, 2, 1, 3, 5, 1, 4, 3 };
+  rf__journal_meta m;
+  rf__journal_state st, fresh, late;
+  rf__journal j;
+  unsigned char rec[RS];
+  char path[128], err[128], what[64];
+  size_t done = 0, i, k;
+
+  make_meta(&m, 8 * 4096 - 100, 4096);
+  path_of(path, sizeof(path), "follow.rfj");
+  build(path, &m, NULL, 0);
+  cr_assert_eq(rf__journal_load(path, &st, err, sizeof(err)), 0, "%s", err);
+  assert_state_is(&st, NULL, 0, 8, "header only");
+  cr_assert_eq(rf__journal_load(path, &late, err, sizeof(err)), 0);
+  cr_assert_eq(rf__journal_load_more(path, &st, err, sizeof(err)), 0, "%s",
+               err);
+  assert_state_is(&st, NULL, 0, 8, "nothing new");
+  cr_assert_eq(rf__journal_load(path, &fresh, err, sizeof(err)), 0);
+  cr_assert_eq(rf__journal_reopen(&j, path, &fresh), 0);
+  rf__journal_state_free(&fresh);
+
+  for (i = 0; i < sizeof(steps) / sizeof(steps[0]); i++) {
+    cr_assert_leq(done + steps[i], NTRUNC);
+    write_ops(&j, trunc_ops + done, steps[i]);
+    done += steps[i];
+    snprintf(what, sizeof(what), "after %zu records", done);
+    cr_assert_eq(rf__journal_load_more(path, &st, err, sizeof(err)), 0,
+                 "%s: %s", what, err);
+    cr_assert_eq(st.torn, 0, "%s", what);
+    assert_state_is(&st, trunc_ops, done, 8, what);
+    cr_assert_eq(rf__journal_load(path, &fresh, err, sizeof(err)), 0);
+    for (k = 0; k < 8; k++)
+      cr_assert_eq(st.claimed[k], fresh.claimed[k], "%s: piece %zu", what, k);
+    rf__journal_state_free(&fresh);
+  }
+  cr_assert_eq(done, NTRUNC);
+
+  /* A record half written, then completed. */
+  rf__journal_encode_record(rec, RF__JOURNAL_PIECE, (uint32_t)NTRUNC, 4,
+                            hash_of(4, 9), j.salt);
+  append_file(path, rec, 20);
+  cr_assert_eq(rf__journal_load_more(path, &st, err, sizeof(err)), 0);
+  cr_assert_eq(st.torn, 1);
+  assert_state_is(&st, trunc_ops, NTRUNC, 8, "half a record");
+  append_file(path, rec + 20, RS - 20);
+  cr_assert_eq(rf__journal_load_more(path, &st, err, sizeof(err)), 0);
+  cr_assert_eq(st.torn, 0);
+  cr_assert_eq(st.records, NTRUNC + 1);
+  cr_assert_eq(st.claimed[4], 1);
+  cr_assert(XXH128_isEqual(st.hashes[4], hash_of(4, 9)));
+  rf__journal_close(&j);
+  rf__journal_state_free(&st);
+
+  /* A reader that last looked at the header reads it all in one call. */
+  cr_assert_eq(rf__journal_load_more(path, &late, err, sizeof(err)), 0);
+  cr_assert_eq(rf__journal_load(path, &fresh, err, sizeof(err)), 0);
+  cr_assert_eq(late.records, NTRUNC + 1);
+  cr_assert_eq(late.valid_end, fresh.valid_end);
+  for (k = 0; k < 8; k++) {
+    cr_assert_eq(late.claimed[k], fresh.claimed[k], "late: piece %zu", k);
+    cr_assert(XXH128_isEqual(late.hashes[k], fresh.hashes[k]));
+  }
+  cr_assert_eq(rf__journal_load_more(path, &late, err, sizeof(err)), 0);
+  cr_assert_eq(late.records, NTRUNC + 1, "nothing read twice");
+  rf__journal_state_free(&fresh);
+  rf__journal_state_free(&late);
+  rf__journal_meta_free(&m);
+}
+
+Test(journal, load_more_detects_replacement)
+{
+  rf__journal_meta m;
+  rf__journal_state st, zero;
+  char path[128], err[128];
+
+  memset(&zero, 0, sizeof(zero));
+  make_meta(&m, 8 * 4096, 4096);
+  path_of(path, sizeof(path), "repl.rfj");
+  cr_assert_eq(rf__journal_load_more(path, &zero, err, sizeof(err)),
+               RF_EINVAL, "a state never loaded");
+  build(path, &m, trunc_ops, 6);
+  cr_assert_eq(rf__journal_load(path, &st, err, sizeof(err)), 0);
+
+  /* Recreated (a new download): another salt. */
+  build(path, &m, trunc_ops, 8);
+  cr_assert_eq(rf__journal_load_more(path, &st, err, sizeof(err)), RF_EPROTO);
+  cr_assert_str_eq(err, "journal was replaced");
+  cr_assert_eq(st.records, 6, "st left as it was");
+  rf__journal_state_free(&st);
+
+  /* Shorter than what was read. */
+  cr_assert_eq(rf__journal_load(path, &st, err, sizeof(err)), 0);
+  cr_assert_eq(truncate(path, (off_t)(HS + 3 * RS)), 0);
+  cr_assert_eq(rf__journal_load_more(path, &st, err, sizeof(err)), RF_EPROTO);
+  cr_assert_str_eq(err, "journal shrank");
+
+  cr_assert_eq(unlink(path), 0);
+  cr_assert_eq(rf__journal_load_more(path, &st, err, sizeof(err)), RF_ENOENT);
+  rf__journal_state_free(&st);
+  rf__journal_meta_free(&m);
+}
+
+/* A header may not make a reader allocate for more than 2^20 pieces. */
+Test(journal, piece_count_limit)
+{
+  static unsigned char buf[HS];
+  rf__journal_meta m;
+  rf__journal_state st;
+  rf__journal j;
+  char path[128], err[128];
+  XXH128_hash_t sum;
+  uint64_t v;
+  int i;
+
+  make_meta(&m, (uint64_t)RF__JOURNAL_MAX_PIECES, 1);
+  path_of(path, sizeof(path), "many.rfj");
+  cr_assert_eq(rf__journal_create(&j, path, &m), 0, "the limit itself");
+  rf__journal_close(&j);
+  cr_assert_eq(rf__journal_load(path, &st, err, sizeof(err)), 0, "%s", err);
+  cr_assert_eq(st.npieces, RF__JOURNAL_MAX_PIECES);
+  rf__journal_state_free(&st);
+  m.length++;
+  m.npieces++;
+  cr_assert_eq(rf__journal_create(&j, path, &m), RF_EINVAL);
+
+  /* A header with one piece more and a good checksum. */
+  cr_assert_eq(read_file(path, buf, sizeof(buf)), sizeof(buf));
+  v = m.length;
+  for (i = 0; i < 8; i++)
+    buf[24 + i] = (unsigned char)(v >> (8 * i));
+  for (i = 0; i < 4; i++)
+    buf[40 + i] = (unsigned char)(m.npieces >> (8 * i));
+  sum = XXH3_128bits(buf, HS - 16);
+  for (i = 0; i < 8; i++) {
+    buf[HS - 16 + i] = (unsigned char)(sum.low64 >> (8 * i));
+    buf[HS - 8 + i] = (unsigned char)(sum.high64 >> (8 * i));
+  }
+  write_file(path, buf, sizeof(buf));
+  cr_assert_eq(rf__journal_load(path, &st, err, sizeof(err)), RF_EPROTO);
+  cr_assert_str_eq(err, "journal piece count 1048577 over the limit of "
+                        "1048576");
+  rf__journal_meta_free(&m);
+}

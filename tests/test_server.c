@@ -1,6 +1,8 @@
 /*
  * Tests of the range server (engine/server/): HTTP behaviour, path
- * safety, the generated files and every fault directive of test mode.
+ * safety, the generated files and every fault directive of test mode,
+ * downloads in progress (NAME.part and its journal), the connection limits
+ * and the rate limit.
  * Clients are libcurl easy handles and, where curl would normalise the
  * request, raw sockets.  Everything talks to 127.0.0.1 only.
  */
@@ -21,8 +23,11 @@
 #include <curl/curl.h>
 #include <uv.h>
 
+#include "disk/journal.h"
+#include "server/partial.h"
 #include "server/server.h"
 #include "support/faults.h"
+#include "support/leaks.h"
 #include "support/testserver.h"
 
 /* ---------------------------------------------------------------- helpers */
@@ -1178,4 +1183,726 @@ Test(server, client_hangs_up_mid_body)
   cr_assert_eq(r.status, 200);
   cr_assert(body_is_gen(&r, 0, 1000, 1));
   resp_free(&r);
+}
+
+/* ------------------------------------------------- downloads in progress */
+
+#define PSEED 5 /* content of the downloads in progress */
+
+/* XXH3-128 of piece p of the generated content (PSEED). */
+static XXH128_hash_t piece_hash(uint64_t length, uint64_t piece, uint32_t p)
+{
+  uint64_t off = (uint64_t)p * piece;
+  size_t n = (size_t)(length - off < piece ? length - off : piece);
+  unsigned char *buf = malloc(n ? n : 1);
+  XXH128_hash_t h;
+
+  cr_assert_not_null(buf);
+  faults_gen_fill(buf, off, n, PSEED);
+  h = XXH3_128bits(buf, n);
+  free(buf);
+  return h;
+}
+
+/*
+ * A download in progress under root, as the engine leaves it: NAME.part
+ * holding the generated content of length bytes (all of it: only the
+ * journal says what is written) and NAME.part.rfj, written by the engine's
+ * journal writer, open in *j, with the n pieces in rec recorded.
+ */
+static void part_make(const char *root, const char *name, uint64_t length,
+                      uint64_t piece, const uint32_t *rec, size_t n,
+                      rf__journal *j)
+{
+  char path[4096];
+  rf__journal_meta m;
+
+  snprintf(path, sizeof(path), "%s/%s.part", root, name);
+  cr_assert_eq(ts_write_gen_file(path, length, PSEED), 0);
+  memset(&m, 0, sizeof(m));
+  m.url = (char *)"http://origin.test/dl.bin";
+  m.etag = (char *)"\"origin-etag\"";
+  m.last_modified = (char *)"Tue, 15 Nov 1994 08:12:31 GMT";
+  m.length = length;
+  m.piece_size = piece;
+  m.npieces = (uint32_t)((length + piece - 1) / piece);
+  snprintf(path, sizeof(path), "%s/%s.part" RF__JOURNAL_SUFFIX, root, name);
+  cr_assert_eq(rf__journal_create(j, path, &m), 0);
+  for (size_t i = 0; i < n; i++)
+    cr_assert_eq(rf__journal_piece(j, rec[i], piece_hash(length, piece,
+                                                         rec[i])),
+                 0);
+}
+
+/* Overwrite the byte at off of root/name with its complement. */
+static void flip_byte(const char *root, const char *name, uint64_t off)
+{
+  char path[4096];
+  FILE *f;
+  int ch;
+
+  snprintf(path, sizeof(path), "%s/%s", root, name);
+  f = fopen(path, "r+b");
+  cr_assert_not_null(f, "%s", path);
+  cr_assert_eq(fseeko(f, (off_t)off, SEEK_SET), 0);
+  ch = fgetc(f);
+  cr_assert_neq(ch, EOF);
+  cr_assert_eq(fseeko(f, (off_t)off, SEEK_SET), 0);
+  cr_assert_neq(fputc(~ch & 0xff, f), EOF);
+  cr_assert_eq(fclose(f), 0);
+}
+
+/* A server with partial on (and no limits of note). */
+static ts_server *part_server(void)
+{
+  rf_server_options o = RF_SERVER_OPTIONS_INIT;
+  ts_server *t;
+
+  o.max_connections = 4096;
+  o.max_per_client = 4096;
+  o.partial = 1;
+  t = ts_start_with(NULL, 0, &o);
+  cr_assert_not_null(t);
+  return t;
+}
+
+/* GET (or HEAD) name with range on t must give a 416 naming length. */
+static void expect_416(ts_server *t, const char *path, const char *range,
+                       uint64_t length)
+{
+  char want[64];
+  resp r;
+
+  fetch(t, path, range, NULL, 0, &r);
+  cr_assert_eq(r.status, 416, "%s range %s: %ld", path,
+               range ? range : "(none)", r.status);
+  snprintf(want, sizeof(want), "bytes */%llu", (unsigned long long)length);
+  cr_assert_str_eq(hdr(&r, "Content-Range"), want);
+  cr_assert_eq(r.body.len, 0);
+  resp_free(&r);
+}
+
+/* GET path with range "a-b" on t must give a 206 with those bytes. */
+static void expect_206(ts_server *t, const char *path, uint64_t a, uint64_t b,
+                       uint64_t length)
+{
+  char range[64], want[96];
+  resp r;
+
+  snprintf(range, sizeof(range), "%llu-%llu", (unsigned long long)a,
+           (unsigned long long)b);
+  fetch(t, path, range, NULL, 0, &r);
+  cr_assert_eq(r.rc, CURLE_OK);
+  cr_assert_eq(r.status, 206, "%s range %s: %ld", path, range, r.status);
+  snprintf(want, sizeof(want), "bytes %s/%llu", range,
+           (unsigned long long)length);
+  cr_assert_str_eq(hdr(&r, "Content-Range"), want);
+  cr_assert(body_is_gen(&r, a, (size_t)(b - a + 1), PSEED), "%s: bytes",
+            range);
+  resp_free(&r);
+}
+
+Test(server, partial_ranges)
+{
+  enum { PS = 65536 };
+  const uint64_t len = 5 * PS + 1000; /* 6 pieces, the last short */
+  static const uint32_t rec[] = { 0, 1, 3, 5 };
+  ts_server *t = part_server();
+  rf__journal j;
+  char etag[128], hv[160];
+  const char *hs[2] = { hv, NULL };
+  resp r;
+
+  part_make(ts_root(t), "dl.bin", len, PS, rec, 4, &j);
+
+  /* Inside written pieces: 206 with the whole length. */
+  expect_206(t, "/dl.bin", 0, 2 * PS - 1, len);
+  expect_206(t, "/dl.bin", 70000, 80000, len);
+  expect_206(t, "/dl.bin", 3 * PS, 4 * PS - 1, len);
+  expect_206(t, "/dl.bin", 3 * PS + 10, 3 * PS + 10, len);
+  expect_206(t, "/dl.bin", 5 * PS, len - 1, len);
+  fetch(t, "/dl.bin", "-500", NULL, 0, &r); /* suffix: in the last piece */
+  cr_assert_eq(r.status, 206);
+  cr_assert(body_is_gen(&r, len - 500, 500, PSEED));
+  /* Validators: our own ETag, never the origin's; no Last-Modified. */
+  cr_assert_not_null(hdr(&r, "ETag"));
+  snprintf(etag, sizeof(etag), "%s", hdr(&r, "ETag"));
+  cr_assert(strncmp(etag, "\"rfpart-", 8) == 0, "ETag %s", etag);
+  cr_assert_null(hdr(&r, "Last-Modified"));
+  cr_assert_str_eq(hdr(&r, "Accept-Ranges"), "bytes");
+  resp_free(&r);
+
+  /* Touching a piece not written: 416 naming the length. */
+  expect_416(t, "/dl.bin", "100000-140000", len); /* pieces 1 and 2 */
+  expect_416(t, "/dl.bin", "4-200000", len);      /* 0 to 3 */
+  expect_416(t, "/dl.bin", "270000-270001", len); /* inside 4 */
+  expect_416(t, "/dl.bin", "327000-", len);       /* 4 and 5 */
+  expect_416(t, "/dl.bin", NULL, len); /* the whole: not every piece */
+  expect_416(t, "/dl.bin", "0-1,5-6", len); /* several ranges: no range */
+  expect_416(t, "/dl.bin", "400000-400001", len); /* past the end */
+
+  /* HEAD answers as GET, without the body. */
+  fetch(t, "/dl.bin", "10-19", NULL, 1, &r);
+  cr_assert_eq(r.status, 206);
+  cr_assert_str_eq(hdr(&r, "Content-Length"), "10");
+  cr_assert_eq(r.body.len, 0);
+  resp_free(&r);
+  fetch(t, "/dl.bin", "140000-140001", NULL, 1, &r);
+  cr_assert_eq(r.status, 416);
+  resp_free(&r);
+
+  /* If-Range: our ETag keeps the range; another one asks for the whole,
+   * which is not there yet. */
+  snprintf(hv, sizeof(hv), "If-Range: %s", etag);
+  fetch(t, "/dl.bin", "5-9", hs, 0, &r);
+  cr_assert_eq(r.status, 206);
+  cr_assert(body_is_gen(&r, 5, 5, PSEED));
+  resp_free(&r);
+  snprintf(hv, sizeof(hv), "If-Range: \"origin-etag\"");
+  fetch(t, "/dl.bin", "5-9", hs, 0, &r);
+  cr_assert_eq(r.status, 416);
+  resp_free(&r);
+
+  /* Keep-alive across partial answers, 206 and 416 alike. */
+  {
+    CURL *h = curl_easy_init();
+    char *url = ts_url(t, "/dl.bin");
+    uint64_t c0 = ts_connections(t);
+    for (int i = 0; i < 4; i++) {
+      memset(&r, 0, sizeof(r));
+      easy_common(h, &r);
+      curl_easy_setopt(h, CURLOPT_URL, url);
+      curl_easy_setopt(h, CURLOPT_RANGE, i % 2 ? "0-99" : "140000-140001");
+      easy_run(h, &r);
+      cr_assert_eq(r.status, i % 2 ? 206 : 416);
+      resp_free(&r);
+    }
+    cr_assert_eq(ts_connections(t) - c0, 1);
+    curl_easy_cleanup(h);
+    free(url);
+  }
+
+  /* No .part, or a .part without its journal: not here. */
+  fetch(t, "/other.bin", "0-9", NULL, 0, &r);
+  cr_assert_eq(r.status, 404);
+  resp_free(&r);
+  cr_assert_eq(ts_write_gen_file(root_path(t, "lone.bin.part"), 1000, 1), 0);
+  fetch(t, "/lone.bin", "0-9", NULL, 0, &r);
+  cr_assert_eq(r.status, 404);
+  resp_free(&r);
+  /* NAME itself, once there, wins over NAME.part. */
+  cr_assert_eq(ts_write_gen_file(root_path(t, "dl.bin"), 3000, 1), 0);
+  fetch(t, "/dl.bin", "0-9", NULL, 0, &r);
+  cr_assert_eq(r.status, 206);
+  cr_assert_str_eq(hdr(&r, "Content-Range"), "bytes 0-9/3000");
+  resp_free(&r);
+
+  rf__journal_close(&j);
+  ts_stop(t);
+  ASSERT_NO_LEAKS();
+}
+
+/* A server without partial (the library's default) never looks. */
+Test(server, partial_off_by_default)
+{
+  static const uint32_t rec[] = { 0 };
+  rf__journal j;
+  resp r;
+
+  part_make(ts_root(srv), "off.bin", 5000, 4096, rec, 1, &j);
+  fetch(srv, "/off.bin", "0-9", NULL, 0, &r);
+  cr_assert_eq(r.status, 404);
+  resp_free(&r);
+  rf__journal_close(&j);
+}
+
+/* Version 1 callers: the version 2 fields are never read. */
+Test(server, options_version_1)
+{
+  uv_loop_t loop;
+  rf_server *s = NULL;
+  rf_server_options o = RF_SERVER_OPTIONS_INIT;
+
+  cr_assert_eq(o.version, 2);
+  cr_assert(o.max_connections == 0 && o.max_per_client == 0 &&
+            o.rate_limit == 0 && o.partial == 0);
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  o.loop = &loop;
+  o.root = ts_root(srv);
+  o.partial = 7;
+  cr_assert_eq(rf_server_new(&s, &o), RF_EINVAL, "partial is 0 or 1");
+  cr_assert_null(s);
+  o.version = 1; /* what follows log_cb's user_data is not theirs */
+  cr_assert_eq(rf_server_new(&s, &o), 0);
+  rf_server_free(s);
+  cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+  ASSERT_NO_LEAKS();
+}
+
+/* Stop the server while pieces are being hashed and files are open. */
+Test(server, partial_free_during_verify)
+{
+  static const uint32_t rec[] = { 0 };
+  rf_server_options o = RF_SERVER_OPTIONS_INIT;
+  ts_server *t;
+  rf__journal j;
+  int fds[4];
+  const char *req = "GET /fv.bin HTTP/1.1\r\nHost: x\r\n"
+                    "Range: bytes=0-9\r\n\r\n";
+
+  o.partial = 1;
+  t = ts_start_with(NULL, 0, &o);
+  cr_assert_not_null(t);
+  part_make(ts_root(t), "fv.bin", 40u << 20, 40u << 20, rec, 1, &j);
+  rf__journal_close(&j);
+  for (int i = 0; i < 4; i++) {
+    fds[i] = raw_connect(ts_port(t));
+    raw_send(fds[i], req, strlen(req));
+  }
+  while (ts_requests(t) < 4)
+    usleep(1000);
+  ts_stop(t);
+  for (int i = 0; i < 4; i++)
+    close(fds[i]);
+  ASSERT_NO_LEAKS();
+}
+
+/* The downloader keeps appending: what it records becomes servable. */
+Test(server, partial_journal_grows)
+{
+  enum { PS = 16384 };
+  const uint64_t len = 4 * PS - 7;
+  static const uint32_t rec[] = { 2 };
+  ts_server *t = part_server();
+  rf__journal j;
+  char etag[128];
+  resp r;
+
+  part_make(ts_root(t), "grow.bin", len, PS, rec, 1, &j);
+  expect_206(t, "/grow.bin", 2 * PS, 3 * PS - 1, len);
+  expect_416(t, "/grow.bin", "0-99", len);
+  cr_assert_eq(rf__journal_piece(&j, 0, piece_hash(len, PS, 0)), 0);
+  expect_206(t, "/grow.bin", 0, 99, len);
+  expect_416(t, "/grow.bin", "0-16384", len); /* piece 1 still missing */
+  cr_assert_eq(rf__journal_checkpoint(&j), 0);
+  cr_assert_eq(rf__journal_piece(&j, 1, piece_hash(len, PS, 1)), 0);
+  expect_206(t, "/grow.bin", 0, 3 * PS - 1, len);
+  expect_416(t, "/grow.bin", NULL, len);
+  cr_assert_eq(rf__journal_piece(&j, 3, piece_hash(len, PS, 3)), 0);
+
+  /* Every piece written: a GET without Range gets the whole, 200. */
+  fetch(t, "/grow.bin", NULL, NULL, 0, &r);
+  cr_assert_eq(r.status, 200);
+  cr_assert(body_is_gen(&r, 0, (size_t)len, PSEED));
+  snprintf(etag, sizeof(etag), "%s", hdr(&r, "ETag"));
+  resp_free(&r);
+  rf__journal_close(&j);
+
+  /* The download starts over (a new journal): a new ETag, nothing yet. */
+  part_make(ts_root(t), "grow.bin", len, PS, NULL, 0, &j);
+  fetch(t, "/grow.bin", "0-9", NULL, 0, &r);
+  cr_assert_eq(r.status, 416);
+  cr_assert_str_neq(hdr(&r, "ETag"), etag);
+  resp_free(&r);
+  rf__journal_close(&j);
+  ts_stop(t);
+  ASSERT_NO_LEAKS();
+}
+
+/* What a request on a caller loop logged (up to 8 lines). */
+typedef struct plog {
+  int n;
+  char lines[8][512];
+} plog;
+
+static void plog_cb(const char *line, void *ud)
+{
+  plog *pl = ud;
+
+  if (pl->n < 8)
+    snprintf(pl->lines[pl->n++], sizeof(pl->lines[0]), "%s", line);
+}
+
+/*
+ * Send req to s on loop and run the loop until n log lines came; then the
+ * whole response (connection: close) is read into out.
+ */
+static void loop_exchange(uv_loop_t *loop, rf_server *s, const plog *pl,
+                          int n, const char *req, dbuf *out)
+{
+  int fd = raw_connect(rf_server_port(s));
+  time_t deadline = time(NULL) + 20;
+
+  memset(out, 0, sizeof(*out));
+  raw_send(fd, req, strlen(req));
+  while (pl->n < n && time(NULL) < deadline) {
+    if (uv_run(loop, UV_RUN_NOWAIT) == 0 || pl->n < n)
+      usleep(1000);
+  }
+  cr_assert_eq(pl->n, n, "%d log lines, want %d", pl->n, n);
+  /* The response is written; the server sends its FIN as the loop runs. */
+  shutdown(fd, SHUT_WR);
+  for (;;) {
+    char buf[16384];
+    ssize_t got = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+    if (got == 0)
+      break;
+    if (got > 0) {
+      dbuf_add(out, buf, (size_t)got);
+      continue;
+    }
+    cr_assert(errno == EAGAIN || errno == EWOULDBLOCK, "recv: %s",
+              strerror(errno));
+    cr_assert(time(NULL) < deadline, "no EOF after the response");
+    uv_run(loop, UV_RUN_NOWAIT);
+    usleep(1000);
+  }
+  close(fd);
+}
+
+/*
+ * A recorded piece whose bytes on disk differ from its hash is never
+ * served: 416 and a log line; pieces larger than one hashing step (32 MiB)
+ * are checked across steps.
+ */
+Test(server, partial_hash_mismatch)
+{
+  const uint64_t big = 40u << 20; /* one piece over two steps */
+  const uint64_t len = big + 4096;
+  static const uint32_t rec[] = { 0, 1 };
+  uv_loop_t loop;
+  rf_server *s = NULL;
+  rf_server_options o = RF_SERVER_OPTIONS_INIT;
+  rf__journal j;
+  plog pl;
+  dbuf b;
+  const char *req = "GET /mm.bin HTTP/1.1\r\nHost: x\r\nRange: bytes=%s\r\n"
+                    "Connection: close\r\n\r\n";
+  char text[256];
+
+  memset(&pl, 0, sizeof(pl));
+  part_make(ts_root(srv), "mm.bin", len, big, rec, 2, &j);
+  rf__journal_close(&j);
+  cr_assert_eq(uv_loop_init(&loop), 0);
+  o.loop = &loop;
+  o.root = ts_root(srv);
+  o.partial = 1;
+  o.log_cb = plog_cb;
+  o.user_data = &pl;
+  cr_assert_eq(rf_server_new(&s, &o), 0);
+
+  /* Good first: the last byte of the big piece, one byte of the short. */
+  snprintf(text, sizeof(text), req, "41943039-41943040");
+  loop_exchange(&loop, s, &pl, 1, text, &b);
+  cr_assert_eq(raw_status(&b), 206, "%s", b.p);
+  cr_assert_str_eq(pl.lines[0], "GET /mm.bin 206 2");
+  dbuf_free(&b);
+
+  /* One byte changed deep in the big piece, then in the short one. */
+  flip_byte(ts_root(srv), "mm.bin.part", 35u << 20);
+  snprintf(text, sizeof(text), req, "0-0");
+  loop_exchange(&loop, s, &pl, 3, text, &b);
+  cr_assert_eq(raw_status(&b), 416, "%s", b.p);
+  cr_assert_not_null(strstr(b.p, "Content-Range: bytes */41947136\r\n"));
+  cr_assert_str_eq(pl.lines[1],
+                   "/mm.bin: piece 0 (bytes 0-41943039) of the download in "
+                   "progress does not match its hash in the journal: not "
+                   "served");
+  cr_assert_str_eq(pl.lines[2], "GET /mm.bin 416 0");
+  dbuf_free(&b);
+  flip_byte(ts_root(srv), "mm.bin.part", big + 4095);
+  snprintf(text, sizeof(text), req, "-1");
+  loop_exchange(&loop, s, &pl, 5, text, &b);
+  cr_assert_eq(raw_status(&b), 416);
+  cr_assert(strstr(pl.lines[3], "piece 1 (bytes 41943040-41947135)") != NULL,
+            "%s", pl.lines[3]);
+  dbuf_free(&b);
+
+  /* A journal that is no journal: said once, and NAME is not here. */
+  {
+    FILE *f = fopen(root_path(srv, "mm.bin.part.rfj"), "wb");
+    cr_assert_not_null(f);
+    fputs("not a journal", f);
+    fclose(f);
+  }
+  snprintf(text, sizeof(text), req, "0-0");
+  loop_exchange(&loop, s, &pl, 7, text, &b);
+  cr_assert_eq(raw_status(&b), 404);
+  cr_assert_str_eq(pl.lines[5],
+                   "/mm.bin: the journal of the download in progress cannot "
+                   "be used (journal header truncated (13 bytes)): not "
+                   "served");
+  dbuf_free(&b);
+
+  rf_server_free(s);
+  cr_assert_eq(uv_run(&loop, UV_RUN_DEFAULT), 0);
+  cr_assert_eq(uv_loop_close(&loop), 0);
+  ASSERT_NO_LEAKS();
+}
+
+/* rf__srv_partial_decide, the answer for a download in progress. */
+Test(server, partial_decide_table)
+{
+  /* 4 pieces of 10 bytes (the last of 5): pieces 0, 1 and 3 written. */
+  static const uint8_t some[4] = { 1, 2, 0, 1 };
+  static const uint8_t all[4] = { 2, 1, 1, 2 };
+  static const struct {
+    const char *range;    /* NULL: none */
+    const char *if_range; /* NULL: none */
+    int complete;
+    int status;
+    uint64_t start, len;
+  } cases[] = {
+    { "bytes=0-19", NULL, 0, 206, 0, 20 },
+    { "bytes=30-34", NULL, 0, 206, 30, 5 },
+    { "bytes=-5", NULL, 0, 206, 30, 5 },
+    { "bytes=30-", NULL, 0, 206, 30, 5 },
+    { "bytes=30-999", NULL, 0, 206, 30, 5 },
+    { "bytes=19-20", NULL, 0, 416, 0, 0 },
+    { "bytes=20-20", NULL, 0, 416, 0, 0 },
+    { "bytes=0-", NULL, 0, 416, 0, 0 },
+    { "bytes=35-40", NULL, 0, 416, 0, 0 },
+    { NULL, NULL, 0, 416, 0, 0 },
+    { NULL, NULL, 1, 200, 0, 35 },
+    { "bytes=0-1,3-4", NULL, 0, 416, 0, 0 },
+    { "bytes=0-1,3-4", NULL, 1, 200, 0, 35 },
+    { "bytes=x", NULL, 0, 416, 0, 0 },
+    { "items=0-1", NULL, 1, 200, 0, 35 },
+    { "bytes=0-19", "\"rfpart-1\"", 0, 206, 0, 20 },
+    { "bytes=0-19", "\"other\"", 0, 416, 0, 0 },
+    { "bytes=0-19", "\"other\"", 1, 200, 0, 35 },
+    { "bytes=0-19", "W/\"rfpart-1\"", 0, 416, 0, 0 },
+    { "bytes=0-19", "Tue, 15 Nov 1994 08:12:31 GMT", 0, 416, 0, 0 },
+    { "bytes=20-29", NULL, 1, 206, 20, 10 },
+  };
+
+  for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+    rf__srv_request req;
+    uint64_t start = 99, len = 99;
+    int st;
+
+    memset(&req, 0, sizeof(req));
+    if (cases[i].range != NULL) {
+      req.range_seen = 1;
+      snprintf(req.range, sizeof(req.range), "%s", cases[i].range);
+    }
+    if (cases[i].if_range != NULL) {
+      req.if_range_seen = 1;
+      snprintf(req.if_range, sizeof(req.if_range), "%s", cases[i].if_range);
+    }
+    st = rf__srv_partial_decide(&req, 0, "\"rfpart-1\"", 35, 10,
+                                cases[i].complete ? all : some, &start, &len);
+    cr_assert_eq(st, cases[i].status, "case %zu: %d", i, st);
+    cr_assert_eq(start, cases[i].start, "case %zu", i);
+    cr_assert_eq(len, cases[i].len, "case %zu", i);
+  }
+  { /* ignore_range, an empty download */
+    rf__srv_request req;
+    uint64_t start, len;
+
+    memset(&req, 0, sizeof(req));
+    req.range_seen = 1;
+    snprintf(req.range, sizeof(req.range), "bytes=0-1");
+    cr_assert_eq(rf__srv_partial_decide(&req, 1, "", 35, 10, all, &start,
+                                        &len),
+                 200);
+    cr_assert_eq(rf__srv_partial_decide(&req, 0, "", 0, 10, all, &start,
+                                        &len),
+                 416);
+    req.range_seen = 0;
+    cr_assert_eq(rf__srv_partial_decide(&req, 0, "", 0, 10, all, &start,
+                                        &len),
+                 200);
+    cr_assert_eq(len, 0);
+  }
+}
+
+/* ---------------------------------------------------------------- limits */
+
+/* Send "GET /gen/10" on fd and read its keep-alive answer: the status. */
+static int raw_get_small(int fd)
+{
+  const char *req = "GET /gen/10 HTTP/1.1\r\nHost: x\r\n\r\n";
+  dbuf b;
+  char buf[4096];
+  int st;
+
+  memset(&b, 0, sizeof(b));
+  raw_send(fd, req, strlen(req));
+  while (b.p == NULL || strstr(b.p, "\r\n\r\n") == NULL ||
+         b.len < (size_t)(strstr(b.p, "\r\n\r\n") - b.p) + 4 + 10) {
+    ssize_t n = recv(fd, buf, sizeof(buf), 0);
+    cr_assert(n > 0, "no answer");
+    dbuf_add(&b, buf, (size_t)n);
+  }
+  st = raw_status(&b);
+  dbuf_free(&b);
+  return st;
+}
+
+/* A connection from src (e.g. "127.0.0.2") to t. */
+static int raw_connect_from(ts_server *t, const char *src)
+{
+  struct sockaddr_in sa;
+  struct timeval tv = { 10, 0 };
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+  cr_assert(fd >= 0);
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  cr_assert_eq(inet_pton(AF_INET, src, &sa.sin_addr), 1);
+  cr_assert_eq(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0, "bind %s: %s",
+               src, strerror(errno));
+  sa.sin_port = htons(ts_port(t));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  cr_assert_eq(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+  setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+  return fd;
+}
+
+/* A connection over a limit: 503 with Retry-After at once, then EOF. */
+static void expect_refused(int fd)
+{
+  dbuf b;
+
+  memset(&b, 0, sizeof(b));
+  cr_assert(raw_read_all(fd, &b), "no EOF after the 503");
+  cr_assert_eq(raw_status(&b), 503, "%s", b.p ? b.p : "(nothing)");
+  cr_assert_not_null(strstr(b.p, "\r\nRetry-After: 1\r\n"));
+  cr_assert_not_null(strstr(b.p, "\r\nConnection: close\r\n"));
+  dbuf_free(&b);
+  close(fd);
+}
+
+/* A new connection from src is admitted within 2 s (slots free up late). */
+static void expect_admitted_soon(ts_server *t, const char *src)
+{
+  for (int i = 0; i < 100; i++) {
+    int fd = raw_connect_from(t, src);
+    dbuf b;
+    const char *req = "GET /gen/10 HTTP/1.1\r\nHost: x\r\n"
+                      "Connection: close\r\n\r\n";
+
+    memset(&b, 0, sizeof(b));
+    raw_send(fd, req, strlen(req));
+    raw_read_all(fd, &b);
+    close(fd);
+    if (raw_status(&b) == 200) {
+      dbuf_free(&b);
+      return;
+    }
+    dbuf_free(&b);
+    usleep(20000);
+  }
+  cr_assert_fail("no connection admitted again");
+}
+
+Test(server, connection_limit)
+{
+  rf_server_options o = RF_SERVER_OPTIONS_INIT;
+  ts_server *t;
+  int fds[3];
+
+  o.max_connections = 3;
+  o.max_per_client = 100;
+  t = ts_start_with(NULL, 0, &o);
+  cr_assert_not_null(t);
+  for (int i = 0; i < 3; i++) {
+    fds[i] = raw_connect_from(t, i == 2 ? "127.0.0.3" : "127.0.0.1");
+    cr_assert_eq(raw_get_small(fds[i]), 200);
+  }
+  /* The fourth, from anywhere: refused, the others keep working. */
+  expect_refused(raw_connect_from(t, "127.0.0.1"));
+  expect_refused(raw_connect_from(t, "127.0.0.4"));
+  for (int i = 0; i < 3; i++)
+    cr_assert_eq(raw_get_small(fds[i]), 200);
+  /* One leaves: room for one more. */
+  close(fds[0]);
+  expect_admitted_soon(t, "127.0.0.1");
+  close(fds[1]);
+  close(fds[2]);
+  ts_stop(t);
+  ASSERT_NO_LEAKS();
+}
+
+Test(server, per_client_limit)
+{
+  rf_server_options o = RF_SERVER_OPTIONS_INIT;
+  ts_server *t;
+  int a[2], other;
+
+  o.max_connections = 100;
+  o.max_per_client = 2;
+  t = ts_start_with(NULL, 0, &o);
+  cr_assert_not_null(t);
+  for (int i = 0; i < 2; i++) {
+    a[i] = raw_connect_from(t, "127.0.0.1");
+    cr_assert_eq(raw_get_small(a[i]), 200);
+  }
+  expect_refused(raw_connect_from(t, "127.0.0.1"));
+  /* Another address has its own two. */
+  other = raw_connect_from(t, "127.0.0.2");
+  cr_assert_eq(raw_get_small(other), 200);
+  cr_assert_eq(raw_get_small(a[1]), 200);
+  close(a[0]);
+  expect_admitted_soon(t, "127.0.0.1");
+  close(a[1]);
+  close(other);
+  ts_stop(t);
+  ASSERT_NO_LEAKS();
+}
+
+/*
+ * 2 MiB at 1 MiB/s over two connections at once: at least 1.9 s (2 s
+ * less the bucket's 50 ms, less slack), and not much more.
+ */
+Test(server, rate_limit)
+{
+  rf_server_options o = RF_SERVER_OPTIONS_INIT;
+  ts_server *t;
+  CURLM *m = curl_multi_init();
+  CURL *h[2];
+  resp r[2];
+  char *url;
+  int running = 1;
+  struct timespec a, b;
+  double secs;
+
+  o.max_connections = 100;
+  o.max_per_client = 100;
+  o.rate_limit = 1 << 20;
+  t = ts_start_with(NULL, 0, &o);
+  cr_assert_not_null(t);
+  url = ts_url(t, "/gen/1048576");
+  for (int i = 0; i < 2; i++) {
+    memset(&r[i], 0, sizeof(r[i]));
+    h[i] = curl_easy_init();
+    easy_common(h[i], &r[i]);
+    curl_easy_setopt(h[i], CURLOPT_URL, url);
+    curl_multi_add_handle(m, h[i]);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  while (running) {
+    cr_assert_eq(curl_multi_perform(m, &running), CURLM_OK);
+    if (running)
+      curl_multi_poll(m, NULL, 0, 100, NULL);
+  }
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  secs = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+  for (int i = 0; i < 2; i++) {
+    long status = 0;
+    curl_easy_getinfo(h[i], CURLINFO_RESPONSE_CODE, &status);
+    cr_assert_eq(status, 200);
+    cr_assert(body_is_gen(&r[i], 0, 1048576, 1));
+    curl_multi_remove_handle(m, h[i]);
+    curl_easy_cleanup(h[i]);
+    resp_free(&r[i]);
+  }
+  curl_multi_cleanup(m);
+  free(url);
+  cr_assert_geq(secs, 1.9, "2 MiB at 1 MiB/s in %.3f s", secs);
+  cr_assert_leq(secs, 4.0, "2 MiB at 1 MiB/s in %.3f s", secs);
+  ts_stop(t);
+  ASSERT_NO_LEAKS();
 }

@@ -151,7 +151,7 @@ static int encode_header(unsigned char *hdr, const rf__journal_meta *m,
   if (m == NULL || m->url == NULL || m->piece_size == 0)
     return RF_EINVAL;
   want = m->length / m->piece_size + (m->length % m->piece_size != 0);
-  if (want != m->npieces)
+  if (want != m->npieces || m->npieces > RF__JOURNAL_MAX_PIECES)
     return RF_EINVAL;
   ul = strlen(m->url);
   el = str_len(m->etag);
@@ -281,6 +281,11 @@ static int decode_header(const unsigned char *hdr, rf__journal_meta *m,
                    m->npieces);
     goto out;
   }
+  if (m->npieces > RF__JOURNAL_MAX_PIECES) {
+    rf__errbuf_set(err, errlen, "journal piece count %u over the limit of %u",
+                   m->npieces, RF__JOURNAL_MAX_PIECES);
+    goto out;
+  }
   m->has_manifest = (flags & H_FLAG_MANIFEST) != 0;
   if (m->has_manifest)
     m->manifest_digest = get128(hdr + H_MDIGEST);
@@ -349,46 +354,102 @@ out:
   return rc;
 }
 
-/* Loading: the replay state of the records read so far. */
-typedef struct load_ctx {
-  rf__journal_state *st;
-  uint64_t *last_piece_rec; /* per piece: 1 + ordinal of its last PIECE */
-  uint64_t last_ckpt;       /* 1 + ordinal of the last CHECKPOINT, or 0 */
-} load_ctx;
-
-/* Apply one record; returns 0 if it is good, -1 if it ends the log. */
-static int apply_record(load_ctx *c, const unsigned char *r)
+/*
+ * The type of r if it is the good record number seq of st's journal
+ * (RF__JOURNAL_PIECE or RF__JOURNAL_CHECKPOINT), or 0 if it ends the log.
+ */
+static uint32_t record_check(const rf__journal_state *st,
+                             const unsigned char *r, uint32_t seq)
 {
-  rf__journal_state *st = c->st;
   uint32_t type, piece;
   XXH128_hash_t hash;
 
   if (get64(r + R_SUM) != XXH3_64bits(r, R_SUM))
-    return -1;
+    return 0;
   if (get64(r + R_SALT) != st->salt)
-    return -1;
-  if (get32(r + R_SEQ) != st->next_seq)
-    return -1;
+    return 0;
+  if (get32(r + R_SEQ) != seq)
+    return 0;
   if (get32(r + R_RESERVED) != 0)
-    return -1;
+    return 0;
   type = get32(r + R_TYPE);
   piece = get32(r + R_PIECE);
   hash = get128(r + R_HASH);
-  if (type == RF__JOURNAL_PIECE) {
-    if (piece >= st->npieces)
-      return -1;
-    st->hashes[piece] = hash;
-    c->last_piece_rec[piece] = (uint64_t)st->records + 1;
-  } else if (type == RF__JOURNAL_CHECKPOINT) {
-    if (piece != 0 || hash.low64 != 0 || hash.high64 != 0)
-      return -1;
-    c->last_ckpt = (uint64_t)st->records + 1;
-  } else {
-    return -1;
-  }
-  st->records++;
-  st->next_seq++;
+  if (type == RF__JOURNAL_PIECE)
+    return piece < st->npieces ? type : 0;
+  if (type == RF__JOURNAL_CHECKPOINT)
+    return piece == 0 && hash.low64 == 0 && hash.high64 == 0 ? type : 0;
   return 0;
+}
+
+/*
+ * Apply the n bytes at buf, read at st->valid_end, to st: the good records
+ * among them in order, up to the first bad one.  A CHECKPOINT covers every
+ * PIECE record before it, so claimed[] stays what a replay from the start
+ * gives.  Work: the records, plus one pass over claimed[] when the batch
+ * holds a CHECKPOINT.  Returns 1 if a bad record ended the log, else 0.
+ */
+static int apply_batch(rf__journal_state *st, const unsigned char *buf,
+                       size_t n)
+{
+  size_t nrec = n / RF__JOURNAL_RECORD_SIZE;
+  size_t good, i, last_ck = SIZE_MAX;
+  uint32_t p, type;
+
+  for (good = 0; good < nrec; good++) {
+    type = record_check(st, buf + good * RF__JOURNAL_RECORD_SIZE,
+                        st->next_seq + (uint32_t)good);
+    if (type == 0)
+      break;
+    if (type == RF__JOURNAL_CHECKPOINT)
+      last_ck = good;
+  }
+  if (last_ck != SIZE_MAX) {
+    for (p = 0; p < st->npieces; p++) /* claimed before this batch */
+      if (st->claimed[p] == 1)
+        st->claimed[p] = 2;
+  }
+  for (i = 0; i < good; i++) {
+    const unsigned char *r = buf + i * RF__JOURNAL_RECORD_SIZE;
+    if (get32(r + R_TYPE) != RF__JOURNAL_PIECE)
+      continue;
+    p = get32(r + R_PIECE);
+    st->hashes[p] = get128(r + R_HASH);
+    st->claimed[p] = last_ck != SIZE_MAX && i < last_ck ? 2 : 1;
+  }
+  st->records += (unsigned)good;
+  st->next_seq += (uint32_t)good;
+  st->valid_end += (uint64_t)good * RF__JOURNAL_RECORD_SIZE;
+  return good < nrec;
+}
+
+/*
+ * Read the records of the journal open at fd from st->valid_end to the end
+ * of the log into st, with buf (bufsize bytes, a multiple of the record
+ * size) as scratch.  Sets st->torn when bytes after the log's end were
+ * ignored.  Returns 0, or an RF_E* code (with err) on a read error: st then
+ * holds the records read before it.
+ */
+static int read_records(int fd, rf__journal_state *st, unsigned char *buf,
+                        size_t bufsize, char *err, size_t errlen)
+{
+  size_t got;
+  int e;
+
+  for (;;) {
+    e = rf__pread_full(fd, buf, bufsize, st->valid_end, &got);
+    if (e != 0) {
+      rf__errbuf_set(err, errlen, "cannot read journal: %s", strerror(e));
+      return rf__errno_to_rf(e);
+    }
+    if (apply_batch(st, buf, got) ||
+        got % RF__JOURNAL_RECORD_SIZE != 0) { /* a partial record at EOF */
+      st->torn = 1;
+      return 0;
+    }
+    if (got < bufsize)
+      return 0;
+  }
 }
 
 int rf__journal_load(const char *path, rf__journal_state *st, char *err,
@@ -396,12 +457,9 @@ int rf__journal_load(const char *path, rf__journal_state *st, char *err,
 {
   const size_t bufsize = (size_t)LOAD_BATCH * RF__JOURNAL_RECORD_SIZE;
   unsigned char *buf = NULL;
-  load_ctx c = { st, NULL, 0 };
-  uint64_t off;
-  size_t got, i;
-  uint32_t p;
+  size_t got;
   struct stat sb;
-  int fd = -1, rc, e, done = 0;
+  int fd = -1, rc, e;
 
   memset(st, 0, sizeof(*st));
   if (errlen > 0 && err != NULL)
@@ -442,48 +500,76 @@ int rf__journal_load(const char *path, rf__journal_state *st, char *err,
   st->npieces = st->meta.npieces;
   st->claimed = calloc(st->npieces ? st->npieces : 1, 1);
   st->hashes = calloc(st->npieces ? st->npieces : 1, sizeof(*st->hashes));
-  c.last_piece_rec =
-      calloc(st->npieces ? st->npieces : 1, sizeof(*c.last_piece_rec));
-  if (st->claimed == NULL || st->hashes == NULL || c.last_piece_rec == NULL) {
+  if (st->claimed == NULL || st->hashes == NULL) {
     rc = RF_ENOMEM;
     rf__errbuf_set(err, errlen, "out of memory");
     goto out;
   }
-
-  off = RF__JOURNAL_HEADER_SIZE;
-  while (!done) {
-    e = rf__pread_full(fd, buf, bufsize, off, &got);
-    if (e != 0) {
-      rc = rf__errno_to_rf(e);
-      rf__errbuf_set(err, errlen, "cannot read journal: %s", strerror(e));
-      goto out;
-    }
-    for (i = 0; i + RF__JOURNAL_RECORD_SIZE <= got;
-         i += RF__JOURNAL_RECORD_SIZE) {
-      if (apply_record(&c, buf + i) != 0) {
-        st->torn = 1;
-        done = 1;
-        break;
-      }
-    }
-    if (!done && i < got)
-      st->torn = 1; /* a partial record at end of file */
-    if (got < bufsize)
-      done = 1;
-    off += i;
-  }
-  st->valid_end = off;
-
-  for (p = 0; p < st->npieces; p++) {
-    if (c.last_piece_rec[p] == 0)
-      continue;
-    st->claimed[p] = c.last_piece_rec[p] < c.last_ckpt ? 2 : 1;
-  }
-  rc = 0;
+  st->valid_end = RF__JOURNAL_HEADER_SIZE;
+  rc = read_records(fd, st, buf, bufsize, err, errlen);
 out:
   if (rc != 0)
     rf__journal_state_free(st);
-  free(c.last_piece_rec);
+  free(buf);
+  if (fd >= 0)
+    close(fd);
+  return rc;
+}
+
+int rf__journal_load_more(const char *path, rf__journal_state *st, char *err,
+                          size_t errlen)
+{
+  const size_t bufsize = (size_t)LOAD_BATCH * RF__JOURNAL_RECORD_SIZE;
+  unsigned char hdr[H_SALT + 8];
+  unsigned char *buf = NULL;
+  size_t got;
+  struct stat sb;
+  int fd = -1, rc, e;
+
+  if (errlen > 0 && err != NULL)
+    err[0] = '\0';
+  if (st == NULL || st->valid_end < RF__JOURNAL_HEADER_SIZE) {
+    rf__errbuf_set(err, errlen, "journal state not loaded");
+    return RF_EINVAL;
+  }
+  fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    e = errno;
+    rc = rf__errno_to_rf(e);
+    rf__errbuf_set(err, errlen, "cannot open journal: %s", strerror(e));
+    goto out;
+  }
+  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+    rc = RF_EPROTO;
+    rf__errbuf_set(err, errlen, "journal is not a regular file");
+    goto out;
+  }
+  e = rf__pread_full(fd, hdr, sizeof(hdr), 0, &got);
+  if (e != 0) {
+    rc = rf__errno_to_rf(e);
+    rf__errbuf_set(err, errlen, "cannot read journal: %s", strerror(e));
+    goto out;
+  }
+  if (got < sizeof(hdr) || memcmp(hdr + H_MAGIC, JOURNAL_MAGIC, 4) != 0 ||
+      get64(hdr + H_SALT) != st->salt) {
+    rc = RF_EPROTO;
+    rf__errbuf_set(err, errlen, "journal was replaced");
+    goto out;
+  }
+  if ((uint64_t)sb.st_size < st->valid_end) {
+    rc = RF_EPROTO;
+    rf__errbuf_set(err, errlen, "journal shrank");
+    goto out;
+  }
+  buf = malloc(bufsize);
+  if (buf == NULL) {
+    rc = RF_ENOMEM;
+    rf__errbuf_set(err, errlen, "out of memory");
+    goto out;
+  }
+  st->torn = 0;
+  rc = read_records(fd, st, buf, bufsize, err, errlen);
+out:
   free(buf);
   if (fd >= 0)
     close(fd);

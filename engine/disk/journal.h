@@ -24,6 +24,9 @@
 #define RF__JOURNAL_VERSION 1u
 #define RF__JOURNAL_HEADER_SIZE 4096u
 #define RF__JOURNAL_RECORD_SIZE 48u
+/* Most pieces a journal may have: the scheduler's own limit, so a header
+ * never makes a reader allocate more than 17 bytes times this. */
+#define RF__JOURNAL_MAX_PIECES (1u << 20)
 /* Room for url + etag + last_modified (bytes, without NULs) in the header. */
 #define RF__JOURNAL_STRINGS_MAX 4000u
 
@@ -76,7 +79,7 @@ typedef struct rf__journal_state {
  *
  * Returns 0, RF_EIO, RF_ENOSPC, RF_EACCES, RF_ENOENT, RF_ENOMEM, RF_EINVAL
  * (meta too large for the header, piece_size 0, npieces not
- * ceil(length / piece_size), url NULL).
+ * ceil(length / piece_size) or over RF__JOURNAL_MAX_PIECES, url NULL).
  */
 int rf__journal_create(rf__journal *j, const char *path,
                        const rf__journal_meta *meta);
@@ -92,6 +95,26 @@ int rf__journal_create(rf__journal *j, const char *path,
  */
 int rf__journal_load(const char *path, rf__journal_state *st, char *err,
                      size_t errlen);
+
+/*
+ * Follow a journal that a writer may still be appending to: read the
+ * records added to the journal at path since st was filled (by
+ * rf__journal_load or an earlier call), from st->valid_end on, so that st
+ * is then what rf__journal_load would give now.  Opens the file read-only
+ * and never locks or writes it.  Work: the new records, plus one pass over
+ * the pieces per 1024 new records that hold a CHECKPOINT.  st->torn is
+ * recomputed (a record being appended right now reads as a torn tail, and
+ * the next call reads it again).
+ *
+ * Returns 0 (st updated, also when nothing was added), RF_EPROTO (the file
+ * is no longer the journal st was read from: another salt, or shorter than
+ * st->valid_end; load it again), RF_EINVAL (st not loaded), RF_ENOENT,
+ * RF_EACCES, RF_EIO, RF_ENOMEM; err (if errlen > 0) gets one line.  On
+ * failure st still describes a good prefix of the log (possibly with some
+ * new records applied) and can be freed or used again.
+ */
+int rf__journal_load_more(const char *path, rf__journal_state *st, char *err,
+                          size_t errlen);
 
 /* Free what st owns and zero it.  A zeroed st is fine. */
 void rf__journal_state_free(rf__journal_state *st);

@@ -47,6 +47,7 @@ typedef struct srv_resp {
   int tail_sent;      /* chunked terminator queued */
   int waiting;        /* wait timer armed (delay or pace) */
   int logged;
+  int partial_tried; /* a download in progress was looked for */
   srv_buf *filling; /* buffer whose file read is in flight */
 } srv_resp;
 
@@ -70,6 +71,16 @@ typedef struct srv_conn {
   int responding;
   int fs_busy;
   void *hook_data; /* the hooks' per-connection data */
+  struct srv_part_job *pj; /* the partial-file job in flight (partial.c) */
+  /* Limits: the peer's address, and which count the connection is in. */
+  int peer_family; /* AF_INET, AF_INET6, or 0 when unknown */
+  unsigned char peer[16];
+  int admitted; /* counted in srv->nactive */
+  int refused;  /* counted in srv->nrefusing: answered 503 */
+  /* Rate limit: waiting in the server's queue for tokens. */
+  int rl_queued;
+  struct srv_conn *rl_prev;
+  struct srv_conn *rl_next;
   srv_resp r;
   srv_buf bufs[SRV_NBUFS];
   size_t in_len;
@@ -95,6 +106,23 @@ struct rf_server {
   srv_conn *conns;
   size_t nconns;
   unsigned pending; /* asynchronous closes of files in flight */
+  /* Connection limits. */
+  unsigned max_conns;
+  unsigned max_per_client;
+  size_t nactive;   /* admitted connections, not yet closing or lingering */
+  size_t nrefusing; /* connections being answered 503 */
+  /* Rate limit (a token bucket kept as a theoretical arrival time). */
+  uint64_t rate;        /* body bytes per second; 0: none */
+  uint64_t rl_tat_ns;   /* when the bucket is full again (uv_hrtime) */
+  uint64_t rl_burst_ns; /* the bucket: 50 ms of the rate */
+  uint64_t rl_quantum;  /* fewest bytes worth a write when short of tokens */
+  uv_timer_t rl_timer;
+  int rl_timer_open;
+  srv_conn *rl_head; /* connections waiting for tokens, oldest first */
+  srv_conn *rl_tail;
+  srv_conn *rl_current; /* the connection the timer is serving */
+  /* Downloads in progress (NULL: options.partial is 0). */
+  struct rf__srv_partials *partials;
   _Atomic uint64_t requests;
   _Atomic uint64_t body_bytes; /* body bytes handed to the kernel */
   _Atomic uint64_t connections;
@@ -102,6 +130,9 @@ struct rf_server {
 
 /* server.c: the connection's life. */
 void rf__srv_conn_close(srv_conn *c);
+void rf__srv_log(rf_server *s, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+uint64_t rf__srv_rate_take(srv_conn *c, uint64_t want);
 void rf__srv_conn_unref(srv_conn *c);
 void rf__srv_conn_touch(srv_conn *c);
 void rf__srv_conn_wait(srv_conn *c, uint64_t ms);
@@ -115,5 +146,13 @@ void rf__srv_release_file(srv_conn *c);
 void rf__srv_req_start(srv_conn *c);
 void rf__srv_send_head(srv_conn *c);
 void rf__srv_pump(srv_conn *c);
+void rf__srv_answer_text(srv_conn *c, int status, const char *extra);
+void rf__srv_answer_entity(srv_conn *c);
+void rf__srv_resolve_file(srv_conn *c, const char *path);
+int rf__srv_path_inside(const char *root, size_t root_len,
+                        const char *resolved);
+
+/* partial.c: downloads in progress (see server/partial.h). */
+void rf__srv_partial_start(srv_conn *c, char *full);
 
 #endif /* RF_SERVER_CONN_H */

@@ -18,8 +18,10 @@
  *   body      a body chunk is about to be written
  *
  * An answer given by request or resolve (a status with a short text body)
- * skips the later points.  Hooks run on the loop's thread and must not
- * block; they may not call back into the server.
+ * skips the later points.  A download in progress (server/partial.h) skips
+ * entity and range: its status and slice come from its journal, and its
+ * pieces are checked before the head is written.  Hooks run on the loop's
+ * thread and must not block; they may not call back into the server.
  */
 #ifndef RF_SERVER_HOOKS_H
 #define RF_SERVER_HOOKS_H

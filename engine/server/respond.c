@@ -13,6 +13,7 @@
 #include <time.h>
 
 #include "server/conn.h"
+#include "server/partial.h"
 #include "util/http.h"
 
 /* ---------------------------------------------------------------- heads */
@@ -66,6 +67,11 @@ static void resp_text(srv_conn *c, int status, const char *extra)
   }
   r->kind = SRV_K_TEXT;
   rf__srv_send_head(c);
+}
+
+void rf__srv_answer_text(srv_conn *c, int status, const char *extra)
+{
+  resp_text(c, status, extra);
 }
 
 /* The response is complete: log, release, go on with the connection. */
@@ -198,6 +204,19 @@ static void resp_entity_head(srv_conn *c)
   out_add(c, "\r\n");
 }
 
+/* Status and slice are decided (c->r.x): write the head, then the body. */
+void rf__srv_answer_entity(srv_conn *c)
+{
+  srv_resp *r = &c->r;
+  rf__srv_exchange *x = &r->x;
+
+  if (!r->req.http11)
+    x->chunked = 0;
+  r->limit = !x->is_get ? 0 : x->limit < x->len ? x->limit : x->len;
+  resp_entity_head(c);
+  rf__srv_send_head(c);
+}
+
 /*
  * The entity is known (kind, size, validators): let the hooks see it,
  * choose the status and the body slice, write the head.
@@ -213,11 +232,7 @@ static void resp_ready(srv_conn *c)
   resp_decide(r);
   if (s->hooks->range != NULL)
     s->hooks->range(s->hooks_ctx, x);
-  if (!r->req.http11)
-    x->chunked = 0;
-  r->limit = !x->is_get ? 0 : x->limit < x->len ? x->limit : x->len;
-  resp_entity_head(c);
-  rf__srv_send_head(c);
+  rf__srv_answer_entity(c);
 }
 
 /* ----------------------------------------------------------------- files */
@@ -317,24 +332,41 @@ static void on_fs_open(uv_fs_t *req)
   }
 }
 
-/* Whether resolved (an absolute, symlink-free path) is inside the root. */
-static int path_inside(const rf_server *s, const char *resolved)
+/*
+ * Whether resolved (an absolute, symlink-free path) is inside root (a real
+ * path of root_len bytes).  Pure: the partial-file jobs call it on the
+ * thread pool.
+ */
+int rf__srv_path_inside(const char *root, size_t root_len,
+                        const char *resolved)
 {
-  if (s->root_len == 1)
+  if (root_len == 1)
     return resolved[0] == '/';
-  return strncmp(resolved, s->root, s->root_len) == 0 &&
-         (resolved[s->root_len] == '\0' || resolved[s->root_len] == '/');
+  return strncmp(resolved, root, root_len) == 0 &&
+         (resolved[root_len] == '\0' || resolved[root_len] == '/');
 }
 
 static void on_fs_realpath(uv_fs_t *req)
 {
   srv_conn *c = req->data;
+  rf_server *s = c->srv;
   ssize_t res = req->result;
   char *resolved;
 
   if (fs_cb_closing(c, UV_FS_REALPATH))
     return;
-  if (res < 0 || !path_inside(c->srv, req->ptr)) {
+  if (res == UV_ENOENT && s->partials != NULL && !c->r.partial_tried) {
+    /* Perhaps a download in progress: NAME.part and its journal. */
+    char *full = strdup(req->path);
+    uv_fs_req_cleanup(req);
+    fs_done(c);
+    if (full == NULL)
+      resp_text(c, 500, NULL);
+    else
+      rf__srv_partial_start(c, full);
+    return;
+  }
+  if (res < 0 || !rf__srv_path_inside(s->root, s->root_len, req->ptr)) {
     uv_fs_req_cleanup(req);
     fs_done(c);
     resp_text(c, res < 0 ? fs_status(res) : 403, NULL);
@@ -358,7 +390,7 @@ static void on_fs_realpath(uv_fs_t *req)
 }
 
 /* Look up path (decoded) under the root: realpath, open, fstat. */
-static void resp_file(srv_conn *c, const char *path)
+void rf__srv_resolve_file(srv_conn *c, const char *path)
 {
   rf_server *s = c->srv;
   char *full = malloc(s->root_len + strlen(path) + 1);
@@ -404,7 +436,7 @@ static void req_resolve(srv_conn *c)
   } else if (st != 0) {
     resp_text(c, st, NULL);
   } else {
-    resp_file(c, path);
+    rf__srv_resolve_file(c, path);
   }
   free(path);
 }
@@ -583,7 +615,8 @@ void rf__srv_pump(srv_conn *c)
 
   if (c->closing || !c->responding || r->phase != SRV_PH_BODY)
     return;
-  while (!r->waiting && r->filling == NULL && r->produced < r->limit) {
+  while (!r->waiting && !c->rl_queued && r->filling == NULL &&
+         r->produced < r->limit) {
     uint64_t want = r->limit - r->produced;
     uint64_t wait_ms = 0;
     int oom = 0;
@@ -604,10 +637,16 @@ void rf__srv_pump(srv_conn *c)
         break;
       }
     }
+    if (s->rate != 0) {
+      want = rf__srv_rate_take(c, want);
+      if (want == 0)
+        break; /* queued: the rate timer pumps again */
+    }
     if (body_produce(c, b, want) != 0)
       return;
   }
-  if (r->produced < r->limit || r->filling != NULL || r->waiting)
+  if (r->produced < r->limit || r->filling != NULL || r->waiting ||
+      c->rl_queued)
     return;
   body_finish(c);
 }

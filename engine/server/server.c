@@ -27,6 +27,19 @@
  *   (signal(SIGPIPE, SIG_IGN)), as every libuv program does; the library
  *   does not change signal dispositions itself.
  *
+ * Limits
+ *   Admitted connections are counted from accept to close or linger, in
+ *   total and per peer address (a scan of the list: max_connections is
+ *   small).  One over a limit is answered 503 at once, without reading its
+ *   request, and lingers like any closing connection; beyond
+ *   SRV_REFUSING_MAX of those at a time, the next are closed at once.
+ *   The rate limit is a token bucket for the whole server, kept as a
+ *   theoretical arrival time (GCRA): a connection short of tokens waits in
+ *   a FIFO queue, and one timer, armed for when the head's share is there,
+ *   pumps the queue in order.  Nothing spins: every wait is a timer.
+ *
+ * Downloads in progress: server/partial.h.
+ *
  * Hooks (server/hooks.h) let the tests change answers; without them the
  * server is exactly what `rangefetch serve` runs.
  */
@@ -35,15 +48,20 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
 
 #include "server/conn.h"
+#include "server/partial.h"
 
 #define SRV_IDLE_MS   60000 /* default idle timeout */
 #define SRV_LINGER_MS 2000  /* wait for the peer's FIN after ours */
+#define SRV_REFUSING_MAX 64 /* connections answered 503 at a time */
+#define SRV_RATE_BURST_NS UINT64_C(50000000) /* the bucket: 50 ms of rate */
+#define SRV_RATE_QUANTUM  16384 /* a write worth waiting for */
 
 /* An asynchronous close(2) that outlives its connection. */
 typedef struct srv_fsclose {
@@ -79,10 +97,12 @@ static int map_uv_error(int err)
 /* Release the server once nothing refers to it any more. */
 static void srv_maybe_free(rf_server *s)
 {
-  if (!s->closing || s->listener_open || s->nconns != 0 || s->pending != 0)
+  if (!s->closing || s->listener_open || s->rl_timer_open || s->nconns != 0 ||
+      s->pending != 0)
     return;
   if (s->hooks->destroy != NULL)
     s->hooks->destroy(s->hooks_ctx);
+  rf__srv_partials_free(s->partials);
   free(s->root);
   free(s);
 }
@@ -93,6 +113,33 @@ static void on_listener_closed(uv_handle_t *h)
 
   s->listener_open = 0;
   srv_maybe_free(s);
+}
+
+static void on_rate_timer_closed(uv_handle_t *h)
+{
+  rf_server *s = h->data;
+
+  s->rl_timer_open = 0;
+  srv_maybe_free(s);
+}
+
+/* A line for the log: formatted, control bytes replaced by '?'. */
+void rf__srv_log(rf_server *s, const char *fmt, ...)
+{
+  char line[1200];
+  va_list ap;
+
+  if (s->log_cb == NULL)
+    return;
+  va_start(ap, fmt);
+  vsnprintf(line, sizeof(line), fmt, ap);
+  va_end(ap);
+  for (char *p = line; *p != '\0'; p++) {
+    unsigned char ch = (unsigned char)*p;
+    if (ch < 0x20 || ch == 0x7f)
+      *p = '?';
+  }
+  s->log_cb(line, s->user_data);
 }
 
 static void on_fsclose_done(uv_fs_t *req)
@@ -193,12 +240,152 @@ void rf__srv_resp_log(srv_conn *c)
   s->log_cb(line, s->user_data);
 }
 
+/* ------------------------------------------------------------- limits */
+
+/* The connection stops counting against the connection limits. */
+static void conn_leave_active(srv_conn *c)
+{
+  if (c->admitted) {
+    c->admitted = 0;
+    c->srv->nactive--;
+  }
+}
+
+/* Nanoseconds that n bytes take at the rate (rounded up). */
+static uint64_t rate_cost_ns(const rf_server *s, uint64_t n)
+{
+  return (uint64_t)((double)n * 1e9 / (double)s->rate) + 1;
+}
+
+/* Bytes the bucket holds at now. */
+static uint64_t rate_tokens(const rf_server *s, uint64_t now)
+{
+  uint64_t base = s->rl_tat_ns > now ? s->rl_tat_ns : now;
+
+  if (now + s->rl_burst_ns <= base)
+    return 0;
+  return (uint64_t)((double)(now + s->rl_burst_ns - base) * (double)s->rate /
+                    1e9);
+}
+
+static void rate_unlink(srv_conn *c)
+{
+  rf_server *s = c->srv;
+
+  if (!c->rl_queued)
+    return;
+  if (c->rl_prev != NULL)
+    c->rl_prev->rl_next = c->rl_next;
+  else
+    s->rl_head = c->rl_next;
+  if (c->rl_next != NULL)
+    c->rl_next->rl_prev = c->rl_prev;
+  else
+    s->rl_tail = c->rl_prev;
+  c->rl_prev = NULL;
+  c->rl_next = NULL;
+  c->rl_queued = 0;
+}
+
+static void on_rate_timer(uv_timer_t *t);
+
+/* Arm the timer for when the queue's head can have its share. */
+static void rate_arm(rf_server *s)
+{
+  uint64_t now;
+  uint64_t at;
+  uint64_t ms = 0;
+
+  if (s->rl_head == NULL || s->closing ||
+      uv_is_active((uv_handle_t *)&s->rl_timer))
+    return;
+  now = uv_hrtime();
+  at = s->rl_tat_ns + rate_cost_ns(s, s->rl_quantum);
+  at = at > s->rl_burst_ns ? at - s->rl_burst_ns : 0;
+  if (at > now)
+    ms = (at - now + 999999) / 1000000;
+  uv_timer_start(&s->rl_timer, on_rate_timer, ms != 0 ? ms : 1, 0);
+}
+
+/* c waits for tokens behind the others; its idle timer sleeps meanwhile. */
+static void rate_enqueue(srv_conn *c)
+{
+  rf_server *s = c->srv;
+
+  if (c->rl_queued)
+    return;
+  c->rl_queued = 1;
+  c->rl_next = NULL;
+  c->rl_prev = s->rl_tail;
+  if (s->rl_tail != NULL)
+    s->rl_tail->rl_next = c;
+  else
+    s->rl_head = c;
+  s->rl_tail = c;
+  uv_timer_stop(&c->idle);
+  rate_arm(s);
+}
+
+/*
+ * Take up to want body bytes from the bucket for c.  Returns how many it
+ * may produce now (1..want), or 0 after queueing c: the rate timer pumps
+ * it again when its turn and the tokens have come.
+ */
+uint64_t rf__srv_rate_take(srv_conn *c, uint64_t want)
+{
+  rf_server *s = c->srv;
+  uint64_t now = uv_hrtime();
+  uint64_t tokens;
+  uint64_t base;
+
+  if (s->rl_head != NULL && s->rl_current != c) {
+    rate_enqueue(c); /* the others were first */
+    return 0;
+  }
+  tokens = rate_tokens(s, now);
+  if (tokens < (want < s->rl_quantum ? want : s->rl_quantum)) {
+    rate_enqueue(c);
+    return 0;
+  }
+  if (want > tokens)
+    want = tokens;
+  base = s->rl_tat_ns > now ? s->rl_tat_ns : now;
+  s->rl_tat_ns = base + rate_cost_ns(s, want);
+  return want;
+}
+
+/* Serve the waiting connections in order while the tokens last. */
+static void on_rate_timer(uv_timer_t *t)
+{
+  rf_server *s = t->data;
+  size_t n = 0;
+  srv_conn *c;
+
+  for (c = s->rl_head; c != NULL; c = c->rl_next)
+    n++;
+  while (n-- > 0 && (c = s->rl_head) != NULL &&
+         rate_tokens(s, uv_hrtime()) >= s->rl_quantum) {
+    rate_unlink(c);
+    s->rl_current = c;
+    rf__srv_conn_touch(c);
+    rf__srv_pump(c);
+    s->rl_current = NULL;
+  }
+  rate_arm(s);
+}
+
 /* Close the connection now; its memory goes with the last close callback. */
 void rf__srv_conn_close(srv_conn *c)
 {
   if (c->closing)
     return;
   c->closing = 1;
+  conn_leave_active(c);
+  if (c->refused) {
+    c->refused = 0;
+    c->srv->nrefusing--;
+  }
+  rate_unlink(c);
   if (c->responding)
     rf__srv_resp_log(c);
   uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
@@ -215,7 +402,7 @@ static void on_idle_timeout(uv_timer_t *t)
 /* Restart the idle timer after progress (not while a wait holds us). */
 void rf__srv_conn_touch(srv_conn *c)
 {
-  if (c->closing || c->r.waiting)
+  if (c->closing || c->r.waiting || c->rl_queued)
     return;
   uv_timer_start(&c->idle, on_idle_timeout,
                  c->lingering ? SRV_LINGER_MS : c->srv->idle_ms, 0);
@@ -319,6 +506,7 @@ void rf__srv_conn_linger(srv_conn *c)
   if (c->closing || c->lingering)
     return;
   c->lingering = 1;
+  conn_leave_active(c);
   c->in_len = 0;
   c->shut_req.data = c;
   if (uv_shutdown(&c->shut_req, (uv_stream_t *)&c->tcp, on_shutdown) != 0) {
@@ -354,6 +542,69 @@ void rf__srv_conn_process(srv_conn *c)
 
 /* ------------------------------------------------------------- listener */
 
+/* Note c's peer address (family 0 when it cannot be told). */
+static void conn_peer(srv_conn *c)
+{
+  struct sockaddr_storage sa;
+  int len = (int)sizeof(sa);
+
+  c->peer_family = 0;
+  if (uv_tcp_getpeername(&c->tcp, (struct sockaddr *)&sa, &len) != 0)
+    return;
+  if (sa.ss_family == AF_INET) {
+    memcpy(c->peer, &((struct sockaddr_in *)&sa)->sin_addr, 4);
+    c->peer_family = AF_INET;
+  } else if (sa.ss_family == AF_INET6) {
+    memcpy(c->peer, &((struct sockaddr_in6 *)&sa)->sin6_addr, 16);
+    c->peer_family = AF_INET6;
+  }
+}
+
+/* Admitted connections from c's peer, c not included. */
+static size_t conns_from_peer(const rf_server *s, const srv_conn *c)
+{
+  size_t n = 0;
+  size_t alen = c->peer_family == AF_INET ? 4 : 16;
+
+  for (const srv_conn *o = s->conns; o != NULL; o = o->next) {
+    if (o != c && o->admitted && o->peer_family == c->peer_family &&
+        memcmp(o->peer, c->peer, alen) == 0)
+      n++;
+  }
+  return n;
+}
+
+/*
+ * c is over a connection limit (why says which): answer 503 with
+ * Retry-After without reading the request, then linger and close.  Past
+ * SRV_REFUSING_MAX such answers at a time, close at once.
+ */
+static void conn_refuse(srv_conn *c, const char *why)
+{
+  rf_server *s = c->srv;
+  char addr[64] = "?";
+
+  if (c->peer_family == AF_INET)
+    inet_ntop(AF_INET, c->peer, addr, sizeof(addr));
+  else if (c->peer_family == AF_INET6)
+    inet_ntop(AF_INET6, c->peer, addr, sizeof(addr));
+  if (s->nrefusing >= SRV_REFUSING_MAX) {
+    rf__srv_log(s, "connection from %s closed: %s", addr, why);
+    rf__srv_conn_close(c);
+    return;
+  }
+  rf__srv_log(s, "connection from %s answered 503: %s", addr, why);
+  c->refused = 1;
+  s->nrefusing++;
+  rf__srv_resp_reset(c);
+  c->r.logged = 1; /* the line above says it all */
+  c->r.req.mkind = RF__SRV_M_GET;
+  c->r.req.keep_alive = 0;
+  c->responding = 1;
+  rf__srv_conn_touch(c);
+  rf__srv_answer_text(c, 503, "Retry-After: 1\r\n");
+}
+
 static void on_connection(uv_stream_t *listener, int status)
 {
   rf_server *s = listener->data;
@@ -386,6 +637,23 @@ static void on_connection(uv_stream_t *listener, int status)
   }
   atomic_fetch_add_explicit(&s->connections, 1, memory_order_relaxed);
   uv_tcp_nodelay(&c->tcp, 1);
+  conn_peer(c);
+  if (s->nactive >= s->max_conns) {
+    char why[80];
+    snprintf(why, sizeof(why), "%zu connections open (the limit)",
+             s->nactive);
+    conn_refuse(c, why);
+    return;
+  }
+  if (c->peer_family != 0 && conns_from_peer(s, c) >= s->max_per_client) {
+    char why[80];
+    snprintf(why, sizeof(why), "%u connections from it open (the limit)",
+             s->max_per_client);
+    conn_refuse(c, why);
+    return;
+  }
+  c->admitted = 1;
+  s->nactive++;
   rf__srv_conn_touch(c);
   conn_read_start(c);
 }
@@ -471,6 +739,8 @@ int rf_server_new(rf_server **out, const rf_server_options *opts)
   if (uv_ip4_addr(host, opts->port, (struct sockaddr_in *)&addr) != 0 &&
       uv_ip6_addr(host, opts->port, (struct sockaddr_in6 *)&addr) != 0)
     return RF_EINVAL;
+  if (opts->version >= 2 && opts->partial != 0 && opts->partial != 1)
+    return RF_EINVAL;
   rc = srv_root(opts->root, &root);
   if (rc != 0)
     return rc;
@@ -486,17 +756,46 @@ int rf_server_new(rf_server **out, const rf_server_options *opts)
   s->user_data = opts->user_data;
   s->hooks = &srv_no_hooks;
   s->idle_ms = SRV_IDLE_MS;
+  s->max_conns = RF_SERVER_DEFAULT_MAX_CONNECTIONS;
+  s->max_per_client = RF_SERVER_DEFAULT_MAX_PER_CLIENT;
+  if (opts->version >= 2) {
+    if (opts->max_connections != 0)
+      s->max_conns = opts->max_connections;
+    if (opts->max_per_client != 0)
+      s->max_per_client = opts->max_per_client;
+    s->rate = opts->rate_limit;
+    if (opts->partial)
+      rc = rf__srv_partials_new(&s->partials);
+  }
+  if (s->rate != 0) {
+    double burst = 1e9 / (double)s->rate; /* one byte at least */
+    double quantum;
+    if (burst < (double)SRV_RATE_BURST_NS)
+      burst = (double)SRV_RATE_BURST_NS;
+    s->rl_burst_ns = (uint64_t)burst + 1;
+    quantum = (double)s->rl_burst_ns * (double)s->rate / 1e9;
+    s->rl_quantum = quantum < SRV_RATE_QUANTUM ? (uint64_t)quantum
+                                               : SRV_RATE_QUANTUM;
+    if (s->rl_quantum == 0)
+      s->rl_quantum = 1;
+  }
   atomic_init(&s->requests, 0);
   atomic_init(&s->body_bytes, 0);
   atomic_init(&s->connections, 0);
-  rc = srv_listen(s, &addr);
+  if (rc == 0)
+    rc = srv_listen(s, &addr);
   if (rc != 0) {
     if (!s->closing) { /* the listener never opened */
+      rf__srv_partials_free(s->partials);
       free(s->root);
       free(s);
     }
     return rc;
   }
+  /* Inactive until a connection runs short of tokens. */
+  uv_timer_init(s->loop, &s->rl_timer);
+  s->rl_timer.data = s;
+  s->rl_timer_open = 1;
   *out = s;
   return 0;
 }
@@ -514,6 +813,7 @@ void rf_server_free(rf_server *server)
     return;
   server->closing = 1;
   uv_close((uv_handle_t *)&server->listener, on_listener_closed);
+  uv_close((uv_handle_t *)&server->rl_timer, on_rate_timer_closed);
   for (c = server->conns; c != NULL; c = c->next)
     rf__srv_conn_close(c);
 }

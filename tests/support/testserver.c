@@ -34,6 +34,7 @@ struct ts_server {
   rf_server *srv;
   uint16_t port;
   unsigned idle_ms;
+  rf_server_options opts; /* limits, rate and partial for the server */
   int own_root; /* root is a temporary directory of ours */
   char root[4096];
 };
@@ -79,6 +80,10 @@ static void *ts_main(void *arg)
   o.loop = &t->loop;
   o.root = t->root;
   o.host = "127.0.0.1";
+  o.max_connections = t->opts.max_connections;
+  o.max_per_client = t->opts.max_per_client;
+  o.rate_limit = t->opts.rate_limit;
+  o.partial = t->opts.partial;
   if (env != NULL && env[0] != '\0' && strcmp(env, "0") != 0)
     o.log_cb = ts_log;
   rc = rf_server_new(&t->srv, &o);
@@ -109,12 +114,24 @@ static void *ts_main(void *arg)
 
 ts_server *ts_start_idle(const char *root, unsigned idle_ms)
 {
+  rf_server_options o = RF_SERVER_OPTIONS_INIT;
+
+  /* The tests open many connections from 127.0.0.1: no limits of note. */
+  o.max_connections = 4096;
+  o.max_per_client = 4096;
+  return ts_start_with(root, idle_ms, &o);
+}
+
+ts_server *ts_start_with(const char *root, unsigned idle_ms,
+                         const rf_server_options *opts)
+{
   ts_server *t = calloc(1, sizeof(*t));
 
   if (t == NULL) {
     fprintf(stderr, "testserver: out of memory\n");
     return NULL;
   }
+  t->opts = *opts;
   /* A client hanging up mid-body must not kill the test process. */
   signal(SIGPIPE, SIG_IGN);
   t->idle_ms = idle_ms;

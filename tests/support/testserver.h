@@ -8,6 +8,8 @@
 
 #include <stdint.h>
 
+#include "rangefetch/server.h"
+
 typedef struct ts_server ts_server;
 
 /*
@@ -28,6 +30,14 @@ ts_server *ts_start(const char *root);
  * milliseconds without progress (0: the server's default).
  */
 ts_server *ts_start_idle(const char *root, unsigned idle_ms);
+
+/*
+ * ts_start_with - as ts_start_idle, with the limits, the rate limit and
+ * partial taken from opts (its other fields are ignored).  ts_start and
+ * ts_start_idle allow 4096 connections, also from one address.
+ */
+ts_server *ts_start_with(const char *root, unsigned idle_ms,
+                         const rf_server_options *opts);
 
 /* The port the server listens on. */
 uint16_t ts_port(const ts_server *t);
