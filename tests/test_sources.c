@@ -72,6 +72,7 @@ typedef struct run {
   double remove_at;
   int removed;
   unsigned remove_busy_seen; /* the source had a request running */
+  int remove_any;            /* remove it even without one */
   rf_job *job;
 } run;
 
@@ -113,8 +114,8 @@ static void on_progress(rf_job *job, const rf_progress *p, void *ud)
   }
   if (r->remove_at > 0 && !r->removed && r->added_id != 0 &&
       share >= r->remove_at && p->nsources > r->added_id &&
-      p->sources[r->added_id].connections > 0) {
-    r->remove_busy_seen = 1;
+      (p->sources[r->added_id].connections > 0 || r->remove_any)) {
+    r->remove_busy_seen = p->sources[r->added_id].connections > 0;
     cr_assert_eq(rf_job_remove_source(job, r->added_id), 0);
     r->removed = 1;
   }
@@ -1012,6 +1013,101 @@ Test(sources, origin_delay_leaves_the_pieces_to_a_peer)
   cr_assert_leq(ts_body_bytes(origin), 1, "the origin sent one byte");
   free(ou);
   free(pu);
+  ts_stop(origin);
+  ts_stop(peer);
+}
+
+/* Two downloads of the same file on one engine: the first one's .part is
+ * served, while it runs, by a range server with partial files on
+ * (`rangefetch serve`); the second adds it as a peer mid-download and
+ * removes it later.  Pieces the first has not got yet are answered 416
+ * and fetched elsewhere. */
+typedef struct pair {
+  run *second;
+  int done;
+} pair;
+
+static void first_done(rf_job *job, const rf_result *res, void *ud)
+{
+  run *r = ud;
+
+  (void)job;
+  r->done++;
+  r->error = res->error;
+  snprintf(r->message, sizeof(r->message), "%s", res->message);
+}
+
+Test(sources, a_peer_serving_a_download_in_progress)
+{
+  rf_server_options so = RF_SERVER_OPTIONS_INIT;
+  ts_server *origin = ts_start(NULL), *peer;
+  char root[600], man[600], out1[700], out2[700];
+  char *ou1 = ts_url(origin, "/gen/16777216?seed=23&rate=2000000");
+  char *ou2 = ts_url(origin, "/gen/16777216?seed=23&rate=500000");
+  char purl[200];
+  rf_engine *e = NULL;
+  rf_job_options o1, o2;
+  run r1, r2;
+
+  make_root(root, sizeof(root), "peer-root", NULL, 0, 0);
+  sha256_manifest("live.rfm", 16777216, 23, 256 * 1024, man, sizeof(man));
+  so.partial = 1;
+  peer = ts_start_with(root, 0, &so);
+  cr_assert_not_null(peer);
+  snprintf(out1, sizeof(out1), "%s/f.bin", root);
+  snprintf(out2, sizeof(out2), "%s/second.bin", dir);
+  snprintf(purl, sizeof(purl), "http://127.0.0.1:%u/f.bin", ts_port(peer));
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+
+  /* The first machine: from the origin alone, 4 x 2 MB/s. */
+  memset(&r1, 0, sizeof(r1));
+  rf_job_options_init(&o1);
+  o1.url = ou1;
+  o1.output = out1;
+  o1.connections = 4;
+  o1.manifest = man;
+  o1.on_done = first_done;
+  o1.user_data = &r1;
+  cr_assert_eq(rf_job_add(NULL, e, &o1), 0, "%s", rf_engine_last_error(e));
+
+  /* The second: a slower origin; the first's peer from 20 % on, removed
+   * at 70 % while a request of it runs. */
+  memset(&r2, 0, sizeof(r2));
+  rf_job_options_init(&o2);
+  o2.url = ou2;
+  o2.output = out2;
+  o2.connections = 4;
+  o2.manifest = man;
+  o2.on_done = on_done;
+  o2.on_progress = on_progress;
+  o2.user_data = &r2;
+  o2.progress_interval_ms = 50;
+  o2.retry_base_ms = 50;
+  o2.retry_max_ms = 200;
+  source_opt(&r2.add, RF_SOURCE_PEER, purl);
+  r2.add_at = 0.1;
+  r2.remove_at = 0.7;
+  r2.remove_any = 1;
+  cr_assert_eq(rf_job_add(NULL, e, &o2), 0, "%s", rf_engine_last_error(e));
+  cr_assert_eq(rf_engine_run(e), 0);
+  rf_engine_free(e);
+
+  cr_assert_eq(r1.done, 1);
+  cr_assert_eq(r1.error, 0, "first: %s", r1.message);
+  cr_assert_eq(r2.done, 1);
+  cr_assert_eq(r2.add_rc, 0, "rf_job_add_source: %s", rf_strerror(r2.add_rc));
+  cr_assert_eq(r2.error, 0, "second: %s", r2.message);
+  expect_gen(out1, 16777216, 23);
+  expect_gen(out2, 16777216, 23);
+  cr_assert_eq(r2.src[1].kind, RF_SOURCE_PEER);
+  cr_assert_gt(r2.bytes_from[RF_SOURCE_PEER], 0,
+               "the peer shared pieces before it finished");
+  cr_assert_eq(r2.src[1].bad_pieces, 0);
+  cr_assert(r2.removed, "the peer was removed");
+  cr_assert_eq(r2.src[1].state, RF_SOURCE_REMOVED);
+  cr_assert_eq(sum_bytes(&r2), 16777216);
+  free(ou1);
+  free(ou2);
   ts_stop(origin);
   ts_stop(peer);
 }
