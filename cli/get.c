@@ -589,6 +589,18 @@ static void get_args_free(get_args *a)
   a->nsrcs = a->nsrc_text = 0;
 }
 
+/* A connection count, 1 to RF_MAX_CONNECTIONS.  Returns 0, -1 (said). */
+static int get_parse_count(const char *v, const char *opt, unsigned *out)
+{
+  if (cli_parse_uint(v, 1, RF_MAX_CONNECTIONS, out) == 0)
+    return 0;
+  cli_usage_error("get",
+                  "invalid value '%s' for %s: expected a whole number from 1 "
+                  "to %d",
+                  v, opt, RF_MAX_CONNECTIONS);
+  return -1;
+}
+
 /* Parse the command line into *a.  Returns 0, or an exit status. */
 static int get_parse(int argc, char **argv, get_args *a)
 {
@@ -626,13 +638,8 @@ static int get_parse(int argc, char **argv, get_args *a)
       a->output = v;
       break;
     case OPT_CONNECTIONS:
-      if (cli_parse_uint(v, 1, RF_MAX_CONNECTIONS, &a->connections) != 0) {
-        cli_usage_error("get",
-                        "invalid value '%s' for %s: expected a whole "
-                        "number from 1 to %d",
-                        v, opt, RF_MAX_CONNECTIONS);
+      if (get_parse_count(v, opt, &a->connections) != 0)
         goto out;
-      }
       break;
     case OPT_PIECE_SIZE: {
       int err = rf_parse_size(&a->piece_size, v);
@@ -764,13 +771,8 @@ static int get_parse(int argc, char **argv, get_args *a)
       a->manifest_sha256 = v;
       break;
     case OPT_PER_SOURCE:
-      if (cli_parse_uint(v, 1, RF_MAX_CONNECTIONS, &a->per_source) != 0) {
-        cli_usage_error("get",
-                        "invalid value '%s' for %s: expected a whole "
-                        "number from 1 to %d",
-                        v, opt, RF_MAX_CONNECTIONS);
+      if (get_parse_count(v, opt, &a->per_source) != 0)
         goto out;
-      }
       break;
     case OPT_ORIGIN_DELAY:
       if (cli_parse_uint(v, 0, GET_MAX_SECONDS * 30u, &a->origin_delay) != 0) {

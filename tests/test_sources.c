@@ -143,6 +143,14 @@ static char *out_path(const char *name)
   return p;
 }
 
+/* o with the defaults, url, and an output named name under dir. */
+static void job_opts(rf_job_options *o, const char *url, const char *name)
+{
+  rf_job_options_init(o);
+  o->url = url;
+  o->output = out_path(name);
+}
+
 /* Run one job on engine e (or a fresh one) to its end. */
 static void run_job(rf_engine *e, rf_job_options *o, run *r)
 {
@@ -222,9 +230,7 @@ Test(sources, two_mirrors_share_by_rate)
   memset(&r, 0, sizeof(r));
   source_opt(&s[0], RF_SOURCE_MIRROR, su);
   source_opt(&s[1], RF_SOURCE_MIRROR, fu);
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("mirrors");
+  job_opts(&o, ou, "mirrors");
   o.connections = 6;
   o.piece_size = 256 * 1024;
   o.sources = s;
@@ -264,9 +270,7 @@ Test(sources, mirror_with_another_length_is_refused_by_name)
 
   memset(&r, 0, sizeof(r));
   source_opt(&s, RF_SOURCE_MIRROR, bu);
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("refused");
+  job_opts(&o, ou, "refused");
   o.connections = 4;
   o.piece_size = 256 * 1024;
   o.sources = &s;
@@ -299,9 +303,7 @@ Test(sources, cache_host_serves_and_the_origin_only_answers_the_probe)
 
   memset(&r, 0, sizeof(r));
   source_opt(&s, RF_SOURCE_CACHE_HOST, host_of(cache, host, sizeof(host)));
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("cached");
+  job_opts(&o, ou, "cached");
   o.connections = 4;
   o.piece_size = 1 << 20;
   o.sources = &s;
@@ -337,9 +339,7 @@ Test(sources, cache_host_dying_half_way_sends_its_pieces_to_the_others)
   source_opt(&s[0], RF_SOURCE_MIRROR, m1u);
   source_opt(&s[1], RF_SOURCE_MIRROR, m2u);
   source_opt(&s[2], RF_SOURCE_CACHE_HOST, host_of(cache, host, sizeof(host)));
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("dying");
+  job_opts(&o, ou, "dying");
   o.connections = 8;
   o.piece_size = 256 * 1024;
   o.sources = s;
@@ -458,9 +458,7 @@ Test(sources, cache_host_down_bans_the_host_for_every_origin)
   source_opt(&s, RF_SOURCE_CACHE_HOST, host);
   cr_assert_eq(rf_engine_new(&e, NULL), 0);
   memset(&r1, 0, sizeof(r1));
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("down1");
+  job_opts(&o, ou, "down1");
   o.sources = &s;
   o.nsources = 1;
   run_job(e, &o, &r1);
@@ -500,9 +498,7 @@ Test(sources, no_fallback_to_the_origin_when_told_so)
   ts_stop(cache);
   source_opt(&s, RF_SOURCE_CACHE_HOST, host);
   memset(&r, 0, sizeof(r));
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("nofallback");
+  job_opts(&o, ou, "nofallback");
   o.sources = &s;
   o.nsources = 1;
   o.cache_fallback_delay = -1;
@@ -529,9 +525,7 @@ Test(sources, fallback_delay_keeps_the_origin_out_for_a_while)
   ts_stop(cache);
   source_opt(&s, RF_SOURCE_CACHE_HOST, host);
   memset(&r, 0, sizeof(r));
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("delay");
+  job_opts(&o, ou, "delay");
   o.sources = &s;
   o.nsources = 1;
   o.cache_fallback_delay = 1;
@@ -553,9 +547,7 @@ Test(sources, runtime_mirror_takes_pieces_and_removal_loses_nothing)
   run r;
 
   memset(&r, 0, sizeof(r));
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("runtime");
+  job_opts(&o, ou, "runtime");
   o.connections = 4;
   o.piece_size = 256 * 1024;
   source_opt(&r.add, RF_SOURCE_MIRROR, mu);
@@ -586,9 +578,7 @@ Test(sources, peers_need_a_sha256_manifest)
   int rc;
 
   source_opt(&s, RF_SOURCE_PEER, "http://127.0.0.1:9/x");
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("peer");
+  job_opts(&o, ou, "peer");
   o.sources = &s;
   o.nsources = 1;
   cr_assert_eq(rf_engine_new(&e, NULL), 0);
@@ -611,9 +601,7 @@ Test(sources, bad_source_options_are_named)
   rf_job_options o;
 
   cr_assert_eq(rf_engine_new(&e, NULL), 0);
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("bad");
+  job_opts(&o, ou, "bad");
   o.sources = &s;
   o.nsources = 1;
   source_opt(&s, RF_SOURCE_MIRROR, "ftp://example.com/x");
@@ -647,9 +635,7 @@ Test(sources, mirrors_announced_in_link_headers_are_used)
            (unsigned)ts_port(mirror));
   ou = ts_url(origin, path);
   memset(&r, 0, sizeof(r));
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("linked");
+  job_opts(&o, ou, "linked");
   o.connections = 4;
   o.piece_size = 256 * 1024;
   run_job(NULL, &o, &r);
@@ -664,9 +650,7 @@ Test(sources, mirrors_announced_in_link_headers_are_used)
 
   /* --no-mirror-links: the origin alone. */
   memset(&r, 0, sizeof(r));
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("unlinked");
+  job_opts(&o, ou, "unlinked");
   o.no_mirror_links = 1;
   run_job(NULL, &o, &r);
   cr_assert_eq(r.error, 0, "%s", r.message);
@@ -688,25 +672,19 @@ Test(sources, the_origins_repr_digest_checks_the_whole_file)
   run r;
 
   memset(&r, 0, sizeof(r));
-  rf_job_options_init(&o);
-  o.url = good;
-  o.output = out_path("repr-good");
+  job_opts(&o, good, "repr-good");
   run_job(NULL, &o, &r);
   cr_assert_eq(r.error, 0, "%s", r.message);
   expect_gen(o.output, 4194304, 17);
 
   memset(&r, 0, sizeof(r));
-  rf_job_options_init(&o);
-  o.url = old;
-  o.output = out_path("digest-good");
+  job_opts(&o, old, "digest-good");
   run_job(NULL, &o, &r);
   cr_assert_eq(r.error, 0, "%s", r.message);
   expect_gen(o.output, 4194304, 17);
 
   memset(&r, 0, sizeof(r));
-  rf_job_options_init(&o);
-  o.url = bad;
-  o.output = out_path("repr-bad");
+  job_opts(&o, bad, "repr-bad");
   run_job(NULL, &o, &r);
   cr_assert_eq(r.error, RF_EHASH, "%s", r.message);
   cr_assert(strstr(r.message, "Repr-Digest") != NULL, "%s", r.message);
@@ -819,9 +797,7 @@ Test(sources, a_peer_sending_bad_pieces_is_caught_and_banned)
   sha256_manifest("peer.rfm", 8388608, 18, 256 * 1024, man, sizeof(man));
   memset(&r, 0, sizeof(r));
   source_opt(&s, RF_SOURCE_PEER, pu);
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("peer-bad");
+  job_opts(&o, ou, "peer-bad");
   o.connections = 4;
   o.manifest = man;
   o.sources = &s;
@@ -856,9 +832,7 @@ Test(sources, a_good_peer_serves_under_a_sha256_manifest)
   sha256_manifest("peer-good.rfm", 8388608, 19, 256 * 1024, man, sizeof(man));
   memset(&r, 0, sizeof(r));
   source_opt(&s, RF_SOURCE_PEER, pu);
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("peer-good");
+  job_opts(&o, ou, "peer-good");
   o.connections = 4;
   o.manifest = man;
   o.sources = &s;
@@ -893,9 +867,7 @@ Test(sources, peers_are_refused_with_an_xxh3_manifest)
   cr_assert_eq(rf_manifest_save(m, man), 0);
   rf_manifest_free(m);
   source_opt(&s, RF_SOURCE_PEER, "http://127.0.0.1:9/x");
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("xxh-peer");
+  job_opts(&o, ou, "xxh-peer");
   o.manifest = man;
   o.sources = &s;
   o.nsources = 1;
@@ -949,9 +921,7 @@ Test(sources, a_manifest_over_plain_http_must_be_pinned_for_peers)
   source_opt(&s, RF_SOURCE_PEER, pu);
 
   /* Not pinned: refused, saying why. */
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("pin-none");
+  job_opts(&o, ou, "pin-none");
   o.manifest = murl;
   o.sources = &s;
   o.nsources = 1;
@@ -998,9 +968,7 @@ Test(sources, origin_delay_leaves_the_pieces_to_a_peer)
   sha256_manifest("delay.rfm", 4194304, 22, 256 * 1024, man, sizeof(man));
   memset(&r, 0, sizeof(r));
   source_opt(&s, RF_SOURCE_PEER, pu);
-  rf_job_options_init(&o);
-  o.url = ou;
-  o.output = out_path("origin-delay");
+  job_opts(&o, ou, "origin-delay");
   o.manifest = man;
   o.sources = &s;
   o.nsources = 1;
