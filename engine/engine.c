@@ -242,8 +242,8 @@ int rf_job_add_source(unsigned *id, rf_job *job, const rf_source_options *opts)
     *id = s->id;
   RF_LOG(&job->engine->log, RF_LOG_INFO, "source", "%s %s added",
          rf_source_kind_name(s->kind), s->name);
-  if (job->state != RF__JOB_ROUTING)
-    rf__source_route(job, s);
+  rf__source_route(job, s); /* (at once, also while the origin's route
+                                is still being resolved) */
   return 0;
 }
 
