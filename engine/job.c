@@ -1,7 +1,8 @@
 /*
- * The life of a download: probe, schedule runs onto connections, steal and
- * duplicate in the endgame, retry with back-off, restart when the remote
- * content changes, finish through the writer, report.
+ * The life of a download: probe, pieces as they arrive (checked, counted
+ * for their source), the end of each transfer sorted out (continue, fail
+ * over, retry, a source backed off or banned), finish through the writer,
+ * report.  What each idle connection does next: schedule.c.
  */
 #include "job.h"
 
@@ -24,7 +25,6 @@
 #endif
 
 #define RF__PROBE_LEN (1ULL << 20)
-#define RF__MAX_RUN   (64ULL << 20)
 /* Staging blocks: every connection holds one block it is filling, so the
  * pool has two per connection plus four (at least 8), and the block size
  * shrinks as connections grow to keep the pool near 24 MiB: 1 MiB blocks
@@ -36,7 +36,6 @@
 #define RF__MAX_BLOCK    ((size_t)1 << 20)
 #define RF__MIN_BLOCK    ((size_t)64 << 10)
 #define RF__MIN_BLOCKS   8u
-#define RF__DUP_MIN_LEFT (128ULL * 1024)
 
 static void job_finish(rf_job *job);
 
@@ -60,19 +59,6 @@ int rf__job_fail(rf_job *job, int err, const char *fmt, ...)
 }
 
 /* --------------------------------------------------------------- helpers */
-
-static uint64_t piece_off(const rf_job *job, uint32_t i)
-{
-  return (uint64_t)i * job->sched.piece_size;
-}
-
-static uint64_t run_end_byte(const rf_job *job, uint32_t first, uint32_t n)
-{
-  uint64_t off, len;
-
-  rf__sched_piece_range(&job->sched, first + n - 1, &off, &len);
-  return off + len;
-}
 
 void rf__job_conn_remove(rf__conn *c)
 {
@@ -133,8 +119,8 @@ int rf__job_conn_start(rf__conn *c, uint64_t start, uint64_t end)
   return 0;
 }
 
-static void conn_start_run(rf__conn *c, rf__source *src, uint32_t first,
-                           uint32_t count)
+void rf__job_conn_start_run(rf__conn *c, rf__source *src, uint32_t first,
+                            uint32_t count)
 {
   rf_job *job = c->job;
 
@@ -144,261 +130,7 @@ static void conn_start_run(rf__conn *c, rf__source *src, uint32_t first,
   if (c->role == RF__ROLE_PROBE)
     c->role = RF__ROLE_RUN;
   c->probe_discard = 0;
-  rf__job_conn_start(c, piece_off(job, first), run_end_byte(job, first, count));
-}
-
-/* -------------------------------------------------------------- schedule */
-
-static uint32_t max_run_pieces(const rf_job *job)
-{
-  uint64_t share = job->total / job->nconns;
-  uint64_t cap = share < RF__MAX_RUN ? share : RF__MAX_RUN;
-  uint64_t n = cap / job->sched.piece_size;
-
-  return n == 0 ? 1 : (uint32_t)n;
-}
-
-/* Pieces a run of src gets: with one source, an even share of the job
- * (capped); with several, by src's rate (rf__src_run_pieces). */
-static uint32_t run_pieces(const rf_job *job, const rf__source *src)
-{
-  uint64_t left = job->total - job->done_bytes;
-  double conn_rate = src->busy > 0 ? src->rate / src->busy : src->rate;
-
-  if (job->nsrcs == 1)
-    return max_run_pieces(job);
-  return rf__src_run_pieces(conn_rate, job->rate, left, job->sched.piece_size,
-                            max_run_pieces(job));
-}
-
-/* The scheduler's view of each connection's run (job->views). */
-static rf__run_view *run_views(rf_job *job)
-{
-  uint32_t k;
-
-  for (k = 0; k < job->nconns; k++) {
-    const rf__conn *c = &job->conns[k];
-    rf__run_view *v = &job->views[k];
-    v->busy = c->state == RF__CONN_BUSY;
-    v->stopping = c->cancel || c->gen != job->gen;
-    v->probe = c->role == RF__ROLE_PROBE;
-    v->dup = c->role == RF__ROLE_DUP;
-    v->src = c->src != NULL ? (int)c->src->id : -1;
-    v->run_first = c->run_first;
-    v->run_count = c->run_count;
-    v->piece = c->piece;
-    v->pos = c->pos;
-    v->rate = c->rate;
-    v->quiet_ticks = c->quiet_ticks;
-  }
-  return job->views;
-}
-
-/* Idle c takes, for src, the upper half of the unstarted pieces of the
- * busiest run (rf__sched_pick_steal), at most max of them: the last ones. */
-static int steal(rf_job *job, rf__conn *c, rf__source *src, uint32_t max)
-{
-  uint32_t first, give;
-  int k = rf__sched_pick_steal(run_views(job), job->nconns, &first, &give);
-  rf__conn *victim;
-
-  if (k < 0)
-    return 0;
-  if (give > max) {
-    first += give - max;
-    give = max;
-  }
-  victim = &job->conns[k];
-  victim->run_count -= give;
-  victim->end = piece_off(job, first);
-  RF_LOG(&job->engine->log, RF_LOG_DEBUG, "sched",
-         "conn %u takes %u pieces from conn %u", c->id, give, victim->id);
-  conn_start_run(c, src, first, give);
-  return 1;
-}
-
-/* Sources that may take pieces now (rf__src_eligible). */
-static unsigned eligible_sources(rf_job *job)
-{
-  rf__src_policy p;
-  rf__src_view *v = rf__sources_views(job);
-  unsigned k, n = 0;
-
-  rf__sources_policy(job, &p);
-  for (k = 0; k < job->nsrcs; k++)
-    n += (unsigned)rf__src_eligible(v, job->nsrcs, k, &p);
-  return n;
-}
-
-/* The endgame: idle c fetches a straggler's piece again from src
- * (rf__sched_pick_duplicate says whose, and why it pays); from another
- * source than the straggler's when there is one. */
-static int duplicate(rf_job *job, rf__conn *c, rf__source *src)
-{
-  uint64_t off, len;
-  uint32_t k;
-  unsigned busy = 0;
-  int vi, avoid = eligible_sources(job) > 1 ? (int)src->id : -1;
-  rf__conn *victim;
-
-  for (k = 0; k < job->nconns; k++)
-    busy += job->conns[k].state == RF__CONN_BUSY &&
-            job->conns[k].role != RF__ROLE_DUP;
-  vi = rf__sched_pick_duplicate(&job->sched, run_views(job), job->nconns,
-                                busy > 0 ? job->rate / busy : 0,
-                                RF__DUP_MIN_LEFT, avoid);
-  if (vi < 0)
-    return 0;
-  victim = &job->conns[vi];
-  rf__sched_piece_range(&job->sched, victim->piece, &off, &len);
-  job->raced[victim->piece] = 1;
-  c->src = src;
-  c->role = RF__ROLE_DUP;
-  c->run_first = victim->piece;
-  c->run_count = 1;
-  c->probe_discard = 0;
-  RF_LOG(&job->engine->log, RF_LOG_DEBUG, "sched",
-         "endgame: conn %u duplicates piece %u of conn %u%s%s", c->id,
-         victim->piece, victim->id, src->id != victim->src->id ? " from " : "",
-         src->id != victim->src->id ? src->name : "");
-  rf__job_conn_start(c, off, off + len);
-  return 1;
-}
-
-/* The source an idle connection serves next (rf__src_pick), or NULL. */
-static rf__source *pick_source(rf_job *job)
-{
-  rf__src_policy p;
-  int i;
-
-  rf__sources_policy(job, &p);
-  i = rf__src_pick(rf__sources_views(job), job->nsrcs, &p);
-  return i < 0 ? NULL : job->srcs[i];
-}
-
-/* Every source is out for good: say why each one is, and end the job. */
-static int no_source_left(rf_job *job)
-{
-  unsigned k;
-  char why[480];
-  size_t len = 0;
-
-  for (k = 0; k < job->nsrcs; k++) {
-    rf__source *s = job->srcs[k];
-    int out = s->state == RF_SOURCE_REFUSED || s->state == RF_SOURCE_REMOVED ||
-              (s->state == RF_SOURCE_BANNED &&
-               (s->retry_at == 0 || job->cache_fallback_delay < 0));
-    if (s->id == 0 && job->nsrcs > 1 && job->cache_fallback_delay < 0)
-      continue; /* held for good, not failed */
-    if (!out)
-      return 0;
-  }
-  for (k = 1; k < job->nsrcs && len < sizeof(why) - 1; k++) {
-    const rf__source *s = job->srcs[k];
-    snprintf(why + len, sizeof(why) - len, "%s%s %s: %s", k > 1 ? "; " : "",
-             rf_source_kind_name(s->kind), s->name,
-             s->why[0] != '\0' ? s->why : rf_source_state_name(s->state));
-    len = strlen(why);
-  }
-  why[len] = '\0';
-  rf__job_fail(job, RF_ENETWORK,
-               "%s: no source left%s: %s", job->url_safe,
-               job->cache_fallback_delay < 0
-                   ? " (cache_fallback_delay = -1 keeps the origin out)"
-                   : "",
-               why);
-  return 1;
-}
-
-void rf__job_schedule(rf_job *job)
-{
-  uint32_t k, first, count;
-  unsigned running = 0;
-
-  if (job->state != RF__JOB_RUNNING || job->single)
-    return;
-  for (k = 0; k < job->nconns && job->state == RF__JOB_RUNNING; k++) {
-    rf__conn *c = &job->conns[k];
-    rf__source *src;
-    if (c->state == RF__CONN_BUSY || c->state == RF__CONN_WAITING)
-      continue;
-    src = pick_source(job);
-    if (src == NULL)
-      break;
-    count = run_pieces(job, src);
-    if (rf__sched_take(&job->sched, count, &first, &count)) {
-      conn_start_run(c, src, first, count);
-      continue;
-    }
-    if (steal(job, c, src, count))
-      continue;
-    if (duplicate(job, c, src))
-      continue;
-    break; /* nothing to give: the others stay idle too */
-  }
-  for (k = 0; k < job->nconns; k++)
-    running += job->conns[k].state != RF__CONN_IDLE;
-  if (running == 0 && job->state == RF__JOB_RUNNING &&
-      !rf__sched_complete(&job->sched) && job->verifying == 0)
-    no_source_left(job);
-}
-
-/* A usable source without a connection while every connection is busy
- * (a source just added, or the origin let in after a cache host
- * failed): the connection with the most pieces left on a source that has
- * others (or that may not serve now) stops at the end of its current piece
- * and gives the rest back, so the next run goes to that source.  Nothing
- * received is dropped. */
-static void make_room(rf_job *job)
-{
-  rf__src_policy p;
-  rf__src_view *v;
-  unsigned k;
-  int want = 0;
-  rf__conn *best = NULL;
-  uint32_t best_left = 0;
-
-  if (job->state != RF__JOB_RUNNING || job->single || job->nsrcs < 2)
-    return;
-  for (k = 0; k < job->nconns; k++)
-    if (job->conns[k].state == RF__CONN_IDLE)
-      return; /* the scheduler has one to give */
-  rf__sources_policy(job, &p);
-  v = rf__sources_views(job);
-  for (k = 0; k < job->nsrcs && !want; k++)
-    want = v[k].busy == 0 && rf__src_eligible(v, job->nsrcs, k, &p);
-  if (!want)
-    return;
-  for (k = 0; k < job->nconns; k++) {
-    rf__conn *c = &job->conns[k];
-    uint32_t end, left;
-    int held;
-    if (c->state != RF__CONN_BUSY || c->role != RF__ROLE_RUN || c->cancel ||
-        c->gen != job->gen || c->run_count == 0 || c->src == NULL)
-      continue;
-    held = !rf__src_eligible(v, job->nsrcs, c->src->id, &p);
-    if (!held && c->src->busy < 2)
-      continue;
-    end = c->run_first + c->run_count;
-    left = end > c->piece + 1 ? end - (c->piece + 1) : 0;
-    if (held)
-      left += 1u << 30; /* a held source gives first */
-    if (left > best_left) {
-      best = c;
-      best_left = left;
-    }
-  }
-  if (best == NULL || (best_left & ((1u << 30) - 1)) == 0)
-    return;
-  {
-    uint32_t keep = best->piece + 1 - best->run_first;
-    rf__sched_release(&job->sched, best->piece + 1, best->run_count - keep);
-    best->run_count = keep;
-    best->end = piece_off(job, best->piece + 1);
-    RF_LOG(&job->engine->log, RF_LOG_DEBUG, "sched",
-           "conn %u stops after piece %u: a connection for another source",
-           best->id, best->piece);
-  }
+  rf__job_conn_start(c, rf__job_piece_off(job, first), rf__job_run_end(job, first, count));
 }
 
 /* ----------------------------------------------------------- validation */
@@ -473,45 +205,6 @@ static void conn_own(rf_job *job, rf__conn *c, uint32_t first, uint32_t last)
   rf__sched_claim(&job->sched, first, c->run_count);
 }
 
-/* Mirrors the origin announced (Link: rel=duplicate, RFC 6249) become
- * sources, lowest pri first. */
-static void adopt_link_mirrors(rf_job *job)
-{
-  size_t k, order[RF__MIRRORS_MAX], n = job->links.n, i, j;
-
-  if (n == 0 || job->no_mirror_links || job->single)
-    return;
-  for (k = 0; k < n; k++)
-    order[k] = k;
-  for (i = 1; i < n; i++) /* insertion sort: stable, at most 32 */
-    for (j = i; j > 0 && job->links.v[order[j]].pri <
-                             job->links.v[order[j - 1]].pri;
-         j--) {
-      size_t t = order[j];
-      order[j] = order[j - 1];
-      order[j - 1] = t;
-    }
-  for (k = 0; k < n; k++) {
-    const rf__mirror *m = &job->links.v[order[k]];
-    rf__source *s;
-    if (rf__source_new(&s, job, RF_SOURCE_MIRROR, m->url, job->per_source) !=
-        0)
-      continue; /* (the parser already refused what is not http(s)) */
-    if (job->srcs[0]->proxy != NULL)
-      s->proxy = strdup(job->srcs[0]->proxy);
-    s->no_proxy = job->srcs[0]->no_proxy;
-    if ((job->srcs[0]->proxy != NULL && s->proxy == NULL) ||
-        rf__job_source_add(job, s) != 0) {
-      rf__source_free(s);
-      return;
-    }
-    RF_LOG(&job->engine->log, RF_LOG_INFO, "source",
-           "the origin announces mirror %s (pri %u)", s->name, m->pri);
-    rf__source_route(job, s);
-  }
-  rf__mirror_list_free(&job->links);
-}
-
 /* Act on an accepted probe: the shape of the content decides the plan. */
 static int probe_accepted(rf_job *job, rf__conn *c, rf__shape shape)
 {
@@ -582,7 +275,7 @@ static int probe_accepted(rf_job *job, rf__conn *c, rf__shape shape)
   rf__source_worked(job, c->src);
   job->state = RF__JOB_RUNNING;
   job->dirty = 1;
-  adopt_link_mirrors(job);
+  rf__job_adopt_link_mirrors(job);
   return 0;
 }
 
@@ -857,36 +550,6 @@ static void end_failed(rf_job *job, rf__conn *c, const conn_end *e)
   rf__job_conn_failed(job, c, e->err, e->retryable, e->msg, ra);
 }
 
-/* What a failed request says about its source (not the origin). */
-static rf__src_fault source_fault(const rf_job *job, rf__conn *c, CURLcode res,
-                                  const conn_end *e, long *status)
-{
-  curl_off_t connect_us = 0;
-
-  *status = 0;
-  if (e->proxy_msg)
-    return RF__SRC_FAULT_NETWORK;
-  if (c->stop == RF__STOP_ERROR && c->headers_done) {
-    *status = c->status;
-    if (c->status == 206 && c->has_cr == 1 && c->cr_total != job->total)
-      return RF__SRC_FAULT_LENGTH;
-    if (c->status == 200)
-      return RF__SRC_FAULT_NORANGE;
-    return c->status >= 400 ? RF__SRC_FAULT_HTTP : RF__SRC_FAULT_NETWORK;
-  }
-  switch (res) {
-  case CURLE_COULDNT_RESOLVE_HOST:
-    return RF__SRC_FAULT_RESOLVE;
-  case CURLE_COULDNT_CONNECT:
-    return RF__SRC_FAULT_CONNECT;
-  case CURLE_OPERATION_TIMEDOUT:
-    curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
-    return connect_us == 0 ? RF__SRC_FAULT_CONNECT : RF__SRC_FAULT_TIMEOUT;
-  default:
-    return RF__SRC_FAULT_NETWORK;
-  }
-}
-
 /* A request to a mirror, cache host or peer failed: the source backs off,
  * is banned or refused (rf__source_failed); its pieces go back to the
  * others and the connection is free for another source at once.  Never
@@ -896,7 +559,7 @@ static void foreign_failed(rf_job *job, rf__conn *c, CURLcode res,
 {
   rf__source *s = c->src;
   long status;
-  rf__src_fault f = source_fault(job, c, res, e, &status);
+  rf__src_fault f = rf__source_fault_of(job, c, res, e->proxy_msg, &status);
 
   rf__job_conn_release(c);
   job->dirty = 1;
@@ -933,9 +596,9 @@ static void end_ok(rf_job *job, rf__conn *c)
   }
   /* A run that ended inside a piece (the probe's) continues it. */
   if (c->run_count > 0 && c->role != RF__ROLE_DUP &&
-      c->pos < run_end_byte(job, c->run_first, c->run_count)) {
+      c->pos < rf__job_run_end(job, c->run_first, c->run_count)) {
     rf__job_conn_start(c, c->pos,
-                       run_end_byte(job, c->run_first, c->run_count));
+                       rf__job_run_end(job, c->run_first, c->run_count));
     return;
   }
   c->run_count = 0;
@@ -1323,7 +986,7 @@ static void on_tick(uv_timer_t *t)
     /* Sources: their rates; back-offs and delays that ran out; a source
      * without a connection gets one. */
     rf__sources_tick(job, dt);
-    make_room(job);
+    rf__job_make_room(job);
     job->dirty = 1;
     rf__job_after_actions(job);
     if (job->state == RF__JOB_DONE)

@@ -1,8 +1,10 @@
 /*
  * A download (struct rf_job) and the internal interface between the files
  * that carry it out:
- *   job.c     its life: start, probe, schedule runs, pieces, completion,
- *             finish and report (acting on the decisions below)
+ *   job.c     its life: start, probe, pieces, completion, finish and
+ *             report (acting on the decisions below)
+ *   schedule.c  what each idle connection does next (a source, a run,
+ *             stealing, the endgame)
  *   create.c  rf__job_create: options checked and copied; teardown
  *   resume.c  the .part claim, the manifest, the journal and resume
  *   route.c   the route from the proxy chain and what a proxy failure means
@@ -179,7 +181,34 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out);
 /* Free a job whose handles are all closed. */
 void rf__job_destroy(rf_job *job);
 
+/* Byte offset of piece i; end byte (exclusive) of the run of n pieces
+ * from first. */
+static inline uint64_t rf__job_piece_off(const rf_job *job, uint32_t i)
+{
+  return (uint64_t)i * job->sched.piece_size;
+}
+
+static inline uint64_t rf__job_run_end(const rf_job *job, uint32_t first,
+                                       uint32_t n)
+{
+  uint64_t off, len;
+
+  rf__sched_piece_range(&job->sched, first + n - 1, &off, &len);
+  return off + len;
+}
+
+/* ---------------------------------------------------------- schedule.c */
+/* Give every idle connection its next request (or end the job when no
+ * source is left). */
+void rf__job_schedule(rf_job *job);
+/* A usable source without a connection while all are busy: one stops
+ * after its current piece (from the progress tick). */
+void rf__job_make_room(rf_job *job);
+
 /* --------------------------------------------------------------- job.c */
+/* c fetches the run [first, first+count) from src. */
+void rf__job_conn_start_run(rf__conn *c, rf__source *src, uint32_t first,
+                            uint32_t count);
 int rf__job_start(rf_job *job, int durable);
 void rf__job_cancel(rf_job *job);
 void rf__job_abort(rf_job *job); /* engine freed: no callback */
@@ -201,7 +230,6 @@ void rf__job_after_actions(rf_job *job);
 int rf__job_fail(rf_job *job, int err, const char *fmt, ...)
     __attribute__((format(printf, 3, 4)));
 void rf__job_complete(rf_job *job, int err);
-void rf__job_schedule(rf_job *job);
 void rf__job_on_kick(uv_timer_t *t);
 /* Queue a writer operation (NULL: out of memory). Returns 0, RF_ENOMEM. */
 int rf__job_submit_op(rf_job *job, rf__block *op);

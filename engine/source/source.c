@@ -444,6 +444,75 @@ void rf__sources_stats(rf_job *job, uint64_t bytes_from[RF_SOURCE_KINDS])
   }
 }
 
+/* What a failed request says about its source (not the origin). */
+rf__src_fault rf__source_fault_of(const rf_job *job, rf__conn *c, CURLcode res,
+                                  int proxy_msg, long *status)
+{
+  curl_off_t connect_us = 0;
+
+  *status = 0;
+  if (proxy_msg)
+    return RF__SRC_FAULT_NETWORK;
+  if (c->stop == RF__STOP_ERROR && c->headers_done) {
+    *status = c->status;
+    if (c->status == 206 && c->has_cr == 1 && c->cr_total != job->total)
+      return RF__SRC_FAULT_LENGTH;
+    if (c->status == 200)
+      return RF__SRC_FAULT_NORANGE;
+    return c->status >= 400 ? RF__SRC_FAULT_HTTP : RF__SRC_FAULT_NETWORK;
+  }
+  switch (res) {
+  case CURLE_COULDNT_RESOLVE_HOST:
+    return RF__SRC_FAULT_RESOLVE;
+  case CURLE_COULDNT_CONNECT:
+    return RF__SRC_FAULT_CONNECT;
+  case CURLE_OPERATION_TIMEDOUT:
+    curl_easy_getinfo(c->easy, CURLINFO_CONNECT_TIME_T, &connect_us);
+    return connect_us == 0 ? RF__SRC_FAULT_CONNECT : RF__SRC_FAULT_TIMEOUT;
+  default:
+    return RF__SRC_FAULT_NETWORK;
+  }
+}
+
+/* Mirrors the origin announced (Link: rel=duplicate, RFC 6249) become
+ * sources, lowest pri first. */
+void rf__job_adopt_link_mirrors(rf_job *job)
+{
+  size_t k, order[RF__MIRRORS_MAX], n = job->links.n, i, j;
+
+  if (n == 0 || job->no_mirror_links || job->single)
+    return;
+  for (k = 0; k < n; k++)
+    order[k] = k;
+  for (i = 1; i < n; i++) /* insertion sort: stable, at most 32 */
+    for (j = i; j > 0 && job->links.v[order[j]].pri <
+                             job->links.v[order[j - 1]].pri;
+         j--) {
+      size_t t = order[j];
+      order[j] = order[j - 1];
+      order[j - 1] = t;
+    }
+  for (k = 0; k < n; k++) {
+    const rf__mirror *m = &job->links.v[order[k]];
+    rf__source *s;
+    if (rf__source_new(&s, job, RF_SOURCE_MIRROR, m->url, job->per_source) !=
+        0)
+      continue; /* (the parser already refused what is not http(s)) */
+    if (job->srcs[0]->proxy != NULL)
+      s->proxy = strdup(job->srcs[0]->proxy);
+    s->no_proxy = job->srcs[0]->no_proxy;
+    if ((job->srcs[0]->proxy != NULL && s->proxy == NULL) ||
+        rf__job_source_add(job, s) != 0) {
+      rf__source_free(s);
+      return;
+    }
+    RF_LOG(&job->engine->log, RF_LOG_INFO, "source",
+           "the origin announces mirror %s (pri %u)", s->name, m->pri);
+    rf__source_route(job, s);
+  }
+  rf__mirror_list_free(&job->links);
+}
+
 /* ------------------------------------------------------------------ bans */
 
 const rf__ban *rf__ban_find(rf_engine *e, const char *host, const char *origin)

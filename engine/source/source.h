@@ -16,6 +16,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <curl/curl.h>
+
 #include "rangefetch/rangefetch.h"
 #include "proxy/chain.h"
 #include "source/policy.h"
@@ -93,6 +95,16 @@ int rf__source_usable(struct rf_job *job, rf__source *s);
  * line naming the source. */
 void rf__source_failed(struct rf_job *job, rf__source *s, rf__src_fault fault,
                        long status, const char *msg);
+/* What a failed request of c (libcurl's res; proxy_msg: the proxy was
+ * at fault) says about its source; *status gets the HTTP status that
+ * mattered (0: none). */
+struct rf__conn;
+rf__src_fault rf__source_fault_of(const struct rf_job *job, struct rf__conn *c,
+                                  CURLcode res, int proxy_msg, long *status);
+
+/* Mirrors the origin announced (Link: rel=duplicate) become sources. */
+void rf__job_adopt_link_mirrors(struct rf_job *job);
+
 /* A request of s succeeded (its answer agreed with the origin). */
 void rf__source_worked(struct rf_job *job, rf__source *s);
 
