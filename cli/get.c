@@ -78,6 +78,12 @@ static const char get_sources_help[] =
     "                           http://HOST/PATH?Q&cacheHostOrigin=ORIGIN;\n"
     "                           tried in the order given (repeatable;\n"
     "                           replaces the settings files' cache_host)\n"
+    "      --cache-host-hash    with several cache hosts, each piece to the\n"
+    "                           one rendezvous hashing of (URL, piece) picks,\n"
+    "                           the same on every machine (a cache tier)\n"
+    "      --cache-slice SIZE   the cache hosts' slice (default 1M): pieces\n"
+    "                           are whole slices, requests start and end on\n"
+    "                           slice boundaries\n"
     "      --cache-host-source static|dhcp|dhcp-force\n"
     "                           also the cache hosts of DHCP option 235\n"
     "                           (after the static list), or instead of it\n"
@@ -137,7 +143,9 @@ enum get_opt_id {
   OPT_MANIFEST_SHA256,
   OPT_PER_SOURCE,
   OPT_ORIGIN_DELAY,
-  OPT_CACHE_HOST_SOURCE
+  OPT_CACHE_HOST_SOURCE,
+  OPT_CACHE_SLICE,
+  OPT_CACHE_HOST_HASH
 };
 
 static const cli_option get_options[] = {
@@ -167,6 +175,8 @@ static const cli_option get_options[] = {
   { "per-source", 0, 1, OPT_PER_SOURCE },
   { "origin-delay", 0, 1, OPT_ORIGIN_DELAY },
   { "cache-host-source", 0, 1, OPT_CACHE_HOST_SOURCE },
+  { "cache-slice", 0, 1, OPT_CACHE_SLICE },
+  { "cache-host-hash", 0, 0, OPT_CACHE_HOST_HASH },
   CLI_PROXY_OPTION_ENTRIES,
   { NULL, 0, 0, 0 },
 };
@@ -207,6 +217,8 @@ typedef struct get_args {
   const char *manifest_sha256;
   unsigned per_source;
   unsigned origin_delay;
+  uint64_t cache_slice;
+  int cache_host_hash;
 } get_args;
 
 #define GET_MAX_SOURCES 256u
@@ -770,6 +782,19 @@ static int get_parse(int argc, char **argv, get_args *a)
     case OPT_MANIFEST_SHA256:
       a->manifest_sha256 = v;
       break;
+    case OPT_CACHE_SLICE:
+      if (rf_parse_size(&a->cache_slice, v) != 0 ||
+          a->cache_slice < GET_MIN_PIECE || a->cache_slice > GET_MAX_PIECE) {
+        cli_usage_error("get",
+                        "invalid value '%s' for %s: expected a size from 16K "
+                        "to 1G (the cache hosts' slice, e.g. 1M)",
+                        v, opt);
+        goto out;
+      }
+      break;
+    case OPT_CACHE_HOST_HASH:
+      a->cache_host_hash = 1;
+      break;
     case OPT_PER_SOURCE:
       if (get_parse_count(v, opt, &a->per_source) != 0)
         goto out;
@@ -1117,6 +1142,8 @@ static int get_job_start(get_ctx *c)
   jo.manifest_sha256 = a->manifest_sha256;
   jo.per_source = a->per_source;
   jo.origin_delay = a->origin_delay;
+  jo.cache_slice = a->cache_slice;
+  jo.cache_host_hash = a->cache_host_hash;
   jo.on_progress = get_on_progress; /* also without a bar: c.single */
   jo.on_done = get_on_done;
   jo.user_data = c;

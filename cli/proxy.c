@@ -32,6 +32,8 @@ static const char explain_help[] =
     "      --cache-host-proxy auto|direct\n"
     "                           the cache hosts' route: from the proxy\n"
     "                           settings (auto), or direct\n"
+    "      --cache-host-hash    show which cache host rendezvous hashing\n"
+    "                           gives each of the first 16 pieces\n"
     "      --json               one JSON object on stdout (one per source,\n"
     "                           a line each, with sources)\n"
     "  -v, --verbose            log what the resolvers do\n"
@@ -45,7 +47,8 @@ enum {
   OPT_MIRROR,
   OPT_PEER,
   OPT_CACHE_HOST,
-  OPT_CACHE_HOST_PROXY
+  OPT_CACHE_HOST_PROXY,
+  OPT_CACHE_HOST_HASH
 };
 
 static const cli_option explain_options[] = {
@@ -56,6 +59,7 @@ static const cli_option explain_options[] = {
   { "peer", 0, 1, OPT_PEER },
   { "cache-host", 0, 1, OPT_CACHE_HOST },
   { "cache-host-proxy", 0, 1, OPT_CACHE_HOST_PROXY },
+  { "cache-host-hash", 0, 0, OPT_CACHE_HOST_HASH },
   CLI_PROXY_OPTION_ENTRIES,
   { NULL, 0, 0, 0 },
 };
@@ -68,6 +72,7 @@ typedef struct explain_source {
   const char *name; /* as given */
   const char *url;  /* what is asked (a cache host's URL form) */
   char *owned;      /* url when made here, else NULL */
+  char host[300];   /* a cache host as formatted (the hashing's name) */
 } explain_source;
 
 typedef struct explain_ctx {
@@ -81,6 +86,7 @@ typedef struct explain_ctx {
   const char *cache_hosts[EXPLAIN_MAX_SOURCES];
   size_t ncache;
   int cache_direct; /* --cache-host-proxy direct */
+  int cache_hash;   /* --cache-host-hash */
   const explain_source *cur; /* the source being explained, NULL: origin */
 } explain_ctx;
 
@@ -434,6 +440,40 @@ static int explain_run(explain_ctx *x, const char *url)
   }
 }
 
+/* Which cache host rendezvous hashing gives the first pieces of url
+ * (rf_cache_host_pick, as get --cache-host-hash does). */
+static void explain_hashing(const explain_ctx *x, const char *url)
+{
+  const char *hosts[EXPLAIN_MAX_SOURCES];
+  char safe[1024];
+  size_t n = 0, k;
+  unsigned i;
+
+  for (k = 0; k < x->nsrc; k++)
+    if (x->src[k].kind == RF_SOURCE_CACHE_HOST)
+      hosts[n++] = x->src[k].host;
+  if (n == 0)
+    return;
+  snprintf(safe, sizeof(safe), "%s", url); /* (credentials dropped by the
+                                              pick, as get does) */
+  if (x->json) {
+    printf("{\"hashing\":\"rendezvous\",\"pieces\":[");
+    for (i = 0; i < 16; i++) {
+      int h = rf_cache_host_pick(safe, i, hosts, n, NULL);
+      printf("%s", i ? "," : "");
+      cli_json_string(stdout, h >= 0 ? hosts[h] : "");
+    }
+    printf("]}\n");
+    return;
+  }
+  printf("\npieces by rendezvous hashing of (URL, piece index), the same on "
+         "every machine that names the hosts the same way:\n");
+  for (i = 0; i < 16; i++) {
+    int h = rf_cache_host_pick(safe, i, hosts, n, NULL);
+    printf("  piece %2u -> %s\n", i, h >= 0 ? hosts[h] : "?");
+  }
+}
+
 /* The sources' URLs: mirrors and peers as given, each cache host in the
  * Connected Cache form of url.  Returns 0, or an exit status (said). */
 static int explain_sources(explain_ctx *x, const char *url)
@@ -455,6 +495,7 @@ static int explain_sources(explain_ctx *x, const char *url)
       rf_cache_host_format(name, sizeof(name), &list->hosts[i]);
       x->src[n].kind = RF_SOURCE_CACHE_HOST;
       x->src[n].name = x->cache_hosts[k];
+      snprintf(x->src[n].host, sizeof(x->src[n].host), "%s", name);
       if (rf_cache_host_url(&x->src[n].owned, url, name, err, sizeof(err)) !=
           0) {
         rf_cache_host_list_free(list);
@@ -519,6 +560,9 @@ static int explain_main(int argc, char **argv)
       }
       x.cache_hosts[x.ncache++] = v;
       break;
+    case OPT_CACHE_HOST_HASH:
+      x.cache_hash = 1;
+      break;
     case OPT_CACHE_HOST_PROXY:
       if (strcmp(v, "auto") != 0 && strcmp(v, "direct") != 0) {
         cli_usage_error("proxy explain",
@@ -548,6 +592,8 @@ static int explain_main(int argc, char **argv)
   rc = explain_sources(&x, full);
   if (rc == 0)
     rc = explain_run(&x, full); /* http:// added when url had no scheme */
+  if (rc == 0 && x.cache_hash)
+    explain_hashing(&x, full);
   free(full);
   {
     size_t k;

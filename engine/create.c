@@ -64,6 +64,9 @@ static void job_free(rf_job *job)
   free(job->journal_path);
   free(job->raced);
   free(job->piece_src);
+  free(job->hrw);
+  free(job->hrw_key);
+  free(job->hrw_mask);
   if (job->resume != NULL) {
     rf__journal_state_free(job->resume);
     free(job->resume);
@@ -216,6 +219,8 @@ static int copy_options(rf_job *job, const rf_job_options *o)
     job->cache_host_proxy = o->cache_host_proxy;
     job->origin_delay = o->origin_delay;
     job->no_mirror_links = o->no_mirror_links;
+    job->cache_slice = o->cache_slice;
+    job->cache_host_hash = o->cache_host_hash;
   }
   if (job->per_source == 0 || job->per_source > job->nconns)
     job->per_source = job->nconns;

@@ -694,13 +694,15 @@ void rf__job_conn_start_probe(rf__conn *c)
   c->run_count = 0;
   if (job->manifest != NULL)
     len = rf_manifest_piece_size(job->manifest);
-  if (job->origin_delay > 0 && job->resume == NULL) {
-    /* Cache hosts and peers first: the origin is asked for the length
-     * only (one byte, thrown away), not for a piece. */
+  if (job->resume == NULL) {
+    /* The cache tier first (and, with origin_delay, the peers): the
+     * origin is asked for the length and validator only (one byte,
+     * thrown away), not for a piece, so a fleet behind cache hosts takes
+     * no piece from the origin while they work. */
     uint32_t k;
     for (k = 1; k < job->nsrcs; k++)
       if (job->srcs[k]->kind == RF_SOURCE_CACHE_HOST ||
-          job->srcs[k]->kind == RF_SOURCE_PEER) {
+          (job->origin_delay > 0 && job->srcs[k]->kind == RF_SOURCE_PEER)) {
         len = 1;
         c->probe_discard = 1;
         break;

@@ -73,6 +73,13 @@ struct rf_job {
   int no_mirror_links;
   int cache_failed;          /* a cache host failed during this job */
   uint16_t *piece_src;       /* per piece: the source of its copy */
+  uint64_t cache_slice;      /* cache hosts' slice (0: none to respect) */
+  int cache_host_hash;       /* pieces placed by rendezvous hashing */
+  uint16_t *hrw;             /* per piece, its cache hosts in order */
+  char *hrw_key;             /* the URL hashed (rf__hrw_key) */
+  unsigned hrw_k;            /* cache hosts in hrw */
+  uint32_t hrw_n;            /* pieces in hrw */
+  uint8_t *hrw_mask;         /* scratch: the pieces a source takes */
   /* What the origin's first answer announced: mirrors (Link:
    * rel=duplicate, RFC 6249) and the whole content's SHA-256
    * (Repr-Digest, RFC 9530, or Digest, RFC 3230). */
@@ -247,6 +254,8 @@ void rf__conn_set_error(rf__conn *c, int err, int retryable, const char *fmt,
 int rf__job_claim_part(rf_job *job);
 /* The manifest (a file is read now) and an earlier run's journal. */
 int rf__job_prepare_integrity(rf_job *job, const rf_job_options *o);
+/* The slice size requests to cache hosts are aligned to (0: none). */
+uint64_t rf__job_cache_slice(const rf_job *job);
 /* The If-Range header for the job's validator. */
 void rf__job_set_if_range(rf_job *job);
 /* The probe learned the size: plan the pieces (keep: resume). */

@@ -23,6 +23,7 @@
 #include <openssl/evp.h>
 
 static int adopt_manifest(rf_job *job, struct rf_manifest *m);
+static uint64_t align_to_slice(rf_job *job, uint64_t ps, int fixed);
 
 static int file_exists_with_suffix(const char *path, const char *suffix)
 {
@@ -340,6 +341,7 @@ int rf__job_start_pieces(rf_job *job, rf__conn *c, int keep)
     ps = job->piece_size_opt;
   else
     ps = rf__sched_auto_piece_size(job->total);
+  ps = align_to_slice(job, ps, job->manifest != NULL || keep);
   if (job->manifest != NULL &&
       rf_manifest_length(job->manifest) != job->total) {
     rf__conn_set_error(c, RF_EHASH, 0,
@@ -377,6 +379,57 @@ int rf__job_start_pieces(rf_job *job, rf__conn *c, int keep)
   if (rc != 0)
     rf__conn_set_error(c, rc, 0, "out of memory");
   return rc;
+}
+
+/* The slice cache hosts are asked in (cache_slice, or the default when
+ * there are cache hosts); 0: none. */
+uint64_t rf__job_cache_slice(const rf_job *job)
+{
+  unsigned k;
+
+  for (k = 1; k < job->nsrcs; k++)
+    if (job->srcs[k]->kind == RF_SOURCE_CACHE_HOST)
+      return job->cache_slice != 0 ? job->cache_slice : RF_DEFAULT_CACHE_SLICE;
+  return 0;
+}
+
+/* Pieces of ps bytes, with cache hosts: whole slices, so that every
+ * request to a cache host maps to whole cached slices.  A chosen size is
+ * rounded up (said); a fixed one (fixed: the manifest's or the journal's)
+ * that does not fit refuses the cache hosts (said). */
+static uint64_t align_to_slice(rf_job *job, uint64_t ps, int fixed)
+{
+  uint64_t slice = rf__job_cache_slice(job), up;
+  unsigned k;
+
+  if (slice == 0 || ps % slice == 0)
+    return ps;
+  if (!fixed) {
+    up = (ps + slice - 1) / slice * slice;
+    if (job->piece_size_opt != 0)
+      RF_LOG(&job->engine->log, RF_LOG_WARN, "sched",
+             "piece size %llu is not a whole number of the cache hosts' "
+             "slices (%llu bytes): using %llu, so that every request maps "
+             "to whole cached slices",
+             (unsigned long long)ps, (unsigned long long)slice,
+             (unsigned long long)up);
+    return up;
+  }
+  for (k = 1; k < job->nsrcs; k++) {
+    rf__source *s = job->srcs[k];
+    if (s->kind != RF_SOURCE_CACHE_HOST || s->state == RF_SOURCE_REFUSED)
+      continue;
+    s->state = RF_SOURCE_REFUSED;
+    rf__fmt_clip(s->why, sizeof(s->why),
+                 "the %s's pieces (%llu bytes) are not whole slices of %llu "
+                 "bytes: each request would make the cache host fetch "
+                 "slices twice",
+                 job->manifest != NULL ? "manifest" : "unfinished download",
+                 (unsigned long long)ps, (unsigned long long)slice);
+    RF_LOG(&job->engine->log, RF_LOG_WARN, "source", "cache host %s refused: %s",
+           s->name, s->why);
+  }
+  return ps;
 }
 
 /* The server still has what the journal describes: take the pieces on

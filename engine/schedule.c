@@ -9,10 +9,16 @@
 #include "job.h"
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+
+#include "source/url.h"
 
 #define RF__MAX_RUN      (64ULL << 20)
 #define RF__DUP_MIN_LEFT (128ULL * 1024)
+/* Sources the scheduler can pass over in one round (more are never
+ * passed over: a round then ends at the first with nothing to give). */
+#define RF__SKIP_MAX 256u
 
 static uint32_t max_run_pieces(const rf_job *job)
 {
@@ -59,12 +65,110 @@ static rf__run_view *run_views(rf_job *job)
   return job->views;
 }
 
+/* ------------------------------------------------- rendezvous hashing */
+
+/* Whether pieces are placed on cache hosts by rendezvous hashing. */
+static int hashing(const rf_job *job)
+{
+  unsigned k;
+
+  if (!job->cache_host_hash)
+    return 0;
+  for (k = 1; k < job->nsrcs; k++)
+    if (job->srcs[k]->kind == RF_SOURCE_CACHE_HOST)
+      return 1;
+  return 0;
+}
+
+/* job->hrw: for each piece, the job's cache hosts (source ids) in that
+ * piece's rendezvous order (rf_cache_host_pick), made once per plan and
+ * set of cache hosts.  Returns 0, RF_ENOMEM. */
+static int hrw_plan(rf_job *job)
+{
+  const char *hosts[64];
+  uint16_t ids[64];
+  int usable[64];
+  unsigned n = 0, k, r, first[64];
+  uint32_t i;
+
+  for (k = 1; k < job->nsrcs && n < 64; k++)
+    if (job->srcs[k]->kind == RF_SOURCE_CACHE_HOST) {
+      hosts[n] = job->srcs[k]->host;
+      ids[n++] = (uint16_t)k;
+    }
+  if (job->hrw != NULL && job->hrw_k == n && job->hrw_n == job->sched.npieces)
+    return 0;
+  free(job->hrw);
+  free(job->hrw_mask);
+  job->hrw = malloc((size_t)job->sched.npieces * n * sizeof(uint16_t) + 1);
+  job->hrw_mask = malloc((size_t)job->sched.npieces + 1);
+  if (job->hrw == NULL || job->hrw_mask == NULL) {
+    free(job->hrw);
+    free(job->hrw_mask);
+    job->hrw = NULL;
+    job->hrw_mask = NULL;
+    return RF_ENOMEM;
+  }
+  memset(first, 0, sizeof(first));
+  if (job->hrw_key == NULL && (job->hrw_key = rf__hrw_key(job->url)) == NULL)
+    return RF_ENOMEM;
+  for (i = 0; i < job->sched.npieces; i++) {
+    for (k = 0; k < n; k++)
+      usable[k] = 1;
+    for (r = 0; r < n; r++) {
+      int h = rf__hrw_pick(job->hrw_key, i, hosts, n, usable);
+      job->hrw[(size_t)i * n + r] = ids[h];
+      usable[h] = 0;
+      if (r == 0)
+        first[h]++;
+    }
+  }
+  job->hrw_k = n;
+  job->hrw_n = job->sched.npieces;
+  for (k = 0; k < n; k++)
+    RF_LOG(&job->engine->log, RF_LOG_INFO, "sched",
+           "rendezvous hashing: cache host %s first for %u of %u pieces",
+           hosts[k], first[k], job->sched.npieces);
+  return 0;
+}
+
+/* The pieces src takes under hashing (job->hrw_mask): for a cache host,
+ * those whose first usable host in their order is src; for any other
+ * source, those with no usable cache host left.  NULL: no hashing (or no
+ * memory: then src takes any piece, as without it). */
+static const uint8_t *hrw_pieces(rf_job *job, const rf__source *src)
+{
+  rf__src_view *v;
+  uint32_t i;
+  unsigned r;
+
+  if (!hashing(job) || src->kind == RF_SOURCE_PEER || hrw_plan(job) != 0)
+    return NULL;
+  v = rf__sources_views(job);
+  for (i = 0; i < job->sched.npieces; i++) {
+    int owner = -1;
+    for (r = 0; r < job->hrw_k && owner < 0; r++) {
+      uint16_t id = job->hrw[(size_t)i * job->hrw_k + r];
+      if (v[id].usable)
+        owner = id;
+    }
+    job->hrw_mask[i] = (uint8_t)(owner == (int)src->id ||
+                                 (owner < 0 &&
+                                  src->kind != RF_SOURCE_CACHE_HOST));
+  }
+  return job->hrw_mask;
+}
+
 /* Idle c takes, for src, the upper half of the unstarted pieces of the
- * busiest run (rf__sched_pick_steal), at most max of them: the last ones. */
+ * busiest run (rf__sched_pick_steal), at most max of them: the last ones.
+ * Under hashing, only from a run of the same source (pieces stay on the
+ * cache host hashing placed them on). */
 static int steal(rf_job *job, rf__conn *c, rf__source *src, uint32_t max)
 {
   uint32_t first, give;
-  int k = rf__sched_pick_steal(run_views(job), job->nconns, &first, &give);
+  int k = rf__sched_pick_steal(run_views(job), job->nconns,
+                               hashing(job) ? (int)src->id : -1, &first,
+                               &give);
   rf__conn *victim;
 
   if (k < 0)
@@ -103,7 +207,8 @@ static int duplicate(rf_job *job, rf__conn *c, rf__source *src)
   uint64_t off, len;
   uint32_t k;
   unsigned busy = 0;
-  int vi, avoid = eligible_sources(job) > 1 ? (int)src->id : -1;
+  int hash = hashing(job);
+  int vi, avoid = !hash && eligible_sources(job) > 1 ? (int)src->id : -1;
   rf__conn *victim;
 
   for (k = 0; k < job->nconns; k++)
@@ -111,7 +216,8 @@ static int duplicate(rf_job *job, rf__conn *c, rf__source *src)
             job->conns[k].role != RF__ROLE_DUP;
   vi = rf__sched_pick_duplicate(&job->sched, run_views(job), job->nconns,
                                 busy > 0 ? job->rate / busy : 0,
-                                RF__DUP_MIN_LEFT, avoid);
+                                RF__DUP_MIN_LEFT, avoid,
+                                hash ? (int)src->id : -1);
   if (vi < 0)
     return 0;
   victim = &job->conns[vi];
@@ -130,15 +236,38 @@ static int duplicate(rf_job *job, rf__conn *c, rf__source *src)
   return 1;
 }
 
-/* The source an idle connection serves next (rf__src_pick), or NULL. */
-static rf__source *pick_source(rf_job *job)
+/* The source an idle connection serves next (rf__src_pick), or NULL;
+ * sources with skip[id] set had nothing to give this time. */
+static rf__source *pick_source(rf_job *job, const uint8_t *skip)
 {
   rf__src_policy p;
+  rf__src_view *v = rf__sources_views(job);
+  unsigned k;
   int i;
 
+  for (k = 0; k < job->nsrcs && k < RF__SKIP_MAX; k++)
+    if (skip[k])
+      v[k].usable = 0;
   rf__sources_policy(job, &p);
-  i = rf__src_pick(rf__sources_views(job), job->nsrcs, &p);
+  i = rf__src_pick(v, job->nsrcs, &p);
   return i < 0 ? NULL : job->srcs[i];
+}
+
+/* c's next request from src: a free run (of src's pieces, under hashing),
+ * half of a busy run, or an endgame duplicate.  Returns 1 if one
+ * started. */
+static int give_work(rf_job *job, rf__conn *c, rf__source *src)
+{
+  uint32_t first, count = run_pieces(job, src);
+  const uint8_t *mask = hrw_pieces(job, src);
+
+  if (mask != NULL
+          ? rf__sched_take_mask(&job->sched, count, mask, &first, &count)
+          : rf__sched_take(&job->sched, count, &first, &count)) {
+    rf__job_conn_start_run(c, src, first, count);
+    return 1;
+  }
+  return steal(job, c, src, count) || duplicate(job, c, src);
 }
 
 /* Every source is out for good: say why each one is, and end the job. */
@@ -177,29 +306,30 @@ static int no_source_left(rf_job *job)
 
 void rf__job_schedule(rf_job *job)
 {
-  uint32_t k, first, count;
+  uint32_t k;
   unsigned running = 0;
+  uint8_t skip[RF__SKIP_MAX];
 
   if (job->state != RF__JOB_RUNNING || job->single)
     return;
+  memset(skip, 0, sizeof(skip));
   for (k = 0; k < job->nconns && job->state == RF__JOB_RUNNING; k++) {
     rf__conn *c = &job->conns[k];
     rf__source *src;
+    int started = 0;
     if (c->state == RF__CONN_BUSY || c->state == RF__CONN_WAITING)
       continue;
-    src = pick_source(job);
-    if (src == NULL)
-      break;
-    count = run_pieces(job, src);
-    if (rf__sched_take(&job->sched, count, &first, &count)) {
-      rf__job_conn_start_run(c, src, first, count);
-      continue;
+    /* The best source first; one with nothing to give is passed over
+     * (under hashing each has its own pieces). */
+    while (!started && (src = pick_source(job, skip)) != NULL) {
+      started = give_work(job, c, src);
+      if (!started && src->id < RF__SKIP_MAX)
+        skip[src->id] = 1;
+      else if (!started)
+        break;
     }
-    if (steal(job, c, src, count))
-      continue;
-    if (duplicate(job, c, src))
-      continue;
-    break; /* nothing to give: the others stay idle too */
+    if (!started)
+      break; /* nothing to give: the others stay idle too */
   }
   for (k = 0; k < job->nconns; k++)
     running += job->conns[k].state != RF__CONN_IDLE;

@@ -108,6 +108,37 @@ int rf__sched_take(rf__sched *s, uint32_t max_pieces, uint32_t *first,
   return 1;
 }
 
+int rf__sched_take_mask(rf__sched *s, uint32_t max_pieces, const uint8_t *mask,
+                        uint32_t *first, uint32_t *count)
+{
+  uint32_t best = 0, best_len = 0, i = 0, start, len, k;
+
+  if (max_pieces == 0)
+    max_pieces = 1;
+  while (i < s->npieces) {
+    if (s->state[i] != RF__PIECE_FREE || !mask[i]) {
+      i++;
+      continue;
+    }
+    start = i;
+    while (i < s->npieces && s->state[i] == RF__PIECE_FREE && mask[i])
+      i++;
+    len = i - start;
+    if (len > best_len) {
+      best = start;
+      best_len = len;
+    }
+  }
+  if (best_len == 0)
+    return 0;
+  len = best_len < max_pieces ? best_len : max_pieces;
+  for (k = 0; k < len; k++)
+    s->state[best + k] = RF__PIECE_ACTIVE;
+  *first = best;
+  *count = len;
+  return 1;
+}
+
 void rf__sched_release(rf__sched *s, uint32_t first, uint32_t count)
 {
   uint32_t k;
@@ -153,8 +184,8 @@ void rf__sched_claim(rf__sched *s, uint32_t first, uint32_t count)
       s->state[i] = RF__PIECE_ACTIVE;
 }
 
-int rf__sched_pick_steal(const rf__run_view *v, unsigned n, uint32_t *first,
-                         uint32_t *give)
+int rf__sched_pick_steal(const rf__run_view *v, unsigned n, int only_src,
+                         uint32_t *first, uint32_t *give)
 {
   uint32_t best = 0;
   unsigned k;
@@ -163,7 +194,7 @@ int rf__sched_pick_steal(const rf__run_view *v, unsigned n, uint32_t *first,
   for (k = 0; k < n; k++) {
     uint32_t end_piece, left;
     if (!v[k].busy || v[k].dup || v[k].probe || v[k].stopping ||
-        v[k].run_count == 0)
+        v[k].run_count == 0 || (only_src >= 0 && v[k].src != only_src))
       continue;
     end_piece = v[k].run_first + v[k].run_count;
     if (v[k].piece + 1 >= end_piece)
@@ -194,7 +225,7 @@ static int duplicated(const rf__run_view *v, unsigned n, uint32_t i)
 
 int rf__sched_pick_duplicate(const rf__sched *s, const rf__run_view *v,
                              unsigned n, double avg_rate, uint64_t min_left,
-                             int avoid_src)
+                             int avoid_src, int only_src)
 {
   double best = 0, dup_eta;
   uint64_t off, len;
@@ -210,7 +241,8 @@ int rf__sched_pick_duplicate(const rf__sched *s, const rf__run_view *v,
         v[k].piece >= v[k].run_first + v[k].run_count ||
         v[k].piece >= s->npieces || s->state[v[k].piece] == RF__PIECE_DONE ||
         duplicated(v, n, v[k].piece) ||
-        (avoid_src >= 0 && v[k].src == avoid_src))
+        (avoid_src >= 0 && v[k].src == avoid_src) ||
+        (only_src >= 0 && v[k].src != only_src))
       continue;
     rf__sched_piece_range(s, v[k].piece, &off, &len);
     left = off + len > v[k].pos ? off + len - v[k].pos : 0;

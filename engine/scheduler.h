@@ -54,6 +54,12 @@ uint32_t rf__sched_piece_of(const rf__sched *s, uint64_t off);
 int rf__sched_take(rf__sched *s, uint32_t max_pieces, uint32_t *first,
                    uint32_t *count);
 
+/* As rf__sched_take, among the pieces with mask[i] != 0 only (the pieces
+ * that belong to one source, say), and without the sparse start: the
+ * largest FREE run of such pieces, at most max_pieces. */
+int rf__sched_take_mask(rf__sched *s, uint32_t max_pieces, const uint8_t *mask,
+                        uint32_t *first, uint32_t *count);
+
 /* Pieces [first, first+count) that are not DONE become ACTIVE (a request
  * the caller made on its own, such as the probe, owns them). */
 void rf__sched_claim(rf__sched *s, uint32_t first, uint32_t count);
@@ -94,10 +100,11 @@ typedef struct rf__run_view {
  * upper half of them to an idle connection.  Returns the index of that
  * run in v[0..n) with *first and *give set (the victim keeps
  * [run_first, *first)), or -1 when no run has two unstarted pieces.
- * Marks nothing: the pieces stay ACTIVE, they only change hands.
+ * only_src >= 0: only runs of that source (pieces placed on a source stay
+ * there).  Marks nothing: the pieces stay ACTIVE, they only change hands.
  */
-int rf__sched_pick_steal(const rf__run_view *v, unsigned n, uint32_t *first,
-                         uint32_t *give);
+int rf__sched_pick_steal(const rf__run_view *v, unsigned n, int only_src,
+                         uint32_t *first, uint32_t *give);
 
 /*
  * The endgame: which connection's current piece an idle connection should
@@ -107,10 +114,11 @@ int rf__sched_pick_steal(const rf__run_view *v, unsigned n, uint32_t *first,
  * per busy connection; and more than min_left bytes must be left.  A piece
  * already duplicated is not duplicated again.  avoid_src >= 0: only
  * stragglers on another source than avoid_src (the duplicate goes to a
- * different source).  Returns the index in v[0..n), or -1.
+ * different source); only_src >= 0: only stragglers on that source.
+ * Returns the index in v[0..n), or -1.
  */
 int rf__sched_pick_duplicate(const rf__sched *s, const rf__run_view *v,
                              unsigned n, double avg_rate, uint64_t min_left,
-                             int avoid_src);
+                             int avoid_src, int only_src);
 
 #endif

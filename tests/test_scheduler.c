@@ -169,19 +169,19 @@ Test(scheduler, steal_takes_half_of_the_longest_unstarted_tail)
   v[2].dup = 1;                   /* duplicates are never split */
   v[3] = run(70, 30, 70, 0, 1e6);
   v[3].stopping = 1;              /* nor runs being cancelled */
-  cr_assert_eq(rf__sched_pick_steal(v, 4, &first, &give), 1);
+  cr_assert_eq(rf__sched_pick_steal(v, 4, -1, &first, &give), 1);
   cr_assert_eq(give, 9);
   cr_assert_eq(first, 21, "the victim keeps 10..20, gives 21..29");
   v[1].busy = 0;
-  cr_assert_eq(rf__sched_pick_steal(v, 4, &first, &give), 0);
+  cr_assert_eq(rf__sched_pick_steal(v, 4, -1, &first, &give), 0);
   cr_assert_eq(give, 3);
   cr_assert_eq(first, 7);
   /* One unstarted piece is not worth a request. */
   v[0] = run(0, 3, 1, 0, 1e6);
-  cr_assert_eq(rf__sched_pick_steal(v, 4, &first, &give), -1);
+  cr_assert_eq(rf__sched_pick_steal(v, 4, -1, &first, &give), -1);
   v[0].probe = 1;
   v[0].run_count = 10;
-  cr_assert_eq(rf__sched_pick_steal(v, 4, &first, &give), -1,
+  cr_assert_eq(rf__sched_pick_steal(v, 4, -1, &first, &give), -1,
                "the probe's run is never split");
 }
 
@@ -198,24 +198,56 @@ Test(scheduler, duplicate_only_a_straggler)
   v[0] = run(0, 1, 0, P / 2, 1e7);
   v[1] = run(1, 1, 1, P + P / 2, 1e7);
   v[2] = run(2, 1, 2, 2 * P + P / 2, 1e7);
-  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1), -1);
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1, -1), -1);
   /* One crawls at 100 kB/s: its piece is duplicated. */
   v[1].rate = 1e5;
-  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1), 1);
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1, -1), 1);
   /* Stalled for two ticks counts as a straggler whatever its rate. */
   v[1].rate = 1e7;
   v[2].quiet_ticks = 2;
-  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1), 2);
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1, -1), 2);
   /* Not once it is duplicated already, nor when little is left, nor when
    * the piece is done. */
   v[0] = run(2, 1, 2, 0, 1e7);
   v[0].dup = 1;
-  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1), -1);
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1, -1), -1);
   v[0].busy = 0;
   v[2].pos = 3 * P - 1000;
-  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1), -1);
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1, -1), -1);
   v[2].pos = 2 * P;
   rf__sched_mark_done(&s, 2);
-  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1), -1);
+  cr_assert_eq(rf__sched_pick_duplicate(&s, v, 3, 1e7, 128 * 1024, -1, -1), -1);
+  rf__sched_free(&s);
+}
+
+Test(scheduler, placed_pieces_stay_with_their_source)
+{
+  rf__sched s;
+  rf__run_view v[2];
+  uint8_t mask[8] = { 1, 0, 1, 1, 0, 1, 1, 1 };
+  uint32_t first = 0, count = 0, give = 0;
+  const uint64_t P = 1 << 20;
+
+  /* take_mask: the largest free run among the pieces of the mask. */
+  cr_assert_eq(rf__sched_init(&s, 8 * P, P), 0);
+  cr_assert_eq(rf__sched_take_mask(&s, 64, mask, &first, &count), 1);
+  cr_assert(first == 5 && count == 3, "first %u count %u", first, count);
+  cr_assert_eq(rf__sched_take_mask(&s, 1, mask, &first, &count), 1);
+  cr_assert(first == 2 && count == 1, "first %u count %u", first, count);
+  cr_assert_eq(rf__sched_take_mask(&s, 64, mask, &first, &count), 1);
+  cr_assert(first == 0 || first == 3, "first %u", first);
+  cr_assert_eq(rf__sched_take_mask(&s, 64, mask, &first, &count), 1);
+  cr_assert_eq(rf__sched_take_mask(&s, 64, mask, &first, &count), 0,
+               "pieces 1 and 4 are not in the mask");
+  cr_assert_eq(rf__sched_free_count(&s), 2);
+
+  /* Stealing and duplicates restricted to one source. */
+  v[0] = run(0, 10, 0, 0, 1e6);
+  v[0].src = 1;
+  v[1] = run(10, 4, 10, 0, 1e6);
+  v[1].src = 2;
+  cr_assert_eq(rf__sched_pick_steal(v, 2, -1, &first, &give), 0);
+  cr_assert_eq(rf__sched_pick_steal(v, 2, 2, &first, &give), 1);
+  cr_assert_eq(rf__sched_pick_steal(v, 2, 3, &first, &give), -1);
   rf__sched_free(&s);
 }

@@ -51,7 +51,7 @@ Test(source_policy, the_origin_waits_for_the_cache_tier)
     rf__src_view v[3];
     unsigned n = 1;
     rf__src_policy p = { t[k].elapsed, t[k].delay, t[k].origin_delay,
-                         t[k].failed };
+                         t[k].failed, 0 };
     v[0] = sv(O, 1, 0, 0);
     if (t[k].has_cache)
       v[n++] = sv(C, t[k].cache_usable, 0, 0);
@@ -66,18 +66,22 @@ Test(source_policy, cache_hosts_in_the_order_given)
 {
   rf__src_view v[4] = { sv(O, 1, 0, 0), sv(C, 0, 0, 0), sv(C, 1, 0, 0),
                         sv(C, 1, 0, 0) };
-  rf__src_policy p = { 0, 0, 0, 0 };
+  rf__src_policy p = { 0, 0, 0, 0, 0 };
 
   cr_assert_eq(rf__src_cache_in_use(v, 4), 2, "the first usable one");
   cr_assert(rf__src_eligible(v, 4, 2, &p));
   cr_assert_not(rf__src_eligible(v, 4, 3, &p), "the next stands by");
   cr_assert_not(rf__src_eligible(v, 4, 1, &p), "not usable");
   cr_assert_eq(rf__src_pick(v, 4, &p), 2);
+  /* Placed by hashing: every usable one serves its own pieces. */
+  p.cache_hash = 1;
+  cr_assert(rf__src_eligible(v, 4, 3, &p));
+  cr_assert_not(rf__src_eligible(v, 4, 1, &p));
 }
 
 Test(source_policy, pick_spreads_by_rate_per_connection)
 {
-  rf__src_policy p = { 10, 0, 0, 0 };
+  rf__src_policy p = { 10, 0, 0, 0, 0 };
   rf__src_view v[3] = { sv(O, 1, 2, 2e6), sv(M, 1, 2, 8e6), sv(M, 1, 1, 1e6) };
 
   /* Per connection: 1 MB/s, 4 MB/s, 1 MB/s: the second mirror. */
@@ -101,7 +105,7 @@ Test(source_policy, pick_spreads_by_rate_per_connection)
 
 Test(source_policy, unmeasured_sources_count_as_the_best)
 {
-  rf__src_policy p = { 10, 0, 0, 0 };
+  rf__src_policy p = { 10, 0, 0, 0, 0 };
   rf__src_view v[2] = { sv(O, 1, 1, 4e6), sv(M, 1, 1, 0) };
 
   /* The mirror is unmeasured: as fast as the origin; fewer connections

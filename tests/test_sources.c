@@ -19,6 +19,7 @@
 
 #include "rangefetch/rangefetch.h"
 #include "rangefetch/manifest.h"
+#include "rangefetch/cachehost.h"
 #include "support/clipath.h"
 #include "support/testserver.h"
 #include "support/tmpdir.h"
@@ -74,6 +75,7 @@ typedef struct run {
   unsigned remove_busy_seen; /* the source had a request running */
   int remove_any;            /* remove it even without one */
   rf_job *job;
+  unsigned pieces_total;
 } run;
 
 static void copy_sources(run *r, const rf_source_stats *s, unsigned n)
@@ -99,6 +101,7 @@ static void on_progress(rf_job *job, const rf_progress *p, void *ud)
   double share;
 
   r->job = job;
+  r->pieces_total = p->pieces_total;
   if (p->total == RF_SIZE_UNKNOWN || p->total == 0)
     return;
   share = (double)p->received / (double)p->total;
@@ -292,7 +295,7 @@ Test(sources, mirror_with_another_length_is_refused_by_name)
   ts_stop(bad);
 }
 
-Test(sources, cache_host_serves_and_the_origin_only_answers_the_probe)
+Test(sources, cache_host_serves_every_piece_the_origin_one_byte)
 {
   ts_server *origin = ts_start(NULL), *cache = ts_start(NULL);
   char *ou = ts_url(origin, "/gen/16777216?seed=5");
@@ -311,12 +314,12 @@ Test(sources, cache_host_serves_and_the_origin_only_answers_the_probe)
   run_job(NULL, &o, &r);
   cr_assert_eq(r.error, 0, "%s", r.message);
   expect_gen(o.output, 16777216, 5);
-  /* The probe's first piece came from the origin, the rest from the cache
-   * host. */
-  cr_assert_eq(r.src[0].bytes, 1 << 20, "origin: %llu",
+  /* The origin was asked for one byte (the length), the cache host for
+   * every piece. */
+  cr_assert_eq(r.src[0].bytes, 0, "origin: %llu",
                (unsigned long long)r.src[0].bytes);
-  cr_assert_eq(r.bytes_from[RF_SOURCE_CACHE_HOST], 16777216 - (1 << 20));
-  cr_assert_leq(ts_body_bytes(origin), 1 << 20);
+  cr_assert_eq(r.bytes_from[RF_SOURCE_CACHE_HOST], 16777216);
+  cr_assert_eq(ts_body_bytes(origin), 1);
   cr_assert(strstr(r.src[1].name, host) != NULL);
   free(ou);
   ts_stop(origin);
@@ -434,7 +437,7 @@ Test(sources, cache_host_4xx_bans_it_for_that_origin_only)
   run_job(e, &o, &r2);
   cr_assert_eq(r2.error, 0, "%s", r2.message);
   expect_gen(o.output, 4 << 20, 9);
-  cr_assert_eq(r2.src[1].bytes, 3 << 20, "cache host: %llu bytes (%s: %s)",
+  cr_assert_eq(r2.src[1].bytes, 4 << 20, "cache host: %llu bytes (%s: %s)",
                (unsigned long long)r2.src[1].bytes,
                rf_source_state_name(r2.src[1].state), r2.src[1].why);
   rf_engine_free(e);
@@ -1078,4 +1081,140 @@ Test(sources, a_peer_serving_a_download_in_progress)
   free(ou2);
   ts_stop(origin);
   ts_stop(peer);
+}
+
+/* ----------------------------------------------------- the cache tier */
+
+Test(sources, pieces_are_whole_slices_of_the_cache_hosts)
+{
+  ts_server *origin = ts_start(NULL), *cache = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/8388608?seed=24");
+  char host[64], man[600];
+  rf_source_options s;
+  rf_job_options o;
+  run r;
+
+  source_opt(&s, RF_SOURCE_CACHE_HOST, host_of(cache, host, sizeof(host)));
+  /* 768 KiB asked: rounded up to whole 1 MiB slices (8 pieces). */
+  memset(&r, 0, sizeof(r));
+  job_opts(&o, ou, "sliced");
+  o.piece_size = 768 * 1024;
+  o.sources = &s;
+  o.nsources = 1;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(o.output, 8388608, 24);
+  cr_assert_eq(r.src[1].bytes, 8388608);
+  cr_assert_eq(r.pieces_total, 8, "%u pieces", r.pieces_total);
+
+  /* A manifest of 256 KiB pieces cannot be fetched in whole slices: the
+   * cache host is refused, saying why; the origin serves. */
+  sha256_manifest("slices.rfm", 8388608, 24, 256 * 1024, man, sizeof(man));
+  memset(&r, 0, sizeof(r));
+  job_opts(&o, ou, "unsliced");
+  o.manifest = man;
+  o.sources = &s;
+  o.nsources = 1;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  cr_assert_eq(r.src[1].state, RF_SOURCE_REFUSED, "%s: %s",
+               rf_source_state_name(r.src[1].state), r.src[1].why);
+  cr_assert(strstr(r.src[1].why, "not whole slices") != NULL, "%s",
+            r.src[1].why);
+  cr_assert_eq(r.src[0].bytes, 8388608);
+  free(ou);
+  ts_stop(origin);
+  ts_stop(cache);
+}
+
+/* Pieces of size bytes of url that rendezvous hashing gives each of the
+ * two hosts. */
+static void expected_split(const char *url, unsigned pieces, const char *a,
+                           const char *b, unsigned *na, unsigned *nb)
+{
+  const char *hosts[2] = { a, b };
+  unsigned i;
+
+  *na = *nb = 0;
+  for (i = 0; i < pieces; i++) {
+    if (rf_cache_host_pick(url, i, hosts, 2, NULL) == 0)
+      (*na)++;
+    else
+      (*nb)++;
+  }
+}
+
+Test(sources, rendezvous_hashing_splits_the_pieces_between_cache_hosts)
+{
+  ts_server *origin = ts_start(NULL), *c1 = ts_start(NULL),
+            *c2 = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/33554432?seed=25");
+  char h1[64], h2[64];
+  unsigned n1, n2;
+  rf_source_options s[2];
+  rf_job_options o;
+  run r;
+
+  host_of(c1, h1, sizeof(h1));
+  host_of(c2, h2, sizeof(h2));
+  expected_split(ou, 32, h1, h2, &n1, &n2);
+  cr_assert(n1 > 0 && n2 > 0, "a split of %u and %u", n1, n2);
+  source_opt(&s[0], RF_SOURCE_CACHE_HOST, h1);
+  source_opt(&s[1], RF_SOURCE_CACHE_HOST, h2);
+  memset(&r, 0, sizeof(r));
+  job_opts(&o, ou, "hashed");
+  o.sources = s;
+  o.nsources = 2;
+  o.cache_host_hash = 1;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(o.output, 33554432, 25);
+  /* Each piece from the host hashing gave it, nothing from the origin. */
+  cr_assert_eq(r.src[1].bytes, (uint64_t)n1 << 20, "host 1: %llu, want %u MiB",
+               (unsigned long long)r.src[1].bytes, n1);
+  cr_assert_eq(r.src[2].bytes, (uint64_t)n2 << 20, "host 2: %llu, want %u MiB",
+               (unsigned long long)r.src[2].bytes, n2);
+  cr_assert_eq(r.src[0].bytes, 0);
+  free(ou);
+  ts_stop(origin);
+  ts_stop(c1);
+  ts_stop(c2);
+}
+
+Test(sources, a_hashed_cache_host_stopping_hands_its_pieces_to_the_other)
+{
+  ts_server *origin = ts_start(NULL), *c1 = ts_start(NULL),
+            *c2 = ts_start(NULL);
+  char *ou = ts_url(origin, "/gen/33554432?seed=26&rate=2000000");
+  char h1[64], h2[64];
+  rf_source_options s[2];
+  rf_job_options o;
+  run r;
+
+  host_of(c1, h1, sizeof(h1));
+  host_of(c2, h2, sizeof(h2));
+  source_opt(&s[0], RF_SOURCE_CACHE_HOST, h1);
+  source_opt(&s[1], RF_SOURCE_CACHE_HOST, h2);
+  memset(&r, 0, sizeof(r));
+  /* The cache hosts' rate comes from the origin's query (the same path
+   * and query are asked of them): 2 MB/s a connection. */
+  job_opts(&o, ou, "hashed-stop");
+  o.sources = s;
+  o.nsources = 2;
+  o.cache_host_hash = 1;
+  r.kill_at = 0.3;
+  r.kill = &c1;
+  run_job(NULL, &o, &r);
+  cr_assert_eq(r.error, 0, "%s", r.message);
+  expect_gen(o.output, 33554432, 26);
+  cr_assert_null(c1);
+  cr_assert_eq(r.src[1].state, RF_SOURCE_BANNED, "%s: %s",
+               rf_source_state_name(r.src[1].state), r.src[1].why);
+  cr_assert_gt(r.src[2].bytes, 33554432 / 2,
+               "the other host took the stopped one's pieces: %llu",
+               (unsigned long long)r.src[2].bytes);
+  cr_assert_eq(r.src[0].bytes, 0, "the origin only answered one byte");
+  free(ou);
+  ts_stop(origin);
+  ts_stop(c2);
 }

@@ -53,7 +53,7 @@ int rf__src_eligible(const rf__src_view *v, unsigned n, unsigned i,
   if (is_http(v[i].kind))
     return rf__src_http_allowed(v, n, p);
   if (v[i].kind == RF_SOURCE_CACHE_HOST)
-    return rf__src_cache_in_use(v, n) == (int)i;
+    return p->cache_hash || rf__src_cache_in_use(v, n) == (int)i;
   return 1;
 }
 

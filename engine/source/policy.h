@@ -31,6 +31,8 @@ typedef struct rf__src_policy {
   int cache_fallback_delay; /* rf_job_options.cache_fallback_delay */
   unsigned origin_delay;    /* rf_job_options.origin_delay */
   int cache_failed;         /* a cache host failed during this job */
+  int cache_hash;           /* pieces placed by rendezvous hashing: every
+                               usable cache host serves its own */
 } rf__src_policy;
 
 /*
@@ -43,7 +45,9 @@ typedef struct rf__src_policy {
  *    (-1).  When no cache host is usable any more, fallback follows the
  *    same delay (-1 still never).
  * Peers are never held; of the cache hosts only the first usable one in
- * the order given serves (rf__src_cache_in_use), the others stand by.
+ * the order given serves (rf__src_cache_in_use), the others stand by,
+ * unless pieces are placed by hashing (cache_hash): then every usable
+ * one serves.
  */
 int rf__src_http_allowed(const rf__src_view *v, unsigned n,
                          const rf__src_policy *p);

@@ -186,6 +186,20 @@ int rf__job_source_check(rf_job *job, const rf_source_options *o)
     rf__engine_set_error(job->engine, "%s", why);
     return RF_EINVAL;
   }
+  if (o->kind == RF_SOURCE_CACHE_HOST && job->sched.npieces > 0) {
+    /* Pieces planned already: they must be whole slices. */
+    uint64_t slice =
+        job->cache_slice != 0 ? job->cache_slice : RF_DEFAULT_CACHE_SLICE;
+    if (job->sched.piece_size % slice != 0) {
+      rf__engine_set_error(job->engine,
+                           "cache host %s: this download's pieces (%llu "
+                           "bytes) are not whole slices of %llu bytes",
+                           o->url != NULL ? o->url : "",
+                           (unsigned long long)job->sched.piece_size,
+                           (unsigned long long)slice);
+      return RF_EINVAL;
+    }
+  }
   return 0;
 }
 
@@ -395,6 +409,7 @@ void rf__sources_policy(rf_job *job, rf__src_policy *p)
   p->cache_fallback_delay = job->cache_fallback_delay;
   p->origin_delay = job->origin_delay;
   p->cache_failed = job->cache_failed;
+  p->cache_hash = job->cache_host_hash;
 }
 
 rf__src_view *rf__sources_views(rf_job *job)

@@ -5,6 +5,7 @@
 #include "source/url.h"
 
 #include <curl/curl.h>
+#include <xxhash.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -341,4 +342,64 @@ int rf_cache_host_url(char **out, const char *origin_url,
   if (out == NULL)
     return RF_EINVAL;
   return rf__source_cache_url(origin_url, cache_host, out, err, errlen);
+}
+
+char *rf__hrw_key(const char *url)
+{
+  CURLU *u = curl_url();
+  char *tmp = NULL, *out = NULL;
+
+  if (u == NULL)
+    return NULL;
+  if (curl_url_set(u, CURLUPART_URL, url, 0) == CURLUE_OK) {
+    curl_url_set(u, CURLUPART_USER, NULL, 0);
+    curl_url_set(u, CURLUPART_PASSWORD, NULL, 0);
+    curl_url_set(u, CURLUPART_FRAGMENT, NULL, 0);
+    if (curl_url_get(u, CURLUPART_URL, &tmp, 0) == CURLUE_OK)
+      out = strdup(tmp);
+  }
+  curl_free(tmp);
+  curl_url_cleanup(u);
+  return out;
+}
+
+int rf__hrw_pick(const char *key, uint64_t piece, const char *const *hosts,
+                 size_t n, const int *usable)
+{
+  char buf[2048];
+  size_t k;
+  int best = -1;
+  uint64_t best_w = 0;
+
+  for (k = 0; k < n; k++) {
+    int len;
+    uint64_t w;
+    if (usable != NULL && !usable[k])
+      continue;
+    len = snprintf(buf, sizeof(buf), "%s\n%llu\n%s", key,
+                   (unsigned long long)piece, hosts[k]);
+    if (len < 0)
+      continue;
+    w = XXH3_64bits(buf, (size_t)len < sizeof(buf) ? (size_t)len
+                                                   : sizeof(buf) - 1);
+    if (best < 0 || w > best_w) {
+      best = (int)k;
+      best_w = w;
+    }
+  }
+  return best;
+}
+
+int rf_cache_host_pick(const char *url, uint64_t piece,
+                       const char *const *hosts, size_t n, const int *usable)
+{
+  char *key;
+  int h;
+
+  if (url == NULL || hosts == NULL)
+    return -1;
+  key = rf__hrw_key(url);
+  h = rf__hrw_pick(key != NULL ? key : url, piece, hosts, n, usable);
+  free(key);
+  return h;
 }

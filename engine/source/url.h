@@ -58,4 +58,15 @@ int rf__source_cache_url(const char *origin_url, const char *cache_host,
  */
 int rf__source_url_host(const char *url, char **out, char *err, size_t errlen);
 
+/*
+ * Rendezvous hashing (rf_cache_host_pick in rangefetch/cachehost.h):
+ * rf__hrw_key is the URL it hashes, without user information and
+ * fragment, in libcurl's normalized form (malloc'd; NULL on failure);
+ * rf__hrw_pick does the pick for a key made once.
+ */
+#include <stdint.h>
+char *rf__hrw_key(const char *url);
+int rf__hrw_pick(const char *key, uint64_t piece, const char *const *hosts,
+                 size_t n, const int *usable);
+
 #endif /* RF_SOURCE_URL_H */

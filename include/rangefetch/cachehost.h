@@ -353,6 +353,21 @@ RF_EXTERN int rf_cache_host_url(char **out, const char *origin_url,
                                 const char *cache_host, char *err,
                                 size_t errlen);
 
+/*
+ * rf_cache_host_pick - the cache host that rendezvous (highest random
+ * weight) hashing gives piece `piece` of url: the index in hosts[0..n) of
+ * the host with the highest weight XXH3-64("<url>\n<piece>\n<host>"),
+ * url without user information and fragment in libcurl's normalized
+ * form.  Every machine that names the same URL and the same hosts
+ * (spelled the same way) gets the same answer; adding or removing a host moves only
+ * the pieces it gains or loses.  usable (may be NULL: all) excludes hosts
+ * with usable[i] == 0: the answer is then the next host in the piece's
+ * order.  Returns the index, or -1 when none is usable (n == 0).
+ */
+RF_EXTERN int rf_cache_host_pick(const char *url, uint64_t piece,
+                                 const char *const *hosts, size_t n,
+                                 const int *usable);
+
 #ifdef __cplusplus
 }
 #endif

@@ -399,8 +399,8 @@ typedef struct rf_job_options {
   rf_cache_host_proxy cache_host_proxy;
   /* Seconds to prefer cache hosts and peers before the origin and mirrors
    * get any piece (background downloads); 0: none.  The origin still
-   * answers the first request, which learns the length (one byte of it
-   * when this is set). */
+   * answers the first request, which learns the length (one byte of it,
+   * as whenever there are cache hosts). */
   unsigned origin_delay;
   /* 1: ignore mirrors the origin announces in Link: rel=duplicate
    * headers (RFC 6249).  Default 0: use them. */
@@ -409,7 +409,24 @@ typedef struct rf_job_options {
    * refused unless it matches (pinning; what makes a manifest fetched
    * over plain HTTP trusted for peers).  NULL: none. */
   const char *manifest_sha256;
+  /* The cache hosts' slice size (nginx `slice`, docs/fleet.md): every
+   * request to a cache host starts and ends on slice boundaries, so it
+   * maps to whole cached slices.  Pieces are made whole multiples of it
+   * (a piece_size that is not is rounded up, with a warning); a manifest
+   * or a journal whose pieces are not refuses the cache hosts, saying
+   * why.  0: RF_DEFAULT_CACHE_SLICE when there are cache hosts. */
+  uint64_t cache_slice;
+  /* 1: with several cache hosts, each piece goes to the one that
+   * rendezvous (highest random weight) hashing of (origin URL, piece
+   * index) picks (rf_cache_host_pick), so every machine of a fleet asks
+   * the same host for the same piece and each host stores about 1/K of
+   * the file; when it fails, to the next host in that piece's order,
+   * then to the origin.  Default 0: the first usable cache host in the
+   * order given serves (Delivery Optimization's rule). */
+  int cache_host_hash;
 } rf_job_options;
+
+#define RF_DEFAULT_CACHE_SLICE ((uint64_t)1 << 20)
 
 
 #define RF_DEFAULT_CONNECTIONS 8
@@ -420,7 +437,7 @@ typedef struct rf_job_options {
   {                                                                            \
     RF_JOB_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, 0, 0, 0, 0, 0, NULL,    \
         NULL, 0, NULL, NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 0, NULL, 0,   \
-        0, 0, 0, 0, 0, NULL                                                    \
+        0, 0, 0, 0, 0, NULL, 0, 0                                              \
   }
 
 /*
