@@ -417,7 +417,8 @@ static uint64_t align_to_slice(rf_job *job, uint64_t ps, int fixed)
   }
   for (k = 1; k < job->nsrcs; k++) {
     rf__source *s = job->srcs[k];
-    if (s->kind != RF_SOURCE_CACHE_HOST || s->state == RF_SOURCE_REFUSED)
+    if (s->kind != RF_SOURCE_CACHE_HOST || s->state == RF_SOURCE_REFUSED ||
+        s->state == RF_SOURCE_REMOVED)
       continue;
     s->state = RF_SOURCE_REFUSED;
     rf__fmt_clip(s->why, sizeof(s->why),
@@ -541,6 +542,7 @@ static int adopt_manifest(rf_job *job, struct rf_manifest *m)
     for (k = 0; k < job->nsrcs; k++) {
       rf__source *s = job->srcs[k];
       if (s->kind == RF_SOURCE_PEER && s->state != RF_SOURCE_REFUSED &&
+          s->state != RF_SOURCE_REMOVED &&
           !rf__job_peers_allowed(job, why, sizeof(why))) {
         s->state = RF_SOURCE_REFUSED;
         rf__fmt_clip(s->why, sizeof(s->why), "%s", why);

@@ -156,7 +156,8 @@ void rf__source_route(rf_job *job, rf__source *s)
   char buf[1024];
   int rc;
 
-  if (s->route != NULL || s->route_req != NULL)
+  if (s->route != NULL || s->route_req != NULL ||
+      s->state == RF_SOURCE_REMOVED)
     return;
   if (s->proxy != NULL || s->no_proxy) {
     rf_proxy p;

@@ -1075,7 +1075,8 @@ Test(sources, a_peer_serving_a_download_in_progress)
                "the peer shared pieces before it finished");
   cr_assert_eq(r2.src[1].bad_pieces, 0);
   cr_assert(r2.removed, "the peer was removed");
-  cr_assert_eq(r2.src[1].state, RF_SOURCE_REMOVED);
+  cr_assert_eq(r2.src[1].state, RF_SOURCE_REMOVED, "peer %s: %s",
+               rf_source_state_name(r2.src[1].state), r2.src[1].why);
   cr_assert_eq(sum_bytes(&r2), 16777216);
   free(ou1);
   free(ou2);

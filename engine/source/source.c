@@ -234,7 +234,7 @@ static int cache_banned(rf_job *job, rf__source *s)
   const rf__ban *b;
   uint64_t now = uv_now(job->engine->loop);
 
-  if (s->kind != RF_SOURCE_CACHE_HOST)
+  if (s->kind != RF_SOURCE_CACHE_HOST || s->state == RF_SOURCE_REMOVED)
     return 0;
   b = rf__ban_find(job->engine, s->host, job->origin_host);
   if (b == NULL)
