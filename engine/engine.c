@@ -252,7 +252,8 @@ int rf_job_remove_source(rf_job *job, unsigned id)
   rf__source *s;
   unsigned k;
 
-  if (job == NULL || id == 0 || id >= job->nsrcs)
+  if (job == NULL || id == 0 || id >= job->nsrcs ||
+      job->state == RF__JOB_DONE || job->state == RF__JOB_FINISHING)
     return RF_EINVAL;
   s = job->srcs[id];
   if (s->state == RF_SOURCE_REMOVED)

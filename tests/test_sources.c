@@ -116,7 +116,8 @@ static void on_progress(rf_job *job, const rf_progress *p, void *ud)
       r->added_id = 0;
   }
   if (r->remove_at > 0 && !r->removed && r->added_id != 0 &&
-      share >= r->remove_at && p->nsources > r->added_id &&
+      share >= r->remove_at && p->received < p->total &&
+      p->nsources > r->added_id &&
       (p->sources[r->added_id].connections > 0 || r->remove_any)) {
     r->remove_busy_seen = p->sources[r->added_id].connections > 0;
     cr_assert_eq(rf_job_remove_source(job, r->added_id), 0);

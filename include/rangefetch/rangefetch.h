@@ -520,7 +520,8 @@ RF_EXTERN int rf_job_add_source(unsigned *id, rf_job *job,
  * received is lost: finished pieces stay).  Its figures stay in the stats
  * with state REMOVED.  The origin (id 0) cannot be removed.
  *
- * Returns 0, RF_EINVAL (job NULL, id 0 or unknown, already removed).
+ * Returns 0, RF_EINVAL (job NULL, id 0 or unknown, already removed, or
+ * the job has every byte already: finishing or ended).
  */
 RF_EXTERN int rf_job_remove_source(rf_job *job, unsigned id);
 
