@@ -28,6 +28,7 @@
 #include <unistd.h>
 
 #include "rangefetch/rangefetch.h"
+#include "rangefetch/cachehost.h"
 #include "support/faults.h"
 #include "support/testserver.h"
 #include "support/tmpdir.h"
@@ -46,6 +47,7 @@ typedef struct cachehost {
 } cachehost;
 
 static cachehost ch;
+static cachehost ch2; /* a second one, for a tier of two */
 
 /* ------------------------------------------------------------- helpers */
 
@@ -196,12 +198,18 @@ static void setup(void)
 {
   signal(SIGPIPE, SIG_IGN);
   memset(&ch, 0, sizeof(ch));
+  memset(&ch2, 0, sizeof(ch2));
   tmpdir_make(dir, sizeof(dir), "fleet");
 }
 
 static void teardown(void)
 {
   ch_stop();
+  if (ch2.pid > 1) { /* ch_stop works on ch: stop the second one too */
+    ch = ch2;
+    ch_stop();
+    ch2.pid = 0;
+  }
   tmpdir_remove(dir);
 }
 
@@ -1037,5 +1045,191 @@ Test(fleet, reaches_the_origin_through_an_upstream_proxy)
   }
   ch_stop();
   mp_stop(&mp);
+  ts_stop(origin);
+}
+
+/* ------------------------------------------------ a tier of two hosts */
+
+/* Distinct slices (by first byte) in the slices.log of cache host c. */
+static unsigned distinct_slices(const cachehost *c, uint64_t *firsts,
+                                unsigned max)
+{
+  cachehost keep = ch;
+  slice_line *lines = calloc(4 * max, sizeof(*lines));
+  unsigned n, k, j, d = 0;
+
+  cr_assert_not_null(lines);
+  ch = *c;
+  n = read_slices(0, lines, 4 * max);
+  ch = keep;
+  for (k = 0; k < n; k++) {
+    for (j = 0; j < d && firsts[j] != lines[k].first; j++)
+      ;
+    if (j == d && d < max)
+      firsts[d++] = lines[k].first;
+  }
+  free(lines);
+  return d;
+}
+
+typedef struct tier_run {
+  run r;
+  uint64_t bytes[3]; /* per source: origin, host 1, host 2 */
+  rf_source_state state[3];
+  double stop_at;    /* share of the content at which host 1 stops */
+  int stopped;
+} tier_run;
+
+static void tier_done(rf_job *job, const rf_result *res, void *ud)
+{
+  tier_run *t = ud;
+  unsigned k;
+
+  on_done(job, res, &t->r);
+  for (k = 0; k < res->nsources && k < 3; k++) {
+    t->bytes[k] = res->sources[k].bytes;
+    t->state[k] = res->sources[k].state;
+  }
+}
+
+static void tier_progress(rf_job *job, const rf_progress *p, void *ud)
+{
+  tier_run *t = ud;
+
+  (void)job;
+  if (t->stop_at <= 0 || t->stopped || p->total == 0 ||
+      p->total == RF_SIZE_UNKNOWN ||
+      (double)p->received < t->stop_at * (double)p->total)
+    return;
+  ch_stop(); /* host 1 is ch: by its pid, through examples' stop */
+  t->stopped = 1;
+}
+
+/* A download of url through the two cache hosts, pieces placed by
+ * rendezvous hashing, never from the origin. */
+static void tier_download(const char *url, const char *name, uint64_t piece,
+                          tier_run *t)
+{
+  char h1[64], h2[64], out[400];
+  rf_source_options s[2];
+  rf_job_options o;
+  rf_engine *e = NULL;
+  int rc;
+
+  snprintf(h1, sizeof(h1), "127.0.0.1:%u", (unsigned)ch.port);
+  snprintf(h2, sizeof(h2), "127.0.0.1:%u", (unsigned)ch2.port);
+  rf_source_options_init(&s[0]);
+  s[0].kind = RF_SOURCE_CACHE_HOST;
+  s[0].url = h1;
+  s[1] = s[0];
+  s[1].url = h2;
+  snprintf(out, sizeof(out), "%s/%s", dir, name);
+  rf_job_options_init(&o);
+  o.url = url;
+  o.output = out;
+  o.connections = 8;
+  o.piece_size = piece;
+  o.cache_slice = piece;
+  o.cache_host_hash = 1;
+  o.sources = s;
+  o.nsources = 2;
+  o.cache_fallback_delay = -1;
+  o.retry_base_ms = 50;
+  o.retry_max_ms = 400;
+  o.progress_interval_ms = 50;
+  o.on_done = tier_done;
+  o.on_progress = tier_progress;
+  o.user_data = t;
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  rc = rf_job_add(NULL, e, &o);
+  cr_assert_eq(rc, 0, "rf_job_add: %s: %s", rf_strerror(rc),
+               rf_engine_last_error(e));
+  cr_assert_eq(rf_engine_run(e), 0);
+  rf_engine_free(e);
+  cr_assert_eq(t->r.done, 1);
+}
+
+/* Start the tier: ch and ch2, both with slices of `slice`. */
+static void tier_start(const ts_server *origin, const char *slice)
+{
+  char more[64];
+  cachehost first;
+
+  snprintf(more, sizeof(more), "--slice %s", slice);
+  ch_start("tier-a", allow_origin(origin, more));
+  first = ch;
+  ch_start("tier-b", allow_origin(origin, more));
+  ch2 = ch;
+  ch = first;
+}
+
+Test(fleet, two_cache_hosts_split_the_pieces_by_hashing)
+{
+  ts_server *origin = ts_start(NULL);
+  const uint64_t size = 64ull << 20, piece = 64 << 10;
+  const unsigned pieces = (unsigned)(size / piece);
+  char *url = ts_url(origin, "/gen/67108864?seed=41");
+  char h1[64], h2[64], out[400];
+  const char *hosts[2] = { h1, h2 };
+  unsigned want1 = 0, i, got1, got2;
+  uint64_t *firsts = calloc(pieces, sizeof(*firsts));
+  tier_run t;
+
+  cr_assert(origin != NULL && firsts != NULL);
+  tier_start(origin, "64k");
+  snprintf(h1, sizeof(h1), "127.0.0.1:%u", (unsigned)ch.port);
+  snprintf(h2, sizeof(h2), "127.0.0.1:%u", (unsigned)ch2.port);
+  for (i = 0; i < pieces; i++)
+    want1 += rf_cache_host_pick(url, i, hosts, 2, NULL) == 0;
+  memset(&t, 0, sizeof(t));
+  tier_download(url, "tier.bin", piece, &t);
+  cr_assert_eq(t.r.error, 0, "%s", t.r.message);
+  snprintf(out, sizeof(out), "%s/tier.bin", dir);
+  expect_gen(out, size, 41);
+  wait_logs(1);
+  { cachehost keep = ch; ch = ch2; wait_logs(1); ch = keep; }
+  got1 = distinct_slices(&ch, firsts, pieces);
+  got2 = distinct_slices(&ch2, firsts, pieces);
+  fprintf(stderr, "fleet: %u slices of 64 KiB: host 1 served %u (hashing "
+                  "gave it %u), host 2 %u\n",
+          pieces, got1, want1, got2);
+  /* Every slice from the host hashing gave it, each once; about half. */
+  cr_assert_eq(got1, want1, "host 1 served %u distinct slices, hashing "
+                            "gave it %u", got1, want1);
+  cr_assert_eq(got2, pieces - want1);
+  cr_assert(got1 >= pieces / 2 - pieces / 20 && got1 <= pieces / 2 + pieces / 20,
+            "host 1: %u of %u slices, not within 10%% of half", got1, pieces);
+  cr_assert_eq(t.bytes[1], (uint64_t)want1 * piece);
+  cr_assert_eq(t.bytes[0], 0, "nothing from the origin");
+  free(firsts);
+  free(url);
+  ts_stop(origin);
+}
+
+Test(fleet, a_stopped_cache_host_hands_its_pieces_to_the_other)
+{
+  ts_server *origin = ts_start(NULL);
+  const uint64_t size = 32ull << 20, piece = 1 << 20;
+  /* The origin at 2 MB/s a connection, so the download lasts. */
+  char *url = ts_url(origin, "/gen/33554432?seed=42&rate=2000000");
+  char out[400];
+  tier_run t;
+
+  cr_assert_not_null(origin);
+  tier_start(origin, "1m");
+  memset(&t, 0, sizeof(t));
+  t.stop_at = 0.3;
+  tier_download(url, "tier-stop.bin", piece, &t);
+  cr_assert(t.stopped, "host 1 was stopped mid-download");
+  cr_assert_eq(t.r.error, 0, "%s", t.r.message);
+  snprintf(out, sizeof(out), "%s/tier-stop.bin", dir);
+  expect_gen(out, size, 42);
+  cr_assert_eq(t.state[1], RF_SOURCE_BANNED, "host 1: %s",
+               rf_source_state_name(t.state[1]));
+  cr_assert_gt(t.bytes[2], size / 2, "host 2 took host 1's pieces: %llu",
+               (unsigned long long)t.bytes[2]);
+  cr_assert_eq(t.bytes[0], 0, "nothing from the origin");
+  cr_assert_eq(t.bytes[1] + t.bytes[2], size);
+  free(url);
   ts_stop(origin);
 }
