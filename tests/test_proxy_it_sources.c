@@ -138,7 +138,7 @@ Test(proxy_it_sources, nginx_cache_host_gets_the_connected_cache_form)
   char path[128], url[700], needle[300];
   fetch_opts fo = { 0 };
   outcome *o;
-  const unsigned size = 8388608, piece = 512 * 1024;
+  const unsigned size = 8388608;
 
   rig_unique_path(marker, "cache", path, sizeof(path));
   snprintf(url, sizeof(url), "%s%s", rig("RIG_HTTP_ORIGIN"), path);
@@ -152,8 +152,9 @@ Test(proxy_it_sources, nginx_cache_host_gets_the_connected_cache_form)
   cr_assert_eq(o->bytes_from[RF_SOURCE_CACHE_HOST], size);
   snprintf(needle, sizeof(needle), "\"GET %s?cacheHostOrigin=127.0.0.1 ",
            path);
+  /* (a request is a run of one or more pieces) */
   cr_assert_geq(rig_lines_with(rig("RIG_CACHE_HOST_LOG"), needle, " 206 "),
-                size / piece, "cache host log: %u lines with %s",
+                1, "cache host log: %u lines with %s",
                 rig_lines_with(rig("RIG_CACHE_HOST_LOG"), needle, NULL),
                 needle);
   /* (a 499 is an endgame duplicate that lost the race: cancelled) */
