@@ -249,26 +249,9 @@ static int make_sources(rf_job *job, const rf_job_options *o)
     return 0;
   if (o->sources == NULL)
     return RF_EINVAL;
-  for (k = 0; k < o->nsources; k++) {
-    rc = rf__job_source_check(job, &o->sources[k]);
-    if (rc == 0)
-      rc = rf__source_new(&s, job, o->sources[k].kind, o->sources[k].url,
-                          o->sources[k].max_connections != 0
-                              ? o->sources[k].max_connections
-                              : job->per_source);
-    if (rc != 0)
+  for (k = 0; k < o->nsources; k++)
+    if ((rc = rf__job_source_from(job, &o->sources[k], &s)) != 0)
       return rc;
-    /* The job's explicit proxy is every source's route, but a cache
-     * host's under the policy "direct". */
-    if (!s->no_proxy) {
-      s->proxy = dup_or_null(o->proxy);
-      s->no_proxy = o->proxy != NULL && o->proxy[0] == '\0';
-    }
-    if (rf__job_source_add(job, s) != 0) {
-      rf__source_free(s);
-      return RF_ENOMEM;
-    }
-  }
   return 0;
 }
 

@@ -218,26 +218,9 @@ int rf_job_add_source(unsigned *id, rf_job *job, const rf_source_options *opts)
     rf__engine_set_error(job->engine, "the job has ended");
     return RF_EINVAL;
   }
-  rc = rf__job_source_check(job, opts);
-  if (rc == 0)
-    rc = rf__source_new(&s, job, opts->kind, opts->url,
-                        opts->max_connections != 0 ? opts->max_connections
-                                                   : job->per_source);
+  rc = rf__job_source_from(job, opts, &s);
   if (rc != 0)
     return rc;
-  if (!s->no_proxy && job->srcs[0]->proxy != NULL) {
-    s->proxy = strdup(job->srcs[0]->proxy);
-    if (s->proxy == NULL) {
-      rf__source_free(s);
-      return RF_ENOMEM;
-    }
-  } else if (!s->no_proxy) {
-    s->no_proxy = job->srcs[0]->no_proxy;
-  }
-  if (rf__job_source_add(job, s) != 0) {
-    rf__source_free(s);
-    return RF_ENOMEM;
-  }
   if (id != NULL)
     *id = s->id;
   RF_LOG(&job->engine->log, RF_LOG_INFO, "source", "%s %s added",

@@ -254,7 +254,14 @@ void rf__conn_set_error(rf__conn *c, int err, int retryable, const char *fmt,
 int rf__job_claim_part(rf_job *job);
 /* The manifest (a file is read now) and an earlier run's journal. */
 int rf__job_prepare_integrity(rf_job *job, const rf_job_options *o);
-/* The slice size requests to cache hosts are aligned to (0: none). */
+/* The cache hosts' slice size: cache_slice, or the default. */
+static inline uint64_t rf__job_slice_size(const rf_job *job)
+{
+  return job->cache_slice != 0 ? job->cache_slice : RF_DEFAULT_CACHE_SLICE;
+}
+
+/* The slice size requests to cache hosts are aligned to (0: none: the
+ * job has no cache host). */
 uint64_t rf__job_cache_slice(const rf_job *job);
 /* The If-Range header for the job's validator. */
 void rf__job_set_if_range(rf_job *job);

@@ -389,7 +389,7 @@ uint64_t rf__job_cache_slice(const rf_job *job)
 
   for (k = 1; k < job->nsrcs; k++)
     if (job->srcs[k]->kind == RF_SOURCE_CACHE_HOST)
-      return job->cache_slice != 0 ? job->cache_slice : RF_DEFAULT_CACHE_SLICE;
+      return rf__job_slice_size(job);
   return 0;
 }
 

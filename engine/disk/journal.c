@@ -452,6 +452,27 @@ static int read_records(int fd, rf__journal_state *st, unsigned char *buf,
   }
 }
 
+/* Open the journal at path for reading and check it is a regular file.
+ * Returns 0 with *fd and *sb set, or RF_E* (err says why; *fd is then
+ * -1 or an open descriptor the caller closes). */
+static int open_journal(const char *path, int *fd, struct stat *sb, char *err,
+                        size_t errlen)
+{
+  int e;
+
+  *fd = open(path, O_RDONLY | O_CLOEXEC);
+  if (*fd < 0) {
+    e = errno;
+    rf__errbuf_set(err, errlen, "cannot open journal: %s", strerror(e));
+    return rf__errno_to_rf(e);
+  }
+  if (fstat(*fd, sb) != 0 || !S_ISREG(sb->st_mode)) {
+    rf__errbuf_set(err, errlen, "journal is not a regular file");
+    return RF_EPROTO;
+  }
+  return 0;
+}
+
 int rf__journal_load(const char *path, rf__journal_state *st, char *err,
                      size_t errlen)
 {
@@ -464,18 +485,9 @@ int rf__journal_load(const char *path, rf__journal_state *st, char *err,
   memset(st, 0, sizeof(*st));
   if (errlen > 0 && err != NULL)
     err[0] = '\0';
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    e = errno;
-    rc = rf__errno_to_rf(e);
-    rf__errbuf_set(err, errlen, "cannot open journal: %s", strerror(e));
+  rc = open_journal(path, &fd, &sb, err, errlen);
+  if (rc != 0)
     goto out;
-  }
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    rc = RF_EPROTO;
-    rf__errbuf_set(err, errlen, "journal is not a regular file");
-    goto out;
-  }
   buf = malloc(bufsize > RF__JOURNAL_HEADER_SIZE ? bufsize
                                                  : RF__JOURNAL_HEADER_SIZE);
   if (buf == NULL) {
@@ -532,18 +544,9 @@ int rf__journal_load_more(const char *path, rf__journal_state *st, char *err,
     rf__errbuf_set(err, errlen, "journal state not loaded");
     return RF_EINVAL;
   }
-  fd = open(path, O_RDONLY | O_CLOEXEC);
-  if (fd < 0) {
-    e = errno;
-    rc = rf__errno_to_rf(e);
-    rf__errbuf_set(err, errlen, "cannot open journal: %s", strerror(e));
+  rc = open_journal(path, &fd, &sb, err, errlen);
+  if (rc != 0)
     goto out;
-  }
-  if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-    rc = RF_EPROTO;
-    rf__errbuf_set(err, errlen, "journal is not a regular file");
-    goto out;
-  }
   e = rf__pread_full(fd, hdr, sizeof(hdr), 0, &got);
   if (e != 0) {
     rc = rf__errno_to_rf(e);

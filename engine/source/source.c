@@ -188,8 +188,7 @@ int rf__job_source_check(rf_job *job, const rf_source_options *o)
   }
   if (o->kind == RF_SOURCE_CACHE_HOST && job->sched.npieces > 0) {
     /* Pieces planned already: they must be whole slices. */
-    uint64_t slice =
-        job->cache_slice != 0 ? job->cache_slice : RF_DEFAULT_CACHE_SLICE;
+    uint64_t slice = rf__job_slice_size(job);
     if (job->sched.piece_size % slice != 0) {
       rf__engine_set_error(job->engine,
                            "cache host %s: this download's pieces (%llu "
@@ -200,6 +199,36 @@ int rf__job_source_check(rf_job *job, const rf_source_options *o)
       return RF_EINVAL;
     }
   }
+  return 0;
+}
+
+int rf__job_source_from(rf_job *job, const rf_source_options *o,
+                        rf__source **out)
+{
+  rf__source *s, *origin = job->srcs[0];
+  int rc = rf__job_source_check(job, o);
+
+  *out = NULL;
+  if (rc == 0)
+    rc = rf__source_new(&s, job, o->kind, o->url,
+                        o->max_connections != 0 ? o->max_connections
+                                                : job->per_source);
+  if (rc != 0)
+    return rc;
+  /* The origin's explicit route (the job's proxy option, or direct) is
+   * every source's, but a cache host's under the policy "direct". */
+  if (!s->no_proxy) {
+    s->no_proxy = origin->no_proxy;
+    if (origin->proxy != NULL && (s->proxy = strdup(origin->proxy)) == NULL)
+      rc = RF_ENOMEM;
+  }
+  if (rc == 0)
+    rc = rf__job_source_add(job, s);
+  if (rc != 0) {
+    rf__source_free(s);
+    return rc;
+  }
+  *out = s;
   return 0;
 }
 
@@ -509,18 +538,11 @@ void rf__job_adopt_link_mirrors(rf_job *job)
     }
   for (k = 0; k < n; k++) {
     const rf__mirror *m = &job->links.v[order[k]];
+    rf_source_options o = RF_SOURCE_OPTIONS_INIT;
     rf__source *s;
-    if (rf__source_new(&s, job, RF_SOURCE_MIRROR, m->url, job->per_source) !=
-        0)
+    o.url = m->url;
+    if (rf__job_source_from(job, &o, &s) != 0)
       continue; /* (the parser already refused what is not http(s)) */
-    if (job->srcs[0]->proxy != NULL)
-      s->proxy = strdup(job->srcs[0]->proxy);
-    s->no_proxy = job->srcs[0]->no_proxy;
-    if ((job->srcs[0]->proxy != NULL && s->proxy == NULL) ||
-        rf__job_source_add(job, s) != 0) {
-      rf__source_free(s);
-      return;
-    }
     RF_LOG(&job->engine->log, RF_LOG_INFO, "source",
            "the origin announces mirror %s (pri %u)", s->name, m->pri);
     rf__source_route(job, s);

@@ -76,6 +76,12 @@ int rf__job_source_check(struct rf_job *job, const rf_source_options *o);
  * its pieces with SHA-256.  0 with why filled otherwise. */
 int rf__job_peers_allowed(const struct rf_job *job, char *why, size_t size);
 
+/* A source for o, checked (rf__job_source_check), made, given the
+ * origin's explicit route and linked to job.  Returns 0 with *out, or as
+ * those (the engine's last error says why). */
+int rf__job_source_from(struct rf_job *job, const rf_source_options *o,
+                        rf__source **out);
+
 /* Link s to job (its id is set).  Returns 0, RF_ENOMEM. */
 int rf__job_source_add(struct rf_job *job, rf__source *s);
 
