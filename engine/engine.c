@@ -71,6 +71,8 @@ int rf_engine_new(rf_engine **out, const rf_engine_options *opts)
     e->loop = &e->own_loop;
   }
   rc = rf__curlm_init(&e->m, e->loop, on_curl_done, on_curl_after, e);
+  if (rc == 0 && opts->version >= 2 && opts->max_connections > 0)
+    rf__curlm_limit(&e->m, opts->max_connections);
   if (rc == 0) {
     rc = rf__chain_new(&e->chain, e->loop, &e->log);
     if (rc != 0) {

@@ -161,6 +161,15 @@ int rf__curlm_init(rf__curlm *m, uv_loop_t *loop, rf__curlm_done_cb done_cb,
   return 0;
 }
 
+void rf__curlm_limit(rf__curlm *m, unsigned max_connections)
+{
+  /* Connections beyond the budget wait in libcurl's queue; idle ones
+   * beyond it are closed rather than kept. */
+  curl_multi_setopt(m->multi, CURLMOPT_MAX_TOTAL_CONNECTIONS,
+                    (long)max_connections);
+  curl_multi_setopt(m->multi, CURLMOPT_MAXCONNECTS, (long)max_connections);
+}
+
 int rf__curlm_add(rf__curlm *m, CURL *easy)
 {
   CURLMcode rc = curl_multi_add_handle(m->multi, easy);

@@ -44,6 +44,10 @@ int rf__curlm_init(rf__curlm *m, uv_loop_t *loop, rf__curlm_done_cb done_cb,
                    rf__curlm_after_cb after_cb, void *user_data);
 
 /* Add / remove an easy handle.  Not from inside libcurl callbacks. */
+/* At most max_connections TCP connections open, in use or idle, over all
+ * the multi's transfers (CURLMOPT_MAX_TOTAL_CONNECTIONS, MAXCONNECTS). */
+void rf__curlm_limit(rf__curlm *m, unsigned max_connections);
+
 int rf__curlm_add(rf__curlm *m, CURL *easy);
 void rf__curlm_remove(rf__curlm *m, CURL *easy);
 

@@ -72,7 +72,7 @@ typedef void (*rf_log_cb)(rf_log_level level, const char *module,
 
 /* ----------------------------------------------------------------- engine */
 
-#define RF_ENGINE_OPTIONS_VERSION 1
+#define RF_ENGINE_OPTIONS_VERSION 2
 
 typedef struct rf_engine_options {
   unsigned version; /* RF_ENGINE_OPTIONS_VERSION */
@@ -82,11 +82,16 @@ typedef struct rf_engine_options {
   rf_log_cb log_cb;       /* NULL: the library stays silent */
   rf_log_level log_level; /* messages above this level are not formatted */
   void *log_user_data;
+  /* ---- version 2 */
+  /* TCP connections the engine keeps open at most, in use or idle, over
+   * all its jobs (a budget shared by many downloads); requests beyond it
+   * wait for a connection to free up.  0: no limit but each job's. */
+  unsigned max_connections;
 } rf_engine_options;
 
 #define RF_ENGINE_OPTIONS_INIT                                                 \
   {                                                                            \
-    RF_ENGINE_OPTIONS_VERSION, NULL, NULL, RF_LOG_WARN, NULL                   \
+    RF_ENGINE_OPTIONS_VERSION, NULL, NULL, RF_LOG_WARN, NULL, 0                \
   }
 
 /*
@@ -161,6 +166,13 @@ typedef enum rf_cache_host_proxy {
    * where only the proxy reaches them). */
   RF_CACHE_HOST_PROXY_DIRECT = 1
 } rf_cache_host_proxy;
+
+/* Where origin credentials may come from a netrc file (rf_job_options). */
+typedef enum rf_netrc {
+  RF_NETRC_IGNORED = 0,  /* never read one (default) */
+  RF_NETRC_OPTIONAL = 1, /* use it when it has the origin's host */
+  RF_NETRC_REQUIRED = 2  /* only the netrc: the URL's credentials are ignored */
+} rf_netrc;
 
 typedef enum rf_source_kind {
   RF_SOURCE_ORIGIN = 0,
@@ -312,7 +324,7 @@ typedef void (*rf_progress_cb)(rf_job *job, const rf_progress *progress,
 typedef void (*rf_done_cb)(rf_job *job, const rf_result *result,
                            void *user_data);
 
-#define RF_JOB_OPTIONS_VERSION 2
+#define RF_JOB_OPTIONS_VERSION 3
 
 typedef struct rf_job_options {
   unsigned version;   /* RF_JOB_OPTIONS_VERSION */
@@ -424,6 +436,81 @@ typedef struct rf_job_options {
    * then to the origin.  Default 0: the first usable cache host in the
    * order given serves (Delivery Optimization's rule). */
   int cache_host_hash;
+
+  /* ---- version 3: request shaping, origin credentials, cookies, limits,
+   * TLS, addresses, streaming and a whole-file checksum (docs/cli.md).
+   * Strings and arrays are read during rf_job_add only. */
+  /* Extra request headers "Name: value", sent on the origin's requests
+   * only (never to mirrors, cache hosts or peers; libcurl drops
+   * Authorization and Cookie headers on a redirect to another host).
+   * "Name:" removes a header libcurl would send; "Name;" sends it empty.
+   * Refused (RF_EINVAL, rf_engine_last_error names it): Range, If-Range
+   * (the engine owns them), no colon, an empty or invalid name, a CR, LF
+   * or NUL anywhere. */
+  const char *const *headers;
+  size_t nheaders;
+  /* The Referer header for every request; NULL: none. */
+  const char *referer;
+  /* Origin credentials "USER[:PASSWORD]" (HTTP Basic), over those of the
+   * URL.  Sent to the origin only, and by libcurl never to another host
+   * after a redirect.  NULL: the URL's, if any. */
+  const char *user;
+  /* An OAuth 2 bearer token for the origin ("Authorization: Bearer"),
+   * instead of user.  NULL: none. */
+  const char *bearer;
+  /* Origin credentials from a netrc file (rf_netrc); netrc_file NULL:
+   * ~/.netrc.  user and the URL's credentials come first. */
+  rf_netrc netrc;
+  const char *netrc_file;
+  /* Cookies: "NAME=VALUE[; NAME=VALUE...]" (anything with a '='), sent
+   * to the origin only; or the path of a cookie file (Netscape format,
+   * as curl and browsers' exports write it), whose cookies go wherever
+   * their domain matches.  Cookies the servers set are kept for the
+   * job's other requests.  NULL: no cookies sent (cookie_jar still
+   * collects those set). */
+  const char *cookies;
+  /* Write every cookie known at the end of the job to this file (Netscape
+   * format), success or not.  NULL: none. */
+  const char *cookie_jar;
+  /* Bytes per second for the whole job, all connections and sources
+   * together (a token bucket; transfers are paused, not slowed by
+   * smaller reads); 0: no limit.  Changed at run time with
+   * rf_job_set_max_rate. */
+  uint64_t max_rate;
+  /* The whole download must end within this many milliseconds, or it
+   * fails with RF_ETIMEDOUT (the .part is kept for a resume); 0: no
+   * limit. */
+  unsigned max_time_ms;
+  /* 1: do not check TLS certificates or host names (every source).
+   * Unsafe: anyone on the path can substitute the content; a manifest
+   * or a checksum still catches it. */
+  int insecure;
+  /* The origin's public key must match: "sha256//BASE64[;sha256//...]"
+   * or a PEM/DER file (CURLOPT_PINNEDPUBLICKEY).  NULL: no pinning. */
+  const char *pinned_pubkey;
+  /* 0: IPv4 or IPv6; 4: IPv4 only; 6: IPv6 only (every source). */
+  int ip_version;
+  /* Outgoing interface name, address or host (CURLOPT_INTERFACE); NULL:
+   * any. */
+  const char *interface;
+  /* "HOST:PORT:ADDR[,ADDR...]" entries: connect there instead of
+   * resolving HOST (CURLOPT_RESOLVE).  The entries go into the engine's
+   * DNS cache, so the engine's other jobs see them too. */
+  const char *const *resolve;
+  size_t nresolve;
+  /* 1: write the content, in order, to stream_fd instead of a file
+   * (output is then only a name for messages and may be NULL): no .part,
+   * no journal, no resume.  Pieces are fetched within a window ahead of
+   * what was written and each one is held in memory until it is whole
+   * and verified, so memory stays bounded and no unverified byte is
+   * written.  A write error on stream_fd (a closed pipe) ends the job
+   * with RF_EIO. */
+  int stream;
+  int stream_fd;
+  /* The whole content must have this digest, checked before the rename
+   * (streamed: at the end, the job then fails): "sha256=HEX" (64 hex
+   * digits) or "xxh128=HEX" (32).  NULL: none. */
+  const char *checksum;
 } rf_job_options;
 
 #define RF_DEFAULT_CACHE_SLICE ((uint64_t)1 << 20)
@@ -437,7 +524,9 @@ typedef struct rf_job_options {
   {                                                                            \
     RF_JOB_OPTIONS_VERSION, NULL, NULL, 0, 0, NULL, 0, 0, 0, 0, 0, 0, NULL,    \
         NULL, 0, NULL, NULL, NULL, 0, NULL, 0, NULL, 0, NULL, 0, 0, NULL, 0,   \
-        0, 0, 0, 0, 0, NULL, 0, 0                                              \
+        0, 0, 0, 0, 0, NULL, 0, 0, NULL, 0, NULL, NULL, NULL,                  \
+        RF_NETRC_IGNORED, NULL, NULL, NULL, 0, 0, 0, NULL, 0, NULL, NULL, 0,   \
+        0, 0, NULL                                                             \
   }
 
 /*
@@ -524,6 +613,15 @@ RF_EXTERN int rf_job_add_source(unsigned *id, rf_job *job,
  * the job has every byte already: finishing or ended).
  */
 RF_EXTERN int rf_job_remove_source(rf_job *job, unsigned id);
+
+/*
+ * rf_job_set_max_rate - change the job's rate limit (rf_job_options
+ * max_rate) while it runs: bytes per second for all its connections
+ * together, 0 for none.  Takes effect at once.  Allowed from callbacks.
+ *
+ * Returns 0, RF_EINVAL (job NULL or ended).
+ */
+RF_EXTERN int rf_job_set_max_rate(rf_job *job, uint64_t bytes_per_second);
 
 /* ---------------------------------------------------------------- helpers */
 
