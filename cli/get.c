@@ -8,6 +8,7 @@
 #include "args.h"
 #include "progress.h"
 #include "proxyopts.h"
+#include "inputfile.h"
 
 #include <errno.h>
 #include <signal.h>
@@ -17,6 +18,7 @@
 #include <string.h>
 #include <strings.h>
 #include <sys/stat.h>
+#include <termios.h>
 #include <unistd.h>
 #include <uv.h>
 
@@ -27,11 +29,13 @@
 #define GET_MAX_SECONDS   86400u
 
 static const char get_help[] =
-    "Usage: " CLI_PROGRAM " get URL [OPTIONS]\n"
+    "Usage: " CLI_PROGRAM " get URL... [OPTIONS]\n"
+    "       " CLI_PROGRAM " get -i FILE [OPTIONS]\n"
     "\n"
     "Download URL (http:// or https://; without a scheme, http:// as curl\n"
     "does) over several HTTP range requests in parallel.  Bytes go to\n"
-    "FILE.part, renamed to FILE once complete.\n"
+    "FILE.part, renamed to FILE once complete.  With several URLs (or -i)\n"
+    "the downloads share the -c connections, a summary ends the run.\n"
     "\n"
     "Options:\n"
     "  -o, --output FILE        save to FILE; an existing directory or a\n"
@@ -39,7 +43,12 @@ static const char get_help[] =
     "                           the last segment of the URL path, else\n"
     "                           \"" GET_FALLBACK_NAME "\", in the current "
     "directory)\n"
-    "  -c, --connections N      parallel connections, 1-64 (default 8)\n"
+    "  -O, --remote-name        name the file after the URL (the default;\n"
+    "                           for curl's habit)\n"
+    "      --output-dir DIR     save into DIR (with -o NAME: DIR/NAME)\n"
+    "  -c, --connections N      parallel connections, 1-64 (default 8); with\n"
+    "                           several downloads, all of them together.\n"
+    "                           (-c is not curl's --cookie-jar: see below)\n"
     "      --piece-size SIZE    piece size, 16K-1G, suffixes K M G (default:\n"
     "                           1 MiB, larger for files over 64 GiB)\n"
     "      --max-tries N        tries per request before giving up, 1-1000\n"
@@ -49,7 +58,10 @@ static const char get_help[] =
     "      --connect-timeout SEC\n"
     "                           give up connecting after SEC seconds\n"
     "                           (default 15)\n"
-    "      --cacert FILE        also trust the CA certificates in FILE\n"
+    "      --max-time SEC       fail if the whole download takes longer\n"
+    "                           (the partial download is kept)\n"
+    "      --limit-rate RATE    at most RATE bytes per second in all, over\n"
+    "                           every connection (suffixes K M G: 500K, 2M)\n"
     "  -f, --force              overwrite FILE if it exists\n"
     "      --manifest PATH|URL  check every piece against this manifest\n"
     "                           (rangefetch manifest) and the whole file\n"
@@ -61,6 +73,51 @@ static const char get_help[] =
     "      --no-sync            do not flush FILE to disk before renaming\n"
     "                           it (faster on slow disks; a power cut just\n"
     "                           after may damage FILE)\n"
+    "      --checksum ALGO=HEX  the whole file must have this digest before\n"
+    "                           it is renamed: sha256=HEX or xxh128=HEX\n"
+    "\n";
+
+static const char get_request_help[] =
+    "Requests (the origin's only: never sent to mirrors, cache hosts or\n"
+    "peers, nor by redirects to another host):\n"
+    "  -H, --header 'NAME: VALUE'\n"
+    "                           send this header (repeatable; 'NAME:' drops\n"
+    "                           one; not Range or If-Range)\n"
+    "  -A, --user-agent TEXT    the User-Agent (every source)\n"
+    "  -e, --referer URL        the Referer (every source)\n"
+    "  -u, --user USER[:PASS]   HTTP Basic credentials; without :PASS the\n"
+    "                           password is asked on the terminal\n"
+    "      --oauth2-bearer TOKEN\n"
+    "                           Authorization: Bearer TOKEN\n"
+    "  -n, --netrc              credentials from ~/.netrc (only from it)\n"
+    "      --netrc-optional     from ~/.netrc when it has the host\n"
+    "      --netrc-file FILE    that file instead of ~/.netrc (implies\n"
+    "                           --netrc unless --netrc-optional)\n"
+    "  -b, --cookie DATA|FILE   send cookies: 'NAME=VALUE; ...', or read a\n"
+    "                           cookie file (Netscape format)\n"
+    "      --cookie-jar FILE    write the cookies to FILE at the end\n"
+    "\n"
+    "Connections:\n"
+    "  -k, --insecure           do not check TLS certificates (warned on\n"
+    "                           every run; --checksum or --manifest still\n"
+    "                           catch substituted content)\n"
+    "      --cacert FILE        also trust the CA certificates in FILE\n"
+    "                           (default: $SSL_CERT_FILE, $CURL_CA_BUNDLE)\n"
+    "      --pinnedpubkey KEY   the origin's public key: sha256//BASE64[;...]\n"
+    "                           or a PEM/DER file\n"
+    "  -4, --ipv4               IPv4 addresses only\n"
+    "  -6, --ipv6               IPv6 addresses only\n"
+    "      --interface NAME     send from this interface, address or host\n"
+    "      --resolve HOST:PORT:ADDR[,ADDR]\n"
+    "                           connect to ADDR for HOST:PORT (repeatable)\n"
+    "\n"
+    "Many downloads:\n"
+    "  -i, --input-file FILE    the URLs of FILE ('-': standard input), one\n"
+    "                           per line, mirrors after it on the line, and\n"
+    "                           indented out=, dir=, checksum=, header=,\n"
+    "                           mirror= lines (aria2's format)\n"
+    "  -j, --max-concurrent N   downloads at once, 1-64 (default: 4, at\n"
+    "                           most one per connection of -c)\n"
     "\n"
     "A progress bar is drawn on stderr when it is a terminal.  On success\n"
     "one line goes to stdout: saved 'FILE' SIZE in SECONDS (RATE, ...).\n"
@@ -145,7 +202,30 @@ enum get_opt_id {
   OPT_ORIGIN_DELAY,
   OPT_CACHE_HOST_SOURCE,
   OPT_CACHE_SLICE,
-  OPT_CACHE_HOST_HASH
+  OPT_CACHE_HOST_HASH,
+  OPT_HEADER,
+  OPT_USER_AGENT,
+  OPT_REFERER,
+  OPT_USER,
+  OPT_BEARER,
+  OPT_NETRC,
+  OPT_NETRC_OPTIONAL,
+  OPT_NETRC_FILE,
+  OPT_COOKIE,
+  OPT_COOKIE_JAR,
+  OPT_LIMIT_RATE,
+  OPT_MAX_TIME,
+  OPT_INSECURE,
+  OPT_PINNEDPUBKEY,
+  OPT_IPV4,
+  OPT_IPV6,
+  OPT_INTERFACE,
+  OPT_RESOLVE,
+  OPT_CHECKSUM,
+  OPT_INPUT_FILE,
+  OPT_REMOTE_NAME,
+  OPT_OUTPUT_DIR,
+  OPT_MAX_CONCURRENT
 };
 
 static const cli_option get_options[] = {
@@ -177,12 +257,36 @@ static const cli_option get_options[] = {
   { "cache-host-source", 0, 1, OPT_CACHE_HOST_SOURCE },
   { "cache-slice", 0, 1, OPT_CACHE_SLICE },
   { "cache-host-hash", 0, 0, OPT_CACHE_HOST_HASH },
+  { "header", 'H', 1, OPT_HEADER },
+  { "user-agent", 'A', 1, OPT_USER_AGENT },
+  { "referer", 'e', 1, OPT_REFERER },
+  { "user", 'u', 1, OPT_USER },
+  { "oauth2-bearer", 0, 1, OPT_BEARER },
+  { "netrc", 'n', 0, OPT_NETRC },
+  { "netrc-optional", 0, 0, OPT_NETRC_OPTIONAL },
+  { "netrc-file", 0, 1, OPT_NETRC_FILE },
+  { "cookie", 'b', 1, OPT_COOKIE },
+  { "cookie-jar", 0, 1, OPT_COOKIE_JAR },
+  { "limit-rate", 0, 1, OPT_LIMIT_RATE },
+  { "max-time", 'm', 1, OPT_MAX_TIME },
+  { "insecure", 'k', 0, OPT_INSECURE },
+  { "pinnedpubkey", 0, 1, OPT_PINNEDPUBKEY },
+  { "ipv4", '4', 0, OPT_IPV4 },
+  { "ipv6", '6', 0, OPT_IPV6 },
+  { "interface", 0, 1, OPT_INTERFACE },
+  { "resolve", 0, 1, OPT_RESOLVE },
+  { "checksum", 0, 1, OPT_CHECKSUM },
+  { "input-file", 'i', 1, OPT_INPUT_FILE },
+  { "remote-name", 'O', 0, OPT_REMOTE_NAME },
+  { "output-dir", 0, 1, OPT_OUTPUT_DIR },
+  { "max-concurrent", 'j', 1, OPT_MAX_CONCURRENT },
   CLI_PROXY_OPTION_ENTRIES,
   { NULL, 0, 0, 0 },
 };
 
 typedef struct get_args {
-  const char *url;
+  cli_input in; /* the downloads: URL operands, then -i's */
+  const char *url; /* the one being set up (get_item_args) */
   const char *output;
   unsigned connections;
   uint64_t piece_size;
@@ -219,26 +323,73 @@ typedef struct get_args {
   unsigned origin_delay;
   uint64_t cache_slice;
   int cache_host_hash;
+  /* Requests, connections, many downloads. */
+  const char **headers; /* pointers into argv */
+  size_t nheaders;
+  const char *user_agent;
+  const char *referer;
+  const char *user;
+  char *user_prompted; /* USER:PASSWORD after asking; wiped */
+  const char *bearer;
+  rf_netrc netrc;
+  const char *netrc_file;
+  const char *cookies;
+  const char *cookie_jar;
+  uint64_t max_rate;
+  unsigned max_time_ms;
+  int insecure;
+  const char *pinned_pubkey;
+  int ip_version;
+  const char *interface;
+  const char **resolve;
+  size_t nresolve;
+  const char *checksum;
+  const char *input_file;
+  const char *output_dir;
+  unsigned max_concurrent;
 } get_args;
 
 #define GET_MAX_SOURCES 256u
 
-typedef struct get_ctx {
+typedef struct get_ctx get_ctx;
+
+/* One download of the run. */
+typedef struct get_item {
+  get_ctx *ctx;
+  const cli_input_item *in;
+  char *url;    /* with http:// added when it had no scheme */
+  char *masked; /* url without its password, for messages */
+  char *output;
+  rf_job *job;
+  int started;
+  int done;   /* the completion callback ran */
+  int single; /* the server ignores ranges: a .part cannot be resumed */
+  int exit_code;
+  unsigned connections; /* of the budget, while it runs */
+  uint64_t bytes;
+} get_item;
+
+struct get_ctx {
   uv_loop_t loop;
   uv_signal_t sigint;
   uv_signal_t sigterm;
   rf_engine *engine;
-  rf_job *job;
   cli_progress progress;
-  const get_args *args;
-  const char *output;
-  int done;  /* the completion callback ran */
-  int signo; /* the signal that cancelled the job, 0: none */
-  int single; /* the server ignores ranges: a .part cannot be resumed */
+  get_args *args;
+  get_item *items;
+  size_t nitems;
+  size_t next;     /* the next item to start */
+  unsigned budget; /* connections for all the downloads together */
+  unsigned free;   /* of the budget, not given to a running download */
+  unsigned share;  /* connections of each download */
+  unsigned running;
+  unsigned saved, failed;
+  uint64_t t0_ns;
+  int signo; /* the signal that cancelled the run, 0: none */
   int exit_code;
   int loop_ready;    /* loop was initialised */
   int signals_ready; /* sigint and sigterm were initialised */
-} get_ctx;
+};
 
 /* ------------------------------------------------------------- URL bits */
 
@@ -437,44 +588,51 @@ static void get_on_log_route(rf_log_level level, const char *module,
 
 static void get_on_progress(rf_job *job, const rf_progress *pr, void *user_data)
 {
-  get_ctx *c = user_data;
+  get_item *it = user_data;
 
   (void)job;
   /* Sticky: the job leaves one-stream mode as it fails (to probe again). */
   if (pr->single_stream)
-    c->single = 1;
+    it->single = 1;
   else if (pr->pieces_total > 0)
-    c->single = 0;
-  if (!c->done)
-    cli_progress_update(&c->progress, pr);
+    it->single = 0;
+  if (!it->done && it->ctx->nitems == 1)
+    cli_progress_update(&it->ctx->progress, pr);
 }
 
 /* "partial download kept in PATH", and whether the next run can use it. */
-static void get_say_kept(const get_ctx *c, const char *lead, const char *path)
+static void get_say_kept(const get_item *it, const char *lead,
+                         const char *path)
 {
   fputs(CLI_PROGRAM ": ", stderr);
   fputs(lead, stderr);
   fputs("partial download kept in ", stderr);
   cli_put_clean(stderr, path);
-  if (c->single)
+  if (it->single)
     fputs(", but the server ignores range requests: the next run starts "
           "over",
           stderr);
   fputc('\n', stderr);
 }
 
+static void get_start_next(get_ctx *c);
+
 static void get_on_done(rf_job *job, const rf_result *r, void *user_data)
 {
-  get_ctx *c = user_data;
+  get_item *it = user_data;
+  get_ctx *c = it->ctx;
   const get_args *a = c->args;
   const char *msg = r->message != NULL && r->message[0] != '\0'
                         ? r->message
                         : rf_strerror(r->error);
-  int kept = r->error != RF_OK && part_kept(r->path, c->output);
+  int kept = r->error != RF_OK && part_kept(r->path, it->output);
 
   (void)job;
-  c->done = 1;
-  c->job = NULL;
+  it->done = 1;
+  it->job = NULL;
+  c->running--;
+  c->free += it->connections;
+  it->bytes = r->error == RF_OK ? r->bytes : 0;
   cli_progress_clear(&c->progress);
   if (a->json)
     cli_json_done(r);
@@ -496,55 +654,65 @@ static void get_on_done(rf_job *job, const rf_result *r, void *user_data)
     }
   }
   if (r->error == RF_OK) {
-    c->exit_code = CLI_EXIT_OK;
+    it->exit_code = CLI_EXIT_OK;
+    c->saved++;
     if (!a->quiet && !a->json)
       cli_print_saved(r);
   } else if (r->error == RF_ECANCELED && c->signo != 0) {
-    c->exit_code = CLI_EXIT_SIGNAL + c->signo;
+    it->exit_code = CLI_EXIT_SIGNAL + c->signo;
+    c->failed++;
     fflush(stdout);
     if (kept) {
-      get_say_kept(c, "interrupted; ", r->path);
+      get_say_kept(it, "interrupted; ", r->path);
     } else {
       fputs(CLI_PROGRAM ": interrupted\n", stderr);
     }
   } else {
-    c->exit_code = cli_exit_code(r->error);
+    it->exit_code = cli_exit_code(r->error);
+    c->failed++;
     get_error(c, r->error, "%s", msg);
     if (r->error == RF_ETIMEDOUT && !a->quiet)
-      fputs(CLI_PROGRAM ": --connect-timeout, --timeout-stall and "
-                        "--max-tries set how long it waits\n",
+      fputs(CLI_PROGRAM ": --connect-timeout, --timeout-stall, --max-tries "
+                        "and --max-time set how long it waits\n",
             stderr);
     if (kept)
-      get_say_kept(c, "", r->path);
+      get_say_kept(it, "", r->path);
   }
-  uv_stop(&c->loop);
+  /* The first failure decides the exit status of a run of many. */
+  if (c->exit_code == CLI_EXIT_OK || c->exit_code == -1)
+    c->exit_code = it->exit_code;
+  if (c->signo == 0)
+    get_start_next(c);
+  if (c->running == 0 && (c->next >= c->nitems || c->signo != 0))
+    uv_stop(&c->loop);
 }
 
 /* A done event for a job that never started (JSON mode only). */
-static void get_json_failed(const get_ctx *c, int err, const char *msg)
+static void get_json_failed(const get_item *it, int err, const char *msg)
 {
   rf_result r;
 
-  if (!c->args->json)
+  if (!it->ctx->args->json)
     return;
   memset(&r, 0, sizeof(r));
   r.error = err;
   r.message = msg;
-  r.path = c->output;
+  r.path = it->output;
   cli_json_done(&r);
 }
 
 static void get_on_signal(uv_signal_t *handle, int signum)
 {
   get_ctx *c = handle->data;
+  size_t k;
 
   /* A second signal gets the default action: it ends the process. */
   uv_signal_stop(&c->sigint);
   uv_signal_stop(&c->sigterm);
-  if (c->done || c->job == NULL)
-    return;
   c->signo = signum;
-  rf_job_cancel(c->job);
+  for (k = 0; k < c->nitems; k++)
+    if (c->items[k].job != NULL && !c->items[k].done)
+      rf_job_cancel(c->items[k].job);
 }
 
 static void get_count_handle(uv_handle_t *handle, void *arg)
@@ -599,6 +767,14 @@ static void get_args_free(get_args *a)
   a->src_text = NULL;
   a->srcs = NULL;
   a->nsrcs = a->nsrc_text = 0;
+  free((void *)a->headers);
+  free((void *)a->resolve);
+  a->headers = a->resolve = NULL;
+  if (a->user_prompted != NULL)
+    memset(a->user_prompted, 0, strlen(a->user_prompted));
+  free(a->user_prompted);
+  a->user_prompted = NULL;
+  cli_input_free(&a->in);
 }
 
 /* A connection count, 1 to RF_MAX_CONNECTIONS.  Returns 0, -1 (said). */
@@ -629,11 +805,106 @@ static int get_parse(int argc, char **argv, get_args *a)
     case CLI_ARGS_ERROR:
       goto out;
     case CLI_ARGS_OPERAND:
-      if (a->url != NULL) {
-        cli_usage_error("get", "unexpected argument '%s' (one URL only)", v);
+      if (cli_input_add_url(&a->in, v) != 0)
+        goto out;
+      break;
+    case OPT_HEADER:
+    case OPT_RESOLVE: {
+      const char ***list = id == OPT_HEADER ? &a->headers : &a->resolve;
+      size_t *n = id == OPT_HEADER ? &a->nheaders : &a->nresolve;
+      const char **grown = realloc((void *)*list, (*n + 1) * sizeof(**list));
+      char why[300];
+      if (grown == NULL)
+        goto out;
+      *list = grown;
+      grown[(*n)++] = v;
+      if (id == OPT_HEADER && rf_header_check(v, why, sizeof(why)) != 0) {
+        cli_usage_error("get", "invalid value for %s: %s", opt, why);
         goto out;
       }
-      a->url = v;
+      break;
+    }
+    case OPT_USER_AGENT:
+      a->user_agent = v;
+      break;
+    case OPT_REFERER:
+      a->referer = v;
+      break;
+    case OPT_USER:
+      a->user = v;
+      break;
+    case OPT_BEARER:
+      a->bearer = v;
+      break;
+    case OPT_NETRC:
+      a->netrc = RF_NETRC_REQUIRED;
+      break;
+    case OPT_NETRC_OPTIONAL:
+      a->netrc = RF_NETRC_OPTIONAL;
+      break;
+    case OPT_NETRC_FILE:
+      a->netrc_file = v;
+      break;
+    case OPT_COOKIE:
+      a->cookies = v;
+      break;
+    case OPT_COOKIE_JAR:
+      a->cookie_jar = v;
+      break;
+    case OPT_LIMIT_RATE:
+      if (rf_parse_size(&a->max_rate, v) != 0 || a->max_rate == 0) {
+        cli_usage_error("get",
+                        "invalid value '%s' for %s: expected bytes per "
+                        "second, more than 0, suffixes K M G (e.g. 500K, 2M)",
+                        v, opt);
+        goto out;
+      }
+      break;
+    case OPT_MAX_TIME:
+      if (cli_parse_seconds(v, GET_MAX_SECONDS * 30u, &a->max_time_ms) != 0) {
+        cli_usage_error("get",
+                        "invalid value '%s' for %s: expected seconds (e.g. "
+                        "600 or 2.5), more than 0 and at most %u",
+                        v, opt, GET_MAX_SECONDS * 30u);
+        goto out;
+      }
+      break;
+    case OPT_INSECURE:
+      a->insecure = 1;
+      break;
+    case OPT_PINNEDPUBKEY:
+      a->pinned_pubkey = v;
+      break;
+    case OPT_IPV4:
+    case OPT_IPV6:
+      a->ip_version = id == OPT_IPV4 ? 4 : 6;
+      break;
+    case OPT_INTERFACE:
+      a->interface = v;
+      break;
+    case OPT_CHECKSUM:
+      a->checksum = v;
+      break;
+    case OPT_INPUT_FILE:
+      a->input_file = v;
+      break;
+    case OPT_REMOTE_NAME:
+      break; /* the default: the URL's file name */
+    case OPT_OUTPUT_DIR:
+      if (v[0] == '\0') {
+        cli_usage_error("get", "%s: empty directory name", opt);
+        goto out;
+      }
+      a->output_dir = v;
+      break;
+    case OPT_MAX_CONCURRENT:
+      if (cli_parse_uint(v, 1, RF_MAX_CONNECTIONS, &a->max_concurrent) != 0) {
+        cli_usage_error("get",
+                        "invalid value '%s' for %s: expected a whole number "
+                        "from 1 to %d",
+                        v, opt, RF_MAX_CONNECTIONS);
+        goto out;
+      }
       break;
     case OPT_OUTPUT:
       if (strcmp(v, "-") == 0) {
@@ -810,6 +1081,7 @@ static int get_parse(int argc, char **argv, get_args *a)
       break;
     case OPT_HELP:
       fputs(get_help, stdout);
+      fputs(get_request_help, stdout);
       fputs(get_sources_help, stdout);
       fputs(cli_proxy_help, stdout);
       fputs("\n", stdout);
@@ -829,9 +1101,67 @@ static int get_parse(int argc, char **argv, get_args *a)
     }
     }
   }
-  if (a->url == NULL) {
-    cli_usage_error("get", "missing URL");
+  if (a->input_file != NULL) {
+    char err[600];
+    int rc = cli_input_read(&a->in, a->input_file, err, sizeof(err));
+    if (rc == -2)
+      goto out;
+    if (rc != 0) {
+      cli_usage_error("get", "%s", err);
+      goto out;
+    }
+  }
+  if (a->in.n == 0) {
+    cli_usage_error("get", a->input_file != NULL
+                               ? "the input file lists no URL"
+                               : "missing URL");
     goto out;
+  }
+  a->url = a->in.items[0].url;
+  if (a->in.n > 1 && a->output != NULL) {
+    cli_usage_error("get", "-o names one file: with several downloads use "
+                           "--output-dir, or out= lines in an input file");
+    goto out;
+  }
+  if (a->in.n > 1 && a->checksum != NULL) {
+    cli_usage_error("get", "--checksum is one file's: with several "
+                           "downloads give checksum= lines in an input file");
+    goto out;
+  }
+  if (a->user != NULL && a->bearer != NULL) {
+    cli_usage_error("get", "--user and --oauth2-bearer: give one kind of "
+                           "credentials");
+    goto out;
+  }
+  if (a->netrc_file != NULL && a->netrc == RF_NETRC_IGNORED)
+    a->netrc = RF_NETRC_REQUIRED; /* as curl's --netrc-file */
+  if (a->checksum != NULL) {
+    char why[300];
+    if (rf_checksum_check(a->checksum, why, sizeof(why)) != 0) {
+      cli_usage_error("get", "invalid value for --checksum: %s", why);
+      goto out;
+    }
+  }
+  if (a->cookies != NULL && strchr(a->cookies, '=') == NULL &&
+      access(a->cookies, R_OK) != 0) {
+    cli_usage_error("get",
+                    "cannot read the cookie file '%s': %s (cookies as text "
+                    "are written NAME=VALUE)",
+                    a->cookies, strerror(errno));
+    goto out;
+  }
+  if (a->netrc_file != NULL && access(a->netrc_file, R_OK) != 0) {
+    cli_usage_error("get", "cannot read the --netrc-file '%s': %s",
+                    a->netrc_file, strerror(errno));
+    goto out;
+  }
+  if (a->cacert == NULL) {
+    /* As curl: the environment names the CA bundle when -cacert does not. */
+    const char *env = getenv("SSL_CERT_FILE");
+    if (env == NULL || env[0] == '\0')
+      env = getenv("CURL_CA_BUNDLE");
+    if (env != NULL && env[0] != '\0')
+      a->cacert = env;
   }
   if (a->no_verify && a->manifest != NULL) {
     cli_usage_error("get", "--no-verify and --manifest cannot be used "
@@ -856,45 +1186,59 @@ out:
 }
 
 /*
- * The output path: -o as given, -o DIR joined with the URL's file name,
- * or the URL's file name.  Returns a malloc'd string or NULL (no memory).
+ * The output path: the name (-o, or out= of the input file) as given, a
+ * name that is a directory joined with the URL's file name, or the URL's
+ * file name; under the directory (dir= of the input file, --output-dir)
+ * unless the name is absolute.  Returns a malloc'd string or NULL (no
+ * memory).
  */
-static char *get_output_path(const get_args *a, const url_parts *u)
+static char *get_output_path(const get_args *a, const get_item *it,
+                             const url_parts *u)
 {
   struct stat st;
-  char *name = NULL, *path = NULL;
+  const char *opt = it->in->out != NULL ? it->in->out : a->output;
+  const char *dir = it->in->dir != NULL ? it->in->dir : a->output_dir;
+  char *name = NULL, *path = NULL, *joined;
   size_t len;
 
-  if (a->output != NULL) {
-    len = strlen(a->output);
-    if (a->output[len - 1] != '/' &&
-        !(stat(a->output, &st) == 0 && S_ISDIR(st.st_mode))) {
-      path = strdup(a->output);
-      goto out;
+  if (opt != NULL) {
+    len = strlen(opt);
+    if (opt[len - 1] != '/' && !(stat(opt, &st) == 0 && S_ISDIR(st.st_mode))) {
+      path = strdup(opt);
+      goto in_dir;
     }
   }
   name = url_file_name(u);
   if (name == NULL)
     goto out;
-  if (a->output == NULL) {
+  if (opt == NULL) {
     path = name;
     name = NULL;
-    goto out;
+    goto in_dir;
   }
-  len = strlen(a->output);
+  len = strlen(opt);
   path = malloc(len + 1 + strlen(name) + 1);
   if (path == NULL)
     goto out;
-  sprintf(path, "%s%s%s", a->output, a->output[len - 1] == '/' ? "" : "/",
-          name);
+  sprintf(path, "%s%s%s", opt, opt[len - 1] == '/' ? "" : "/", name);
+in_dir:
+  if (path == NULL || dir == NULL || path[0] == '/')
+    goto out;
+  len = strlen(dir);
+  joined = malloc(len + 1 + strlen(path) + 1);
+  if (joined != NULL)
+    sprintf(joined, "%s%s%s", dir, dir[len - 1] == '/' ? "" : "/", path);
+  free(path);
+  path = joined;
 out:
   free(name);
   return path;
 }
 
 /* Message for a job rf_job_add refused. */
-static void get_add_failed(get_ctx *c, int err, const char *url)
+static void get_add_failed(get_item *it, int err, const char *url)
 {
+  get_ctx *c = it->ctx;
   char msg[1024];
   char *masked;
 
@@ -908,7 +1252,7 @@ static void get_add_failed(get_ctx *c, int err, const char *url)
       snprintf(msg, sizeof(msg),
                "'%s' already exists (use --force to "
                "overwrite it)",
-               c->output);
+               it->output);
     break;
   case RF_EACCES:
   case RF_ENOENT:
@@ -918,7 +1262,7 @@ static void get_add_failed(get_ctx *c, int err, const char *url)
         strstr(rf_engine_last_error(c->engine), "manifest") != NULL)
       snprintf(msg, sizeof(msg), "%s", rf_engine_last_error(c->engine));
     else
-      snprintf(msg, sizeof(msg), "cannot create '%s.part': %s", c->output,
+      snprintf(msg, sizeof(msg), "cannot create '%s.part': %s", it->output,
                rf_strerror(err));
     break;
   case RF_EURL:
@@ -945,45 +1289,48 @@ static void get_add_failed(get_ctx *c, int err, const char *url)
              rf_strerror(err));
     break;
   }
-  get_json_failed(c, err, msg);
+  get_json_failed(it, err, msg);
   get_error(c, err, "%s", msg);
-  c->exit_code =
+  it->exit_code =
       err == RF_EURL || err == RF_EINVAL ? CLI_EXIT_USAGE
       : err == RF_ERESUME || err == RF_EBUSY ? CLI_EXIT_LOCAL
                                          : cli_exit_code(err);
 }
 
 /*
- * Check c->args->url and pick the output path.  *masked gets the URL for
- * messages, *output (and c->output) the path; the caller frees both.
- * Returns 0, or -1 with c->exit_code set.
+ * Check the item's URL (scheme added) and pick its output path: it->url,
+ * it->masked and it->output set.  Returns 0, or -1 with it->exit_code set
+ * (said).
  */
-static int get_target(get_ctx *c, char **masked, char **output)
+static int get_target(get_item *it)
 {
-  const get_args *a = c->args;
+  const get_args *a = it->ctx->args;
   url_parts u;
 
-  *masked = url_mask(a->url);
-  if (url_split(a->url, 0, &u) != 0 ||
+  it->exit_code = cli_url_prepare("get", it->in->url, a->verbose, &it->url);
+  if (it->exit_code != 0)
+    return -1;
+  it->exit_code = CLI_EXIT_USAGE;
+  it->masked = url_mask(it->url);
+  if (url_split(it->url, 0, &u) != 0 ||
       !(url_scheme_is(&u, "http") || url_scheme_is(&u, "https"))) {
     cli_usage_error("get",
                     "invalid URL '%s': expected http://HOST/... or "
                     "https://HOST/...",
-                    *masked);
-    c->exit_code = CLI_EXIT_USAGE;
+                    it->masked);
     return -1;
   }
   if (u.host_len == 0) {
-    cli_usage_error("get", "invalid URL '%s': no host name", *masked);
-    c->exit_code = CLI_EXIT_USAGE;
+    cli_usage_error("get", "invalid URL '%s': no host name", it->masked);
     return -1;
   }
-  *output = get_output_path(a, &u);
-  if (*output == NULL) {
+  it->output = get_output_path(a, it, &u);
+  if (it->output == NULL) {
     fputs(CLI_PROGRAM ": error: out of memory\n", stderr);
+    it->exit_code = CLI_EXIT_FAILURE;
     return -1;
   }
-  c->output = *output;
+  it->exit_code = 0;
   return 0;
 }
 
@@ -991,8 +1338,8 @@ static int get_target(get_ctx *c, char **masked, char **output)
 static cli_progress_mode get_progress_mode(const get_args *a)
 {
   if (a->json)
-    return CLI_PROGRESS_JSON;
-  if (!a->quiet && isatty(STDERR_FILENO))
+    return a->in.n == 1 ? CLI_PROGRESS_JSON : CLI_PROGRESS_NONE;
+  if (!a->quiet && a->in.n == 1 && isatty(STDERR_FILENO))
     return CLI_PROGRESS_BAR;
   return CLI_PROGRESS_NONE;
 }
@@ -1017,6 +1364,8 @@ static int get_engine_start(get_ctx *c)
   }
   c->loop_ready = 1;
   eo.loop = &c->loop;
+  if (c->nitems > 1)
+    eo.max_connections = c->budget; /* idle ones included */
   if (a->verbose > 0) {
     eo.log_cb = get_on_log;
     eo.log_level = a->verbose > 1 ? RF_LOG_DEBUG : RF_LOG_INFO;
@@ -1035,7 +1384,13 @@ static int get_engine_start(get_ctx *c)
 
   err = cli_proxy_setup(c->engine, &a->px, perr, sizeof(perr));
   if (err != 0) {
-    get_json_failed(c, err, perr);
+    if (a->json) {
+      rf_result r;
+      memset(&r, 0, sizeof(r));
+      r.error = err;
+      r.message = perr;
+      cli_json_done(&r);
+    }
     get_error(c, err, "%s", perr);
     c->exit_code = err == RF_ENOMEM ? CLI_EXIT_FAILURE : CLI_EXIT_USAGE;
     return -1;
@@ -1108,17 +1463,70 @@ static int get_cache_hosts(get_ctx *c, get_args *a)
   return 0;
 }
 
-/* Add the download to the engine.  Returns 0, or -1 with c->exit_code set. */
-static int get_job_start(get_ctx *c)
+/* The item's sources: the command line's (and the cache hosts), then the
+ * mirrors of its input-file line.  Returns a malloc'd array (*n set) or
+ * NULL (no memory; also when there are none, with *n 0). */
+static rf_source_options *get_item_sources(const get_item *it, size_t *n)
 {
+  const get_args *a = it->ctx->args;
+  size_t k, total = a->nsrcs + it->in->nmirrors;
+  rf_source_options *s;
+
+  *n = 0;
+  if (total == 0)
+    return NULL;
+  s = calloc(total, sizeof(*s));
+  if (s == NULL)
+    return NULL;
+  for (k = 0; k < a->nsrcs; k++)
+    s[k] = a->srcs[k];
+  for (k = 0; k < it->in->nmirrors; k++) {
+    rf_source_options_init(&s[a->nsrcs + k]);
+    s[a->nsrcs + k].kind = RF_SOURCE_MIRROR;
+    s[a->nsrcs + k].url = it->in->mirrors[k];
+  }
+  *n = total;
+  return s;
+}
+
+/* The command line's headers, then the item's.  *n set; NULL: none or no
+ * memory (*n 0 then too). */
+static const char **get_item_headers(const get_item *it, size_t *n)
+{
+  const get_args *a = it->ctx->args;
+  size_t k, total = a->nheaders + it->in->nheaders;
+  const char **h;
+
+  *n = 0;
+  if (total == 0)
+    return NULL;
+  h = calloc(total, sizeof(*h));
+  if (h == NULL)
+    return NULL;
+  for (k = 0; k < a->nheaders; k++)
+    h[k] = a->headers[k];
+  for (k = 0; k < it->in->nheaders; k++)
+    h[a->nheaders + k] = it->in->headers[k];
+  *n = total;
+  return h;
+}
+
+/* Add the item's download to the engine with conns connections.
+ * Returns 0, or -1 with it->exit_code set (said). */
+static int get_job_start(get_item *it, unsigned conns)
+{
+  get_ctx *c = it->ctx;
   const get_args *a = c->args;
   rf_job_options jo;
+  rf_source_options *srcs;
+  const char **headers;
+  size_t nsrcs, nheaders;
   int err;
 
   rf_job_options_init(&jo);
-  jo.url = a->url;
-  jo.output = c->output;
-  jo.connections = a->connections;
+  jo.url = it->url;
+  jo.output = it->output;
+  jo.connections = conns;
   jo.piece_size = a->piece_size;
   jo.proxy = NULL; /* the resolver chain decides (cli_proxy_setup) */
   jo.proxy_user = a->px.proxy_user;
@@ -1134,8 +1542,18 @@ static int get_job_start(get_ctx *c)
   jo.manifest = a->manifest;
   jo.no_resume = a->no_resume;
   jo.no_verify = a->no_verify;
-  jo.sources = a->srcs;
-  jo.nsources = a->nsrcs;
+  srcs = get_item_sources(it, &nsrcs);
+  headers = get_item_headers(it, &nheaders);
+  if ((srcs == NULL && a->nsrcs + it->in->nmirrors > 0) ||
+      (headers == NULL && a->nheaders + it->in->nheaders > 0)) {
+    free(srcs);
+    free((void *)headers);
+    fputs(CLI_PROGRAM ": error: out of memory\n", stderr);
+    it->exit_code = CLI_EXIT_FAILURE;
+    return -1;
+  }
+  jo.sources = srcs;
+  jo.nsources = nsrcs;
   jo.no_mirror_links = a->no_mirror_links;
   jo.cache_fallback_delay = a->cache_fallback_delay;
   jo.cache_host_proxy = a->cache_host_proxy;
@@ -1144,15 +1562,67 @@ static int get_job_start(get_ctx *c)
   jo.origin_delay = a->origin_delay;
   jo.cache_slice = a->cache_slice;
   jo.cache_host_hash = a->cache_host_hash;
-  jo.on_progress = get_on_progress; /* also without a bar: c.single */
+  jo.headers = headers;
+  jo.nheaders = nheaders;
+  jo.user_agent = a->user_agent;
+  jo.referer = a->referer;
+  jo.user = a->user_prompted != NULL ? a->user_prompted : a->user;
+  jo.bearer = a->bearer;
+  jo.netrc = a->netrc;
+  jo.netrc_file = a->netrc_file;
+  jo.cookies = a->cookies;
+  jo.cookie_jar = a->cookie_jar;
+  /* The rate is the run's: each of the downloads at once gets its part. */
+  jo.max_rate = a->max_rate / (c->share > 0 ? c->budget / c->share : 1);
+  if (a->max_rate > 0 && jo.max_rate == 0)
+    jo.max_rate = 1;
+  jo.max_time_ms = a->max_time_ms;
+  jo.insecure = a->insecure;
+  jo.pinned_pubkey = a->pinned_pubkey;
+  jo.ip_version = a->ip_version;
+  jo.interface = a->interface;
+  jo.resolve = a->resolve;
+  jo.nresolve = a->nresolve;
+  jo.checksum = it->in->checksum != NULL ? it->in->checksum : a->checksum;
+  jo.on_progress = get_on_progress; /* also without a bar: it->single */
   jo.on_done = get_on_done;
-  jo.user_data = c;
-  err = rf_job_add(&c->job, c->engine, &jo);
+  jo.user_data = it;
+  err = rf_job_add(&it->job, c->engine, &jo);
+  free(srcs);
+  free((void *)headers);
   if (err != 0) {
-    get_add_failed(c, err, a->url);
+    get_add_failed(it, err, it->url);
     return -1;
   }
+  it->started = 1;
+  it->connections = conns;
+  c->running++;
+  c->free -= conns;
   return 0;
+}
+
+/* Start downloads while the budget allows: each gets c->share
+ * connections.  One that cannot start is counted as failed. */
+static void get_start_next(get_ctx *c)
+{
+  while (c->next < c->nitems && c->free >= c->share && c->signo == 0) {
+    get_item *it = &c->items[c->next++];
+
+    if (get_target(it) != 0 || get_job_start(it, c->share) != 0) {
+      it->done = 1;
+      c->failed++;
+      if (c->exit_code == CLI_EXIT_OK || c->exit_code == -1)
+        c->exit_code = it->exit_code != 0 ? it->exit_code : CLI_EXIT_FAILURE;
+      continue;
+    }
+    if (c->args->verbose > 0) {
+      char line[1024];
+      snprintf(line, sizeof(line), "%s -> %s", it->masked, it->output);
+      get_on_log(RF_LOG_INFO, "cli", line, c);
+    }
+    if (c->args->json)
+      cli_json_start(it->masked, it->output);
+  }
 }
 
 /* SIGINT and SIGTERM cancel the job (then c->signals_ready is set).
@@ -1179,16 +1649,37 @@ static int get_signals_start(get_ctx *c)
 /* Run the loop until the engine has nothing left to do. */
 static void get_run(get_ctx *c)
 {
-  uv_run(&c->loop, UV_RUN_DEFAULT);
+  size_t k;
+
+  c->t0_ns = uv_hrtime();
+  get_start_next(c);
+  if (c->running > 0)
+    uv_run(&c->loop, UV_RUN_DEFAULT);
   cli_proxy_save_marks(c->engine);
-  if (!c->done) {
-    get_error(c, RF_EINTERNAL,
-              "the engine stopped before the download "
-              "finished");
-    get_json_failed(c, RF_EINTERNAL,
-                    "the engine stopped before the "
-                    "download finished");
+  for (k = 0; k < c->nitems; k++) {
+    get_item *it = &c->items[k];
+    if (!it->started || it->done)
+      continue;
+    get_error(c, RF_EINTERNAL, "the engine stopped before the download "
+                               "finished");
+    get_json_failed(it, RF_EINTERNAL, "the engine stopped before the "
+                                      "download finished");
     c->exit_code = CLI_EXIT_FAILURE;
+  }
+  if (c->nitems > 1 && !c->args->quiet && !c->args->json) {
+    uint64_t bytes = 0;
+    double secs = (double)(uv_hrtime() - c->t0_ns) / 1e9;
+    char b[32];
+    size_t left = c->nitems - c->saved - c->failed;
+
+    for (k = 0; k < c->nitems; k++)
+      bytes += c->items[k].bytes;
+    cli_human_bytes(b, sizeof(b), (double)bytes);
+    printf("%zu downloads: %u saved (%s in %.2f s), %u failed", c->nitems,
+           c->saved, b, secs, c->failed);
+    if (left > 0)
+      printf(", %zu not started", left);
+    printf("\n");
   }
 }
 
@@ -1214,48 +1705,139 @@ static void get_close(get_ctx *c)
   }
 }
 
+/* -u USER without a password: ask on the terminal (echo off), as curl
+ * does.  Returns 0, or -1 (said). */
+static int get_ask_password(get_args *a)
+{
+  struct termios old, quiet;
+  char pass[1024];
+  size_t n, ul;
+  FILE *tty;
+  int ok;
+
+  if (a->user == NULL || strchr(a->user, ':') != NULL)
+    return 0;
+  if (!isatty(STDIN_FILENO)) {
+    cli_usage_error("get",
+                    "--user '%s' has no password and standard input is not "
+                    "a terminal to ask for it: write USER:PASSWORD",
+                    a->user);
+    return -1;
+  }
+  tty = fopen("/dev/tty", "r+");
+  if (tty == NULL)
+    tty = stdin;
+  fprintf(stderr, "Enter the password for user '%s': ", a->user);
+  fflush(stderr);
+  ok = tcgetattr(fileno(tty), &old) == 0;
+  quiet = old;
+  quiet.c_lflag &= ~(tcflag_t)ECHO;
+  if (ok)
+    tcsetattr(fileno(tty), TCSAFLUSH, &quiet);
+  if (fgets(pass, sizeof(pass), tty) == NULL)
+    pass[0] = '\0';
+  if (ok)
+    tcsetattr(fileno(tty), TCSAFLUSH, &old);
+  fputc('\n', stderr);
+  if (tty != stdin)
+    fclose(tty);
+  n = strcspn(pass, "\r\n");
+  pass[n] = '\0';
+  ul = strlen(a->user);
+  a->user_prompted = malloc(ul + 1 + n + 1);
+  if (a->user_prompted != NULL)
+    sprintf(a->user_prompted, "%s:%s", a->user, pass);
+  memset(pass, 0, sizeof(pass));
+  return a->user_prompted != NULL ? 0 : -1;
+}
+
+/* The downloads and the connection budget.  Returns 0, -1 (no memory). */
+static int get_plan(get_ctx *c)
+{
+  const get_args *a = c->args;
+  unsigned j;
+  size_t k;
+
+  c->nitems = a->in.n;
+  c->items = calloc(c->nitems, sizeof(*c->items));
+  if (c->items == NULL)
+    return -1;
+  for (k = 0; k < c->nitems; k++) {
+    c->items[k].ctx = c;
+    c->items[k].in = &a->in.items[k];
+  }
+  c->budget = a->connections != 0 ? a->connections : RF_DEFAULT_CONNECTIONS;
+  /* Downloads at once: -j, else up to 4; never more than the budget (a
+   * connection each at least) or the downloads. */
+  j = a->max_concurrent != 0 ? a->max_concurrent : 4;
+  if (j > c->budget)
+    j = c->budget;
+  if (j > c->nitems)
+    j = (unsigned)c->nitems;
+  c->share = c->budget / j;
+  c->free = c->budget;
+  return 0;
+}
+
+static void get_items_free(get_ctx *c)
+{
+  size_t k;
+
+  for (k = 0; k < c->nitems; k++) {
+    get_item *it = &c->items[k];
+    if (it->masked != NULL)
+      url_mask_free(it->masked);
+    free(it->output);
+    free(it->url);
+  }
+  free(c->items);
+}
+
 int cli_get_main(int argc, char **argv)
 {
   get_args a;
   get_ctx c;
-  char *output = NULL, *masked = NULL, *url = NULL;
 
   memset(&c, 0, sizeof(c));
   c.args = &a;
   c.exit_code = get_parse(argc, argv, &a);
   if (c.exit_code != 0 || a.help)
     goto out;
-  c.exit_code = cli_url_prepare("get", a.url, a.verbose, &url);
-  if (c.exit_code != 0)
-    goto out;
-  a.url = url; /* with http:// added when it had no scheme */
   c.exit_code = CLI_EXIT_FAILURE;
-
-  if (get_target(&c, &masked, &output) != 0)
+  if (a.in.n > 1 && (a.manifest != NULL || a.nsrcs > 0)) {
+    cli_usage_error("get", "--manifest, --mirror and --peer are one file's: "
+                           "with several downloads give mirrors on the "
+                           "input file's lines");
+    c.exit_code = CLI_EXIT_USAGE;
+    goto out;
+  }
+  if (get_ask_password(&a) != 0) {
+    c.exit_code = CLI_EXIT_USAGE;
+    goto out;
+  }
+  if (a.insecure && !a.quiet)
+    fputs(CLI_PROGRAM ": warning: --insecure: TLS certificates are not "
+                      "checked; anyone on the path can change what is "
+                      "downloaded\n",
+          stderr);
+  if (get_plan(&c) != 0)
     goto out;
   cli_progress_init(&c.progress, get_progress_mode(&a));
   if (get_engine_start(&c) != 0)
     goto out;
-  if (a.verbose > 0) {
-    char line[1024];
-
-    snprintf(line, sizeof(line), "%s -> %s", masked, output);
-    get_on_log(RF_LOG_INFO, "cli", line, &c);
-  }
-  if (a.json)
-    cli_json_start(masked, output);
-  if (get_cache_hosts(&c, &a) != 0 || get_job_start(&c) != 0 ||
-      get_signals_start(&c) != 0)
+  c.exit_code = -1; /* set by the first download that ends */
+  if (get_cache_hosts(&c, &a) != 0 || get_signals_start(&c) != 0) {
+    c.exit_code = c.exit_code == -1 ? CLI_EXIT_FAILURE : c.exit_code;
     goto out;
+  }
   get_run(&c);
+  if (c.exit_code == -1)
+    c.exit_code = CLI_EXIT_FAILURE;
 
 out:
   get_close(&c);
+  get_items_free(&c);
   get_args_free(&a);
-  if (masked != NULL)
-    url_mask_free(masked);
-  free(output);
-  free(url);
   if (fflush(stdout) != 0 && c.exit_code == CLI_EXIT_OK)
     c.exit_code = CLI_EXIT_FAILURE;
   return c.exit_code;

@@ -48,6 +48,8 @@ struct rf__conn {
   rf__conn_role role;
   int cancel;   /* BUSY: remove it at the next opportunity */
   int paused;   /* BUSY: the write callback returned PAUSE */
+  int rate_paused; /* BUSY: paused by the job's rate limit */
+  long bufsize;    /* CURLOPT_BUFFERSIZE without a rate limit */
   unsigned gen; /* job generation the request belongs to */
 
   /* The run of pieces assigned (valid when busy or continuing). */

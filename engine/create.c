@@ -16,6 +16,7 @@
 #include "disk/fileio.h"
 #include "source/url.h"
 #include "util/url.h"
+#include "util/http.h"
 #include "disk/journal.h"
 #include "manifest/manifest_internal.h"
 #include "rangefetch/manifest.h"
@@ -56,6 +57,7 @@ static void job_free(rf_job *job)
       rf__conn_cleanup(&job->conns[k]);
   free(job->conns);
   free(job->views);
+  rf__reqopts_free(&job->req); /* after the handles that share its cookies */
   rf__sched_free(&job->sched);
   curl_slist_free_all(job->if_range);
   rf_manifest_free(job->manifest);
@@ -138,6 +140,22 @@ static int check_options(rf_engine *e, const rf_job_options *o)
   }
   if (o->connections > RF_MAX_CONNECTIONS)
     return RF_EINVAL;
+  if ((rc = rf__reqopts_check(o, why, sizeof(why))) != 0) {
+    rf__engine_set_error(e, "%s", why);
+    return rc;
+  }
+  if (o->version >= 3 && o->checksum != NULL) {
+    unsigned char d[32];
+    if ((rc = rf__parse_checksum(o->checksum, d, why, sizeof(why))) < 0) {
+      rf__engine_set_error(e, "%s", why);
+      return rc;
+    }
+    if (o->discard) {
+      rf__engine_set_error(e, "a discarded download cannot be checked "
+                              "against a checksum");
+      return RF_EINVAL;
+    }
+  }
   rc = rf__url_check(o->url, why, sizeof(why));
   if (rc != 0) {
     if (rc != RF_ENOMEM)
@@ -224,6 +242,26 @@ static int copy_options(rf_job *job, const rf_job_options *o)
   }
   if (job->per_source == 0 || job->per_source > job->nconns)
     job->per_source = job->nconns;
+  if (rf__reqopts_init(&job->req, o) != 0)
+    return RF_ENOMEM;
+  if (o->version >= 3) {
+    job->max_time_ms = o->max_time_ms;
+    rf__bucket_set(&job->bucket, o->max_rate, uv_hrtime());
+    if (o->checksum != NULL) {
+      unsigned char d[32];
+      char why[256];
+      int kind = rf__parse_checksum(o->checksum, d, why, sizeof(why));
+      if (kind == 1) {
+        memcpy(job->want_sha256, d, 32);
+        job->has_want_sha256 = 1;
+      } else if (kind == 2) {
+        XXH128_canonical_t cn;
+        memcpy(cn.digest, d, 16);
+        job->want_xxh128 = XXH128_hashFromCanonical(&cn);
+        job->has_want_xxh128 = 1;
+      }
+    }
+  }
   return 0;
 }
 

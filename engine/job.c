@@ -76,6 +76,7 @@ void rf__job_conn_remove(rf__conn *c)
       c->src->busy--;
   }
   c->paused = 0;
+  c->rate_paused = 0;
   /* A transfer that ended cleanly put the mark back to 1 byte before its
    * tail; one that did not closed its connection.  Either way the next
    * response starts afresh. */
@@ -781,6 +782,38 @@ static void job_finish(rf_job *job)
                  job->url_safe, job->repr_from, job->part);
     return;
   }
+  /* The checksum the caller asked for: checked with the others, and
+   * first against them (two different answers cannot both be right). */
+  if (job->has_want_sha256 && !(op->flag & 2)) {
+    op->ptr = malloc(32);
+    if (op->ptr != NULL) {
+      memcpy(op->ptr, job->want_sha256, 32);
+      op->flag |= 2;
+    }
+  } else if (job->has_want_sha256 &&
+             memcmp(op->ptr, job->want_sha256, 32) != 0) {
+    rf__store_op_free(op);
+    rf__job_fail(job, RF_EHASH,
+                 "%s: the checksum asked for differs from the SHA-256 %s "
+                 "gives: the content cannot match both; %s kept, not renamed",
+                 job->url_safe,
+                 job->has_repr ? "the origin's headers" : "the manifest",
+                 job->part);
+    return;
+  }
+  if (job->has_want_xxh128 && !(op->flag & 1)) {
+    op->hash = job->want_xxh128;
+    op->flag |= 1;
+  } else if (job->has_want_xxh128 &&
+             !XXH128_isEqual(op->hash, job->want_xxh128)) {
+    rf__store_op_free(op);
+    rf__job_fail(job, RF_EHASH,
+                 "%s: the checksum asked for differs from the manifest's "
+                 "XXH128: the content cannot match both; %s kept, not "
+                 "renamed",
+                 job->url_safe, job->part);
+    return;
+  }
   rf__job_submit_op(job, op);
 }
 
@@ -851,6 +884,16 @@ static void op_done(rf_job *job, rf__block *op)
   case RF__OP_FINISH:
     if (op->result == 0)
       rf__job_complete(job, 0);
+    else if (op->result == RF_EHASH &&
+             (job->has_want_sha256 || job->has_want_xxh128))
+      rf__job_fail(job, RF_EHASH,
+                   "%s: the whole content does not match the checksum asked "
+                   "for%s: %s kept, not renamed",
+                   job->url_safe,
+                   job->has_repr    ? " (nor the origin's digest)"
+                   : job->manifest  ? " (nor the manifest)"
+                                    : "",
+                   job->part);
     else if (op->result == RF_EHASH && job->manifest == NULL)
       rf__job_fail(job, RF_EHASH,
                    "%s: the whole content does not match the SHA-256 the "
@@ -909,6 +952,55 @@ static void on_store_wake(rf__store *st, void *ud)
   rf__job_after_actions(job);
 }
 
+/* The rate limit's timer: tokens came back, resume the transfers it
+ * paused (each may pause again at once: then wait again). */
+static void on_pace(uv_timer_t *t)
+{
+  rf_job *job = t->data;
+  uint32_t k;
+
+  if (job->state == RF__JOB_DONE)
+    return;
+  rf__bucket_refill(&job->bucket, uv_hrtime());
+  for (k = 0; k < job->nconns && rf__bucket_open(&job->bucket); k++) {
+    rf__conn *c = &job->conns[k];
+    if (c->state == RF__CONN_BUSY && c->rate_paused) {
+      c->rate_paused = 0;
+      curl_easy_pause(c->easy, CURLPAUSE_CONT);
+    }
+  }
+  for (k = 0; k < job->nconns; k++)
+    if (job->conns[k].state == RF__CONN_BUSY && job->conns[k].rate_paused)
+      rf__job_pace(job);
+  rf__job_after_actions(job);
+}
+
+void rf__job_pace(rf_job *job)
+{
+  if (job->state == RF__JOB_DONE || uv_is_active((uv_handle_t *)&job->pace))
+    return;
+  uv_timer_start(&job->pace, on_pace, rf__bucket_wait_ms(&job->bucket), 0);
+}
+
+int rf_job_set_max_rate(rf_job *job, uint64_t bytes_per_second)
+{
+  uint32_t k;
+
+  if (job == NULL || job->state == RF__JOB_DONE)
+    return RF_EINVAL;
+  rf__bucket_set(&job->bucket, bytes_per_second, uv_hrtime());
+  if (bytes_per_second == 0) {
+    /* No limit any more: nothing waits for tokens. */
+    for (k = 0; k < job->nconns; k++)
+      if (job->conns[k].rate_paused)
+        rf__job_pace(job);
+  } else {
+    uv_timer_stop(&job->pace);
+    rf__job_pace(job);
+  }
+  return 0;
+}
+
 void rf__job_progress(const rf_job *job, rf_progress *p)
 {
   uint32_t k;
@@ -965,6 +1057,17 @@ static void on_tick(uv_timer_t *t)
   double inst = (double)(job->received - job->recv_at_tick) / dt;
   double alpha = dt / (dt + 2.0);
 
+  if (job->max_time_ms != 0 && job->state != RF__JOB_DONE &&
+      job->state != RF__JOB_FINISHING &&
+      uv_now(job->engine->loop) - job->start_ms >= job->max_time_ms) {
+    rf__job_fail(job, RF_ETIMEDOUT,
+                 "%s: not done within the %u.%03u s allowed for the whole "
+                 "download%s%s",
+                 job->url_safe, job->max_time_ms / 1000, job->max_time_ms % 1000,
+                 job->discard ? "" : "; partial download kept in ",
+                 job->discard ? "" : job->part);
+    return;
+  }
   if (job->received < job->recv_at_tick)
     inst = 0;
   job->recv_at_tick = job->received;
@@ -1034,7 +1137,7 @@ static void job_close(rf_job *job)
 
   for (k = 0; k < job->nsrcs; k++)
     rf__source_route_cancel(job->srcs[k]);
-  job->open_handles = 3 + job->nconns; /* tick, kick, store, timers */
+  job->open_handles = 4 + job->nconns; /* tick, kick, pace, store, timers */
   for (k = 0; k < job->nconns; k++) {
     rf__conn *c = &job->conns[k];
     rf__job_conn_remove(c);
@@ -1044,6 +1147,8 @@ static void job_close(rf_job *job)
   }
   uv_timer_stop(&job->tick);
   uv_timer_stop(&job->kick);
+  uv_timer_stop(&job->pace);
+  uv_close((uv_handle_t *)&job->pace, on_handle_closed);
   uv_close((uv_handle_t *)&job->tick, on_handle_closed);
   uv_close((uv_handle_t *)&job->kick, on_handle_closed);
   rf__store_close(&job->store, on_store_closed);
@@ -1168,8 +1273,10 @@ int rf__job_start(rf_job *job, int durable)
   }
   uv_timer_init(e->loop, &job->tick);
   uv_timer_init(e->loop, &job->kick);
+  uv_timer_init(e->loop, &job->pace);
   job->tick.data = job;
   job->kick.data = job;
+  job->pace.data = job;
   job->start_ms = now_ms(job);
   job->created_ns = uv_hrtime();
   uv_timer_start(&job->tick, on_tick, job->progress_interval_ms,

@@ -28,6 +28,8 @@
 #include "disk/store.h"
 #include "proxy/chain.h"
 #include "source/source.h"
+#include "reqopts.h"
+#include "pace.h"
 #include "util/http.h"
 
 struct rf_manifest;
@@ -89,6 +91,15 @@ struct rf_job {
   char repr_from[16];         /* "Repr-Digest" or "Digest" */
   char *user_agent;
   char *ca_file;
+  rf__reqopts req;      /* headers, credentials, cookies, TLS, addresses */
+  rf__bucket bucket;    /* max_rate (engine/pace.c); rate 0: no limit */
+  uv_timer_t pace;      /* wakes transfers the rate limit paused */
+  unsigned max_time_ms; /* 0: no limit on the whole download */
+  /* The checksum option: the whole content's expected digests. */
+  unsigned char want_sha256[32];
+  int has_want_sha256;
+  XXH128_hash_t want_xxh128;
+  int has_want_xxh128;
   unsigned nconns;
   uint64_t piece_size_opt;
   unsigned max_tries;
@@ -232,6 +243,9 @@ void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
 void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res);
 /* After libcurl's callbacks: act on what they noted, schedule. */
 void rf__job_after_actions(rf_job *job);
+/* Start the rate limit's timer (if not running) to resume the transfers
+ * it paused once the bucket has tokens again. */
+void rf__job_pace(rf_job *job);
 /* End the job with err and a message (the completion callback runs);
  * returns err. */
 int rf__job_fail(rf_job *job, int err, const char *fmt, ...)

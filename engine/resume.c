@@ -293,7 +293,8 @@ void rf__job_set_if_range(rf_job *job)
     snprintf(line, sizeof(line), "If-Range: %s", job->last_modified);
   else
     return;
-  job->if_range = curl_slist_append(NULL, line);
+  /* After the caller's headers (origin requests carry both). */
+  job->if_range = rf__reqopts_headers_with(&job->req, line);
 }
 
 static int create_journal(rf_job *job)

@@ -211,6 +211,11 @@ static int duplicate(rf_job *job, rf__conn *c, rf__source *src)
   int vi, avoid = !hash && eligible_sources(job) > 1 ? (int)src->id : -1;
   rf__conn *victim;
 
+  /* Under a rate limit the job itself is the bottleneck: a second copy
+   * of a piece would only spend the rate on bytes already coming. */
+  if (job->bucket.rate != 0)
+    return 0;
+
   for (k = 0; k < job->nconns; k++)
     busy += job->conns[k].state == RF__CONN_BUSY &&
             job->conns[k].role != RF__ROLE_DUP;

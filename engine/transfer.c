@@ -495,12 +495,20 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
     c->pos += n; /* a resume probe's byte: everything is on disk */
   } else if (n > 0) {
     unsigned need = blocks_needed(c, n);
+    if (job->bucket.rate != 0)
+      rf__bucket_refill(&job->bucket, uv_hrtime());
+    if (!rf__bucket_open(&job->bucket)) {
+      c->rate_paused = 1; /* the job's rate limit: job.c's pace timer */
+      rf__job_pace(job);
+      return CURL_WRITEFUNC_PAUSE;
+    }
     /* Most calls fit the current block: no lock taken for them. */
     if (need > 0 && need > rf__store_available(&job->store)) {
       c->paused = 1; /* back-pressure: resumed when blocks come back */
       return CURL_WRITEFUNC_PAUSE;
     }
     take(c, (const unsigned char *)ptr, n);
+    rf__bucket_take(&job->bucket, n);
     tune_lowat(c);
   }
   if (n < len) {
@@ -572,6 +580,7 @@ int rf__conn_init(rf__conn *c, rf_job *job, unsigned id)
   {
     long buf = (8L << 20) / (long)job->nconns;
     buf = buf > (1L << 20) ? (1L << 20) : buf < (256L << 10) ? 256L << 10 : buf;
+    c->bufsize = buf;
     curl_easy_setopt(c->easy, CURLOPT_BUFFERSIZE, buf);
   }
   curl_easy_setopt(c->easy, CURLOPT_FOLLOWLOCATION, 1L);
@@ -593,6 +602,7 @@ int rf__conn_init(rf__conn *c, rf_job *job, unsigned id)
   rf__proxy_apply(c->easy, NULL, NULL, NULL, 0);
   if (job->ca_file != NULL)
     curl_easy_setopt(c->easy, CURLOPT_CAINFO, job->ca_file);
+  rf__reqopts_apply_conn(&job->req, c->easy, id == 0);
   return 0;
 }
 
@@ -620,6 +630,7 @@ int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end)
   c->errbuf[0] = '\0';
   c->cancel = 0;
   c->paused = 0;
+  c->rate_paused = 0;
   if (c->role == RF__ROLE_MANIFEST)
     c->role = RF__ROLE_RUN;
   c->gen = job->gen;
@@ -645,14 +656,17 @@ int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end)
     curl_easy_setopt(c->easy, CURLOPT_RANGE, c->range);
   }
   /* A first probe has no validator yet; a resume's probe checks the one
-   * the journal kept. */
-  /* The origin's validator means nothing to another server: other
-   * sources are held to the origin's length instead (and the manifest). */
-  curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER,
-                   (c->role == RF__ROLE_PROBE && job->resume == NULL) ||
-                           c->src->id != 0
-                       ? NULL
-                       : job->if_range);
+   * the journal kept.  The origin's validator means nothing to another
+   * server: other sources are held to the origin's length instead (and
+   * the manifest).  job->if_range carries the caller's headers too. */
+  rf__reqopts_apply_source(
+      &job->req, c->easy, c->src->id == 0,
+      (c->role == RF__ROLE_PROBE && job->resume == NULL) || job->if_range == NULL
+          ? job->req.headers
+          : job->if_range);
+  /* A rate-limited job reads in small bites (pace.h). */
+  curl_easy_setopt(c->easy, CURLOPT_BUFFERSIZE,
+                   rf__bucket_buffer(job->bucket.rate, job->nconns, c->bufsize));
   return 0;
 }
 
@@ -666,6 +680,7 @@ void rf__conn_prepare_manifest(rf__conn *c)
   c->errbuf[0] = '\0';
   c->cancel = 0;
   c->paused = 0;
+  c->rate_paused = 0;
   if (c->role == RF__ROLE_PROBE)
     c->role = RF__ROLE_RUN;
   c->probe_discard = 0;
@@ -677,5 +692,5 @@ void rf__conn_prepare_manifest(rf__conn *c)
   rf__conn_apply_route(c);
   curl_easy_setopt(c->easy, CURLOPT_URL, c->job->manifest_url);
   curl_easy_setopt(c->easy, CURLOPT_RANGE, NULL);
-  curl_easy_setopt(c->easy, CURLOPT_HTTPHEADER, NULL);
+  rf__reqopts_apply_source(&c->job->req, c->easy, 0, NULL);
 }

@@ -13,8 +13,12 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <openssl/evp.h>
+#include <time.h>
+
 #include "rangefetch/rangefetch.h"
 #include "support/clipath.h"
+#include "support/faults.h"
 #include "support/testserver.h"
 #include "support/textfile.h"
 #include "support/tmpdir.h"
@@ -518,4 +522,357 @@ Test(cli, proxy_explain_shows_each_sources_route)
             "%s", out_text);
   cr_assert(strstr(out_text, "the cache host proxy policy: direct") != NULL,
             "%s", out_text);
+}
+
+/* ------------------------------------------ the options people reach for */
+
+/* Whether path holds the generated content of size bytes for seed. */
+static int gen_ok(const char *path, uint64_t size, uint64_t seed)
+{
+  return ts_file_matches_gen(path, size, seed);
+}
+
+/* Neither secret appears in what the last run printed. */
+static void assert_secret_absent(const char *secret)
+{
+  cr_assert(strstr(out_text, secret) == NULL, "secret on stdout: %s",
+            out_text);
+  cr_assert(strstr(err_text, secret) == NULL, "secret on stderr: %s",
+            err_text);
+}
+
+Test(cli, headers_user_agent_and_referer_reach_the_origin_only)
+{
+  char out[512];
+  char *url = ts_url(srv, "/gen/1048576?seed=41&hdr=X-Token:abc");
+  char *ua = ts_url(srv, "/gen/300000?seed=42&hdr=User-Agent:probe/1.0");
+  char *ref = ts_url(srv, "/gen/300000?seed=43&hdr=Referer:http://r.example/p");
+  char *mirror = ts_url(srv, "/gen/1048576?seed=41&nohdr=X-Token");
+  unsigned long long o = 0, m = 0;
+  const char *from;
+
+  path_in(out, sizeof(out), "hdr.bin");
+  /* Every request of 4 connections must carry it, else 403. */
+  cr_assert_eq(run_cli("get '%s' -o '%s' -c 4 --piece-size 64K "
+                       "-H 'X-Token: abc' -q",
+                       url, out),
+               0, "%s", err_text);
+  cr_assert(gen_ok(out, 1048576, 41));
+  unlink(out);
+  cr_assert_eq(run_cli("get '%s' -o '%s' -c 4 -q", url, out), 3);
+  cr_assert(strstr(err_text, "403") != NULL, "%s", err_text);
+  /* The mirror answers 400 to a request with X-Token: it must still
+   * serve its share, so it never saw the header. */
+  unlink(out);
+  cr_assert_eq(run_cli("get '%s' -o '%s' -c 4 --piece-size 64K -H "
+                       "'X-Token: abc' --mirror '%s'",
+                       url, out, mirror),
+               0, "%s", err_text);
+  cr_assert(gen_ok(out, 1048576, 41));
+  from = strstr(out_text, "from origin ");
+  cr_assert_not_null(from, "%s", out_text);
+  cr_assert(sscanf(from, "from origin %llu", &o) == 1);
+  cr_assert(strstr(from, "mirrors ") != NULL);
+  cr_assert(sscanf(strstr(from, "mirrors "), "mirrors %llu", &m) == 1,
+            "%s", out_text);
+  cr_assert(m > 0, "the mirror served nothing: %s", out_text);
+  path_in(out, sizeof(out), "ua.bin");
+  cr_assert_eq(run_cli("get '%s' -o '%s' -A probe/1.0 -q", ua, out), 0, "%s",
+               err_text);
+  cr_assert(gen_ok(out, 300000, 42));
+  path_in(out, sizeof(out), "ref.bin");
+  cr_assert_eq(run_cli("get '%s' -o '%s' --referer http://r.example/p -q",
+                       ref, out),
+               0, "%s", err_text);
+  cr_assert(gen_ok(out, 300000, 43));
+  /* The engine's own headers are refused, by name. */
+  cr_assert_eq(run_cli("get '%s' -o '%s' -H 'Range: bytes=0-1'", ua, out), 2);
+  cr_assert(strstr(err_text, "Range") != NULL &&
+                strstr(err_text, "engine") != NULL,
+            "%s", err_text);
+  cr_assert_eq(run_cli("get '%s' -o '%s' -H 'no colon'", ua, out), 2);
+  cr_assert(strstr(err_text, "Name: value") != NULL, "%s", err_text);
+  free(url);
+  free(ua);
+  free(ref);
+  free(mirror);
+}
+
+Test(cli, origin_credentials_work_and_never_show)
+{
+  char out[512], netrc[512];
+  char *basic = ts_url(srv, "/gen/600000?seed=44&basic=alice:%73%33cr3t-pw");
+  char *bearer = ts_url(srv, "/gen/600000?seed=45&bearer=%740ken-xyz");
+
+  path_in(out, sizeof(out), "auth.bin");
+  cr_assert_eq(run_cli("get '%s' -o '%s' -c 4 --piece-size 64K -u "
+                       "alice:s3cr3t-pw -vv",
+                       basic, out),
+               0, "%s", err_text);
+  cr_assert(gen_ok(out, 600000, 44));
+  assert_secret_absent("s3cr3t-pw");
+  unlink(out);
+  cr_assert_eq(run_cli("get '%s' -o '%s' -u alice:s3cr3t-pw --json", basic,
+                       out),
+               0, "%s", err_text);
+  assert_secret_absent("s3cr3t-pw");
+  unlink(out);
+  cr_assert_eq(run_cli("get '%s' -o '%s' -u alice:wrong-pw -vv", basic, out),
+               3);
+  cr_assert(strstr(err_text, "401") != NULL, "%s", err_text);
+  assert_secret_absent("wrong-pw");
+  /* No password, and stdin is not a terminal: said, not asked. */
+  cr_assert_eq(run_cli("get '%s' -o '%s' -u alice", basic, out), 2);
+  cr_assert(strstr(err_text, "USER:PASSWORD") != NULL, "%s", err_text);
+  /* netrc */
+  path_in(netrc, sizeof(netrc), "netrc");
+  tf_write(netrc, "machine 127.0.0.1 login alice password s3cr3t-pw\n");
+  cr_assert_eq(run_cli("get '%s' -o '%s' --netrc-file '%s' -vv", basic, out,
+                       netrc),
+               0, "%s", err_text);
+  cr_assert(gen_ok(out, 600000, 44));
+  assert_secret_absent("s3cr3t-pw");
+  unlink(out);
+  /* Bearer token. */
+  path_in(out, sizeof(out), "bearer.bin");
+  cr_assert_eq(run_cli("get '%s' -o '%s' -c 4 --piece-size 64K "
+                       "--oauth2-bearer t0ken-xyz -vv",
+                       bearer, out),
+               0, "%s", err_text);
+  cr_assert(gen_ok(out, 600000, 45));
+  assert_secret_absent("t0ken-xyz");
+  unlink(out);
+  cr_assert_eq(run_cli("get '%s' -o '%s' --oauth2-bearer t0ken-xyz --json",
+                       bearer, out),
+               0, "%s", err_text);
+  assert_secret_absent("t0ken-xyz");
+  free(basic);
+  free(bearer);
+}
+
+Test(cli, cookies_are_sent_kept_and_written)
+{
+  char out[512], jar[512], file[512], text[4096];
+  char *need = ts_url(srv, "/gen/400000?seed=46&cookie=sid=%6300kie-42");
+  char *set = ts_url(srv, "/gen/400000?seed=47&setcookie=lang=fr");
+
+  path_in(out, sizeof(out), "ck.bin");
+  cr_assert_eq(run_cli("get '%s' -o '%s' -c 4 --piece-size 64K -b "
+                       "'sid=c00kie-42' -vv",
+                       need, out),
+               0, "%s", err_text);
+  cr_assert(gen_ok(out, 400000, 46));
+  assert_secret_absent("c00kie-42");
+  unlink(out);
+  cr_assert_eq(run_cli("get '%s' -o '%s' -q", need, out), 3);
+  /* A cookie file (Netscape format). */
+  path_in(file, sizeof(file), "cookies.txt");
+  tf_write(file, "# Netscape HTTP Cookie File\n"
+                 "127.0.0.1\tFALSE\t/\tFALSE\t0\tsid\tc00kie-42\n");
+  cr_assert_eq(run_cli("get '%s' -o '%s' -b '%s' -q", need, out, file), 0,
+               "%s", err_text);
+  cr_assert(gen_ok(out, 400000, 46));
+  /* What a server sets is written to the jar. */
+  path_in(out, sizeof(out), "ck2.bin");
+  path_in(jar, sizeof(jar), "jar.txt");
+  cr_assert_eq(run_cli("get '%s' -o '%s' --cookie-jar '%s' -q", set, out,
+                       jar),
+               0, "%s", err_text);
+  tf_read(jar, text, sizeof(text));
+  cr_assert(strstr(text, "lang\tfr") != NULL, "jar: %s", text);
+  cr_assert_eq(run_cli("get '%s' -o '%s' -b '%s/none.txt'", set, out, dir),
+               2);
+  cr_assert(strstr(err_text, "cookie file") != NULL, "%s", err_text);
+  free(need);
+  free(set);
+}
+
+Test(cli, limit_rate_holds_within_five_percent_over_ten_seconds,
+     .timeout = 60)
+{
+  char out[512];
+  /* 2 MB at 200 KB/s: 10 s. */
+  char *url = ts_url(srv, "/gen/2048000?seed=48");
+  struct timespec t0, t1;
+  double secs;
+
+  path_in(out, sizeof(out), "rate.bin");
+  clock_gettime(CLOCK_MONOTONIC, &t0);
+  cr_assert_eq(run_cli("get '%s' -o '%s' -c 4 --piece-size 128K "
+                       "--limit-rate 200000 -q",
+                       url, out),
+               0, "%s", err_text);
+  clock_gettime(CLOCK_MONOTONIC, &t1);
+  secs = (double)(t1.tv_sec - t0.tv_sec) +
+         (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
+  cr_assert(gen_ok(out, 2048000, 48));
+  cr_assert(secs >= 9.5 && secs <= 10.5, "2048000 B at 200000 B/s took %.2f s",
+            secs);
+  cr_assert_eq(run_cli("get '%s' -o '%s' --limit-rate fast", url, out), 2);
+  cr_assert(strstr(err_text, "--limit-rate") != NULL, "%s", err_text);
+  free(url);
+}
+
+Test(cli, max_time_ends_the_download_and_keeps_the_part)
+{
+  char out[512], part[600];
+  char *url = ts_url(srv, "/gen/1000000?seed=49&rate=100000");
+  struct stat st;
+
+  path_in(out, sizeof(out), "slow.bin");
+  cr_assert_eq(run_cli("get '%s' -o '%s' -c 2 --max-time 1.5", url, out), 3,
+               "%s", err_text);
+  cr_assert(strstr(err_text, "1.500 s") != NULL, "%s", err_text);
+  snprintf(part, sizeof(part), "%s.part", out);
+  cr_assert_eq(stat(part, &st), 0, "%s", err_text);
+  cr_assert(stat(out, &st) != 0);
+  free(url);
+}
+
+Test(cli, checksum_is_checked_before_the_rename)
+{
+  char out[512], part[600], arg[200];
+  char *url = ts_url(srv, "/gen/500000?seed=50");
+  unsigned char buf[65536], md[32];
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  uint64_t off;
+  int k;
+  struct stat st;
+
+  EVP_DigestInit_ex(ctx, EVP_sha256(), NULL);
+  for (off = 0; off < 500000; off += sizeof(buf)) {
+    size_t n = 500000 - off < sizeof(buf) ? (size_t)(500000 - off) : sizeof(buf);
+    faults_gen_fill(buf, off, n, 50);
+    EVP_DigestUpdate(ctx, buf, n);
+  }
+  EVP_DigestFinal_ex(ctx, md, NULL);
+  EVP_MD_CTX_free(ctx);
+  k = snprintf(arg, sizeof(arg), "sha256=");
+  for (int i = 0; i < 32; i++)
+    k += snprintf(arg + k, sizeof(arg) - (size_t)k, "%02x", md[i]);
+  path_in(out, sizeof(out), "sum.bin");
+  cr_assert_eq(run_cli("get '%s' -o '%s' --checksum %s -q", url, out, arg), 0,
+               "%s", err_text);
+  cr_assert(gen_ok(out, 500000, 50));
+  unlink(out);
+  arg[7] = arg[7] == '0' ? '1' : '0'; /* one digit wrong */
+  cr_assert_neq(run_cli("get '%s' -o '%s' --checksum %s", url, out, arg), 0);
+  cr_assert(strstr(err_text, "checksum") != NULL, "%s", err_text);
+  cr_assert(stat(out, &st) != 0, "a wrong file was renamed");
+  snprintf(part, sizeof(part), "%s.part", out);
+  cr_assert_eq(stat(part, &st), 0);
+  cr_assert_eq(run_cli("get '%s' -o '%s' --checksum md5=00", url, out), 2);
+  cr_assert(strstr(err_text, "sha256 or xxh128") != NULL, "%s", err_text);
+  free(url);
+}
+
+Test(cli, resolve_ipv4_ipv6_and_interface)
+{
+  char out[512], u[256];
+
+  snprintf(u, sizeof(u), "http://files.test:%u/gen/200000?seed=51",
+           (unsigned)ts_port(srv));
+  path_in(out, sizeof(out), "res.bin");
+  cr_assert_eq(run_cli("get '%s' -o '%s' --resolve files.test:%u:127.0.0.1 "
+                       "-4 --interface lo -q",
+                       u, out, (unsigned)ts_port(srv)),
+               0, "%s", err_text);
+  cr_assert(gen_ok(out, 200000, 51));
+  unlink(out);
+  /* IPv6 only, and the name resolves to an IPv4 address only. */
+  cr_assert_eq(run_cli("get '%s' -o '%s' --resolve files.test:%u:127.0.0.1 "
+                       "-6 --max-tries 1 -q",
+                       u, out, (unsigned)ts_port(srv)),
+               3, "%s", err_text);
+  cr_assert_eq(run_cli("get '%s' -o '%s' --interface no-such-if0 "
+                       "--max-tries 1 -q",
+                       u, out),
+               3, "%s", err_text);
+  cr_assert_eq(run_cli("get '%s' -o '%s' --resolve files.test:x:1.2.3.4", u,
+                       out),
+               2);
+  cr_assert(strstr(err_text, "HOST:PORT:ADDRESS") != NULL, "%s", err_text);
+}
+
+Test(cli, insecure_warns_on_every_run)
+{
+  char out[512], *url = ts_url(srv, "/gen/1000?seed=52");
+
+  path_in(out, sizeof(out), "k.bin");
+  cr_assert_eq(run_cli("get '%s' -o '%s' -k", url, out), 0, "%s", err_text);
+  cr_assert(strstr(err_text, "warning: --insecure") != NULL, "%s", err_text);
+  cr_assert_eq(run_cli("get '%s' -o '%s' -k -f", url, out), 0, "%s",
+               err_text);
+  cr_assert(strstr(err_text, "warning: --insecure") != NULL, "%s", err_text);
+  free(url);
+}
+
+Test(cli, input_file_of_twenty_within_a_budget_of_eight, .timeout = 120)
+{
+  char list[512], odir[512], path[600];
+  char text[16384];
+  size_t n = 0;
+  int k;
+
+  path_in(list, sizeof(list), "list.txt");
+  path_in(odir, sizeof(odir), "many");
+  cr_assert_eq(mkdir(odir, 0700), 0);
+  text[0] = '\0';
+  n += (size_t)snprintf(text + n, sizeof(text) - n, "# twenty files\n\n");
+  for (k = 0; k < 20; k++) {
+    char *u = ts_url(srv, "/gen/300000");
+    /* Slow enough that downloads overlap. */
+    n += (size_t)snprintf(text + n, sizeof(text) - n,
+                          "%s?seed=%d&rate=600000\n  out=f-%d.bin\n", u,
+                          100 + k, k);
+    free(u);
+  }
+  tf_write(list, text);
+  cr_assert_eq(ts_peak_open(srv), 0, "the server already had connections");
+  cr_assert_eq(run_cli("get -i '%s' --output-dir '%s' -c 8 --piece-size 64K",
+                       list, odir),
+               0, "%s", err_text);
+  cr_assert(ts_peak_open(srv) <= 8, "%llu connections at once",
+            (unsigned long long)ts_peak_open(srv));
+  cr_assert(ts_peak_open(srv) >= 4, "only %llu connections at once",
+            (unsigned long long)ts_peak_open(srv));
+  for (k = 0; k < 20; k++) {
+    snprintf(path, sizeof(path), "%s/f-%d.bin", odir, k);
+    cr_assert(gen_ok(path, 300000, (uint64_t)(100 + k)), "%s", path);
+  }
+  cr_assert(strstr(out_text, "20 downloads: 20 saved") != NULL, "%s",
+            out_text);
+  /* A mistake in the file is named with its line. */
+  tf_write(list, "http://127.0.0.1:9/a\n  outt=x\n");
+  cr_assert_eq(run_cli("get -i '%s'", list), 2);
+  cr_assert(strstr(err_text, "line 2") != NULL &&
+                strstr(err_text, "outt") != NULL,
+            "%s", err_text);
+}
+
+Test(cli, several_urls_go_to_the_output_dir_and_fail_alone)
+{
+  char odir[512], path[600];
+  char *a = ts_url(srv, "/gen/1000?seed=60");
+  char *b = ts_url(srv, "/gen/2000?seed=61");
+  char *bad = ts_url(srv, "/gen/3000?status=404");
+
+  path_in(odir, sizeof(odir), "several");
+  cr_assert_eq(mkdir(odir, 0700), 0);
+  cr_assert_eq(run_cli("get -O '%s' '%s' '%s' --output-dir '%s'", a, bad, b,
+                       odir),
+               3, "%s", err_text);
+  snprintf(path, sizeof(path), "%s/1000", odir);
+  cr_assert(gen_ok(path, 1000, 60));
+  snprintf(path, sizeof(path), "%s/2000", odir);
+  cr_assert(gen_ok(path, 2000, 61));
+  cr_assert(strstr(out_text, "3 downloads: 2 saved") != NULL &&
+                strstr(out_text, "1 failed") != NULL,
+            "%s", out_text);
+  cr_assert(strstr(err_text, "404") != NULL, "%s", err_text);
+  cr_assert_eq(run_cli("get '%s' '%s' -o x", a, b), 2);
+  cr_assert(strstr(err_text, "--output-dir") != NULL, "%s", err_text);
+  free(a);
+  free(b);
+  free(bad);
 }

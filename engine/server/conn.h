@@ -126,6 +126,7 @@ struct rf_server {
   _Atomic uint64_t requests;
   _Atomic uint64_t body_bytes; /* body bytes handed to the kernel */
   _Atomic uint64_t connections;
+  _Atomic uint64_t peak_open; /* most connections open at once */
 };
 
 /* server.c: the connection's life. */

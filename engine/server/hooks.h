@@ -38,6 +38,8 @@
 typedef struct rf__srv_exchange {
   /* The request: set before request runs; read-only. */
   const char *target; /* request-target as received */
+  const char *head;   /* the request head as received, header lines
+                         included (CRLF-separated, NUL-terminated) */
   int is_get;         /* 1: GET, 0: HEAD */
   int http11;         /* HTTP/1.1 (else 1.0) */
   /*

@@ -21,6 +21,8 @@ typedef struct rf__srv_request {
   int http11;       /* HTTP/1.1 (else 1.0) */
   int parse_status; /* 0, or the status answering a malformed head */
   char *target;     /* request-target as received (owned) */
+  char *head;       /* the whole head as received, for a request hook
+                       (owned; NULL without one) */
   int range_seen;
   int range_bad; /* repeated, too long: ignored */
   char range[RF__SRV_FIELD_MAX];

@@ -640,6 +640,7 @@ void rf__srv_partial_start(srv_conn *c, char *full)
   j->full = full;
   j->req = c->r.req;
   j->req.target = NULL;
+  j->req.head = NULL;
   j->ignore_range = c->r.x.ignore_range;
   j->stage = PART_LOOKUP;
   j->fd = -1;

@@ -459,6 +459,7 @@ void rf__srv_req_start(srv_conn *c)
     return;
   }
   r->x.target = r->req.target;
+  r->x.head = r->req.head != NULL ? r->req.head : "";
   r->x.is_get = r->req.mkind == RF__SRV_M_GET;
   r->x.http11 = r->req.http11;
   if (s->hooks->request != NULL) {

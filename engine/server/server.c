@@ -183,6 +183,7 @@ void rf__srv_release_file(srv_conn *c)
 void rf__srv_resp_reset(srv_conn *c)
 {
   free(c->r.req.target);
+  free(c->r.req.head);
   memset(&c->r, 0, sizeof(c->r));
   c->r.fd = -1;
   c->r.x.conn_data = &c->hook_data;
@@ -207,6 +208,7 @@ void rf__srv_conn_unref(srv_conn *c)
   for (i = 0; i < SRV_NBUFS; i++)
     free(c->bufs[i].data);
   free(c->r.req.target);
+  free(c->r.req.head);
   free(c);
   srv_maybe_free(s);
 }
@@ -533,6 +535,8 @@ void rf__srv_conn_process(srv_conn *c)
     return;
   }
   conn_read_stop(c);
+  if (c->srv->hooks->request != NULL && c->r.req.parse_status == 0)
+    c->r.req.head = strndup(c->in, used); /* NULL: the hook sees "" */
   memmove(c->in, c->in + used, c->in_len - used);
   c->in_len -= used;
   c->responding = 1;
@@ -631,6 +635,9 @@ static void on_connection(uv_stream_t *listener, int status)
     s->conns->prev = c;
   s->conns = c;
   s->nconns++;
+  if (s->nconns > atomic_load_explicit(&s->peak_open, memory_order_relaxed))
+    atomic_store_explicit(&s->peak_open, (uint64_t)s->nconns,
+                          memory_order_relaxed);
   if (uv_accept(listener, (uv_stream_t *)&c->tcp) != 0) {
     rf__srv_conn_close(c);
     return;
@@ -843,4 +850,9 @@ uint64_t rf__server_body_bytes(const rf_server *s)
 uint64_t rf__server_connections(const rf_server *s)
 {
   return atomic_load_explicit(&s->connections, memory_order_relaxed);
+}
+
+uint64_t rf__server_peak_open(const rf_server *s)
+{
+  return atomic_load_explicit(&s->peak_open, memory_order_relaxed);
 }

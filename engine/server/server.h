@@ -26,6 +26,9 @@ void rf__server_set_idle_timeout(rf_server *s, uint64_t ms);
  */
 uint64_t rf__server_requests(const rf_server *s);
 uint64_t rf__server_connections(const rf_server *s);
+
+/* The most connections s had open at once (any thread). */
+uint64_t rf__server_peak_open(const rf_server *s);
 /* rf__server_body_bytes - response body bytes written to sockets so far. */
 uint64_t rf__server_body_bytes(const rf_server *s);
 

@@ -1134,3 +1134,51 @@ int rf__parse_digest(const char *s, size_t len, unsigned char out[32],
   }
   return found;
 }
+
+int rf__parse_checksum(const char *s, unsigned char out[32], char *err,
+                       size_t errlen)
+{
+  const char *eq = s != NULL ? strchr(s, '=') : NULL;
+  size_t alen, want, k, n;
+  int kind;
+
+  if (eq == NULL) {
+    rf__errbuf_set(err, errlen,
+                   "checksum '%.80s': expected sha256=HEX or xxh128=HEX",
+                   s != NULL ? s : "(null)");
+    return RF_EINVAL;
+  }
+  alen = (size_t)(eq - s);
+  if ((alen == 6 && strncasecmp(s, "sha256", 6) == 0) ||
+      (alen == 7 && strncasecmp(s, "sha-256", 7) == 0)) {
+    kind = 1;
+    want = 32;
+  } else if (alen == 6 && strncasecmp(s, "xxh128", 6) == 0) {
+    kind = 2;
+    want = 16;
+  } else {
+    rf__errbuf_set(err, errlen,
+                   "checksum '%.80s': unknown algorithm '%.*s' (expected "
+                   "sha256 or xxh128)",
+                   s, (int)(alen > 20 ? 20 : alen), s);
+    return RF_EINVAL;
+  }
+  n = strlen(eq + 1);
+  if (n != 2 * want) {
+    rf__errbuf_set(err, errlen,
+                   "checksum '%.80s': %s takes %zu hex digits, not %zu",
+                   s, kind == 1 ? "sha256" : "xxh128", 2 * want, n);
+    return RF_EINVAL;
+  }
+  for (k = 0; k < want; k++) {
+    int hi = rfx_hexval(eq[1 + 2 * k]), lo = rfx_hexval(eq[2 + 2 * k]);
+    if (hi < 0 || lo < 0) {
+      rf__errbuf_set(err, errlen,
+                     "checksum '%.80s': '%c%c' is not hexadecimal", s,
+                     eq[1 + 2 * k], eq[2 + 2 * k]);
+      return RF_EINVAL;
+    }
+    out[k] = (unsigned char)(hi * 16 + lo);
+  }
+  return kind;
+}

@@ -177,4 +177,15 @@ int rf__parse_repr_digest(const char *s, size_t len, unsigned char out[32],
 int rf__parse_digest(const char *s, size_t len, unsigned char out[32],
                      char *err, size_t errlen);
 
+/*
+ * Parse a whole-file checksum as a user writes it: "sha256=HEX" (64 hex
+ * digits) or "xxh128=HEX" (32, the canonical big-endian form `xxh128sum`
+ * prints), the algorithm without case; "sha-256" accepted too.
+ *
+ * Returns 1 (SHA-256: out 32 bytes), 2 (XXH128: out 16 bytes), or
+ * RF_EINVAL with err naming what is wrong.
+ */
+int rf__parse_checksum(const char *s, unsigned char out[32], char *err,
+                       size_t errlen);
+
 #endif /* RF_UTIL_HTTP_H */

@@ -635,6 +635,21 @@ RF_EXTERN int rf_job_set_max_rate(rf_job *job, uint64_t bytes_per_second);
  */
 RF_EXTERN int rf_parse_size(uint64_t *out, const char *text);
 
+/*
+ * rf_header_check - whether line is a header rf_job_options.headers
+ * accepts ("Name: value", "Name:", "Name;"; not Range or If-Range; no CR,
+ * LF).  why (may be NULL when why_size is 0) gets one line naming what
+ * is wrong.  Returns 0, RF_EINVAL.
+ */
+RF_EXTERN int rf_header_check(const char *line, char *why, size_t why_size);
+
+/*
+ * rf_checksum_check - whether text is a checksum rf_job_options.checksum
+ * accepts: "sha256=HEX" (64 hex digits; "sha-256=" too) or "xxh128=HEX"
+ * (32).  why gets one line naming what is wrong.  Returns 0, RF_EINVAL.
+ */
+RF_EXTERN int rf_checksum_check(const char *text, char *why, size_t why_size);
+
 #ifdef __cplusplus
 }
 #endif

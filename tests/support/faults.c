@@ -16,11 +16,13 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include <uv.h>
 
 #include "server/server.h"
 #include "util/http.h"
+#include "textutil.h"
 
 #define FT_BUCKETS      64         /* target table hash buckets */
 #define FT_GEN_MTIME    1577836800 /* 2020-01-01T00:00:00Z */
@@ -226,6 +228,133 @@ static void query_parse(const char *target, ft_query *q)
   }
 }
 
+/* The string directive key of target's query, percent-decoded into out
+ * (size bytes).  Returns 1 when present, 0 otherwise. */
+static int query_str(const char *target, const char *key, char *out,
+                     size_t size)
+{
+  const char *qmark = strchr(target, '?');
+  const char *s = qmark != NULL ? qmark + 1 : NULL;
+  size_t kl = strlen(key);
+
+  while (s != NULL && *s != '\0') {
+    const char *pe = s + strcspn(s, "&");
+    if ((size_t)(pe - s) > kl && memcmp(s, key, kl) == 0 && s[kl] == '=') {
+      const char *v = s + kl + 1;
+      size_t n = 0;
+      while (v < pe && n + 1 < size) {
+        int hi, lo;
+        if (*v == '%' && pe - v >= 3 && (hi = rfx_hexval(v[1])) >= 0 &&
+            (lo = rfx_hexval(v[2])) >= 0) {
+          out[n++] = (char)(hi * 16 + lo);
+          v += 3;
+        } else {
+          out[n++] = *v++;
+        }
+      }
+      out[n] = '\0';
+      return 1;
+    }
+    s = *pe == '&' ? pe + 1 : NULL;
+  }
+  return 0;
+}
+
+/* The value of the first field name of a request head (name without case;
+ * blanks around the value dropped) into out.  Returns 1, or 0 (none). */
+static int head_field(const char *head, const char *name, char *out,
+                      size_t size)
+{
+  size_t nl = strlen(name);
+  const char *line = strstr(head, "\r\n");
+
+  while (line != NULL && line[2] != '\0' && line[2] != '\r') {
+    const char *l = line + 2, *end = strstr(l, "\r\n");
+    if (end == NULL)
+      end = l + strlen(l);
+    if ((size_t)(end - l) > nl && strncasecmp(l, name, nl) == 0 &&
+        l[nl] == ':') {
+      const char *v = l + nl + 1;
+      size_t n;
+      while (v < end && (*v == ' ' || *v == '\t'))
+        v++;
+      n = (size_t)(end - v);
+      while (n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'))
+        n--;
+      if (n >= size)
+        n = size - 1;
+      memcpy(out, v, n);
+      out[n] = '\0';
+      return 1;
+    }
+    line = *end != '\0' ? end : NULL;
+  }
+  return 0;
+}
+
+/* hdr, nohdr, basic, bearer, cookie: what the request must (not) carry.
+ * Returns 0, or the status answering it (x->extra set for a 401). */
+static int ft_check_head(rf__srv_exchange *x)
+{
+  char want[512], got[1024];
+
+  if (query_str(x->target, "hdr", want, sizeof(want))) {
+    char *colon = strchr(want, ':');
+    const char *v = colon != NULL ? colon + 1 : "";
+    if (colon != NULL)
+      *colon = '\0';
+    while (*v == ' ')
+      v++;
+    if (!head_field(x->head, want, got, sizeof(got)) || strcmp(got, v) != 0)
+      return 403;
+  }
+  if (query_str(x->target, "nohdr", want, sizeof(want)) &&
+      head_field(x->head, want, got, sizeof(got)))
+    return 400;
+  if (query_str(x->target, "basic", want, sizeof(want))) {
+    char b64[700], line[720];
+    EVP_EncodeBlock((unsigned char *)b64, (const unsigned char *)want,
+                    (int)strlen(want));
+    snprintf(line, sizeof(line), "Basic %s", b64);
+    if (!head_field(x->head, "Authorization", got, sizeof(got)) ||
+        strcmp(got, line) != 0) {
+      snprintf(x->extra, sizeof(x->extra),
+               "WWW-Authenticate: Basic realm=\"t\"\r\n");
+      return 401;
+    }
+  }
+  if (query_str(x->target, "bearer", want, sizeof(want))) {
+    char line[600];
+    snprintf(line, sizeof(line), "Bearer %s", want);
+    if (!head_field(x->head, "Authorization", got, sizeof(got)) ||
+        strcmp(got, line) != 0) {
+      snprintf(x->extra, sizeof(x->extra), "WWW-Authenticate: Bearer\r\n");
+      return 401;
+    }
+  }
+  if (query_str(x->target, "cookie", want, sizeof(want))) {
+    /* NAME=VALUE among the pairs of the Cookie header. */
+    const char *p = got;
+    int found = 0;
+    if (!head_field(x->head, "Cookie", got, sizeof(got)))
+      return 403;
+    while (*p != '\0' && !found) {
+      size_t n = strcspn(p, ";");
+      while (*p == ' ') {
+        p++;
+        n--;
+      }
+      found = n == strlen(want) && strncmp(p, want, n) == 0;
+      p += n;
+      if (*p == ';')
+        p++;
+    }
+    if (!found)
+      return 403;
+  }
+  return 0;
+}
+
 /* FNV-1a of a NUL-terminated string. */
 static uint64_t str_hash(const char *s)
 {
@@ -290,6 +419,11 @@ static int ft_request(void *ctx, rf__srv_exchange *x)
   x->ignore_range = q->norange || q->chunked;
   if (q->status >= 200 && q->status <= 599)
     return (int)q->status;
+  {
+    int st = ft_check_head(x);
+    if (st != 0)
+      return st;
+  }
   if (r->nreq <= q->s503 || r->nreq <= q->s429) {
     snprintf(x->extra, sizeof(x->extra), "Retry-After: %" PRIu64 "\r\n", q->ra);
     return r->nreq <= q->s503 ? 503 : 429;
@@ -339,10 +473,16 @@ static void gen_sha256_b64(char out[45], uint64_t size, uint64_t seed)
   EVP_EncodeBlock((unsigned char *)out, md, 32);
 }
 
-/* link, reprdigest, digest: header lines of a generated entity. */
+/* link, reprdigest, digest: header lines of a generated entity;
+ * setcookie of any. */
 static void ft_announce(ft_req *r, rf__srv_exchange *x)
 {
   size_t n = strlen(x->extra);
+  char sc[256];
+
+  if (query_str(x->target, "setcookie", sc, sizeof(sc)))
+    n += (size_t)snprintf(x->extra + n, sizeof(x->extra) - n,
+                          "Set-Cookie: %s; Path=/\r\n", sc);
   char b64[45];
 
   if (!r->is_gen)

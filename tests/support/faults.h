@@ -60,6 +60,16 @@
  *                  sha-256=:B64:" of the whole content (RFC 9530); 2: a
  *                  wrong one (one base64 digit changed).
  *    digest=1      ... and "Digest: MD5=..., SHA-256=B64" (RFC 3230).
+ *    hdr=NAME:VALUE  The request must carry the header NAME (any case)
+ *                  with exactly VALUE, else 403 (percent-encoded in the
+ *                  query: ':' may stay, ' ' is %20).
+ *    nohdr=NAME    A request carrying the header NAME gets 400.
+ *    basic=U:P     Without "Authorization: Basic base64(U:P)": 401 with
+ *                  WWW-Authenticate: Basic.
+ *    bearer=TOKEN  Without "Authorization: Bearer TOKEN": 401.
+ *    cookie=N=V    Without the pair N=V in the Cookie header: 403.
+ *    setcookie=N=V Every entity's answer carries "Set-Cookie: N=V;
+ *                  Path=/".
  *    garble=N      Every GET body byte at a content offset that is a
  *                  multiple of N is sent XORed with 0xFF, every time (a
  *                  source that sends bad pieces).

@@ -210,6 +210,11 @@ uint64_t ts_connections(const ts_server *t)
   return t->srv != NULL ? rf__server_connections(t->srv) : 0;
 }
 
+uint64_t ts_peak_open(const ts_server *t)
+{
+  return t->srv != NULL ? rf__server_peak_open(t->srv) : 0;
+}
+
 /* nftw callback removing one entry (depth first). */
 static int ts_rm(const char *path, const struct stat *sb, int flag,
                  struct FTW *ftw)

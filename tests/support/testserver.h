@@ -54,6 +54,8 @@ char *ts_url(const ts_server *t, const char *path_and_query);
 /* Requests parsed and connections accepted so far (any thread). */
 uint64_t ts_requests(const ts_server *t);
 uint64_t ts_connections(const ts_server *t);
+/* The most connections open at once so far (any thread). */
+uint64_t ts_peak_open(const ts_server *t);
 /* Response body bytes the server wrote to sockets so far (any thread). */
 uint64_t ts_body_bytes(const ts_server *t);
 
