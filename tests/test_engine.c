@@ -1068,3 +1068,70 @@ Test(engine, options_versions)
   uv_run(&loop, UV_RUN_DEFAULT);
   cr_assert_eq(uv_loop_close(&loop), 0);
 }
+
+/* ------------------------------------------------------------ rate limit */
+
+typedef struct rate_ctx {
+  uint64_t switch_at; /* received bytes at which the limit changes */
+  uint64_t new_rate;
+  int switched;
+  int error;
+  int set_rc;
+  double switched_after; /* elapsed seconds at the switch */
+  double seconds;
+} rate_ctx;
+
+static void rate_progress(rf_job *job, const rf_progress *p, void *ud)
+{
+  rate_ctx *r = ud;
+
+  if (!r->switched && p->received >= r->switch_at) {
+    r->switched = 1;
+    r->switched_after = p->elapsed;
+    r->set_rc = rf_job_set_max_rate(job, r->new_rate);
+  }
+}
+
+static void rate_done(rf_job *job, const rf_result *res, void *ud)
+{
+  rate_ctx *r = ud;
+
+  (void)job;
+  r->error = res->error;
+  r->seconds = res->seconds;
+}
+
+Test(engine, the_rate_limit_changes_while_the_job_runs)
+{
+  rf_engine *e = NULL;
+  rf_job_options o;
+  rate_ctx r = { 400000, 4000000, 0, -1, -1, 0, 0 };
+  char out[512], *url = ts_url(srv, "/gen/4000000?seed=71");
+
+  snprintf(out, sizeof(out), "%s/rate.bin", dir);
+  rf_job_options_init(&o);
+  o.url = url;
+  o.output = out;
+  o.connections = 4;
+  o.piece_size = 131072;
+  o.max_rate = 200000; /* 20 s for all of it at this rate */
+  o.progress_interval_ms = 20;
+  o.on_progress = rate_progress;
+  o.on_done = rate_done;
+  o.user_data = &r;
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &o), 0, "%s", rf_engine_last_error(e));
+  rf_engine_run(e);
+  rf_engine_free(e);
+  cr_assert_eq(r.error, RF_OK, "%s", rf_err_name(r.error));
+  cr_assert_eq(r.set_rc, 0);
+  cr_assert(ts_file_matches_gen(out, 4000000, 71));
+  /* 400 KB at 200 KB/s: about 2 s (less the first burst) ... */
+  cr_assert(r.switched_after >= 1.5 && r.switched_after <= 2.6, "%.2f s",
+            r.switched_after);
+  /* ... then 3.6 MB at 4 MB/s: about 1 s more, not the 18 s of the old
+   * rate. */
+  cr_assert(r.seconds - r.switched_after <= 3.0, "%.2f s after the switch",
+            r.seconds - r.switched_after);
+  free(url);
+}
