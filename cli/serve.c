@@ -43,6 +43,10 @@ static const char serve_help[] =
     "                           connections, suffixes K M G (e.g. 10M);\n"
     "                           0: no limit (the default)\n"
     "      --no-partial         do not serve downloads in progress\n"
+    "      --idle-timeout SEC   close a connection without progress for SEC\n"
+    "                           seconds (default 60)\n"
+    "      --head-timeout SEC   a client must send its whole request head\n"
+    "                           within SEC seconds (default 10)\n"
     "  -q, --quiet              no access log\n"
     "  -h, --help               show this help and exit\n"
     "\n"
@@ -61,7 +65,9 @@ enum serve_opt_id {
   OPT_MAX_CONNS,
   OPT_MAX_PER_CLIENT,
   OPT_LIMIT_RATE,
-  OPT_NO_PARTIAL
+  OPT_NO_PARTIAL,
+  OPT_IDLE_TIMEOUT,
+  OPT_HEAD_TIMEOUT
 };
 
 static const cli_option serve_options[] = {
@@ -70,6 +76,8 @@ static const cli_option serve_options[] = {
   { "max-per-client", 0, 1, OPT_MAX_PER_CLIENT },
   { "limit-rate", 0, 1, OPT_LIMIT_RATE },
   { "no-partial", 0, 0, OPT_NO_PARTIAL },
+  { "idle-timeout", 0, 1, OPT_IDLE_TIMEOUT },
+  { "head-timeout", 0, 1, OPT_HEAD_TIMEOUT },
   { "quiet", 'q', 0, OPT_QUIET },
   { "help", 'h', 0, OPT_HELP },
   { NULL, 0, 0, 0 },
@@ -95,6 +103,8 @@ typedef struct serve_args {
   unsigned max_per_client; /* 0: the library's default */
   uint64_t rate;           /* bytes per second; 0: no limit */
   int no_partial;
+  unsigned idle_ms; /* 0: the library's default */
+  unsigned head_ms; /* 0: the library's default */
 } serve_args;
 
 /*
@@ -249,6 +259,18 @@ static int serve_parse(int argc, char **argv, serve_args *a, int *exit_code)
     case OPT_NO_PARTIAL:
       a->no_partial = 1;
       break;
+    case OPT_IDLE_TIMEOUT:
+    case OPT_HEAD_TIMEOUT:
+      if (cli_parse_seconds(v, 86400,
+                            id == OPT_IDLE_TIMEOUT ? &a->idle_ms
+                                                   : &a->head_ms) != 0) {
+        cli_usage_error("serve",
+                        "invalid value '%s' for %s: expected seconds (e.g. "
+                        "10 or 2.5), more than 0 and at most 86400",
+                        v, cli_parser_spelled(&p));
+        return -1;
+      }
+      break;
     case OPT_QUIET:
       a->quiet = 1;
       break;
@@ -298,6 +320,8 @@ static int serve_start(serve_ctx *c, const serve_args *a)
   so.max_connections = a->max_conns;
   so.max_per_client = a->max_per_client;
   so.rate_limit = a->rate;
+  so.idle_timeout_ms = a->idle_ms;
+  so.head_timeout_ms = a->head_ms;
   so.partial = !a->no_partial;
   err = rf_server_new(&c->server, &so);
   if (err != 0) {

@@ -696,6 +696,108 @@ Test(server, path_traversal)
   }
 }
 
+/* Whatever the spelling, nothing outside the root is served: every
+ * request gets an error status and never the secret's bytes. */
+Test(server, paths_never_leave_the_root)
+{
+  static const char *const paths[] = {
+    "/..%2fsecret.txt", "/%2e%2e/secret.txt", "/.%2e/secret.txt",
+    "/%2e./secret.txt", "/sub/..%2f..%2fsecret.txt",
+    "/%252e%252e/secret.txt", /* double-encoded: a name, not ".." */
+    "/%c0%ae%c0%ae/secret.txt", /* overlong UTF-8 dots: bytes, not "." */
+    "/in.bin%00.txt", "/in.bin%00", "/%00", "/..\\secret.txt",
+    "/%2e%2e%5csecret.txt", "//../secret.txt", "/./../secret.txt",
+  };
+  char secret_path[4096], outside[] = "/tmp/rf-ts-out-XXXXXX";
+  char *longp;
+  dbuf b;
+  size_t i;
+
+  cr_assert_not_null(mkdtemp(outside));
+  /* The secret sits beside the served directory, where ".." leads. */
+  snprintf(secret_path, sizeof(secret_path), "%s/../secret.txt", ts_root(srv));
+  {
+    FILE *f = fopen(secret_path, "w");
+    cr_assert_not_null(f, "%s", secret_path);
+    fputs("TOP-SECRET-BYTES", f);
+    fclose(f);
+  }
+  cr_assert_eq(ts_write_gen_file(root_path(srv, "in.bin"), 100, 1), 0);
+  cr_assert_eq(mkdir(root_path(srv, "sub"), 0700), 0);
+  for (i = 0; i < sizeof(paths) / sizeof(paths[0]); i++) {
+    char req[512];
+    int st;
+    snprintf(req, sizeof(req), "GET %s HTTP/1.1\r\nConnection: close\r\n\r\n",
+             paths[i]);
+    raw_exchange(srv, req, &b);
+    st = raw_status(&b);
+    cr_assert(st >= 400 && st < 500, "%s: status %d", paths[i], st);
+    cr_assert(b.p == NULL || strstr(b.p, "TOP-SECRET") == NULL, "%s leaked",
+              paths[i]);
+    dbuf_free(&b);
+  }
+  /* A very long path: refused, not a crash or a truncation that lands
+   * elsewhere. */
+  longp = malloc(12000);
+  cr_assert_not_null(longp);
+  strcpy(longp, "GET /");
+  for (i = 0; i < 2000; i++)
+    strcat(longp, "a/");
+  strcat(longp, "in.bin HTTP/1.1\r\nConnection: close\r\n\r\n");
+  raw_exchange(srv, longp, &b);
+  cr_assert(raw_status(&b) >= 400, "status %d", raw_status(&b));
+  dbuf_free(&b);
+  free(longp);
+  unlink(secret_path);
+  rmdir(outside);
+}
+
+/* A client trickling its request head is dropped at the head's deadline,
+ * though every byte restarts the idle timer. */
+Test(server, trickled_head_is_dropped)
+{
+  rf_server_options o = RF_SERVER_OPTIONS_INIT;
+  const char *head = "GET /gen/10 HTTP/1.1\r\nHost: x\r\nX-Slow: ";
+  struct timespec a, b;
+  double s;
+  int fd, closed = 0;
+  ts_server *t;
+  char c;
+  size_t i;
+
+  o.max_connections = 64;
+  o.head_timeout_ms = 400;
+  t = ts_start_with(NULL, 5000, &o);
+  cr_assert_not_null(t);
+  fd = raw_connect(ts_port(t));
+  clock_gettime(CLOCK_MONOTONIC, &a);
+  for (i = 0; i < 100 && !closed; i++) {
+    /* One byte every 50 ms: far inside the 5 s idle timeout. */
+    if (send(fd, head + (i % strlen(head)), 1, MSG_NOSIGNAL) != 1)
+      closed = 1;
+    usleep(50000);
+    {
+      struct timeval tv = { 0, 1000 };
+      setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+      if (recv(fd, &c, 1, 0) == 0)
+        closed = 1;
+    }
+  }
+  clock_gettime(CLOCK_MONOTONIC, &b);
+  s = (double)(b.tv_sec - a.tv_sec) + (double)(b.tv_nsec - a.tv_nsec) / 1e9;
+  cr_assert(closed, "still open after %.2f s of trickling", s);
+  cr_assert(s >= 0.35 && s < 2.0, "dropped after %.3f s", s);
+  close(fd);
+  /* A whole head in time is served as always. */
+  {
+    dbuf d;
+    raw_exchange(t, "GET /gen/10 HTTP/1.1\r\nConnection: close\r\n\r\n", &d);
+    cr_assert_eq(raw_status(&d), 200);
+    dbuf_free(&d);
+  }
+  ts_stop(t);
+}
+
 Test(server, symlinks)
 {
   char outside[] = "/tmp/rf-ts-out-XXXXXX";

@@ -58,6 +58,8 @@ typedef struct srv_conn {
   struct srv_conn *next;
   uv_tcp_t tcp;
   uv_timer_t idle; /* idle timeout, then lingering close */
+  uint64_t head_t0; /* loop time of a request head's first byte; 0: none
+                       coming in */
   uv_timer_t wait; /* the head's delay, the body's pace */
   uv_fs_t fs;      /* the one file-system request in flight */
   uv_write_t head_req;
@@ -103,6 +105,8 @@ struct rf_server {
   int closing;
   int listener_open;
   uint64_t idle_ms;
+  uint64_t head_ms; /* a request head must be whole this long after its
+                       first byte */
   srv_conn *conns;
   size_t nconns;
   unsigned pending; /* asynchronous closes of files in flight */

@@ -57,7 +57,7 @@
 #include "server/conn.h"
 #include "server/partial.h"
 
-#define SRV_IDLE_MS   60000 /* default idle timeout */
+#define SRV_IDLE_MS   RF_SERVER_DEFAULT_IDLE_MS
 #define SRV_LINGER_MS 2000  /* wait for the peer's FIN after ours */
 #define SRV_REFUSING_MAX 64 /* connections answered 503 at a time */
 #define SRV_RATE_BURST_NS UINT64_C(50000000) /* the bucket: 50 ms of rate */
@@ -398,16 +398,32 @@ void rf__srv_conn_close(srv_conn *c)
 
 static void on_idle_timeout(uv_timer_t *t)
 {
-  rf__srv_conn_close(t->data);
+  srv_conn *c = t->data;
+
+  if (!c->lingering && c->head_t0 != 0)
+    rf__srv_log(c->srv,
+                "closed a connection that took more than %llu ms to send "
+                "its request head",
+                (unsigned long long)c->srv->head_ms);
+  rf__srv_conn_close(c);
 }
 
-/* Restart the idle timer after progress (not while a wait holds us). */
+/* Restart the idle timer after progress (not while a wait holds us).
+ * While a request head is coming in, it also ends at the head's
+ * deadline, whatever trickles in before. */
 void rf__srv_conn_touch(srv_conn *c)
 {
+  uint64_t ms = c->lingering ? SRV_LINGER_MS : c->srv->idle_ms;
+
   if (c->closing || c->r.waiting || c->rl_queued)
     return;
-  uv_timer_start(&c->idle, on_idle_timeout,
-                 c->lingering ? SRV_LINGER_MS : c->srv->idle_ms, 0);
+  if (!c->lingering && !c->responding && c->head_t0 != 0) {
+    uint64_t now = uv_now(c->srv->loop), end = c->head_t0 + c->srv->head_ms;
+    uint64_t left = end > now ? end - now : 1;
+    if (left < ms)
+      ms = left;
+  }
+  uv_timer_start(&c->idle, on_idle_timeout, ms, 0);
 }
 
 static void on_wait_timer(uv_timer_t *t)
@@ -531,9 +547,14 @@ void rf__srv_conn_process(srv_conn *c)
   if (used == 0) {
     free(c->r.req.target);
     c->r.req.target = NULL;
+    if (c->in_len > 0 && c->head_t0 == 0) {
+      c->head_t0 = uv_now(c->srv->loop); /* the head's first byte */
+      rf__srv_conn_touch(c);
+    }
     conn_read_start(c);
     return;
   }
+  c->head_t0 = 0;
   conn_read_stop(c);
   if (c->srv->hooks->request != NULL && c->r.req.parse_status == 0)
     c->r.req.head = strndup(c->in, used); /* NULL: the hook sees "" */
@@ -773,6 +794,13 @@ int rf_server_new(rf_server **out, const rf_server_options *opts)
     s->rate = opts->rate_limit;
     if (opts->partial)
       rc = rf__srv_partials_new(&s->partials);
+  }
+  s->head_ms = RF_SERVER_DEFAULT_HEAD_MS;
+  if (opts->version >= 3) {
+    if (opts->idle_timeout_ms != 0)
+      s->idle_ms = opts->idle_timeout_ms;
+    if (opts->head_timeout_ms != 0)
+      s->head_ms = opts->head_timeout_ms;
   }
   if (s->rate != 0) {
     double burst = 1e9 / (double)s->rate; /* one byte at least */

@@ -44,7 +44,7 @@ struct uv_loop_s;
 
 typedef struct rf_server rf_server;
 
-#define RF_SERVER_OPTIONS_VERSION 2
+#define RF_SERVER_OPTIONS_VERSION 3
 
 /* What 0 in max_connections and max_per_client stands for. */
 #define RF_SERVER_DEFAULT_MAX_CONNECTIONS 256u
@@ -73,11 +73,24 @@ typedef struct rf_server_options {
   /* 1: serve downloads in progress (see above); 0 (the default): NAME.part
    * is an ordinary file and NAME does not exist. */
   int partial;
+
+  /* Version 3. */
+  /* A connection that makes no progress (no byte read or written) for
+   * this long is closed; 0: RF_SERVER_DEFAULT_IDLE_MS. */
+  unsigned idle_timeout_ms;
+  /* A client must send a whole request head within this long of its
+   * first byte, however it trickles it (slowloris); else the connection
+   * is closed.  0: RF_SERVER_DEFAULT_HEAD_MS. */
+  unsigned head_timeout_ms;
 } rf_server_options;
+
+#define RF_SERVER_DEFAULT_IDLE_MS 60000u
+#define RF_SERVER_DEFAULT_HEAD_MS 10000u
 
 #define RF_SERVER_OPTIONS_INIT                                                 \
   {                                                                            \
-    RF_SERVER_OPTIONS_VERSION, NULL, NULL, NULL, 0, NULL, NULL, 0, 0, 0, 0     \
+    RF_SERVER_OPTIONS_VERSION, NULL, NULL, NULL, 0, NULL, NULL, 0, 0, 0, 0,    \
+        0, 0                                                                   \
   }
 
 /*

@@ -84,6 +84,7 @@ static void *ts_main(void *arg)
   o.max_per_client = t->opts.max_per_client;
   o.rate_limit = t->opts.rate_limit;
   o.partial = t->opts.partial;
+  o.head_timeout_ms = t->opts.head_timeout_ms;
   if (env != NULL && env[0] != '\0' && strcmp(env, "0") != 0)
     o.log_cb = ts_log;
   rc = rf_server_new(&t->srv, &o);

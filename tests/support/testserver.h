@@ -32,8 +32,9 @@ ts_server *ts_start(const char *root);
 ts_server *ts_start_idle(const char *root, unsigned idle_ms);
 
 /*
- * ts_start_with - as ts_start_idle, with the limits, the rate limit and
- * partial taken from opts (its other fields are ignored).  ts_start and
+ * ts_start_with - as ts_start_idle, with the limits, the rate limit,
+ * partial and head_timeout_ms taken from opts (its other fields are
+ * ignored).  ts_start and
  * ts_start_idle allow 4096 connections, also from one address.
  */
 ts_server *ts_start_with(const char *root, unsigned idle_ms,
