@@ -1525,9 +1525,10 @@ Test(server, options_version_1)
   rf_server *s = NULL;
   rf_server_options o = RF_SERVER_OPTIONS_INIT;
 
-  cr_assert_eq(o.version, 2);
+  cr_assert_eq(o.version, 3);
   cr_assert(o.max_connections == 0 && o.max_per_client == 0 &&
-            o.rate_limit == 0 && o.partial == 0);
+            o.rate_limit == 0 && o.partial == 0 && o.idle_timeout_ms == 0 &&
+            o.head_timeout_ms == 0);
   cr_assert_eq(uv_loop_init(&loop), 0);
   o.loop = &loop;
   o.root = ts_root(srv);
