@@ -80,6 +80,8 @@ struct rf__conn {
   char etag[256];
   char last_modified[64];
   char reason[96];
+  char content_encoding[48];
+  int multipart; /* Content-Type: multipart/byteranges */
   int has_cr;
   uint64_t cr_first, cr_last, cr_total;
   int64_t content_length;

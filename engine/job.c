@@ -184,6 +184,8 @@ static void verdict_views(const rf_job *job, const rf__conn *c, rf__request *rq,
   rs->content_length = c->content_length;
   rs->etag = c->etag;
   rs->last_modified = c->last_modified;
+  rs->content_encoding = c->content_encoding;
+  rs->multipart = c->multipart;
   ex->etag = job->etag;
   ex->last_modified = job->last_modified;
   ex->resuming = job->resume != NULL;

@@ -154,6 +154,8 @@ void rf__conn_reset_response(rf__conn *c)
   c->retry_after_ms = 0;
   c->has_retry_after = 0;
   c->has_location = 0;
+  c->content_encoding[0] = '\0';
+  c->multipart = 0;
 }
 
 static void copy_value(char *dst, size_t size, const char *v, size_t len)
@@ -298,6 +300,10 @@ static void header_field(rf__conn *c, const char *buf, size_t len)
     }
   } else if (rf__header_match(buf, len, "Location", &v, &vl)) {
     c->has_location = 1;
+  } else if (rf__header_match(buf, len, "Content-Encoding", &v, &vl)) {
+    copy_value(c->content_encoding, sizeof(c->content_encoding), v, vl);
+  } else if (rf__header_match(buf, len, "Content-Type", &v, &vl)) {
+    c->multipart = vl >= 20 && strncasecmp(v, "multipart/byteranges", 20) == 0;
   } else if (c->role == RF__ROLE_PROBE) {
     origin_field(c, buf, len);
   }

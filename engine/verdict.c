@@ -4,6 +4,7 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "rangefetch/rangefetch.h"
 
@@ -187,6 +188,23 @@ static void foreign(rf__verdict *v, const rf__request *rq,
 void rf__verdict_response(rf__verdict *v, const rf__request *rq,
                           const rf__response *rs, const rf__expect *ex)
 {
+  /* rangefetch never sends Accept-Encoding: a body in another coding is
+   * not the file's bytes at their offsets, whatever the status says.
+   * Nor is a multipart answer to one range. */
+  if ((rs->status == 200 || rs->status == 206) &&
+      rs->content_encoding != NULL && rs->content_encoding[0] != '\0' &&
+      strcasecmp(rs->content_encoding, "identity") != 0) {
+    set(v, RF__V_FATAL, RF_EPROTO,
+        "the server sent the content with Content-Encoding: %.40s, which "
+        "was not asked for (the bytes would not be the file's)",
+        rs->content_encoding);
+    return;
+  }
+  if (rs->status == 206 && rs->multipart) {
+    set(v, RF__V_FATAL, RF_EPROTO,
+        "the server answered one range with multipart/byteranges");
+    return;
+  }
   switch (rq->kind) {
   case RF__REQ_MANIFEST:
     if (rs->status == 200) {

@@ -62,6 +62,8 @@ typedef struct rf__response {
   int64_t content_length;               /* -1: none */
   const char *etag;                     /* "" if none */
   const char *last_modified;
+  const char *content_encoding; /* NULL or "": none */
+  int multipart;                /* Content-Type: multipart/byteranges */
 } rf__response;
 
 /* What the job knows of the content. */

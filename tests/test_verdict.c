@@ -144,7 +144,7 @@ Test(verdict, response_table)
     rf__request rq = { r->kind, r->start, r->end };
     rf__response rs = { r->status, "Not Found", r->has_cr, r->cr_first,
                         r->cr_last, r->cr_total, r->content_length, r->etag,
-                        "" };
+                        "", NULL, 0 };
     rf__expect ex = { r->job_etag, "", r->total, r->single, r->if_range,
                       r->resuming, r->manifest, r->manifest_length,
                       "http://h/m.rfm", 0 };
@@ -172,7 +172,8 @@ Test(verdict, response_table)
 Test(verdict, last_modified_and_no_validator)
 {
   rf__request rq = { RF__REQ_RUN, 0, 10 };
-  rf__response rs = { 206, "", 1, 0, 9, 100, 10, "", "Tue, 01 Dec 2026" };
+  rf__response rs = { 206, "", 1, 0, 9, 100, 10, "", "Tue, 01 Dec 2026",
+                      NULL, 0 };
   rf__expect ex = { "", "Mon, 30 Nov 2026", 100, 0, 1, 0, 0, 0, NULL, 0 };
   rf__verdict v;
 
@@ -185,6 +186,53 @@ Test(verdict, last_modified_and_no_validator)
   rs.last_modified = "anything";
   rf__verdict_response(&v, &rq, &rs, &ex);
   cr_assert_eq(v.kind, RF__V_ACCEPT);
+}
+
+/* rangefetch never asks for a content coding: an encoded body is not the
+ * file's bytes, nor is a multipart answer to one range. */
+Test(verdict, encoded_or_multipart_bodies_are_refused)
+{
+  static const struct {
+    rf__req_kind kind;
+    long status;
+    const char *coding;
+    int multipart;
+    rf__verdict_kind want;
+  } t[] = {
+    { RF__REQ_RUN, 206, "gzip", 0, RF__V_FATAL },
+    { RF__REQ_RUN, 206, "GZIP", 0, RF__V_FATAL },
+    { RF__REQ_PROBE, 206, "br", 0, RF__V_FATAL },
+    { RF__REQ_MANIFEST, 200, "deflate", 0, RF__V_FATAL },
+    { RF__REQ_RUN, 206, "identity", 0, RF__V_ACCEPT },
+    { RF__REQ_RUN, 206, "", 0, RF__V_ACCEPT },
+    { RF__REQ_RUN, 206, NULL, 0, RF__V_ACCEPT },
+    { RF__REQ_RUN, 206, NULL, 1, RF__V_FATAL },
+    { RF__REQ_RUN, 503, "gzip", 0, RF__V_RETRY }, /* an error page */
+  };
+  size_t i;
+
+  for (i = 0; i < sizeof(t) / sizeof(t[0]); i++) {
+    rf__request rq = { t[i].kind, 0, 10 };
+    rf__response rs = { t[i].status, "", 1, 0, 9, 100, 10, "\"a\"", "",
+                        t[i].coding, t[i].multipart };
+    rf__expect ex = { "\"a\"", "", 100, 0, 1, 0, 0, 0, "http://m/x", 0 };
+    rf__verdict v;
+
+    if (t[i].kind == RF__REQ_MANIFEST)
+      rs.has_cr = 0;
+    if (t[i].status == 503) {
+      rs.has_cr = 0;
+      rf__verdict_status(&v, 503, "");
+    } else {
+      rf__verdict_response(&v, &rq, &rs, &ex);
+    }
+    cr_assert_eq(v.kind, t[i].want, "row %zu: %d %s", i, v.kind, v.msg);
+    if (t[i].want == RF__V_FATAL) {
+      cr_assert_eq(v.err, RF_EPROTO, "row %zu", i);
+      cr_assert(strstr(v.msg, t[i].multipart ? "multipart" : "Content-Encoding") != NULL,
+                "row %zu: %s", i, v.msg);
+    }
+  }
 }
 
 Test(verdict, curl_results)
