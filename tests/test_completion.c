@@ -169,7 +169,8 @@ Test(completion, an_empty_word_offers_every_command_and_no_option)
   COMPLETE(out, "rangefetch", "");
   for (size_t k = 0; k < sizeof(cmds) / sizeof(cmds[0]); k++)
     cr_assert(has_line(out, cmds[k]), "no %s in:\n%s", cmds[k], out);
-  cr_assert_eq(count_lines(out), 5, "%s", out);
+  for (const char *p = out; *p != '\0'; p = strchr(p, '\n') + 1)
+    cr_assert_neq(*p, '-', "an option offered for a command:\n%s", out);
   COMPLETE(out, "rangefetch", "--");
   cr_assert_str_eq(out, "--help\n--version\n");
 }
@@ -341,7 +342,7 @@ Test(completion, the_manual_pages_render_with_every_command)
   /* Every command the completion knows (that is, the help lists): in
    * rangefetch(1), and a page of its own naming its options. */
   COMPLETE(cmds, "rangefetch", "");
-  cr_assert_eq(count_lines(cmds), 5, "%s", cmds);
+  cr_assert_geq(count_lines(cmds), 5, "%s", cmds);
   for (char *p = cmds, *end; (end = strchr(p, '\n')) != NULL; p = end + 1) {
     char sub[65536];
     *end = '\0';
