@@ -78,11 +78,12 @@ static const char get_help[] =
     "\n";
 
 static const char get_request_help[] =
-    "Requests (the origin's only: never sent to mirrors, cache hosts or\n"
-    "peers, nor by redirects to another host):\n"
-    "  -H, --header 'NAME: VALUE'\n"
-    "                           send this header (repeatable; 'NAME:' drops\n"
-    "                           one; not Range or If-Range)\n"
+    "Requests:\n"
+    "  -H, --header LINE        send the header LINE, 'NAME: VALUE', to the\n"
+    "                           origin (repeatable; 'NAME:' drops one; not\n"
+    "                           Range or If-Range).  Headers, credentials\n"
+    "                           and cookies go to the origin only, never\n"
+    "                           to mirrors, cache hosts or peers\n"
     "  -A, --user-agent TEXT    the User-Agent (every source)\n"
     "  -e, --referer URL        the Referer (every source)\n"
     "  -u, --user USER[:PASS]   HTTP Basic credentials; without :PASS the\n"
