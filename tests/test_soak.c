@@ -1,0 +1,191 @@
+/*
+ * Soak: one engine runs 2000 downloads one after another, then 200 at
+ * once, against the in-process range server; open files, threads and
+ * resident memory must come back to where they stood after a warm-up
+ * (within 5 %, and a few descriptors of slack for the allocator's and
+ * libcurl's caches).  The 200 SIGKILL-and-resume cycles are
+ * tests/stress/kill-resume (resume/sigkill_at_random_moments).
+ */
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <malloc.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <unistd.h>
+#include <uv.h>
+
+#include "rangefetch/rangefetch.h"
+#include "support/testserver.h"
+#include "support/tmpdir.h"
+
+static ts_server *srv;
+static char dir[256];
+
+static void setup(void)
+{
+  struct rlimit rl;
+
+  signal(SIGPIPE, SIG_IGN);
+  /* 200 jobs at once and the server's side of their connections. */
+  if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < 8192) {
+    rl.rlim_cur = rl.rlim_max < 8192 ? rl.rlim_max : 8192;
+    setrlimit(RLIMIT_NOFILE, &rl);
+  }
+  srv = ts_start(NULL);
+  cr_assert_not_null(srv);
+  tmpdir_make(dir, sizeof(dir), "soak");
+}
+
+static void teardown(void)
+{
+  ts_stop(srv);
+  tmpdir_remove(dir);
+}
+
+TestSuite(soak, .init = setup, .fini = teardown, .timeout = 600);
+
+typedef struct usage {
+  unsigned fds;
+  unsigned threads;
+  unsigned long rss_kib;
+} usage;
+
+static usage measure(void)
+{
+  usage u = { 0, 0, 0 };
+
+  /* Freed memory that glibc keeps in its arenas for reuse is not held
+   * by anyone: give it back before reading RSS, so what is left is what
+   * the engine (or the server) still holds. */
+  malloc_trim(0);
+  DIR *d = opendir("/proc/self/fd");
+  struct dirent *e;
+  FILE *f;
+  char line[256];
+
+  while (d != NULL && (e = readdir(d)) != NULL)
+    if (e->d_name[0] != '.')
+      u.fds++;
+  if (d != NULL)
+    closedir(d);
+  f = fopen("/proc/self/status", "r");
+  while (f != NULL && fgets(line, sizeof(line), f) != NULL) {
+    sscanf(line, "Threads: %u", &u.threads);
+    sscanf(line, "VmRSS: %lu", &u.rss_kib);
+  }
+  if (f != NULL)
+    fclose(f);
+  return u;
+}
+
+typedef struct soak {
+  rf_engine *engine;
+  char *url;
+  unsigned total;   /* jobs to run */
+  unsigned started;
+  unsigned finished;
+  unsigned failed;
+  unsigned at_once; /* jobs kept running together */
+  unsigned conns;
+  char first_error[300];
+} soak;
+
+static void start_one(soak *s);
+
+static void on_done(rf_job *job, const rf_result *r, void *ud)
+{
+  soak *s = ud;
+
+  (void)job;
+  s->finished++;
+  if (r->error != RF_OK) {
+    if (s->failed++ == 0)
+      snprintf(s->first_error, sizeof(s->first_error), "%s: %s",
+               rf_err_name(r->error), r->message);
+  } else if (r->path != NULL) {
+    unlink(r->path);
+  }
+  if (s->started < s->total)
+    start_one(s);
+}
+
+static void start_one(soak *s)
+{
+  rf_job_options o;
+  char out[400];
+  int rc;
+
+  snprintf(out, sizeof(out), "%s/j%u.bin", dir, s->started % 1000u);
+  rf_job_options_init(&o);
+  o.url = s->url;
+  o.output = out;
+  o.overwrite = 1;
+  o.no_resume = 1;
+  o.connections = s->conns;
+  o.piece_size = 16384;
+  o.on_done = on_done;
+  o.user_data = s;
+  s->started++;
+  rc = rf_job_add(NULL, s->engine, &o);
+  if (rc != 0) {
+    s->finished++;
+    if (s->failed++ == 0)
+      snprintf(s->first_error, sizeof(s->first_error), "add: %s: %s",
+               rf_err_name(rc), rf_engine_last_error(s->engine));
+  }
+}
+
+static void run_jobs(soak *s, unsigned total, unsigned at_once, unsigned conns)
+{
+  unsigned k;
+
+  s->total = total;
+  s->started = s->finished = s->failed = 0;
+  s->at_once = at_once;
+  s->conns = conns;
+  for (k = 0; k < at_once && s->started < total; k++)
+    start_one(s);
+  cr_assert_eq(rf_engine_run(s->engine), 0);
+  cr_assert_eq(s->finished, total);
+  cr_assert_eq(s->failed, 0, "%u failed; first: %s", s->failed,
+               s->first_error);
+}
+
+static void assert_back(const char *what, usage base, usage now)
+{
+  cr_assert(now.fds <= base.fds + 4, "%s: %u open files, %u before", what,
+            now.fds, base.fds);
+  cr_assert(now.threads <= base.threads, "%s: %u threads, %u before", what,
+            now.threads, base.threads);
+  cr_assert((double)now.rss_kib <= (double)base.rss_kib * 1.05 + 1024.0,
+            "%s: RSS %lu KiB, %lu KiB before", what, now.rss_kib,
+            base.rss_kib);
+  cr_log_info("%s: %u files (%u), %u threads (%u), RSS %lu KiB (%lu)", what,
+              now.fds, base.fds, now.threads, base.threads, now.rss_kib,
+              base.rss_kib);
+}
+
+Test(soak, two_thousand_in_a_row_then_two_hundred_at_once)
+{
+  soak s;
+  usage base, after;
+
+  memset(&s, 0, sizeof(s));
+  s.url = ts_url(srv, "/gen/65536?seed=91");
+  cr_assert_eq(rf_engine_new(&s.engine, NULL), 0);
+  /* Warm-up: the allocator's arenas, libcurl's caches, the server's. */
+  run_jobs(&s, 50, 1, 4);
+  run_jobs(&s, 200, 200, 2);
+  base = measure();
+  run_jobs(&s, 2000, 1, 4);
+  after = measure();
+  assert_back("2000 in a row", base, after);
+  run_jobs(&s, 200, 200, 2);
+  after = measure();
+  assert_back("200 at once", base, after);
+  rf_engine_free(s.engine);
+  free(s.url);
+}
