@@ -63,9 +63,10 @@ int rf_engine_new(rf_engine **out, const rf_engine_options *opts)
   if (opts->loop != NULL) {
     e->loop = opts->loop;
   } else {
-    if (uv_loop_init(&e->own_loop) != 0) {
+    rc = uv_loop_init(&e->own_loop);
+    if (rc != 0) {
       free(e);
-      return RF_EIO;
+      return rc == UV_ENOMEM ? RF_ENOMEM : RF_EIO;
     }
     e->own = 1;
     e->loop = &e->own_loop;

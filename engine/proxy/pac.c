@@ -390,16 +390,25 @@ static int pac_sanitize(const char *url, char **san, char **host_out)
   CURLU *u = curl_url();
   char *scheme = NULL, *host = NULL, *port = NULL;
   int rc = RF_EURL, v6;
+  CURLUcode uc;
   size_t hl, n;
 
   *san = *host_out = NULL;
   if (u == NULL)
     return RF_ENOMEM;
-  if (curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME) ||
-      curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) ||
-      curl_url_get(u, CURLUPART_HOST, &host, 0))
+  if ((uc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME)) ||
+      (uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0)) ||
+      (uc = curl_url_get(u, CURLUPART_HOST, &host, 0))) {
+    if (uc == CURLUE_OUT_OF_MEMORY)
+      rc = RF_ENOMEM; /* not the URL's fault */
     goto out;
-  if (curl_url_get(u, CURLUPART_PORT, &port, 0) != CURLUE_OK)
+  }
+  uc = curl_url_get(u, CURLUPART_PORT, &port, 0);
+  if (uc == CURLUE_OUT_OF_MEMORY) {
+    rc = RF_ENOMEM; /* without it the port would be dropped */
+    goto out;
+  }
+  if (uc != CURLUE_OK)
     port = NULL;
   hl = strlen(host);
   v6 = hl >= 2 && host[0] == '[' && host[hl - 1] == ']';
@@ -518,7 +527,8 @@ int rf__pac_find(rf__pac *p, const char *url, char **result_out, char *err,
   rf__pac_cache_clear(p);
   rc = pac_sanitize(url, &san, &host);
   if (rc != 0) {
-    rf__errbuf_set(err, errlen, "cannot parse URL");
+    rf__errbuf_set(err, errlen, "%s",
+                   rc == RF_ENOMEM ? "out of memory" : "cannot parse URL");
     goto out;
   }
   if (p->ctx == NULL) {
