@@ -23,6 +23,7 @@
 #include <curl/curl.h>
 #include <uv.h>
 
+#include "rangefetch/rangefetch.h"
 #include "disk/journal.h"
 #include "server/partial.h"
 #include "server/server.h"
@@ -696,6 +697,12 @@ Test(server, path_traversal)
   }
 }
 
+static void sf_done(rf_job *job, const rf_result *r, void *ud)
+{
+  (void)job;
+  *(int *)ud = r->error;
+}
+
 /* Whatever the spelling, nothing outside the root is served: every
  * request gets an error status and never the secret's bytes. */
 Test(server, paths_never_leave_the_root)
@@ -795,6 +802,117 @@ Test(server, trickled_head_is_dropped)
     cr_assert_eq(raw_status(&d), 200);
     dbuf_free(&d);
   }
+  ts_stop(t);
+}
+
+/* A crowd far over the limits, reconnecting as fast as it is refused: the
+ * server never holds more than the limit, 64 being refused and 256 being
+ * released (it stops accepting, the kernel's backlog waits), and a
+ * client within the limits is still served. */
+Test(server, a_crowd_over_the_limits_is_held_back)
+{
+  rf_server_options o = RF_SERVER_OPTIONS_INIT;
+  ts_server *t;
+  int fds[600];
+  int round, k;
+  struct sockaddr_in sa;
+
+  o.max_connections = 8;
+  o.max_per_client = 8;
+  t = ts_start_with(NULL, 0, &o);
+  cr_assert_not_null(t);
+  memset(&sa, 0, sizeof(sa));
+  sa.sin_family = AF_INET;
+  sa.sin_port = htons(ts_port(t));
+  sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  for (round = 0; round < 10; round++) {
+    for (k = 0; k < 600; k++) {
+      fds[k] = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0);
+      cr_assert(fds[k] >= 0, "socket: %s", strerror(errno));
+      if (connect(fds[k], (struct sockaddr *)&sa, sizeof(sa)) != 0)
+        cr_assert(errno == EINPROGRESS || errno == EAGAIN, "connect: %s",
+                  strerror(errno));
+    }
+    for (k = 0; k < 600; k++)
+      close(fds[k]);
+  }
+  cr_assert(ts_peak_open(t) <= 8 + 64 + 256, "%llu connections held at once",
+            (unsigned long long)ts_peak_open(t));
+  cr_assert(ts_peak_open(t) >= 8, "the crowd never arrived (%llu)",
+            (unsigned long long)ts_peak_open(t));
+  {
+    /* From another address, within its limit: served once the crowd has
+     * gone (the backlog drains). */
+    resp r;
+    usleep(300000);
+    fetch(t, "/gen/1000", NULL, NULL, 0, &r);
+    cr_assert_eq(r.status, 200);
+    resp_free(&r);
+  }
+  ts_stop(t);
+}
+
+/* Without hooks (as `rangefetch serve` runs), file bodies go out with
+ * sendfile(2): whole files, ranges, HEAD, keep-alive and a download of
+ * many ranges over 8 connections are byte-identical, and no body buffer
+ * is ever allocated for them. */
+Test(server, sendfile_path)
+{
+  ts_server *t = ts_start_plain(NULL);
+  char path[4200], out[4200], url[200];
+  rf_engine *e = NULL;
+  rf_job_options o;
+  resp r;
+  int done_err = -1;
+
+  cr_assert_not_null(t);
+  snprintf(path, sizeof(path), "%s/big.bin", ts_root(t));
+  cr_assert_eq(ts_write_gen_file(path, 9000000, 5), 0);
+  fetch(t, "/big.bin", NULL, NULL, 0, &r);
+  cr_assert_eq(r.status, 200);
+  cr_assert(body_is_gen(&r, 0, 9000000, 5));
+  resp_free(&r);
+  fetch(t, "/big.bin", "4000000-5999999", NULL, 0, &r);
+  cr_assert_eq(r.status, 206);
+  cr_assert(body_is_gen(&r, 4000000, 2000000, 5));
+  resp_free(&r);
+  fetch(t, "/big.bin", "8999990-", NULL, 0, &r);
+  cr_assert_eq(r.status, 206);
+  cr_assert(body_is_gen(&r, 8999990, 10, 5));
+  resp_free(&r);
+  fetch(t, "/big.bin", NULL, NULL, 1, &r);
+  cr_assert_eq(r.status, 200);
+  resp_free(&r);
+  /* Keep-alive after a sendfile body: two requests on one connection. */
+  {
+    dbuf b;
+    raw_exchange(t, "GET /big.bin HTTP/1.1\r\nRange: bytes=0-9\r\n\r\n"
+                    "GET /big.bin HTTP/1.1\r\nRange: bytes=10-19\r\n"
+                    "Connection: close\r\n\r\n",
+                 &b);
+    cr_assert(b.p != NULL && strstr(b.p, "bytes 0-9/9000000") != NULL &&
+                  strstr(b.p, "bytes 10-19/9000000") != NULL,
+              "%s", b.p != NULL ? b.p : "(nothing)");
+    dbuf_free(&b);
+  }
+  snprintf(url, sizeof(url), "http://127.0.0.1:%u/big.bin",
+           (unsigned)ts_port(t));
+  snprintf(out, sizeof(out), "%s/../sf-%u.bin", ts_root(t),
+           (unsigned)ts_port(t));
+  rf_job_options_init(&o);
+  o.url = url;
+  o.output = out;
+  o.connections = 8;
+  o.piece_size = 262144;
+  o.on_done = sf_done;
+  o.user_data = &done_err;
+  cr_assert_eq(rf_engine_new(&e, NULL), 0);
+  cr_assert_eq(rf_job_add(NULL, e, &o), 0);
+  rf_engine_run(e);
+  rf_engine_free(e);
+  cr_assert_eq(done_err, 0, "%s", rf_err_name(done_err));
+  cr_assert(ts_file_matches_gen(out, 9000000, 5));
+  unlink(out);
   ts_stop(t);
 }
 

@@ -61,6 +61,12 @@ typedef struct srv_conn {
   uint64_t head_t0; /* loop time of a request head's first byte; 0: none
                        coming in */
   uv_timer_t wait; /* the head's delay, the body's pace */
+  /* File bodies go out with sendfile(2) when nothing must see or pace
+   * them: on a dup of the socket, polled for writability while the
+   * socket is full (respond.c).  sf_fd -1: not opened yet. */
+  int sf_fd;
+  int sf_open; /* sf_poll initialised (counted in refs) */
+  uv_poll_t sf_poll;
   uv_fs_t fs;      /* the one file-system request in flight */
   uv_write_t head_req;
   uv_write_t tail_req;
@@ -115,6 +121,8 @@ struct rf_server {
   unsigned max_per_client;
   size_t nactive;   /* admitted connections, not yet closing or lingering */
   size_t nrefusing; /* connections being answered 503 */
+  int accept_paused; /* a connection waits in the listener, not accepted:
+                        too many of ours are still closing */
   /* Rate limit (a token bucket kept as a theoretical arrival time). */
   uint64_t rate;        /* body bytes per second; 0: none */
   uint64_t rl_tat_ns;   /* when the bucket is full again (uv_hrtime) */
@@ -135,6 +143,8 @@ struct rf_server {
 
 /* server.c: the connection's life. */
 void rf__srv_conn_close(srv_conn *c);
+/* Open c's sendfile poll (on a dup of its socket).  Returns 0 or -1. */
+int rf__srv_sendfile_open(srv_conn *c);
 void rf__srv_log(rf_server *s, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 uint64_t rf__srv_rate_take(srv_conn *c, uint64_t want);

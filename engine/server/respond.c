@@ -3,14 +3,17 @@
  * deciding status and range, writing the head, pumping the body.  The
  * hooks (server/hooks.h) are consulted at the points that header names.
  */
+#include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/sendfile.h>
 #include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "server/conn.h"
 #include "server/partial.h"
@@ -605,6 +608,85 @@ static void body_finish(srv_conn *c)
     resp_end(c);
 }
 
+/* ------------------------------------------------------------ sendfile */
+
+#define SRV_SF_MAX ((size_t)4 << 20) /* bytes per turn of the loop, at most */
+
+/* A file body nothing must see or pace goes out with sendfile(2): no copy
+ * through user memory, no body buffers (nginx's sendfile on).  Not with
+ * hooks that read or pace bodies, a rate limit, or chunked encoding. */
+static int use_sendfile(const srv_conn *c)
+{
+  const rf_server *s = c->srv;
+  const srv_resp *r = &c->r;
+
+  return r->kind == SRV_K_FILE && r->x.is_get && !r->x.chunked &&
+         s->hooks->body == NULL && s->hooks->pace == NULL && s->rate == 0;
+}
+
+static void sendfile_pump(srv_conn *c);
+
+static void on_sendfile_writable(uv_poll_t *p, int status, int events)
+{
+  srv_conn *c = p->data;
+
+  (void)events;
+  uv_poll_stop(p);
+  if (c->closing)
+    return;
+  if (status < 0) {
+    rf__srv_conn_close(c);
+    return;
+  }
+  sendfile_pump(c);
+}
+
+/* Send what the socket takes now; wait for writability when it is full
+ * (the idle timer goes on: a peer that stops reading is dropped). */
+static void sendfile_pump(srv_conn *c)
+{
+  srv_resp *r = &c->r;
+  size_t turn = 0;
+
+  while (r->produced < r->limit && turn < SRV_SF_MAX) {
+    off_t off = (off_t)(r->x.start + r->produced);
+    uint64_t want = r->limit - r->produced;
+    ssize_t n;
+
+    if (want > SRV_SF_MAX - turn)
+      want = SRV_SF_MAX - turn;
+    n = sendfile(c->sf_fd, r->fd, &off, (size_t)want);
+    if (n > 0) {
+      r->produced += (uint64_t)n;
+      r->sent += (uint64_t)n;
+      turn += (size_t)n;
+      atomic_fetch_add_explicit(&c->srv->body_bytes, (uint64_t)n,
+                                memory_order_relaxed);
+      continue;
+    }
+    if (n < 0 && errno == EINTR)
+      continue;
+    if (n < 0 && errno == EAGAIN) {
+      if (uv_poll_start(&c->sf_poll, UV_WRITABLE, on_sendfile_writable) != 0)
+        rf__srv_conn_close(c);
+      rf__srv_conn_touch(c);
+      return;
+    }
+    /* 0: the file shrank under us; < 0: the peer is gone, or a read
+     * error.  The body cannot be completed. */
+    rf__srv_conn_close(c);
+    return;
+  }
+  rf__srv_conn_touch(c);
+  if (r->produced < r->limit) {
+    /* A full turn: let the other connections have theirs first. */
+    if (uv_poll_start(&c->sf_poll, UV_WRITABLE, on_sendfile_writable) != 0)
+      rf__srv_conn_close(c);
+    return;
+  }
+  resp_end(c);
+}
+
 /*
  * Produce body chunks while a buffer is free and the pace hook lets them
  * go, and finish the response when everything is written.
@@ -616,6 +698,17 @@ void rf__srv_pump(srv_conn *c)
 
   if (c->closing || !c->responding || r->phase != SRV_PH_BODY)
     return;
+  if (use_sendfile(c) && r->produced < r->limit) {
+    /* After the head's write: the body must not overtake it. */
+    if (c->writes > 0)
+      return;
+    if (rf__srv_sendfile_open(c) != 0) {
+      rf__srv_conn_close(c);
+      return;
+    }
+    sendfile_pump(c);
+    return;
+  }
   while (!r->waiting && !c->rl_queued && r->filling == NULL &&
          r->produced < r->limit) {
     uint64_t want = r->limit - r->produced;

@@ -47,12 +47,14 @@
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "server/conn.h"
 #include "server/partial.h"
@@ -60,6 +62,11 @@
 #define SRV_IDLE_MS   RF_SERVER_DEFAULT_IDLE_MS
 #define SRV_LINGER_MS 2000  /* wait for the peer's FIN after ours */
 #define SRV_REFUSING_MAX 64 /* connections answered 503 at a time */
+/* Closed connections not yet released: past this many (beyond the limit
+ * and the 503s) the server stops accepting until they are.  A client that
+ * reconnects as fast as it is refused would otherwise keep libuv's accept
+ * loop busy while the closed ones pile up in memory. */
+#define SRV_CLOSING_MAX 256
 #define SRV_RATE_BURST_NS UINT64_C(50000000) /* the bucket: 50 ms of rate */
 #define SRV_RATE_QUANTUM  16384 /* a write worth waiting for */
 
@@ -189,6 +196,15 @@ void rf__srv_resp_reset(srv_conn *c)
   c->r.x.conn_data = &c->hook_data;
 }
 
+static void on_connection(uv_stream_t *listener, int status);
+
+/* Connections the server holds at most: the admitted, the refusing and
+ * those being released. */
+static size_t conns_bound(const rf_server *s)
+{
+  return s->max_conns + SRV_REFUSING_MAX + SRV_CLOSING_MAX;
+}
+
 void rf__srv_conn_unref(srv_conn *c)
 {
   rf_server *s = c->srv;
@@ -210,12 +226,49 @@ void rf__srv_conn_unref(srv_conn *c)
   free(c->r.req.target);
   free(c->r.req.head);
   free(c);
+  if (s->accept_paused && !s->closing && s->nconns < conns_bound(s)) {
+    /* Room again: take the connection waiting in the listener (uv_accept
+     * starts libuv's polling of it again). */
+    s->accept_paused = 0;
+    on_connection((uv_stream_t *)&s->listener, 0);
+  }
   srv_maybe_free(s);
 }
 
 static void on_conn_handle_closed(uv_handle_t *h)
 {
   rf__srv_conn_unref(h->data);
+}
+
+static void on_sendfile_poll_closed(uv_handle_t *h)
+{
+  srv_conn *c = h->data;
+
+  close(c->sf_fd); /* the poll is gone: its fd can go */
+  c->sf_fd = -1;
+  rf__srv_conn_unref(c);
+}
+
+int rf__srv_sendfile_open(srv_conn *c)
+{
+  uv_os_fd_t fd;
+
+  if (c->sf_open)
+    return 0;
+  if (uv_fileno((uv_handle_t *)&c->tcp, &fd) != 0)
+    return -1;
+  c->sf_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+  if (c->sf_fd < 0)
+    return -1;
+  if (uv_poll_init(c->srv->loop, &c->sf_poll, c->sf_fd) != 0) {
+    close(c->sf_fd);
+    c->sf_fd = -1;
+    return -1;
+  }
+  c->sf_poll.data = c;
+  c->sf_open = 1;
+  c->refs++;
+  return 0;
 }
 
 /* Deliver the access log line of the current request, once. */
@@ -390,6 +443,8 @@ void rf__srv_conn_close(srv_conn *c)
   rate_unlink(c);
   if (c->responding)
     rf__srv_resp_log(c);
+  if (c->sf_open)
+    uv_close((uv_handle_t *)&c->sf_poll, on_sendfile_poll_closed);
   uv_close((uv_handle_t *)&c->tcp, on_conn_handle_closed);
   uv_close((uv_handle_t *)&c->idle, on_conn_handle_closed);
   uv_close((uv_handle_t *)&c->wait, on_conn_handle_closed);
@@ -637,11 +692,19 @@ static void on_connection(uv_stream_t *listener, int status)
 
   if (status < 0 || s->closing)
     return;
+  if (s->nconns >= conns_bound(s)) {
+    /* Not accepted: libuv stops polling the listener until uv_accept
+     * (rf__srv_conn_unref, once some are released); the kernel's backlog
+     * holds the rest meanwhile. */
+    s->accept_paused = 1;
+    return;
+  }
   c = calloc(1, sizeof(*c));
   if (c == NULL)
     return;
   c->srv = s;
   c->r.fd = -1;
+  c->sf_fd = -1;
   c->crlf[0] = '\r';
   c->crlf[1] = '\n';
   uv_tcp_init(s->loop, &c->tcp);

@@ -36,6 +36,7 @@ struct ts_server {
   unsigned idle_ms;
   rf_server_options opts; /* limits, rate and partial for the server */
   int own_root; /* root is a temporary directory of ours */
+  int plain;    /* no test mode: the server as `rangefetch serve` runs it */
   char root[4096];
 };
 
@@ -88,7 +89,7 @@ static void *ts_main(void *arg)
   if (env != NULL && env[0] != '\0' && strcmp(env, "0") != 0)
     o.log_cb = ts_log;
   rc = rf_server_new(&t->srv, &o);
-  if (rc == 0)
+  if (rc == 0 && !t->plain)
     rc = faults_install(t->srv) == 0 ? 0 : RF_ENOMEM;
   if (rc == 0)
     rc = uv_async_init(&t->loop, &t->stop, ts_on_stop);
@@ -123,8 +124,8 @@ ts_server *ts_start_idle(const char *root, unsigned idle_ms)
   return ts_start_with(root, idle_ms, &o);
 }
 
-ts_server *ts_start_with(const char *root, unsigned idle_ms,
-                         const rf_server_options *opts)
+static ts_server *ts_start_impl(const char *root, unsigned idle_ms,
+                                const rf_server_options *opts, int plain)
 {
   ts_server *t = calloc(1, sizeof(*t));
 
@@ -133,6 +134,7 @@ ts_server *ts_start_with(const char *root, unsigned idle_ms,
     return NULL;
   }
   t->opts = *opts;
+  t->plain = plain;
   /* A client hanging up mid-body must not kill the test process. */
   signal(SIGPIPE, SIG_IGN);
   t->idle_ms = idle_ms;
@@ -168,6 +170,21 @@ ts_server *ts_start_with(const char *root, unsigned idle_ms,
     return NULL;
   }
   return t;
+}
+
+ts_server *ts_start_with(const char *root, unsigned idle_ms,
+                         const rf_server_options *opts)
+{
+  return ts_start_impl(root, idle_ms, opts, 0);
+}
+
+ts_server *ts_start_plain(const char *root)
+{
+  rf_server_options o = RF_SERVER_OPTIONS_INIT;
+
+  o.max_connections = 4096;
+  o.max_per_client = 4096;
+  return ts_start_impl(root, 0, &o, 1);
 }
 
 ts_server *ts_start(const char *root)

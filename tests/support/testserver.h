@@ -40,6 +40,13 @@ ts_server *ts_start_idle(const char *root, unsigned idle_ms);
 ts_server *ts_start_with(const char *root, unsigned idle_ms,
                          const rf_server_options *opts);
 
+/*
+ * ts_start_plain - as ts_start, without test mode: no generated files and
+ * no fault directives, the server exactly as `rangefetch serve` runs it
+ * (file bodies go out with sendfile).
+ */
+ts_server *ts_start_plain(const char *root);
+
 /* The port the server listens on. */
 uint16_t ts_port(const ts_server *t);
 
