@@ -38,7 +38,8 @@ static const char get_help[] =
     "                           name ending in '/' saves into it (default:\n"
     "                           the last segment of the URL path, else\n"
     "                           \"" GET_FALLBACK_NAME "\", in the current "
-    "directory)\n"
+    "directory);\n"
+    "                           '-' writes to standard output, in order\n"
     "  -c, --connections N      parallel connections, 1-64 (default 8)\n"
     "      --piece-size SIZE    piece size, 16K-1G, suffixes K M G (default:\n"
     "                           1 MiB, larger for files over 64 GiB)\n"
@@ -63,7 +64,8 @@ static const char get_help[] =
     "                           after may damage FILE)\n"
     "\n"
     "A progress bar is drawn on stderr when it is a terminal.  On success\n"
-    "one line goes to stdout: saved 'FILE' SIZE in SECONDS (RATE, ...).\n"
+    "one line goes to stdout (stderr with -o -): saved 'FILE' SIZE in\n"
+    "SECONDS (RATE, ...).\n"
     "Errors go to stderr.  Ctrl-C stops the download and keeps FILE.part.\n"
     "\n";
 
@@ -184,6 +186,7 @@ static const cli_option get_options[] = {
 typedef struct get_args {
   const char *url;
   const char *output;
+  int stream; /* -o -: the content to standard output */
   unsigned connections;
   uint64_t piece_size;
   cli_proxy_args px;
@@ -470,7 +473,7 @@ static void get_on_done(rf_job *job, const rf_result *r, void *user_data)
   const char *msg = r->message != NULL && r->message[0] != '\0'
                         ? r->message
                         : rf_strerror(r->error);
-  int kept = r->error != RF_OK && part_kept(r->path, c->output);
+  int kept = r->error != RF_OK && !a->stream && part_kept(r->path, c->output);
 
   (void)job;
   c->done = 1;
@@ -497,8 +500,8 @@ static void get_on_done(rf_job *job, const rf_result *r, void *user_data)
   }
   if (r->error == RF_OK) {
     c->exit_code = CLI_EXIT_OK;
-    if (!a->quiet && !a->json)
-      cli_print_saved(r);
+    if (!a->quiet && !a->json) /* stdout carries the content with -o - */
+      cli_print_saved(a->stream ? stderr : stdout, r);
   } else if (r->error == RF_ECANCELED && c->signo != 0) {
     c->exit_code = CLI_EXIT_SIGNAL + c->signo;
     fflush(stdout);
@@ -636,13 +639,7 @@ static int get_parse(int argc, char **argv, get_args *a)
       a->url = v;
       break;
     case OPT_OUTPUT:
-      if (strcmp(v, "-") == 0) {
-        cli_usage_error("get",
-                        "%s -: writing to standard output is not "
-                        "supported; give a file name",
-                        opt);
-        goto out;
-      }
+      a->stream = strcmp(v, "-") == 0;
       if (v[0] == '\0') {
         cli_usage_error("get", "%s: empty file name", opt);
         goto out;
@@ -836,6 +833,11 @@ static int get_parse(int argc, char **argv, get_args *a)
   if (a->no_verify && a->manifest != NULL) {
     cli_usage_error("get", "--no-verify and --manifest cannot be used "
                            "together (a manifest is checked piece by piece)");
+    goto out;
+  }
+  if (a->stream && a->json) {
+    cli_usage_error("get", "--json and -o - cannot be used together: "
+                           "standard output carries the content");
     goto out;
   }
   if (a->manifest_sha256 != NULL && a->manifest == NULL) {
@@ -1144,6 +1146,11 @@ static int get_job_start(get_ctx *c)
   jo.origin_delay = a->origin_delay;
   jo.cache_slice = a->cache_slice;
   jo.cache_host_hash = a->cache_host_hash;
+  if (a->stream) { /* -o -: in order to stdout, no file */
+    jo.output = NULL;
+    jo.stream = 1;
+    jo.stream_fd = STDOUT_FILENO;
+  }
   jo.on_progress = get_on_progress; /* also without a bar: c.single */
   jo.on_done = get_on_done;
   jo.user_data = c;
