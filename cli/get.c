@@ -42,7 +42,7 @@ static const char get_help[] =
     "                           name ending in '/' saves into it (default:\n"
     "                           the last segment of the URL path, else\n"
     "                           \"" GET_FALLBACK_NAME "\", in the current "
-    "directory)\n"
+    "directory); '-' writes to standard output, in order\n"
     "  -O, --remote-name        name the file after the URL (the default;\n"
     "                           for curl's habit)\n"
     "      --output-dir DIR     save into DIR (with -o NAME: DIR/NAME)\n"
@@ -121,7 +121,8 @@ static const char get_request_help[] =
     "                           most one per connection of -c)\n"
     "\n"
     "A progress bar is drawn on stderr when it is a terminal.  On success\n"
-    "one line goes to stdout: saved 'FILE' SIZE in SECONDS (RATE, ...).\n"
+    "one line goes to stdout (stderr with -o -): saved 'FILE' SIZE in\n"
+    "SECONDS (RATE, ...).\n"
     "Errors go to stderr.  Ctrl-C stops the download and keeps FILE.part.\n"
     "\n";
 
@@ -289,6 +290,7 @@ typedef struct get_args {
   cli_input in; /* the downloads: URL operands, then -i's */
   const char *url; /* the one being set up (get_item_args) */
   const char *output;
+  int stream; /* -o -: the content to standard output */
   unsigned connections;
   uint64_t piece_size;
   cli_proxy_args px;
@@ -626,7 +628,7 @@ static void get_on_done(rf_job *job, const rf_result *r, void *user_data)
   const char *msg = r->message != NULL && r->message[0] != '\0'
                         ? r->message
                         : rf_strerror(r->error);
-  int kept = r->error != RF_OK && part_kept(r->path, it->output);
+  int kept = r->error != RF_OK && !a->stream && part_kept(r->path, it->output);
 
   (void)job;
   it->done = 1;
@@ -657,8 +659,8 @@ static void get_on_done(rf_job *job, const rf_result *r, void *user_data)
   if (r->error == RF_OK) {
     it->exit_code = CLI_EXIT_OK;
     c->saved++;
-    if (!a->quiet && !a->json)
-      cli_print_saved(r);
+    if (!a->quiet && !a->json) /* stdout carries the content with -o - */
+      cli_print_saved(a->stream ? stderr : stdout, r);
   } else if (r->error == RF_ECANCELED && c->signo != 0) {
     it->exit_code = CLI_EXIT_SIGNAL + c->signo;
     c->failed++;
@@ -908,13 +910,7 @@ static int get_parse(int argc, char **argv, get_args *a)
       }
       break;
     case OPT_OUTPUT:
-      if (strcmp(v, "-") == 0) {
-        cli_usage_error("get",
-                        "%s -: writing to standard output is not "
-                        "supported; give a file name",
-                        opt);
-        goto out;
-      }
+      a->stream = strcmp(v, "-") == 0;
       if (v[0] == '\0') {
         cli_usage_error("get", "%s: empty file name", opt);
         goto out;
@@ -1167,6 +1163,11 @@ static int get_parse(int argc, char **argv, get_args *a)
   if (a->no_verify && a->manifest != NULL) {
     cli_usage_error("get", "--no-verify and --manifest cannot be used "
                            "together (a manifest is checked piece by piece)");
+    goto out;
+  }
+  if (a->stream && a->json) {
+    cli_usage_error("get", "--json and -o - cannot be used together: "
+                           "standard output carries the content");
     goto out;
   }
   if (a->manifest_sha256 != NULL && a->manifest == NULL) {
@@ -1585,6 +1586,11 @@ static int get_job_start(get_item *it, unsigned conns)
   jo.resolve = a->resolve;
   jo.nresolve = a->nresolve;
   jo.checksum = it->in->checksum != NULL ? it->in->checksum : a->checksum;
+  if (a->stream) { /* -o -: in order to stdout, no file */
+    jo.output = NULL;
+    jo.stream = 1;
+    jo.stream_fd = STDOUT_FILENO;
+  }
   jo.on_progress = get_on_progress; /* also without a bar: it->single */
   jo.on_done = get_on_done;
   jo.user_data = it;

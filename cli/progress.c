@@ -384,7 +384,7 @@ void cli_json_done(const rf_result *r)
   fflush(f);
 }
 
-void cli_print_saved(const rf_result *r)
+void cli_print_saved(FILE *f, const rf_result *r)
 {
   char size[32], rate[32], kept[32];
   double secs = r->seconds > 0.0 ? r->seconds : 0.0;
@@ -395,28 +395,28 @@ void cli_print_saved(const rf_result *r)
   cli_human_bytes(rate, sizeof(rate),
                   secs > 0.0 ? (double)fetched / secs : 0.0);
   cli_human_bytes(kept, sizeof(kept), (double)r->resumed);
-  printf("saved '%s' %s in %.2f s (", r->path != NULL ? r->path : "", size,
-         secs);
+  fprintf(f, "saved '%s' %s in %.2f s (", r->path != NULL ? r->path : "", size,
+          secs);
   if (r->resumed > 0 && fetched == 0) {
     /* A former run fetched it all and was stopped before the rename. */
-    printf("nothing left to fetch: all of it was on disk from an earlier "
-           "run and checked again");
+    fprintf(f, "nothing left to fetch: all of it was on disk from an earlier "
+               "run and checked again");
   } else {
-    printf("%s/s, %u connection%s, %u retr%s", rate, r->connections_max,
-           r->connections_max == 1 ? "" : "s", r->retries,
-           r->retries == 1 ? "y" : "ies");
+    fprintf(f, "%s/s, %u connection%s, %u retr%s", rate, r->connections_max,
+            r->connections_max == 1 ? "" : "s", r->retries,
+            r->retries == 1 ? "y" : "ies");
     if (r->pieces_verified > 0)
-      printf(", %u piece%s verified", r->pieces_verified,
-             r->pieces_verified == 1 ? "" : "s");
+      fprintf(f, ", %u piece%s verified", r->pieces_verified,
+              r->pieces_verified == 1 ? "" : "s");
     if (r->pieces_failed > 0)
-      printf(", %u bad piece%s fetched again", r->pieces_failed,
-             r->pieces_failed == 1 ? "" : "s");
+      fprintf(f, ", %u bad piece%s fetched again", r->pieces_failed,
+              r->pieces_failed == 1 ? "" : "s");
     if (r->resumed > 0)
-      printf(", %s resumed", kept);
+      fprintf(f, ", %s resumed", kept);
   }
   if (r->route != NULL && strncmp(r->route, "via proxy ", 10) == 0) {
     const char *p = r->route + 10;
-    printf(", via %.*s", (int)strcspn(p, " "), p);
+    fprintf(f, ", via %.*s", (int)strcspn(p, " "), p);
   }
   if (r->nsources > 1) {
     /* Delivery Optimization's figures: from HTTP (origin and mirrors),
@@ -430,12 +430,12 @@ void cli_print_saved(const rf_result *r)
       if (r->bytes_from[k] == 0)
         continue;
       cli_human_bytes(b, sizeof(b), (double)r->bytes_from[k]);
-      printf("%s%s %s", sep, what[k], b);
+      fprintf(f, "%s%s %s", sep, what[k], b);
       sep = ", ";
     }
   }
-  printf(")\n");
-  fflush(stdout);
+  fprintf(f, ")\n");
+  fflush(f);
 }
 
 void cli_put_clean(FILE *f, const char *s)

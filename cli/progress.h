@@ -58,7 +58,7 @@ void cli_json_start(const char *url, const char *output);
 /* {"event":"done",...} */
 void cli_json_done(const rf_result *r);
 
-/* The success line: saved 'FILE' 1.0 GiB in 2.31 s (...). */
-void cli_print_saved(const rf_result *r);
+/* The success line on f: saved 'FILE' 1.0 GiB in 2.31 s (...). */
+void cli_print_saved(FILE *f, const rf_result *r);
 
 #endif

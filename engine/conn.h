@@ -71,6 +71,9 @@ struct rf__conn {
   struct evp_md_ctx_st *sha; /* the piece's SHA-256 (a manifest with
                                 SHA-256 pieces), else NULL */
   rf__block *blk;
+  /* Stream mode: the full blocks of the piece being received, in order,
+   * held until the piece is verified (rf__conn_chain_submit). */
+  rf__block *chain, *chain_tail;
 
   /* Response state, reset per response (redirects give several). */
   long status;
@@ -122,8 +125,12 @@ void rf__conn_reset_response(rf__conn *c);
 void rf__conn_lowat_off(rf__conn *c);
 /* Configure the easy handle to GET the job's manifest URL. */
 void rf__conn_prepare_manifest(rf__conn *c);
-/* Submit and drop the conn's staging block. */
+/* Submit the conn's staging block to the writer; when the job holds
+ * pieces (stream mode), it joins the piece's chain instead. */
 void rf__conn_flush_block(rf__conn *c);
+/* Give back the staging block and the chain unwritten. */
 void rf__conn_drop_block(rf__conn *c);
+/* Hand the chain (a verified piece) to the writer. */
+void rf__conn_chain_submit(rf__conn *c);
 
 #endif

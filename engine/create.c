@@ -6,6 +6,7 @@
 #include "job.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -117,6 +118,37 @@ static char *dup_or_null(const char *s)
   return s != NULL && s[0] != '\0' ? strdup(s) : NULL;
 }
 
+/* Stream mode: stream_fd must be open for writing.  Returns 0,
+ * RF_EINVAL (said). */
+static int check_stream(rf_engine *e, const rf_job_options *o)
+{
+  int fl;
+
+  if (o->discard) {
+    rf__engine_set_error(e, "stream and discard cannot be used together: "
+                            "a discarded download writes nothing");
+    return RF_EINVAL;
+  }
+  fl = o->stream_fd >= 0 ? fcntl(o->stream_fd, F_GETFL) : -1;
+  if (fl < 0) {
+    rf__engine_set_error(e, "stream_fd %d is not an open file descriptor",
+                         o->stream_fd);
+    return RF_EINVAL;
+  }
+  if ((fl & O_ACCMODE) == O_RDONLY) {
+    rf__engine_set_error(e, "stream_fd %d is open for reading only",
+                         o->stream_fd);
+    return RF_EINVAL;
+  }
+  return 0;
+}
+
+/* Whether o asks for stream mode. */
+static int wants_stream(const rf_job_options *o)
+{
+  return o->version >= 3 && o->stream;
+}
+
 /* The options and the output, checked before anything is made. */
 static int check_options(rf_engine *e, const rf_job_options *o)
 {
@@ -124,9 +156,11 @@ static int check_options(rf_engine *e, const rf_job_options *o)
   struct stat sb;
   int rc;
 
-  if (o->url == NULL ||
-      (!o->discard && (o->output == NULL || o->output[0] == '\0')))
+  if (o->url == NULL || (!o->discard && !wants_stream(o) &&
+                         (o->output == NULL || o->output[0] == '\0')))
     return RF_EINVAL;
+  if (wants_stream(o) && (rc = check_stream(e, o)) != 0)
+    return rc;
   if (o->discard && o->manifest != NULL) {
     rf__engine_set_error(e, "a discarded download cannot be checked against "
                             "a manifest");
@@ -163,8 +197,8 @@ static int check_options(rf_engine *e, const rf_job_options *o)
     RF_LOG(&e->log, RF_LOG_ERROR, "job", "%s", why);
     return rc;
   }
-  if (o->discard)
-    return 0;
+  if (o->discard || wants_stream(o))
+    return 0; /* no file */
   if ((rc = check_output_not_dir(e, o->output)) != 0)
     return rc;
   if (stat(o->output, &sb) == 0) {
@@ -192,10 +226,23 @@ static int check_options(rf_engine *e, const rf_job_options *o)
  * RF_ENOMEM. */
 static int copy_options(rf_job *job, const rf_job_options *o)
 {
+  char name[32]; /* the output's name when there is no file */
+
   job->url = strdup(o->url);
   job->url_safe = rf__url_strip_credentials(o->url);
   job->discard = o->discard;
-  job->output = strdup(o->discard ? "(discarded)" : o->output);
+  job->stream = wants_stream(o);
+  job->stream_fd = job->stream ? o->stream_fd : -1;
+  if (o->discard)
+    snprintf(name, sizeof(name), "(discarded)");
+  else if (job->stream && o->stream_fd == STDOUT_FILENO)
+    snprintf(name, sizeof(name), "(stdout)");
+  else
+    snprintf(name, sizeof(name), "(fd %d)", o->stream_fd);
+  job->output = strdup(o->discard || (job->stream && (o->output == NULL ||
+                                                      o->output[0] == '\0'))
+                           ? name
+                           : o->output);
   job->part = malloc(strlen(job->output != NULL ? job->output : "") + 6);
   job->ca_file = dup_or_null(o->ca_file);
   job->proxy_auth = o->proxy_auth;
@@ -219,6 +266,14 @@ static int copy_options(rf_job *job, const rf_job_options *o)
   sprintf(job->part, "%s.part", job->output);
   job->nconns = o->connections ? o->connections : RF_DEFAULT_CONNECTIONS;
   job->piece_size_opt = o->piece_size;
+  if (job->stream && rf__job_stream_piece(o->piece_size) != o->piece_size) {
+    job->piece_size_opt = rf__job_stream_piece(o->piece_size);
+    RF_LOG(&job->engine->log, RF_LOG_WARN, "job",
+           "piece size %llu is too large to stream (each piece is held in "
+           "memory until it is verified): using %llu",
+           (unsigned long long)o->piece_size,
+           (unsigned long long)job->piece_size_opt);
+  }
   job->max_tries = o->max_tries ? o->max_tries : 5;
   job->retry_base_ms = o->retry_base_ms ? o->retry_base_ms : 500;
   job->retry_max_ms = o->retry_max_ms ? o->retry_max_ms : 30000;
@@ -309,10 +364,19 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
   job->total = RF_SIZE_UNKNOWN;
   job->rng = (uv_hrtime() ^ (uint64_t)(uintptr_t)job) | 1;
   rc = copy_options(job, o);
-  if (rc == 0 && !job->discard)
+  if (rc == 0 && !job->discard && !job->stream)
     rc = rf__job_claim_part(job);
   if (rc == 0)
     rc = rf__job_prepare_integrity(job, o);
+  if (rc == 0 && job->stream && job->manifest != NULL) {
+    char why[300];
+    rc = rf__job_stream_check_piece(
+        job, rf_manifest_piece_size(job->manifest), why, sizeof(why));
+    if (rc != 0) {
+      rf__engine_set_error(e, "the manifest's %s", why);
+      rc = RF_EINVAL;
+    }
+  }
   if (rc == 0)
     rc = make_sources(job, o);
   if (rc != 0)
@@ -329,7 +393,7 @@ int rf__job_create(rf_engine *e, const rf_job_options *o, rf_job **out)
       goto fail;
   }
   /* Last step that can fail: it hands the .part file to the writer. */
-  rc = rf__job_start(job, !o->no_sync && !job->discard);
+  rc = rf__job_start(job, !o->no_sync && !job->discard && !job->stream);
   if (rc != 0)
     goto fail;
   *out = job;

@@ -251,6 +251,8 @@ static int probe_accepted(rf_job *job, rf__conn *c, rf__shape shape)
         c->content_length >= 0 ? (uint64_t)c->content_length : RF_SIZE_UNKNOWN;
     learn_validator(job, c);
     c->req_end = c->end = job->total;
+    if (job->stream && rf__job_stream_single(job, c) != 0)
+      return c->err;
     op = rf__store_op(RF__OP_PREALLOC);
     if (op != NULL)
       op->arg = job->total == RF_SIZE_UNKNOWN ? 0 : job->total;
@@ -276,6 +278,7 @@ static int probe_accepted(rf_job *job, rf__conn *c, rf__shape shape)
     c->src->effective_url = strdup(eff);
   }
   rf__source_worked(job, c->src);
+  rf__job_stream_begin(job);
   job->state = RF__JOB_RUNNING;
   job->dirty = 1;
   rf__job_adopt_link_mirrors(job);
@@ -411,12 +414,17 @@ void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
       return;
     }
     piece_reject(job, i, c->src, "does not match the manifest");
+    if (job->single) { /* one stream: it cannot skip the piece */
+      rf__conn_set_error(c, RF_EHASH, 1, "piece %u does not match the "
+                                         "manifest", i);
+      c->stop = RF__STOP_ERROR;
+    }
     return;
   }
   if (job->piece_src != NULL)
     job->piece_src[i] = (uint16_t)c->src->id;
   /* A good copy: whoever else works on this piece stops now. */
-  raced = job->raced[i];
+  raced = job->raced != NULL && job->raced[i];
   for (k = 0; k < job->nconns; k++) {
     rf__conn *o = &job->conns[k];
     if (o == c || o->state != RF__CONN_BUSY || o->cancel || o->run_count == 0 ||
@@ -427,6 +435,13 @@ void rf__job_piece_done(rf_job *job, rf__conn *c, uint32_t i,
       o->cancel = 1;
       raced = 1;
     }
+  }
+  if (job->stream) {
+    /* Verified (or nothing to verify it against): its bytes go to the
+     * writer now; none reached it before, so no other copy was written. */
+    rf__job_piece_accept(job, i);
+    rf__conn_chain_submit(c);
+    return;
   }
   rf__sched_piece_range(&job->sched, i, &off, &len);
   if (raced && !job->no_verify) {
@@ -524,6 +539,14 @@ static void end_failed(rf_job *job, rf__conn *c, const conn_end *e)
   if (job->single) {
     /* A single stream cannot resume: probe again and start over from
      * byte 0 (the server may even do ranges this time). */
+    char what[1200];
+    snprintf(what, sizeof(what),
+             "the server ignores range requests and the transfer failed "
+             "(%s)",
+             e->msg);
+    if (rf__job_stream_stuck(job, e->err, what))
+      return;
+    rf__job_stream_single_end(job);
     job->received = 0;
     job->single = 0;
     job->total = RF_SIZE_UNKNOWN;
@@ -597,13 +620,15 @@ static void end_ok(rf_job *job, rf__conn *c)
       return;
     }
   }
-  /* A run that ended inside a piece (the probe's) continues it. */
+  /* A run that ended inside a piece (the probe's) continues it (the
+   * blocks of that piece held in stream mode with it). */
   if (c->run_count > 0 && c->role != RF__ROLE_DUP &&
       c->pos < rf__job_run_end(job, c->run_first, c->run_count)) {
     rf__job_conn_start(c, c->pos,
                        rf__job_run_end(job, c->run_first, c->run_count));
     return;
   }
+  rf__conn_drop_block(c);
   c->run_count = 0;
   if (c->role == RF__ROLE_DUP)
     c->role = RF__ROLE_RUN;
@@ -613,6 +638,7 @@ static void end_ok(rf_job *job, rf__conn *c)
 void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
 {
   conn_end e;
+  int whole;
 
   rf__job_conn_remove(c);
   if (job->state == RF__JOB_DONE || c->gen != job->gen) {
@@ -620,17 +646,23 @@ void rf__job_on_done(rf_job *job, rf__conn *c, CURLcode res)
     c->run_count = 0;
     return;
   }
-  if (job->single && res == CURLE_OK && c->stop == RF__STOP_NONE && c->accepted)
+  whole = res == CURLE_OK && c->stop == RF__STOP_NONE && c->accepted;
+  if (job->single && !rf__job_holds_pieces(job) && whole)
     rf__conn_flush_block(c); /* the stream's tail */
-  else
+  else if (!(whole && rf__job_holds_pieces(job)))
     rf__conn_drop_block(c); /* bytes of an unfinished piece */
+  /* (Held pieces of a whole answer stay for end_ok: the run may continue
+   * a piece the answer ended inside.) */
   if (c->cancel || c->stop == RF__STOP_TRUNCATED) {
+    rf__conn_drop_block(c);
     rf__job_conn_release(c);
     c->cancel = 0;
     job->dirty = 1;
     return;
   }
   end_classify(job, c, res, &e);
+  if (e.err != 0)
+    rf__conn_drop_block(c);
   if (c->role == RF__ROLE_MANIFEST) {
     if (e.failover > 0) {
       if (c->role == RF__ROLE_MANIFEST)
@@ -731,10 +763,25 @@ void rf__job_conn_start_probe(rf__conn *c)
   rf__job_conn_start(c, start, start + len);
 }
 
+/* What became of a content that failed a whole-content check: a .part
+ * kept under its name, or, streamed, bytes the reader already has. */
+static const char *bad_content_fate(const rf_job *job, char *buf, size_t size)
+{
+  if (job->stream)
+    snprintf(buf, size,
+             "its bytes were already written to %s (a stream cannot be "
+             "taken back)",
+             job->output);
+  else
+    snprintf(buf, size, "%s kept, not renamed", job->part);
+  return buf;
+}
+
 static void job_finish(rf_job *job)
 {
   uint32_t k;
   rf__block *op;
+  char fate[600];
 
   if (job->state == RF__JOB_FINISHING || job->state == RF__JOB_DONE)
     return;
@@ -755,7 +802,7 @@ static void job_finish(rf_job *job)
     return;
   }
   op->arg = job->total;
-  if (job->manifest != NULL && !job->single) {
+  if (job->manifest != NULL && (!job->single || job->stream)) {
     XXH128_canonical_t cn;
     rf_manifest_content_xxh128(cn.digest, job->manifest);
     op->flag = 1;
@@ -780,8 +827,9 @@ static void job_finish(rf_job *job)
     rf__store_op_free(op);
     rf__job_fail(job, RF_EHASH,
                  "%s: the origin's %s SHA-256 differs from the manifest's: "
-                 "one of them is wrong; %s kept, not renamed",
-                 job->url_safe, job->repr_from, job->part);
+                 "one of them is wrong; %s",
+                 job->url_safe, job->repr_from,
+                 bad_content_fate(job, fate, sizeof(fate)));
     return;
   }
   /* The checksum the caller asked for: checked with the others, and
@@ -825,6 +873,11 @@ static void store_error(rf_job *job, int err)
   const char *what = NULL;
 
   rf__store_error(&job->store, &e, &what);
+  if (job->stream) {
+    rf__job_fail(job, err, "writing to the output failed: %s",
+                 e != 0 ? strerror(e) : rf_strerror(err));
+    return;
+  }
   rf__job_fail(job, err, "cannot %s %s: %s%s", what != NULL ? what : "write",
                job->part, e != 0 ? strerror(e) : rf_strerror(err),
                err == RF_ENOSPC ? " (verified pieces are kept: run the same "
@@ -834,6 +887,8 @@ static void store_error(rf_job *job, int err)
 
 static void op_done(rf_job *job, rf__block *op)
 {
+  char fate[600];
+
   if (job->state == RF__JOB_DONE)
     return;
   if (op->op == RF__OP_JOURNAL_REOPEN) {
@@ -899,15 +954,16 @@ static void op_done(rf_job *job, rf__block *op)
     else if (op->result == RF_EHASH && job->manifest == NULL)
       rf__job_fail(job, RF_EHASH,
                    "%s: the whole content does not match the SHA-256 the "
-                   "origin announced (%s): %s kept, not renamed",
-                   job->url_safe, job->repr_from, job->part);
+                   "origin announced (%s): %s",
+                   job->url_safe, job->repr_from,
+                   bad_content_fate(job, fate, sizeof(fate)));
     else if (op->result == RF_EHASH)
       rf__job_fail(job, RF_EHASH,
                    "%s: every piece matched, but the whole content does not "
-                   "match the manifest's XXH128%s: %s kept, not renamed",
+                   "match the manifest's XXH128%s: %s",
                    job->url_safe,
                    rf_manifest_has_sha256(job->manifest) ? " or SHA-256" : "",
-                   job->part);
+                   bad_content_fate(job, fate, sizeof(fate)));
     else if (op->result == RF_ENOENT)
       rf__job_fail(job, RF_ENOENT,
                    "cannot finish %s: %s is no longer the file this download "
@@ -942,6 +998,7 @@ static void on_store_wake(rf__store *st, void *ud)
     store_error(job, err);
     return;
   }
+  rf__job_stream_advance(job); /* more was written: pieces further on */
   /* Blocks came back: resume paused transfers (loop thread, outside any
    * libcurl callback; curl_easy_pause may call the write callback). */
   for (k = 0; k < job->nconns; k++) {
@@ -1174,10 +1231,14 @@ void rf__job_complete(rf_job *job, int err)
    * worth keeping). */
   job->store.unlink_if_empty = err != 0 && p.written == 0;
   job_close(job);
+  if (job->stream) /* the writer stopped: what the reader got, exactly */
+    p.written = job->store.written;
   memset(&r, 0, sizeof(r));
   r.error = err;
   r.message = job->message;
-  r.path = job->discard ? "" : err == 0 ? job->output : job->part;
+  r.path = job->discard                 ? ""
+           : err == 0 || job->stream ? job->output
+                                     : job->part;
   r.first_byte_seconds =
       job->first_byte_ns != 0
           ? (double)(job->first_byte_ns - job->created_ns) / 1e9
@@ -1259,10 +1320,14 @@ int rf__job_start(rf_job *job, int durable)
       nblocks = RF__MIN_BLOCKS;
     while (bs > RF__MIN_BLOCK && bs * nblocks > RF__POOL_BYTES)
       bs >>= 1;
-    rc = rf__store_open(&job->store, e->loop, job->part_fd,
-                        job->discard ? NULL : job->part, job->output,
-                        job->no_verify ? NULL : job->journal_path, bs, nblocks,
-                        on_store_wake, job);
+    if (job->stream) /* the pool is sized once the pieces are known */
+      rc = rf__store_open_stream(&job->store, e->loop, job->stream_fd, bs,
+                                 nblocks, on_store_wake, job);
+    else
+      rc = rf__store_open(&job->store, e->loop, job->part_fd,
+                          job->discard ? NULL : job->part, job->output,
+                          job->no_verify ? NULL : job->journal_path, bs,
+                          nblocks, on_store_wake, job);
   }
   if (rc != 0)
     return rc;

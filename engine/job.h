@@ -9,6 +9,8 @@
  *   resume.c  the .part claim, the manifest, the journal and resume
  *   route.c   the route from the proxy chain and what a proxy failure means
  *   retry.c   back-off, retries, restarts when the content changed
+ *   window.c  stream mode: the staging pool, the window of pieces ahead
+ *             of what was written, what a stream cannot do
  * The decisions themselves are pure functions elsewhere: verdict.c (what a
  * response means), scheduler.c (what a connection fetches next, stealing,
  * the endgame), proxy/chain.c (failover), proxy/candidate.c (proxy faults).
@@ -129,6 +131,14 @@ struct rf_job {
   size_t manifest_len;
   int no_verify;          /* no hashing, no journal */
   int discard;            /* nothing is written: no file at all */
+  /* Stream mode (window.c): the content goes in order to stream_fd (the
+   * caller's); no .part, journal or resume. */
+  int stream;
+  int stream_fd;
+  int stream_verify;      /* a single stream cut into verified pieces
+                             (a manifest): sched holds them */
+  uint32_t stream_window; /* pieces handed out ahead of the output */
+  uint64_t sent;          /* bytes handed to the writer */
   uint64_t created_ns;    /* uv_hrtime() when the job was added */
   uint64_t first_byte_ns; /* uv_hrtime() of the first body byte, 0: none */
   char *journal_path;
@@ -299,6 +309,65 @@ void rf__job_origin_routed(rf_job *job);
  * current candidate; -1: every candidate failed). */
 int rf__job_proxy_fault(rf_job *job, rf__conn *c, CURLcode res, int *err,
                         int *retryable, char *msg, size_t size, int *failover);
+
+/* ------------------------------------------------------------ window.c */
+/* Stream mode's memory: at most RF__STREAM_POOL_MAX bytes of staging
+ * blocks (of at most RF__STREAM_BLOCK), RF__STREAM_DUPS endgame duplicates
+ * at once, pieces the engine or the caller sizes at most
+ * RF__STREAM_PIECE_AUTO (window.c says why). */
+#define RF__STREAM_POOL_MAX   ((size_t)64 << 20)
+#define RF__STREAM_BLOCK      ((size_t)1 << 20)
+#define RF__STREAM_DUPS       2u
+#define RF__STREAM_PIECE_AUTO ((uint64_t)4 << 20)
+
+/* Stream mode's pool for pieces of piece bytes in blocks of block bytes
+ * and nconns connections: *window pieces may be handed out ahead of the
+ * first one not written, *max_blocks blocks hold them and the endgame
+ * duplicates, within RF__STREAM_POOL_MAX.  Pure.  Returns 0, RF_EINVAL
+ * (a size 0), RF_ETOOBIG (two pieces and the duplicates do not fit). */
+int rf__stream_pool(uint64_t piece, size_t block, unsigned nconns,
+                    uint32_t *window, unsigned *max_blocks);
+/* A piece size the engine or the caller chose, capped for streaming. */
+uint64_t rf__job_stream_piece(uint64_t ps);
+/* Whether pieces of piece bytes can be streamed: 0, or RF_ETOOBIG with
+ * why. */
+int rf__job_stream_check_piece(const rf_job *job, uint64_t piece, char *why,
+                               size_t size);
+/* The pieces are planned (rf__job_start_pieces): size the pool, hand out
+ * pieces in order within the window.  Returns 0, or an RF_E* code with
+ * c's error set. */
+int rf__job_stream_plan(rf_job *job, rf__conn *c);
+/* The writer wrote more: move the window (dirty when it moved). */
+void rf__job_stream_advance(rf_job *job);
+/* The probe found a single stream (no ranges): with a manifest, cut it
+ * into the manifest's pieces (stream_verify).  Returns 0, or an RF_E*
+ * code with c's error set. */
+int rf__job_stream_single(rf_job *job, rf__conn *c);
+/* That single stream broke: its pieces go (the probe plans again). */
+void rf__job_stream_single_end(rf_job *job);
+/* Whether the end checks the content's SHA-256 (RF__OP_FINISH flag 2),
+ * which the writer must then compute from the first byte. */
+int rf__job_stream_sha256(const rf_job *job);
+/* The content's shape is known, no byte handed over yet: tell the writer
+ * what to hash. */
+void rf__job_stream_begin(rf_job *job);
+/* The job would start over (what: why): a stream that wrote bytes
+ * cannot; the job fails with err and 1 is returned.  0: go on. */
+int rf__job_stream_stuck(rf_job *job, int err, const char *what);
+
+/* Received bytes are cut into pieces, hashed and checked: with ranges,
+ * and on a single stream in stream mode with a manifest. */
+static inline int rf__job_by_piece(const rf_job *job)
+{
+  return !job->single || job->stream_verify;
+}
+
+/* A connection holds its piece's blocks until the piece is verified
+ * (rf__conn_flush_block chains them; rf__job_piece_done hands them over). */
+static inline int rf__job_holds_pieces(const rf_job *job)
+{
+  return job->stream && rf__job_by_piece(job);
+}
 
 /* ------------------------------------------------------------- retry.c */
 /* c's back-off is over: try again. */

@@ -216,8 +216,8 @@ int rf__job_prepare_integrity(rf_job *job, const rf_job_options *o)
   if (o->manifest != NULL && o->manifest[0] != '\0' &&
       (rc = take_manifest(job, o->manifest)) != 0)
     return rc;
-  if (o->discard)
-    return 0;
+  if (o->discard || job->stream)
+    return 0; /* no file: nothing to resume, no journal */
   if (!o->no_resume && !job->part_created)
     warn_unresumable(job, o->no_verify);
   if (o->no_verify)
@@ -302,7 +302,7 @@ static int create_journal(rf_job *job)
   rf__journal_meta *m;
   rf__block *op;
 
-  if (job->no_verify || job->total == 0)
+  if (job->no_verify || job->total == 0 || job->journal_path == NULL)
     return 0;
   m = calloc(1, sizeof(*m));
   op = rf__store_op(RF__OP_JOURNAL_CREATE);
@@ -342,6 +342,8 @@ int rf__job_start_pieces(rf_job *job, rf__conn *c, int keep)
     ps = job->piece_size_opt;
   else
     ps = rf__sched_auto_piece_size(job->total);
+  if (job->stream && job->manifest == NULL)
+    ps = rf__job_stream_piece(ps); /* held in memory until verified */
   ps = align_to_slice(job, ps, job->manifest != NULL || keep);
   if (job->manifest != NULL &&
       rf_manifest_length(job->manifest) != job->total) {
@@ -369,6 +371,8 @@ int rf__job_start_pieces(rf_job *job, rf__conn *c, int keep)
                        (unsigned long long)job->total, (unsigned long long)ps);
     return rc;
   }
+  if (job->stream && (rc = rf__job_stream_plan(job, c)) != 0)
+    return rc;
   op = rf__store_op(RF__OP_PREALLOC);
   if (op != NULL) {
     op->arg = job->total;

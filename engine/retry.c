@@ -53,6 +53,8 @@ void rf__job_restart(rf_job *job, const char *why)
 {
   uint32_t k;
 
+  if (rf__job_stream_stuck(job, RF_ECHANGED, why))
+    return;
   job->restarts++;
   if (job->restarts > RF__MAX_RESTARTS) {
     rf__job_fail(job, RF_ECHANGED,
@@ -76,6 +78,7 @@ void rf__job_restart(rf_job *job, const char *why)
     }
   }
   rf__sched_free(&job->sched);
+  job->stream_verify = 0;
   if (job->resume != NULL) {
     /* A journal op may still hold it: it is freed when it comes back. */
     job->resume_orphan = job->resume;

@@ -26,6 +26,8 @@ static uint32_t max_run_pieces(const rf_job *job)
   uint64_t cap = share < RF__MAX_RUN ? share : RF__MAX_RUN;
   uint64_t n = cap / job->sched.piece_size;
 
+  if (job->stream && n > job->stream_window / job->nconns)
+    n = job->stream_window / job->nconns; /* the window, shared */
   return n == 0 ? 1 : (uint32_t)n;
 }
 
@@ -209,6 +211,7 @@ static int duplicate(rf_job *job, rf__conn *c, rf__source *src)
   unsigned busy = 0;
   int hash = hashing(job);
   int vi, avoid = !hash && eligible_sources(job) > 1 ? (int)src->id : -1;
+  unsigned dups = 0;
   rf__conn *victim;
 
   /* Under a rate limit the job itself is the bottleneck: a second copy
@@ -216,9 +219,14 @@ static int duplicate(rf_job *job, rf__conn *c, rf__source *src)
   if (job->bucket.rate != 0)
     return 0;
 
-  for (k = 0; k < job->nconns; k++)
+  for (k = 0; k < job->nconns; k++) {
     busy += job->conns[k].state == RF__CONN_BUSY &&
             job->conns[k].role != RF__ROLE_DUP;
+    dups += job->conns[k].state == RF__CONN_BUSY &&
+            job->conns[k].role == RF__ROLE_DUP;
+  }
+  if (job->stream && dups >= RF__STREAM_DUPS)
+    return 0; /* the pool holds that many duplicated pieces */
   vi = rf__sched_pick_duplicate(&job->sched, run_views(job), job->nconns,
                                 busy > 0 ? job->rate / busy : 0,
                                 RF__DUP_MIN_LEFT, avoid,

@@ -30,6 +30,7 @@ int rf__sched_init(rf__sched *s, uint64_t total, uint64_t piece_size)
   s->total = total;
   s->piece_size = piece_size;
   s->npieces = (uint32_t)n;
+  s->limit = (uint32_t)n;
   s->state = calloc(n > 0 ? n : 1, 1);
   s->tries = calloc(n > 0 ? n : 1, 1);
   if (s->state == NULL || s->tries == NULL) {
@@ -70,32 +71,41 @@ uint32_t rf__sched_piece_of(const rf__sched *s, uint64_t off)
   return (uint32_t)(off / s->piece_size);
 }
 
+/* The pieces a take may hand out: [0, end). */
+static uint32_t take_end(const rf__sched *s)
+{
+  return s->limit < s->npieces ? s->limit : s->npieces;
+}
+
 int rf__sched_take(rf__sched *s, uint32_t max_pieces, uint32_t *first,
                    uint32_t *count)
 {
-  uint32_t best = 0, best_len = 0, i = 0, start, len, k;
+  uint32_t best = 0, best_len = 0, i = 0, start, len, k, end = take_end(s);
 
   if (max_pieces == 0)
     max_pieces = 1;
-  while (i < s->npieces) {
+  while (i < end) {
     if (s->state[i] != RF__PIECE_FREE) {
       i++;
       continue;
     }
     start = i;
-    while (i < s->npieces && s->state[i] == RF__PIECE_FREE)
+    while (i < end && s->state[i] == RF__PIECE_FREE)
       i++;
     len = i - start;
     if (len > best_len) {
       best = start;
       best_len = len;
     }
+    if (s->in_order)
+      break; /* the lowest */
   }
   if (best_len == 0)
     return 0;
   start = best;
   len = best_len;
-  if (start > 0 && s->state[start - 1] == RF__PIECE_ACTIVE && len >= 2) {
+  if (!s->in_order && start > 0 && s->state[start - 1] == RF__PIECE_ACTIVE &&
+      len >= 2) {
     start += len / 2;
     len -= len / 2;
   }
@@ -111,23 +121,25 @@ int rf__sched_take(rf__sched *s, uint32_t max_pieces, uint32_t *first,
 int rf__sched_take_mask(rf__sched *s, uint32_t max_pieces, const uint8_t *mask,
                         uint32_t *first, uint32_t *count)
 {
-  uint32_t best = 0, best_len = 0, i = 0, start, len, k;
+  uint32_t best = 0, best_len = 0, i = 0, start, len, k, end = take_end(s);
 
   if (max_pieces == 0)
     max_pieces = 1;
-  while (i < s->npieces) {
+  while (i < end) {
     if (s->state[i] != RF__PIECE_FREE || !mask[i]) {
       i++;
       continue;
     }
     start = i;
-    while (i < s->npieces && s->state[i] == RF__PIECE_FREE && mask[i])
+    while (i < end && s->state[i] == RF__PIECE_FREE && mask[i])
       i++;
     len = i - start;
     if (len > best_len) {
       best = start;
       best_len = len;
     }
+    if (s->in_order)
+      break; /* the lowest */
   }
   if (best_len == 0)
     return 0;

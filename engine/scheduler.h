@@ -26,6 +26,13 @@ typedef struct rf__sched {
   uint32_t ndone;
   uint8_t *state; /* npieces entries */
   uint8_t *tries; /* failed tries per piece (saturating) */
+  /* Pieces from limit on are not handed out (rf__sched_take*): the
+   * window of stream mode, ahead of what was written.  npieces (set by
+   * rf__sched_init): no limit. */
+  uint32_t limit;
+  /* 1: rf__sched_take hands out the lowest free pieces, in order (stream
+   * mode), instead of the largest free run from its middle. */
+  int in_order;
 } rf__sched;
 
 /* Piece size chosen for a content length when the caller gives none:
@@ -47,16 +54,18 @@ uint32_t rf__sched_piece_of(const rf__sched *s, uint64_t off);
  * Pick a run for an idle connection: the largest FREE run; when the piece
  * just before it is ACTIVE (another connection streams toward it) and the
  * run has at least two pieces, start at its middle (aria2's sparse
- * selector), so connections spread over the content.  At most max_pieces.
- * Marks the run ACTIVE.  Returns 1 and sets *first and *count, or 0 when no
- * piece is FREE.
+ * selector), so connections spread over the content.  With in_order set:
+ * the run that starts at the lowest FREE piece instead.  At most
+ * max_pieces, none from limit on.  Marks the run ACTIVE.  Returns 1 and
+ * sets *first and *count, or 0 when no piece before limit is FREE.
  */
 int rf__sched_take(rf__sched *s, uint32_t max_pieces, uint32_t *first,
                    uint32_t *count);
 
 /* As rf__sched_take, among the pieces with mask[i] != 0 only (the pieces
  * that belong to one source, say), and without the sparse start: the
- * largest FREE run of such pieces, at most max_pieces. */
+ * largest FREE run of such pieces (with in_order: the lowest), at most
+ * max_pieces, none from limit on. */
 int rf__sched_take_mask(rf__sched *s, uint32_t max_pieces, const uint8_t *mask,
                         uint32_t *first, uint32_t *count);
 

@@ -347,7 +347,7 @@ static unsigned blocks_needed(const rf__conn *c, size_t n)
       need++;
       space = cap;
     }
-    if (!job->single)
+    if (rf__job_by_piece(job))
       left = piece_end(job, piece) - pos;
     ch = n;
     if (ch > space)
@@ -367,18 +367,50 @@ static unsigned blocks_needed(const rf__conn *c, size_t n)
 
 void rf__conn_flush_block(rf__conn *c)
 {
-  if (c->blk != NULL) {
-    rf__store_submit(&c->job->store, c->blk);
-    c->blk = NULL;
+  rf__block *b = c->blk;
+
+  if (b == NULL)
+    return;
+  c->blk = NULL;
+  if (rf__job_holds_pieces(c->job)) {
+    b->next = NULL;
+    if (c->chain_tail != NULL)
+      c->chain_tail->next = b;
+    else
+      c->chain = b;
+    c->chain_tail = b;
+    return;
   }
+  c->job->sent += b->len;
+  rf__store_submit(&c->job->store, b);
 }
 
 void rf__conn_drop_block(rf__conn *c)
 {
+  rf__block *b;
+
   if (c->blk != NULL) {
     rf__store_drop(&c->job->store, c->blk);
     c->blk = NULL;
   }
+  while ((b = c->chain) != NULL) {
+    c->chain = b->next;
+    rf__store_drop(&c->job->store, b);
+  }
+  c->chain_tail = NULL;
+}
+
+void rf__conn_chain_submit(rf__conn *c)
+{
+  rf__block *b;
+
+  rf__conn_flush_block(c); /* (none: a piece's end flushed it) */
+  while ((b = c->chain) != NULL) {
+    c->chain = b->next;
+    c->job->sent += b->len;
+    rf__store_submit(&c->job->store, b);
+  }
+  c->chain_tail = NULL;
 }
 
 /* Take n bytes (already checked to fit the range and the pool). */
@@ -399,7 +431,7 @@ static void take(rf__conn *c, const unsigned char *p, size_t n)
     }
     if (ch > c->blk->cap - c->blk->len)
       ch = c->blk->cap - c->blk->len;
-    if (!job->single) {
+    if (rf__job_by_piece(job)) {
       pend = piece_end(job, c->piece);
       if (ch > pend - c->pos)
         ch = (size_t)(pend - c->pos);
@@ -417,7 +449,7 @@ static void take(rf__conn *c, const unsigned char *p, size_t n)
         c->piece_fresh = 0;
       }
     }
-    if (!job->single && !job->no_verify) {
+    if (rf__job_by_piece(job) && !job->no_verify) {
       /* Hash and copy slice by slice: the copy reads what the hash just
        * brought into L1, instead of a second pass over up to a MiB. */
       size_t off = 0;
@@ -441,7 +473,7 @@ static void take(rf__conn *c, const unsigned char *p, size_t n)
     n -= ch;
     if (c->blk->len == c->blk->cap)
       rf__conn_flush_block(c);
-    if (!job->single && c->pos == pend) {
+    if (rf__job_by_piece(job) && c->pos == pend) {
       uint32_t done = c->piece;
       unsigned char sha[32];
       const unsigned char *shap = NULL;
@@ -452,6 +484,10 @@ static void take(rf__conn *c, const unsigned char *p, size_t n)
       c->piece++;
       c->piece_fresh = 1;
       rf__job_piece_done(job, c, done, XXH3_128bits_digest(c->hash), shap);
+      /* A held piece that was not handed over (bad, or already had). */
+      rf__conn_drop_block(c);
+      if (c->stop != RF__STOP_NONE)
+        return; /* (a single stream's bad piece: it ends here) */
     }
   }
 }
@@ -515,6 +551,8 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
     }
     take(c, (const unsigned char *)ptr, n);
     rf__bucket_take(&job->bucket, n);
+    if (c->stop != RF__STOP_NONE)
+      return CURL_WRITEFUNC_ERROR;
     tune_lowat(c);
   }
   if (n < len) {

@@ -429,6 +429,126 @@ Test(cli, server_without_ranges_is_named_and_its_part_too)
   free(fast);
 }
 
+/* ------------------------------------------------ standard output */
+
+/* The SHA-256 of the generated content, in hex as sha256sum prints it. */
+static void gen_sha256_hex(char out[65], uint64_t size, uint64_t seed)
+{
+  unsigned char buf[65536], md[32];
+  EVP_MD_CTX *ctx = EVP_MD_CTX_new();
+  uint64_t off;
+  int k;
+
+  cr_assert_not_null(ctx);
+  cr_assert_eq(EVP_DigestInit_ex(ctx, EVP_sha256(), NULL), 1);
+  for (off = 0; off < size; off += sizeof(buf)) {
+    size_t n = size - off < sizeof(buf) ? (size_t)(size - off) : sizeof(buf);
+    faults_gen_fill(buf, off, n, seed);
+    EVP_DigestUpdate(ctx, buf, n);
+  }
+  EVP_DigestFinal_ex(ctx, md, NULL);
+  EVP_MD_CTX_free(ctx);
+  for (k = 0; k < 32; k++)
+    snprintf(out + 2 * k, 3, "%02x", md[k]);
+}
+
+/* `get URL -o - | sha256sum`: stdout carries the content and nothing
+ * else, in order (pieces from 8 connections); the saved line goes to
+ * stderr; no file is made. */
+Test(cli, output_dash_writes_the_content_to_stdout)
+{
+  char cmd[8192], errp[512], sump[512], rcp[512], text[4096], want[65];
+  char *url = ts_url(srv, "/gen/5000000?seed=61");
+  int st;
+
+  path_in(errp, sizeof(errp), "dash.err");
+  path_in(sump, sizeof(sump), "dash.sum");
+  path_in(rcp, sizeof(rcp), "dash.rc");
+  snprintf(cmd, sizeof(cmd),
+           "cd '%s' && { '%s' get --no-proxy '%s' -o - --piece-size 64K "
+           "</dev/null 2>'%s'; echo $? >'%s'; } | sha256sum >'%s'",
+           dir, clipath(), url, errp, rcp, sump);
+  st = system(cmd);
+  cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: status %d", cmd, st);
+  tf_read(rcp, text, sizeof(text));
+  tf_read(errp, err_text, sizeof(err_text));
+  cr_assert_str_eq(text, "0\n", "exit %s: %s", text, err_text);
+  gen_sha256_hex(want, 5000000, 61);
+  tf_read(sump, text, sizeof(text));
+  cr_assert(strncmp(text, want, 64) == 0, "sha256sum %s, want %s", text,
+            want);
+  cr_assert(strstr(err_text, "saved '(stdout)' 4.8 MiB in ") != NULL, "%s",
+            err_text);
+  /* Nothing but the three files of the shell's redirections. */
+  snprintf(cmd, sizeof(cmd), "test \"$(ls -A '%s' | wc -l)\" -eq 3", dir);
+  cr_assert_eq(system(cmd), 0, "files left in %s", dir);
+  free(url);
+}
+
+/* -o - with --checksum: the digest of what was written is checked at
+ * the end; a wrong one fails the run (the bytes are out: said so). */
+Test(cli, output_dash_with_a_checksum)
+{
+  char cmd[8192], errp[512], outp[512], text[4096], want[65];
+  char *url = ts_url(srv, "/gen/700000?seed=62");
+
+  gen_sha256_hex(want, 700000, 62);
+  path_in(errp, sizeof(errp), "dsum.err");
+  path_in(outp, sizeof(outp), "dsum.out");
+  snprintf(cmd, sizeof(cmd),
+           "'%s' get --no-proxy '%s' -o - --checksum sha256=%s </dev/null "
+           ">'%s' 2>'%s'",
+           clipath(), url, want, outp, errp);
+  cr_assert_eq(WEXITSTATUS(system(cmd)), 0, "%s", cmd);
+  cr_assert(ts_file_matches_gen(outp, 700000, 62));
+  want[0] = want[0] == '0' ? '1' : '0';
+  snprintf(cmd, sizeof(cmd),
+           "'%s' get --no-proxy '%s' -o - --checksum sha256=%s </dev/null "
+           ">'%s' 2>'%s'",
+           clipath(), url, want, outp, errp);
+  cr_assert_neq(WEXITSTATUS(system(cmd)), 0, "a wrong checksum passed");
+  tf_read(errp, text, sizeof(text));
+  cr_assert(strstr(text, "checksum") != NULL, "%s", text);
+  free(url);
+}
+
+/* -o - with --json: both want stdout. */
+Test(cli, output_dash_and_json_are_refused)
+{
+  int rc = run_cli("get http://127.0.0.1:1/x -o - --json");
+
+  cr_assert_eq(rc, 2, "exit %d: %s", rc, err_text);
+  cr_assert(strstr(err_text, "--json and -o - cannot be used together") !=
+                NULL,
+            "%s", err_text);
+  cr_assert_str_eq(out_text, "");
+}
+
+/* A reader that goes away: a clean error, not a signal. */
+Test(cli, output_dash_into_a_closed_pipe_fails_cleanly)
+{
+  char cmd[8192], errp[512], rcp[512], text[4096];
+  char *url = ts_url(srv, "/gen/50000000?seed=62&rate=20000000");
+  int st;
+
+  path_in(errp, sizeof(errp), "closed.err");
+  path_in(rcp, sizeof(rcp), "closed.rc");
+  snprintf(cmd, sizeof(cmd),
+           "{ '%s' get --no-proxy '%s' -o - </dev/null 2>'%s'; echo $? "
+           ">'%s'; } | head -c 1000 >/dev/null",
+           clipath(), url, errp, rcp);
+  st = system(cmd);
+  cr_assert(WIFEXITED(st), "%s: status %d", cmd, st);
+  tf_read(rcp, text, sizeof(text));
+  tf_read(errp, err_text, sizeof(err_text));
+  cr_assert_str_neq(text, "0\n", "exit 0: %s", err_text);
+  cr_assert_lt(atoi(text), 128, "killed by a signal: exit %s", text);
+  cr_assert(strstr(err_text, "writing to the output failed: Broken pipe") !=
+                NULL,
+            "%s", err_text);
+  free(url);
+}
+
 /* ------------------------------------------------------------- sources */
 
 Test(cli, mirrors_and_cache_hosts_are_counted_by_kind)

@@ -1,5 +1,6 @@
 /* The piece table and run selection. */
 #include <criterion/criterion.h>
+#include <string.h>
 
 #include "rangefetch/rangefetch.h"
 #include "scheduler.h"
@@ -62,6 +63,36 @@ Test(scheduler, spreads_connections)
   cr_assert(rf__sched_take(&s, 100, &first, &count));
   cr_assert_eq(first, 32);
   cr_assert_eq(count, 23);
+  rf__sched_free(&s);
+}
+
+/* Stream mode: the lowest free pieces first, none from the limit on. */
+Test(scheduler, in_order_within_a_limit)
+{
+  rf__sched s;
+  uint32_t first, count;
+  uint8_t mask[20];
+
+  cr_assert_eq(rf__sched_init(&s, 20, 1), 0);
+  cr_assert_eq(s.limit, 20, "no limit by default");
+  s.in_order = 1;
+  s.limit = 6;
+  cr_assert(rf__sched_take(&s, 2, &first, &count));
+  cr_assert(first == 0 && count == 2);
+  cr_assert(rf__sched_take(&s, 2, &first, &count));
+  cr_assert(first == 2 && count == 2, "no sparse start: %u", first);
+  cr_assert(rf__sched_take(&s, 5, &first, &count));
+  cr_assert(first == 4 && count == 2, "%u+%u past the limit", first, count);
+  cr_assert_not(rf__sched_take(&s, 5, &first, &count), "past the limit");
+  rf__sched_release(&s, 2, 1);
+  cr_assert(rf__sched_take(&s, 5, &first, &count));
+  cr_assert(first == 2 && count == 1, "the hole first: %u+%u", first, count);
+  s.limit = 9;
+  memset(mask, 1, sizeof(mask));
+  mask[6] = 0;
+  cr_assert(rf__sched_take_mask(&s, 5, mask, &first, &count));
+  cr_assert(first == 7 && count == 2, "%u+%u", first, count);
+  cr_assert_not(rf__sched_take_mask(&s, 5, mask, &first, &count));
   rf__sched_free(&s);
 }
 

@@ -2,9 +2,11 @@
 #include "store.h"
 
 #include "fileio.h"
+#include "stream.h"
 
 #include <errno.h>
 #include <fcntl.h>
+#include <signal.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
@@ -98,7 +100,7 @@ static int op_prealloc(rf__store *st, rf__block *op)
 {
   int e;
 
-  if (st->discard)
+  if (st->discard || st->stream != NULL)
     return 0;
   if (!op->flag && ftruncate(st->fd, 0) != 0)
     return rf__errno_to_rf(errno);
@@ -118,6 +120,14 @@ static int op_finish(rf__store *st, rf__block *op)
 {
   int e;
 
+  if (st->stream != NULL) {
+    int sha;
+    pthread_mutex_lock(&st->mu);
+    sha = st->stream_sha256;
+    pthread_mutex_unlock(&st->mu);
+    return rf__stream_finish(st->stream, op->arg, op->flag, op->hash, op->ptr,
+                             sha);
+  }
   if (st->discard)
     return 0;
   if (ftruncate(st->fd, (off_t)op->arg) != 0)
@@ -257,11 +267,68 @@ static int run_op(rf__store *st, rf__block *op, int prior_err)
   return report;
 }
 
+/* Called with mu held: blocks back to the pool. */
+static void give_back(rf__store *st, rf__block *list)
+{
+  while (list != NULL) {
+    rf__block *b = list;
+    list = b->next;
+    b->next = st->free_list;
+    st->free_list = b;
+    st->nfree++;
+  }
+}
+
+/* Stream mode, a data block (mu not held): kept, then every block that
+ * continues the written prefix is written, one at a time, the loop woken
+ * after each (blocks came back).  After an error, or once the store is
+ * closing (a job that ended: nothing more is owed to the reader), blocks
+ * only go back to the pool. */
+static void stream_data(rf__store *st, rf__block *b, int had_err)
+{
+  rf__block *back = NULL;
+  int quit, sha, rc, e = 0;
+
+  pthread_mutex_lock(&st->mu);
+  quit = st->quit;
+  sha = st->stream_sha256;
+  pthread_mutex_unlock(&st->mu);
+  if (had_err || quit) {
+    b->next = NULL;
+    back = b;
+  } else {
+    rf__stream_put(st->stream, b, &back);
+  }
+  for (;;) {
+    rc = had_err || quit ? 0
+                         : rf__stream_write_next(st->stream, sha, &back, &e);
+    pthread_mutex_lock(&st->mu);
+    if (rc < 0)
+      set_error(st, e == EPIPE ? RF_EIO : rf__errno_to_rf(e), e, "write");
+    st->written = st->stream->prefix;
+    if (st->stream->npending_max > st->kept_max)
+      st->kept_max = st->stream->npending_max;
+    give_back(st, back);
+    back = NULL;
+    quit = st->quit;
+    pthread_mutex_unlock(&st->mu);
+    if (rc <= 0)
+      break;
+    uv_async_send(&st->async);
+  }
+}
+
 static void *writer_main(void *arg)
 {
   rf__store *st = arg;
   int e_final;
+  sigset_t pipe_set;
 
+  /* A reader that went away is an error to report (EPIPE), not a signal
+   * that ends the application. */
+  sigemptyset(&pipe_set);
+  sigaddset(&pipe_set, SIGPIPE);
+  pthread_sigmask(SIG_BLOCK, &pipe_set, NULL);
   pthread_mutex_lock(&st->mu);
   for (;;) {
     rf__block *b;
@@ -298,6 +365,9 @@ static void *writer_main(void *arg)
       } else {
         rf__store_op_free(b);
       }
+    } else if (st->stream != NULL) {
+      stream_data(st, b, had_err);
+      pthread_mutex_lock(&st->mu);
     } else {
       if (!had_err && b->len > 0 && !st->discard)
         e = rf__pwrite_full(st->fd, b->data, b->len, b->off);
@@ -339,11 +409,13 @@ static void on_async(uv_async_t *a)
     st->wake_cb(st, st->user_data);
 }
 
-int rf__store_open(rf__store *st, uv_loop_t *loop, int fd,
-                   const char *part_path, const char *final_path,
-                   const char *journal_path, size_t block_size,
-                   unsigned max_blocks, rf__store_wake_cb wake_cb,
-                   void *user_data)
+/* rf__store_open and rf__store_open_stream; stream_fd -1: a file (or
+ * nothing, discard mode). */
+static int store_start(rf__store *st, uv_loop_t *loop, int fd,
+                       const char *part_path, const char *final_path,
+                       const char *journal_path, int stream_fd,
+                       size_t block_size, unsigned max_blocks,
+                       rf__store_wake_cb wake_cb, void *user_data)
 {
   int rc = 0;
 
@@ -356,15 +428,26 @@ int rf__store_open(rf__store *st, uv_loop_t *loop, int fd,
   st->checkpoint_ms = 2000;
   st->checkpoint_bytes = 256ULL << 20;
   st->ckpt_time = uv_hrtime();
-  st->discard = part_path == NULL;
-  if (st->discard) /* nothing to read back, journal or rename */
+  st->discard = part_path == NULL && stream_fd < 0;
+  if (part_path == NULL) /* nothing to read back, journal or rename */
     journal_path = NULL;
-  st->part_path = st->discard ? NULL : strdup(part_path);
-  st->final_path = st->discard ? NULL : strdup(final_path);
+  st->part_path = part_path == NULL ? NULL : strdup(part_path);
+  st->final_path = part_path == NULL ? NULL : strdup(final_path);
   st->journal_path = journal_path != NULL ? strdup(journal_path) : NULL;
-  st->scratch = malloc(block_size);
-  if ((!st->discard && (st->part_path == NULL || st->final_path == NULL)) ||
-      st->scratch == NULL || (journal_path != NULL && !st->journal_path)) {
+  /* (Nothing is read back from a stream.) */
+  st->scratch = stream_fd < 0 ? malloc(block_size) : NULL;
+  if (stream_fd >= 0) {
+    st->stream = malloc(sizeof(*st->stream));
+    if (st->stream != NULL && rf__stream_init(st->stream, stream_fd) != 0) {
+      rf__stream_free(st->stream, &st->free_list);
+      free(st->stream);
+      st->stream = NULL;
+    }
+  }
+  if ((part_path != NULL && (st->part_path == NULL || st->final_path == NULL)) ||
+      (stream_fd < 0 && st->scratch == NULL) ||
+      (journal_path != NULL && !st->journal_path) ||
+      (stream_fd >= 0 && st->stream == NULL)) {
     rc = RF_ENOMEM;
     goto fail;
   }
@@ -392,10 +475,67 @@ fail: /* fd stays the caller's */
   free(st->final_path);
   free(st->journal_path);
   free(st->scratch);
+  if (st->stream != NULL) {
+    rf__stream_free(st->stream, &st->free_list);
+    free(st->stream);
+    st->stream = NULL;
+  }
   st->part_path = st->final_path = st->journal_path = NULL;
   st->scratch = NULL;
   st->fd = -1;
   return rc;
+}
+
+int rf__store_open(rf__store *st, uv_loop_t *loop, int fd,
+                   const char *part_path, const char *final_path,
+                   const char *journal_path, size_t block_size,
+                   unsigned max_blocks, rf__store_wake_cb wake_cb,
+                   void *user_data)
+{
+  return store_start(st, loop, fd, part_path, final_path, journal_path, -1,
+                     block_size, max_blocks, wake_cb, user_data);
+}
+
+int rf__store_open_stream(rf__store *st, uv_loop_t *loop, int fd,
+                          size_t block_size, unsigned max_blocks,
+                          rf__store_wake_cb wake_cb, void *user_data)
+{
+  if (fd < 0)
+    return RF_EINVAL;
+  return store_start(st, loop, -1, NULL, NULL, NULL, fd, block_size,
+                     max_blocks, wake_cb, user_data);
+}
+
+void rf__store_stream_sha256(rf__store *st, int on)
+{
+  pthread_mutex_lock(&st->mu);
+  st->stream_sha256 = on;
+  pthread_mutex_unlock(&st->mu);
+}
+
+size_t rf__store_set_pool(rf__store *st, size_t block_size,
+                          unsigned max_blocks)
+{
+  size_t bs;
+
+  pthread_mutex_lock(&st->mu);
+  if (st->nblocks == 0 && block_size > 0 && block_size < st->block_size)
+    st->block_size = block_size; /* (scratch stays larger: fine) */
+  if (max_blocks > 0)
+    st->max_blocks = max_blocks > st->nblocks ? max_blocks : st->nblocks;
+  bs = st->block_size;
+  pthread_mutex_unlock(&st->mu);
+  return bs;
+}
+
+unsigned rf__store_kept_max(rf__store *st)
+{
+  unsigned n;
+
+  pthread_mutex_lock(&st->mu);
+  n = st->kept_max;
+  pthread_mutex_unlock(&st->mu);
+  return n;
 }
 
 rf__block *rf__store_get(rf__store *st)
@@ -465,11 +605,18 @@ void rf__store_submit(rf__store *st, rf__block *b)
 
 void rf__store_drop(rf__store *st, rf__block *b)
 {
+  int wake;
+
   pthread_mutex_lock(&st->mu);
   b->next = st->free_list;
   st->free_list = b;
   st->nfree++;
+  wake = st->stream != NULL && st->thread_started && !st->quit;
   pthread_mutex_unlock(&st->mu);
+  /* A transfer may be paused for want of this block (in stream mode a
+   * whole piece's blocks come back at once when it failed). */
+  if (wake)
+    uv_async_send(&st->async);
 }
 
 rf__block *rf__store_op(int op)
@@ -566,6 +713,11 @@ void rf__store_close(rf__store *st,
     pthread_mutex_unlock(&st->mu);
     pthread_join(st->thread, NULL);
     st->thread_started = 0;
+  }
+  if (st->stream != NULL) { /* the blocks it kept go with the pool */
+    rf__stream_free(st->stream, &st->free_list);
+    free(st->stream);
+    st->stream = NULL;
   }
   journal_close(st);
   if (st->fd >= 0) {

@@ -14,6 +14,10 @@
  * every block submitted before it: a piece's journal record is appended
  * only after its bytes were written.  Operations that report back are
  * handed to the loop through rf__store_take_done().
+ *
+ * Stream mode (rf__store_open_stream): no file; data blocks go, in order,
+ * to a file descriptor the caller owns (disk/stream.h keeps those that
+ * arrive early).  Kept blocks still count against the pool.
  */
 #ifndef RF_STORE_H
 #define RF_STORE_H
@@ -50,7 +54,9 @@ enum rf__store_op {
    * file) first, 2 = check the SHA-256 in ptr (32 bytes, freed with the
    * op). Then fdatasync (when durable), rename part -> final if the part
    * path still names the file written (else RF_ENOENT, nothing renamed),
-   * fsync the directory, remove the journal. Reported. */
+   * fsync the directory, remove the journal.  Stream mode: every byte
+   * must have been written (else RF_EINTERNAL) and the checks are made
+   * over what was written; nothing else.  Reported. */
   RF__OP_FINISH
 };
 
@@ -81,6 +87,7 @@ typedef struct rf__block {
 } rf__block;
 
 typedef struct rf__store rf__store;
+struct rf__stream;
 
 /* Loop-thread notification: blocks came back, an op finished, or error. */
 typedef void (*rf__store_wake_cb)(rf__store *st, void *user_data);
@@ -93,6 +100,7 @@ struct rf__store {
   size_t block_size;
   unsigned max_blocks;
   int discard;         /* no file: data blocks are counted and dropped */
+  struct rf__stream *stream; /* stream mode (the writer's); NULL: a file */
   int unlink_if_empty; /* set by the owner before rf__store_close: remove
                           the .part if nothing was written to it */
   int durable;         /* write back as blocks land, fdatasync before rename and
@@ -121,7 +129,9 @@ struct rf__store {
   int err;            /* first error (RF_E*), sticky */
   int err_errno;
   const char *err_what; /* "write", "journal", ... */
-  uint64_t written;     /* bytes pwritten */
+  uint64_t written;     /* bytes pwritten (stream: written, in order) */
+  int stream_sha256;    /* stream: the content's SHA-256 is wanted */
+  unsigned kept_max;    /* stream: most blocks kept out of order at once */
 
   pthread_t thread;
   int thread_started;
@@ -148,13 +158,37 @@ int rf__store_open(rf__store *st, uv_loop_t *loop, int fd,
                    unsigned max_blocks, rf__store_wake_cb wake_cb,
                    void *user_data);
 
+/*
+ * Start the writer in stream mode: data blocks are written to fd, the
+ * caller's (never closed here), in offset order whatever order they come
+ * in (disk/stream.h); no file, no journal; PREALLOC does nothing, FINISH
+ * checks what was written.  SIGPIPE is blocked in the writer thread: a
+ * reader that went away is the error RF_EIO (errno EPIPE).  Returns 0,
+ * RF_EIO, RF_ENOMEM.
+ */
+int rf__store_open_stream(rf__store *st, uv_loop_t *loop, int fd,
+                          size_t block_size, unsigned max_blocks,
+                          rf__store_wake_cb wake_cb, void *user_data);
+
+/* Stream mode: compute the SHA-256 of what is written (for FINISH's flag
+ * 2).  Call it before the first data block is submitted. */
+void rf__store_stream_sha256(rf__store *st, int on);
+
+/* The pool from now on: blocks of block_size bytes when no block was
+ * allocated yet and block_size is smaller (else the size stays); at most
+ * max_blocks of them (never fewer than are allocated; 0: unchanged).
+ * Returns the block size in effect. */
+size_t rf__store_set_pool(rf__store *st, size_t block_size,
+                          unsigned max_blocks);
+
 /* A free block (off/len reset), or NULL when the pool is exhausted. */
 rf__block *rf__store_get(rf__store *st);
 /* Free blocks available without allocation, plus allocatable ones. */
 unsigned rf__store_available(rf__store *st);
 /* Queue a block for writing (len may be 0: it is just given back). */
 void rf__store_submit(rf__store *st, rf__block *b);
-/* Give back a block without writing it. */
+/* Give back a block without writing it (stream mode: wake_cb follows, for
+ * transfers paused for want of blocks). */
 void rf__store_drop(rf__store *st, rf__block *b);
 
 /* A zeroed operation of the given kind (NULL without memory); queue it
@@ -168,6 +202,8 @@ void rf__store_op_free(rf__block *op);
 /* First write error (RF_E*), its errno and what failed; 0 if none. */
 int rf__store_error(rf__store *st, int *err_errno, const char **what);
 uint64_t rf__store_written(rf__store *st);
+/* Stream mode: the most blocks kept out of order at once so far. */
+unsigned rf__store_kept_max(rf__store *st);
 
 /*
  * Write whatever is queued, checkpoint the journal (when durable), stop the

@@ -250,7 +250,8 @@ typedef struct rf_source_stats {
 typedef struct rf_progress {
   uint64_t total;      /* content length; RF_SIZE_UNKNOWN until known */
   uint64_t received;   /* bytes accepted so far (at their final offsets) */
-  uint64_t written;    /* bytes that have reached the .part file */
+  uint64_t written;    /* bytes that have reached the .part file (a
+                          stream: written to its fd, in order) */
   double rate;         /* bytes per second over the last few seconds */
   double elapsed;      /* seconds since the job started */
   unsigned connections;/* transfers running now */
@@ -285,7 +286,8 @@ typedef struct rf_result {
   int error;           /* RF_OK or an RF_E* code */
   const char *message; /* one line naming the cause; "" on success */
   const char *path;    /* final path on success, the .part file otherwise;
-                          "" for a discarded download */
+                          "" for a discarded download, the output's name
+                          for a stream (rf_job_options.stream) */
   long http_status;    /* last HTTP status that mattered (0: none) */
   int curl_code;       /* last libcurl error that mattered (0: none) */
   unsigned tries;      /* tries made for the request that gave up */
@@ -499,12 +501,33 @@ typedef struct rf_job_options {
   const char *const *resolve;
   size_t nresolve;
   /* 1: write the content, in order, to stream_fd instead of a file
-   * (output is then only a name for messages and may be NULL): no .part,
-   * no journal, no resume.  Pieces are fetched within a window ahead of
-   * what was written and each one is held in memory until it is whole
-   * and verified, so memory stays bounded and no unverified byte is
-   * written.  A write error on stream_fd (a closed pipe) ends the job
-   * with RF_EIO. */
+   * (output is then only a name for messages and the result, and may be
+   * NULL: "(stdout)" for fd 1, else "(fd N)"): no .part, no lock, no
+   * journal, no resume, no rename, no fsync (no_resume, overwrite and
+   * no_sync do not apply).  stream_fd stays the caller's: never closed,
+   * its flags untouched (a non-blocking one is waited on).
+   * Pieces are fetched within a window ahead of what was written
+   * (2 x connections + 2 pieces) and each one is held in memory until it
+   * is whole and verified against the manifest, if any, so no
+   * unverified byte is written; a piece that fails is fetched again
+   * before any of it is.  Memory stays bounded: at most 64 MiB of
+   * staging blocks, the window and two endgame duplicates.  For that a
+   * piece size the engine picks, or piece_size, is at most 4 MiB in this
+   * mode; a manifest with pieces over 16 MiB is refused.  A server that
+   * ignores ranges is streamed as it comes (with a manifest, cut into its
+   * pieces and each verified before it is written).
+   * The whole-content checks (the manifest's, the origin's Repr-Digest,
+   * checksum) are made over what was written: a mismatch fails the job
+   * (RF_EHASH), though the reader already has the bytes.  A stream
+   * cannot start over: once bytes were written, a remote file that
+   * changed (RF_ECHANGED) or a single stream that broke fails the job.
+   * A write error on stream_fd ends the job with RF_EIO ("writing to the
+   * output failed: Broken pipe" for a closed pipe: the engine's writer
+   * thread blocks SIGPIPE, so none is raised); a reader that stops
+   * reading holds the download back.  rf_progress.written counts the
+   * bytes written to stream_fd.  Refused by rf_job_add (RF_EINVAL,
+   * rf_engine_last_error says why): stream_fd not open for writing,
+   * stream with discard. */
   int stream;
   int stream_fd;
   /* The whole content must have this digest, checked before the rename
@@ -542,7 +565,8 @@ RF_EXTERN void rf_job_options_init(rf_job_options *opts);
  *      its completion callback returns); NULL on failure.  May be NULL.
  *
  * The output directory is checked and "<output>.part" is created before the
- * call returns, so a bad path fails here and not after the download.  The
+ * call returns, so a bad path fails here and not after the download (not
+ * for a stream: opts->stream).  The
  * job holds an exclusive lock on "<output>.part" (an open-file-description
  * lock: it also keeps out another job of the same process) until it ends,
  * and renames it to the output only if that path still names the file it
