@@ -22,10 +22,12 @@ rf_packages() {
   echo "${out[*]+"${out[*]}"}"
 }
 # To build, test and run the scripts; the real-server proxy test rig
-# (tests/rig, docs/test-rig.md); the demo's proxy.
+# (tests/rig, docs/test-rig.md); the demo's proxy; clang and libFuzzer for
+# scripts/fuzz (not installed by CI).
 RF_BUILD_PACKAGES=$(rf_packages build)
 RF_RIG_PACKAGES=$(rf_packages rig)
 RF_DEMO_PACKAGES=$(rf_packages demo)
+RF_FUZZ_PACKAGES=$(rf_packages fuzz)
 
 rf_as_root() {
   if [ "$(id -u)" -eq 0 ]; then "$@"
@@ -90,7 +92,7 @@ rf_build() {
     tail -n 60 "$dir/build.log" >&2
     rf_die "build failed (whole log: $dir/build.log)"
   fi
-  rf_say "built in $((SECONDS - start)) s: $dir/rangefetch"
+  rf_say "built in $((SECONDS - start)) s: $dir"
 }
 
 # rf_free_port: a TCP port on 127.0.0.1 nobody listens on right now.

@@ -624,6 +624,57 @@ Test(pac, infinite_loop_hits_the_deadline)
   ASSERT_NO_LEAKS();
 }
 
+/* Native code runs no bytecode, so the executor's hook alone never stops
+ * it: each of these ran for minutes to hours past a 100 ms deadline
+ * (found by tests/fuzz/pac_eval.c; CMakeLists.txt patches Duktape's
+ * regexp steps, property accesses and string searches to check it). */
+Test(pac, native_code_hits_the_deadline)
+{
+  const unsigned deadline = 100;
+  rf__pac *p = mk(
+      "var s = 'a', t = 'a';\n"
+      "function big() {\n"
+      "  while (s.length < 1000000) s += s;\n"
+      "  while (t.length < 100000) t += t;\n"
+      "  t += 'b';\n"
+      "}\n"
+      "function FindProxyForURL(u, h) {\n"
+      "  if (h == 'search' || h == 'split') big();\n"
+      "  if (h == 'regexps') for (;;) /^(a+)+$/.test('aaaaaaaaaaaaaaaaaa!');\n"
+      "  if (h == 'caught') for (;;) try {"
+      " /^(a+)+$/.test('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!'); } catch (e) {}\n"
+      "  if (h == 'arraylike')"
+      " return '' + [].lastIndexOf.call({ length: 2e9 }, 1);\n"
+      "  if (h == 'sort') [].sort.call({ length: 5e6 });\n"
+      "  if (h == 'search') return '' + s.indexOf(t);\n"
+      "  if (h == 'split') return '' + s.split(t).length;\n"
+      "  return 'DIRECT';\n"
+      "}\n",
+      deadline, 0);
+  const char *urls[] = { "http://regexps/",   "http://caught/",
+                         "http://arraylike/", "http://sort/",
+                         "http://search/",    "http://split/" };
+  char *res = NULL, err[256];
+
+  for (size_t i = 0; i < sizeof(urls) / sizeof(urls[0]); i++) {
+    struct timespec t0;
+    double ms;
+    int rc;
+
+    clock_gettime(CLOCK_MONOTONIC, &t0);
+    rc = rf__pac_find(p, urls[i], &res, err, sizeof(err));
+    ms = ms_since(&t0);
+    cr_expect_eq(rc, RF_ETIMEDOUT, "%s: %d %s", urls[i], rc, err);
+    cr_expect_null(res);
+    free(res);
+    res = NULL;
+    cr_expect(ms < deadline * 3 + 250, "%s took %.1f ms", urls[i], ms);
+    cr_expect_str_eq(find_in(p, "http://a/"), "DIRECT");
+  }
+  rf__pac_free(p);
+  ASSERT_NO_LEAKS();
+}
+
 Test(pac, regexp_backtracking_is_bounded)
 {
   rf__pac *p =
@@ -632,7 +683,7 @@ Test(pac, regexp_backtracking_is_bounded)
          "    /^(a+)+$/.test('aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa!');\n"
          "  return 'DIRECT';\n"
          "}\n",
-         0, 0);
+         10000, 0); /* the step limit, not the deadline, must stop it */
   struct timespec t0;
   char *res = NULL, err[256];
   double ms;
@@ -678,7 +729,9 @@ Test(pac, small_budgets_fail_cleanly)
 {
   const char *s = "var big = new Array(100000).join('abcdefgh');\n"
                   "function FindProxyForURL(u, h) { return 'DIRECT'; }";
-  rf__pac_limits lim = { 0, RF__PAC_MIN_MEMORY - 1, NULL, NULL };
+  /* A long deadline: the join runs native code, checked against it too,
+   * and this test is about memory, not a loaded machine. */
+  rf__pac_limits lim = { 10000, RF__PAC_MIN_MEMORY - 1, NULL, NULL };
   rf__pac *p = NULL;
   char err[256];
 

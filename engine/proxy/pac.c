@@ -150,6 +150,25 @@ int rf__pac_exec_timeout_check(void *udata)
   return p->timed_out;
 }
 
+/*
+ * Called by Duktape's native code, which runs no bytecode and so never
+ * reaches the hook above: every 64th regexp step, every property get, put,
+ * has and delete, every memcmp of a string search (CMakeLists.txt patches
+ * the calls in).  The clock is read one call in 16.
+ */
+int rf__pac_exec_poll(void *udata)
+{
+  rf__pac *p = udata;
+
+  if (p == NULL || !p->armed)
+    return 0;
+  if (p->timed_out)
+    return 1;
+  if (++p->polls % 16u != 0)
+    return 0;
+  return rf__pac_exec_timeout_check(p);
+}
+
 static void pac_fatal(void *udata, const char *msg)
 {
   rf__pac *p = udata;

@@ -46,6 +46,7 @@ struct rf__pac {
   /* deadline */
   int armed, timed_out;
   struct timespec deadline;
+  unsigned polls; /* rf__pac_exec_poll calls, to read the clock 1 in 16 */
   /* fatal error escape */
   jmp_buf jb;
   int jb_armed;

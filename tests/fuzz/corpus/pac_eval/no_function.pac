@@ -1,0 +1,1 @@
+function findProxy(u, h) { return "DIRECT"; }

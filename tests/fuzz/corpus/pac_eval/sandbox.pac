@@ -1,0 +1,1 @@
+var Duktape; FindProxyForURL = function (u, h) { return typeof Duktape + typeof require + typeof print + url; };

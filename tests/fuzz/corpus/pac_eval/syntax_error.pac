@@ -1,0 +1,2 @@
+function FindProxyForURL(url, host) {
+  return "DIRECT"

@@ -1,0 +1,2 @@
+while (true) { try { while (true) {} } finally { continue; } }
+function FindProxyForURL(u, h) { return "DIRECT"; }
