@@ -14,6 +14,7 @@
 #include <unistd.h>
 
 #include <openssl/evp.h>
+#include <xxhash.h>
 #include <time.h>
 
 #include "rangefetch/rangefetch.h"
@@ -770,6 +771,46 @@ Test(cli, origin_credentials_work_and_never_show)
   free(bearer);
 }
 
+/* -u USER alone on a terminal: the password is asked (echo off) and
+ * used; ~/.netrc with -n.  script(1) gives the command a terminal. */
+Test(cli, the_password_is_asked_on_a_terminal_and_netrc_is_read)
+{
+  char out[512], cmd[4096], home[512], netrc[600];
+  char *url = ts_url(srv, "/gen/200000?seed=53&basic=bob:%70w-on-tty");
+
+  path_in(out, sizeof(out), "tty.bin");
+  snprintf(cmd, sizeof(cmd),
+           "(sleep 1; printf 'pw-on-tty\\n') | script -qec \"'%s' get '%s' "
+           "-o '%s' -u bob -q\" /dev/null >'%s/tty.log' 2>&1",
+           clipath(), url, out, dir);
+  {
+    int st = system(cmd);
+    snprintf(home, sizeof(home), "%s/tty.log", dir);
+    tf_read(home, err_text, sizeof(err_text));
+    cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "%s: %s", cmd, err_text);
+  }
+  cr_assert(gen_ok(out, 200000, 53));
+  cr_assert(strstr(err_text, "Enter the password for user 'bob'") != NULL,
+            "%s", err_text);
+  cr_assert(strstr(err_text, "pw-on-tty") == NULL, "the password echoed: %s",
+            err_text);
+  unlink(out);
+  /* -n: the origin's credentials from $HOME/.netrc. */
+  snprintf(home, sizeof(home), "%s/home", dir);
+  cr_assert_eq(mkdir(home, 0700), 0);
+  snprintf(netrc, sizeof(netrc), "%s/.netrc", home);
+  tf_write(netrc, "machine 127.0.0.1\n  login bob\n  password pw-on-tty\n");
+  chmod(netrc, 0600);
+  cr_assert_eq(run_cli("get '%s' -o '%s' -n -q", url, out), 3,
+               "without HOME's netrc it must fail: %s", err_text);
+  snprintf(cmd, sizeof(cmd), "HOME='%s' '%s' get '%s' -o '%s' -n -q "
+                             "</dev/null",
+           home, clipath(), url, out);
+  cr_assert_eq(system(cmd), 0, "%s", cmd);
+  cr_assert(gen_ok(out, 200000, 53));
+  free(url);
+}
+
 Test(cli, cookies_are_sent_kept_and_written)
 {
   char out[512], jar[512], file[512], text[4096];
@@ -881,6 +922,30 @@ Test(cli, checksum_is_checked_before_the_rename)
   cr_assert(stat(out, &st) != 0, "a wrong file was renamed");
   snprintf(part, sizeof(part), "%s.part", out);
   cr_assert_eq(stat(part, &st), 0);
+  /* xxh128, as xxh128sum prints it. */
+  {
+    XXH3_state_t *st3 = XXH3_createState();
+    XXH128_canonical_t cn;
+    unsigned char b2[65536];
+    XXH3_128bits_reset(st3);
+    for (off = 0; off < 500000; off += sizeof(b2)) {
+      size_t n = 500000 - off < sizeof(b2) ? (size_t)(500000 - off)
+                                            : sizeof(b2);
+      faults_gen_fill(b2, off, n, 50);
+      XXH3_128bits_update(st3, b2, n);
+    }
+    XXH128_canonicalFromHash(&cn, XXH3_128bits_digest(st3));
+    XXH3_freeState(st3);
+    k = snprintf(arg, sizeof(arg), "xxh128=");
+    for (int i = 0; i < 16; i++)
+      k += snprintf(arg + k, sizeof(arg) - (size_t)k, "%02x", cn.digest[i]);
+  }
+  unlink(part);
+  cr_assert_eq(run_cli("get '%s' -o '%s' --checksum %s -q --no-resume", url,
+                       out, arg),
+               0, "%s: %s", arg, err_text);
+  cr_assert(gen_ok(out, 500000, 50));
+  unlink(out);
   cr_assert_eq(run_cli("get '%s' -o '%s' --checksum md5=00", url, out), 2);
   cr_assert(strstr(err_text, "sha256 or xxh128") != NULL, "%s", err_text);
   free(url);
