@@ -13,6 +13,7 @@
 #include "proxy/pac.h"
 #include "rangefetch/rangefetch.h"
 #include "support/leaks.h"
+#include "support/speed.h"
 
 TestSuite(pac);
 
@@ -692,7 +693,8 @@ Test(pac, regexp_backtracking_is_bounded)
   cr_expect_eq(rf__pac_find(p, "http://redos/", &res, err, sizeof(err)),
                RF_EPROXY);
   ms = ms_since(&t0);
-  cr_expect(ms < 3000, "regexp ran %.1f ms", ms);
+  if (SPEED_CHECKED)
+    cr_expect(ms < 3000, "regexp ran %.1f ms", ms);
   cr_expect_str_eq(find_in(p, "http://a/"), "DIRECT");
   rf__pac_free(p);
   ASSERT_NO_LEAKS();

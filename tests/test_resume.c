@@ -23,6 +23,7 @@
 #include "rangefetch/manifest.h"
 #include "rangefetch/rangefetch.h"
 #include "support/clipath.h"
+#include "support/speed.h"
 #include "support/testserver.h"
 #include "support/textfile.h"
 #include "support/tmpdir.h"
@@ -95,6 +96,8 @@ static uint64_t claimed_bytes(const char *journal)
  * Kill the download with SIGKILL at random moments, then resume it, again
  * and again: the result is byte-identical every time, and what a kill
  * throws away is at most one piece per connection (the ones in flight).
+ * That bound assumes the CLI keeps up with the 8 MB/s the server sends: a
+ * check of speed (support/speed.h).
  */
 static void kill_and_resume(unsigned iterations, unsigned seed0)
 {
@@ -157,12 +160,14 @@ static void kill_and_resume(unsigned iterations, unsigned seed0)
       }
       /* One piece in flight per connection, plus what the kernel still
        * buffered in the sockets (the rate cap keeps that small). */
-      cr_assert_leq(lost, conns * piece + conns * (64 << 10),
-                    "iteration %u kill %u after %u ms: %llu bytes fetched, "
-                    "journal grew by %llu: %llu bytes lost (> %u pieces)",
-                    it, kills, delay_ms, (unsigned long long)sent,
-                    (unsigned long long)(kept_after - kept_before),
-                    (unsigned long long)lost, conns);
+      if (SPEED_CHECKED)
+        cr_assert_leq(lost, conns * piece + conns * (64 << 10),
+                      "iteration %u kill %u after %u ms: %llu bytes "
+                      "fetched, journal grew by %llu: %llu bytes lost "
+                      "(> %u pieces)",
+                      it, kills, delay_ms, (unsigned long long)sent,
+                      (unsigned long long)(kept_after - kept_before),
+                      (unsigned long long)lost, conns);
     }
     /* Resume to the end (unless a run finished before its kill: then a
      * kill between the rename and the journal's removal may leave the
@@ -712,32 +717,30 @@ Test(resume, disk_full_then_resume)
 {
   char out[512], part[600];
   char *url = ts_url(srv, "/gen/3000000?seed=51&rate=4000000");
-  pid_t pid;
-  int status = 0;
+  struct rlimit saved, rl;
+  void (*xfsz)(int);
   rf_job_options o;
   outcome r;
 
   path_in(out, sizeof(out), "full.bin");
   snprintf(part, sizeof(part), "%s.part", out);
   partial_run(url, out, 1000000);
-  /* In a child with a 1 MiB file-size limit, the resume cannot even
-   * reserve the space: a clear error, nothing lost. */
-  pid = fork();
-  cr_assert_neq(pid, -1);
-  if (pid == 0) {
-    struct rlimit rl = { 1 << 20, 1 << 20 };
-    signal(SIGXFSZ, SIG_IGN);
-    setrlimit(RLIMIT_FSIZE, &rl);
-    rf_job_options_init(&o);
-    r = fetch(url, out, &o);
-    if (r.error == RF_ENOSPC && strstr(r.message, part) != NULL)
-      _exit(0);
-    fprintf(stderr, "child: %s: %s\n", rf_err_name(r.error), r.message);
-    _exit(1);
-  }
-  cr_assert_eq(waitpid(pid, &status, 0), pid);
-  cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
-            "no clear ENOSPC error");
+  /* With a 1 MiB file-size limit, the resume cannot even reserve the
+   * space: a clear error, nothing lost.  The soft limit, in this process
+   * and raised again after: a child forked from it (threaded: the test
+   * server) may not start the engine's threads (POSIX; and TSan cannot). */
+  cr_assert_eq(getrlimit(RLIMIT_FSIZE, &saved), 0);
+  rl = saved;
+  rl.rlim_cur = 1 << 20;
+  xfsz = signal(SIGXFSZ, SIG_IGN);
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &rl), 0);
+  rf_job_options_init(&o);
+  r = fetch(url, out, &o);
+  cr_assert_eq(setrlimit(RLIMIT_FSIZE, &saved), 0);
+  signal(SIGXFSZ, xfsz);
+  cr_assert_eq(r.error, RF_ENOSPC, "no clear ENOSPC error: %s: %s",
+               rf_err_name(r.error), r.message);
+  cr_assert_not_null(strstr(r.message, part), "%s", r.message);
   cr_assert(exists(part));
   /* Space is back: the resume completes, keeping what was verified. */
   rf_job_options_init(&o);

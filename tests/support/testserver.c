@@ -15,6 +15,7 @@
 #include <ftw.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -31,6 +32,13 @@ struct ts_server {
   int ready; /* 1: started, -1: failed */
   uv_loop_t loop;
   uv_async_t stop;
+  /* Set before uv_async_send(&stop), read by its callback.  libuv orders
+   * the two already (atomics on the handle), but libuv is not built with
+   * ThreadSanitizer, which cannot see that: when the loop wakes up for
+   * other work and finds the stop pending before the sender wrote to the
+   * eventfd, TSan saw no order between ts_requests() and the callback.
+   * This flag makes the same order visible to it (docs/reliability.md). */
+  atomic_int stopping;
   rf_server *srv;
   uint16_t port;
   unsigned idle_ms;
@@ -51,6 +59,7 @@ static void ts_on_stop(uv_async_t *a)
 {
   ts_server *t = a->data;
 
+  (void)atomic_load_explicit(&t->stopping, memory_order_acquire);
   rf_server_free(t->srv);
   t->srv = NULL;
   uv_close((uv_handle_t *)&t->stop, NULL);
@@ -250,6 +259,7 @@ void ts_stop(ts_server *t)
   if (t == NULL)
     return;
   if (t->ready == 1) {
+    atomic_store_explicit(&t->stopping, 1, memory_order_release);
     uv_async_send(&t->stop);
     pthread_join(t->thread, NULL);
   }
