@@ -116,15 +116,18 @@ struct rf__conn {
 /* transfer.c */
 int rf__conn_init(rf__conn *c, rf_job *job, unsigned id);
 void rf__conn_cleanup(rf__conn *c);
-/* Proxy options of c for the job's route (its current candidate). */
-void rf__conn_apply_route(rf__conn *c);
-/* Configure the easy handle for bytes [start, end) and the current URL. */
+/* Proxy options of c for the job's route (its current candidate).
+ * Returns 0, RF_ENOMEM (libcurl could not copy a string). */
+int rf__conn_apply_route(rf__conn *c);
+/* Configure the easy handle for bytes [start, end) and the current URL.
+ * Returns 0, RF_ENOMEM (the request must not be sent). */
 int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end);
 void rf__conn_reset_response(rf__conn *c);
 /* Back to the default SO_RCVLOWAT (1 byte) if it was raised. */
 void rf__conn_lowat_off(rf__conn *c);
-/* Configure the easy handle to GET the job's manifest URL. */
-void rf__conn_prepare_manifest(rf__conn *c);
+/* Configure the easy handle to GET the job's manifest URL.  Returns 0,
+ * RF_ENOMEM (the request must not be sent). */
+int rf__conn_prepare_manifest(rf__conn *c);
 /* Submit the conn's staging block to the writer; when the job holds
  * pieces (stream mode), it joins the piece's chain instead. */
 void rf__conn_flush_block(rf__conn *c);

@@ -19,6 +19,30 @@ static void on_curl_done(rf__curlm *m, CURL *easy, CURLcode res, void *ud)
     rf__job_on_done(c->job, c, res);
 }
 
+/* libcurl lost track of the transfers (loop.h): each ends as if libcurl
+ * had ended it out of memory. */
+static void on_curl_lost(rf__curlm *m, void *ud)
+{
+  rf_engine *e = ud;
+  rf_job *job, *next;
+  unsigned k;
+
+  (void)m;
+  for (job = e->jobs; job != NULL; job = next) {
+    next = job->next;
+    for (k = 0; k < job->nconns; k++) {
+      rf__conn *c = &job->conns[k];
+      if (c->state != RF__CONN_BUSY)
+        continue;
+      c->stop = RF__STOP_ERROR;
+      rf__conn_set_error(c, RF_ENOMEM, 0,
+                         "out of memory: libcurl lost track of the "
+                         "transfer's socket");
+      rf__job_on_done(job, c, CURLE_OUT_OF_MEMORY);
+    }
+  }
+}
+
 static void on_curl_after(rf__curlm *m, void *ud)
 {
   rf_engine *e = ud;
@@ -71,7 +95,8 @@ int rf_engine_new(rf_engine **out, const rf_engine_options *opts)
     e->own = 1;
     e->loop = &e->own_loop;
   }
-  rc = rf__curlm_init(&e->m, e->loop, on_curl_done, on_curl_after, e);
+  rc = rf__curlm_init(&e->m, e->loop, on_curl_done, on_curl_after,
+                      on_curl_lost, e);
   if (rc == 0 && opts->version >= 2 && opts->max_connections > 0)
     rf__curlm_limit(&e->m, opts->max_connections);
   if (rc == 0) {

@@ -102,8 +102,9 @@ int rf__job_conn_start(rf__conn *c, uint64_t start, uint64_t end)
   rf_job *job = c->job;
   int rc;
 
-  rf__conn_prepare(c, start, end);
-  rc = rf__curlm_add(&job->engine->m, c->easy);
+  rc = rf__conn_prepare(c, start, end);
+  if (rc == 0)
+    rc = rf__curlm_add(&job->engine->m, c->easy);
   if (rc != 0)
     return rf__job_fail(job, rc, "cannot start a transfer: %s",
                         rf_strerror(rc));
@@ -515,6 +516,8 @@ static void end_classify(rf_job *job, rf__conn *c, CURLcode res, conn_end *e)
     e->retryable = v.kind == RF__V_RETRY;
     if (res == CURLE_OPERATION_TIMEDOUT)
       rf__conn_timeout_message(job, c, e->msg, sizeof(e->msg));
+    else if (res == CURLE_OUT_OF_MEMORY) /* libcurl's words vary */
+      snprintf(e->msg, sizeof(e->msg), "out of memory (libcurl: %s)", text);
     else if (e->err == RF_EPROXY && res == CURLE_COULDNT_CONNECT)
       snprintf(e->msg, sizeof(e->msg), "cannot connect to the proxy: %s", text);
     else
@@ -777,6 +780,18 @@ static const char *bad_content_fate(const rf_job *job, char *buf, size_t size)
   return buf;
 }
 
+/* FINISH checks the whole content against the SHA-256 sha (copied into
+ * op).  Returns 0, RF_ENOMEM. */
+static int finish_sha256(rf__block *op, const unsigned char *sha)
+{
+  op->ptr = malloc(32);
+  if (op->ptr == NULL)
+    return RF_ENOMEM;
+  memcpy(op->ptr, sha, 32);
+  op->flag |= 2;
+  return 0;
+}
+
 static void job_finish(rf_job *job)
 {
   uint32_t k;
@@ -808,21 +823,17 @@ static void job_finish(rf_job *job)
     op->flag = 1;
     op->hash = XXH128_hashFromCanonical(&cn);
     if (rf_manifest_has_sha256(job->manifest)) {
-      op->ptr = malloc(32);
-      if (op->ptr != NULL) {
-        rf_manifest_content_sha256(op->ptr, job->manifest);
-        op->flag |= 2;
-      }
+      unsigned char d[32];
+      rf_manifest_content_sha256(d, job->manifest);
+      if (finish_sha256(op, d) != 0)
+        goto nomem;
     }
   }
   if (job->has_repr && !(op->flag & 2)) {
     /* The origin's Repr-Digest / Digest: the whole file is checked
      * against it before the rename. */
-    op->ptr = malloc(32);
-    if (op->ptr != NULL) {
-      memcpy(op->ptr, job->repr_sha256, 32);
-      op->flag |= 2;
-    }
+    if (finish_sha256(op, job->repr_sha256) != 0)
+      goto nomem;
   } else if (job->has_repr && memcmp(op->ptr, job->repr_sha256, 32) != 0) {
     rf__store_op_free(op);
     rf__job_fail(job, RF_EHASH,
@@ -835,20 +846,17 @@ static void job_finish(rf_job *job)
   /* The checksum the caller asked for: checked with the others, and
    * first against them (two different answers cannot both be right). */
   if (job->has_want_sha256 && !(op->flag & 2)) {
-    op->ptr = malloc(32);
-    if (op->ptr != NULL) {
-      memcpy(op->ptr, job->want_sha256, 32);
-      op->flag |= 2;
-    }
+    if (finish_sha256(op, job->want_sha256) != 0)
+      goto nomem;
   } else if (job->has_want_sha256 &&
              memcmp(op->ptr, job->want_sha256, 32) != 0) {
     rf__store_op_free(op);
     rf__job_fail(job, RF_EHASH,
                  "%s: the checksum asked for differs from the SHA-256 %s "
-                 "gives: the content cannot match both; %s kept, not renamed",
+                 "gives: the content cannot match both; %s",
                  job->url_safe,
                  job->has_repr ? "the origin's headers" : "the manifest",
-                 job->part);
+                 bad_content_fate(job, fate, sizeof(fate)));
     return;
   }
   if (job->has_want_xxh128 && !(op->flag & 1)) {
@@ -859,12 +867,16 @@ static void job_finish(rf_job *job)
     rf__store_op_free(op);
     rf__job_fail(job, RF_EHASH,
                  "%s: the checksum asked for differs from the manifest's "
-                 "XXH128: the content cannot match both; %s kept, not "
-                 "renamed",
-                 job->url_safe, job->part);
+                 "XXH128: the content cannot match both; %s",
+                 job->url_safe, bad_content_fate(job, fate, sizeof(fate)));
     return;
   }
   rf__job_submit_op(job, op);
+  return;
+nomem: /* never renamed unchecked */
+  rf__store_op_free(op);
+  rf__job_fail(job, RF_ENOMEM, "%s: out of memory (the final check)",
+               job->url_safe);
 }
 
 static void store_error(rf_job *job, int err)
@@ -945,12 +957,12 @@ static void op_done(rf_job *job, rf__block *op)
              (job->has_want_sha256 || job->has_want_xxh128))
       rf__job_fail(job, RF_EHASH,
                    "%s: the whole content does not match the checksum asked "
-                   "for%s: %s kept, not renamed",
+                   "for%s: %s",
                    job->url_safe,
                    job->has_repr    ? " (nor the origin's digest)"
                    : job->manifest  ? " (nor the manifest)"
                                     : "",
-                   job->part);
+                   bad_content_fate(job, fate, sizeof(fate)));
     else if (op->result == RF_EHASH && job->manifest == NULL)
       rf__job_fail(job, RF_EHASH,
                    "%s: the whole content does not match the SHA-256 the "

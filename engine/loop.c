@@ -37,10 +37,17 @@ static void drain(rf__curlm *m)
 static void action(rf__curlm *m, curl_socket_t fd, int flags)
 {
   int running = 0;
+  CURLMcode rc;
 
   m->in_action = 1;
-  curl_multi_socket_action(m->multi, fd, flags, &running);
+  rc = curl_multi_socket_action(m->multi, fd, flags, &running);
   m->in_action = 0;
+  /* An error here (out of memory in libcurl's socket bookkeeping) leaves
+   * a socket nobody watches and the timer not re-armed; so does a socket
+   * socket_cb could not watch: the transfers would wait forever. */
+  if ((rc != CURLM_OK || m->lost) && m->lost_cb != NULL)
+    m->lost_cb(m, m->user_data);
+  m->lost = 0;
   drain(m);
 }
 
@@ -94,14 +101,20 @@ static int socket_cb(CURL *easy, curl_socket_t fd, int what, void *userp,
     return 0;
   }
   if (ctx == NULL) {
+    /* Not -1 on failure: libcurl would then fail every transfer yet keep
+     * this one on the socket's list, to be used after it is freed.  The
+     * owner ends the transfers after the action (lost_cb). */
     ctx = calloc(1, sizeof(*ctx));
-    if (ctx == NULL)
-      return -1;
+    if (ctx == NULL) {
+      m->lost = 1;
+      return 0;
+    }
     ctx->fd = fd;
     ctx->m = m;
     if (uv_poll_init_socket(m->loop, &ctx->poll, fd) != 0) {
       free(ctx);
-      return -1;
+      m->lost = 1;
+      return 0;
     }
     ctx->poll.data = ctx;
     uv_unref((uv_handle_t *)&ctx->poll);
@@ -129,11 +142,14 @@ static int timer_cb(CURLM *multi, long timeout_ms, void *userp)
 }
 
 int rf__curlm_init(rf__curlm *m, uv_loop_t *loop, rf__curlm_done_cb done_cb,
-                   rf__curlm_after_cb after_cb, void *user_data)
+                   rf__curlm_after_cb after_cb, rf__curlm_lost_cb lost_cb,
+                   void *user_data)
 {
   m->loop = loop;
   m->done_cb = done_cb;
   m->after_cb = after_cb;
+  m->lost_cb = lost_cb;
+  m->lost = 0;
   m->closed_cb = NULL;
   m->user_data = user_data;
   m->open_handles = 0;

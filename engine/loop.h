@@ -23,6 +23,12 @@ typedef void (*rf__curlm_done_cb)(rf__curlm *m, CURL *easy, CURLcode result,
  * the place for work deferred from inside write/header callbacks. */
 typedef void (*rf__curlm_after_cb)(rf__curlm *m, void *user_data);
 typedef void (*rf__curlm_closed_cb)(rf__curlm *m, void *user_data);
+/* libcurl lost track of the multi's transfers: it ran out of memory in
+ * its socket bookkeeping, or a socket could not be watched.  Nothing
+ * would wake them: the callee ends every transfer of the multi now (as
+ * if with CURLE_OUT_OF_MEMORY) and removes their handles.  Called outside
+ * libcurl callbacks, before the done callbacks of the same action. */
+typedef void (*rf__curlm_lost_cb)(rf__curlm *m, void *user_data);
 
 struct rf__curlm {
   uv_loop_t *loop;
@@ -31,17 +37,20 @@ struct rf__curlm {
   rf__curlm_done_cb done_cb;
   rf__curlm_after_cb after_cb;
   rf__curlm_closed_cb closed_cb;
+  rf__curlm_lost_cb lost_cb; /* may be NULL */
   void *user_data;
   unsigned open_handles; /* uv handles not yet closed (timer + polls) */
   int closing;
   int in_action;         /* inside curl_multi_socket_action */
+  int lost;              /* socket_cb could not watch a socket */
 };
 
 /*
  * Initialise m on loop.  Returns 0, RF_ENOMEM, RF_EIO.
  */
 int rf__curlm_init(rf__curlm *m, uv_loop_t *loop, rf__curlm_done_cb done_cb,
-                   rf__curlm_after_cb after_cb, void *user_data);
+                   rf__curlm_after_cb after_cb, rf__curlm_lost_cb lost_cb,
+                   void *user_data);
 
 /* Add / remove an easy handle.  Not from inside libcurl callbacks. */
 /* At most max_connections TCP connections open, in use or idle, over all

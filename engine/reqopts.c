@@ -311,17 +311,19 @@ void rf__reqopts_free(rf__reqopts *r)
   memset(r, 0, sizeof(*r));
 }
 
-void rf__reqopts_apply_conn(const rf__reqopts *r, CURL *easy, int first)
+int rf__reqopts_apply_conn(const rf__reqopts *r, CURL *easy, int first)
 {
+  int bad = 0; /* a string libcurl could not copy */
+
   if (r->referer != NULL)
-    curl_easy_setopt(easy, CURLOPT_REFERER, r->referer);
+    bad |= curl_easy_setopt(easy, CURLOPT_REFERER, r->referer) != CURLE_OK;
   if (r->insecure) {
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYPEER, 0L);
     curl_easy_setopt(easy, CURLOPT_SSL_VERIFYHOST, 0L);
   }
   curl_easy_setopt(easy, CURLOPT_IPRESOLVE, r->ipresolve);
   if (r->interface != NULL)
-    curl_easy_setopt(easy, CURLOPT_INTERFACE, r->interface);
+    bad |= curl_easy_setopt(easy, CURLOPT_INTERFACE, r->interface) != CURLE_OK;
   if (r->resolve != NULL)
     curl_easy_setopt(easy, CURLOPT_RESOLVE, r->resolve);
   if (r->cookies_on) {
@@ -329,34 +331,45 @@ void rf__reqopts_apply_conn(const rf__reqopts *r, CURL *easy, int first)
     /* "" turns the cookie engine on without a file.  The first handle
      * loads the file now, once: loaded again at some handle's first
      * request, it would undo what the servers have set since. */
-    curl_easy_setopt(easy, CURLOPT_COOKIEFILE,
-                     first && r->cookie_file != NULL ? r->cookie_file : "");
+    bad |= curl_easy_setopt(easy, CURLOPT_COOKIEFILE,
+                            first && r->cookie_file != NULL ? r->cookie_file
+                                                            : "") != CURLE_OK;
     if (first && r->cookie_file != NULL)
       curl_easy_setopt(easy, CURLOPT_COOKIELIST, "RELOAD");
     if (first && r->cookie_jar != NULL)
-      curl_easy_setopt(easy, CURLOPT_COOKIEJAR, r->cookie_jar);
+      bad |= curl_easy_setopt(easy, CURLOPT_COOKIEJAR, r->cookie_jar) !=
+             CURLE_OK;
   }
+  return bad ? RF_ENOMEM : 0;
 }
 
-void rf__reqopts_apply_source(const rf__reqopts *r, CURL *easy, int origin,
-                              struct curl_slist *origin_headers)
+int rf__reqopts_apply_source(const rf__reqopts *r, CURL *easy, int origin,
+                             struct curl_slist *origin_headers)
 {
+  int bad = 0; /* a string libcurl could not copy */
+
   /* libcurl keeps options from one request to the next: every one is
    * set, for the origin or back to nothing. */
   curl_easy_setopt(easy, CURLOPT_HTTPHEADER, origin ? origin_headers : NULL);
-  curl_easy_setopt(easy, CURLOPT_USERNAME, origin ? r->user : NULL);
-  curl_easy_setopt(easy, CURLOPT_PASSWORD, origin ? r->password : NULL);
-  curl_easy_setopt(easy, CURLOPT_XOAUTH2_BEARER, origin ? r->bearer : NULL);
+  bad |= curl_easy_setopt(easy, CURLOPT_USERNAME, origin ? r->user : NULL) !=
+         CURLE_OK;
+  bad |= curl_easy_setopt(easy, CURLOPT_PASSWORD,
+                          origin ? r->password : NULL) != CURLE_OK;
+  bad |= curl_easy_setopt(easy, CURLOPT_XOAUTH2_BEARER,
+                          origin ? r->bearer : NULL) != CURLE_OK;
   curl_easy_setopt(easy, CURLOPT_HTTPAUTH,
                    origin && r->bearer != NULL ? CURLAUTH_BEARER
                                                : CURLAUTH_BASIC);
   curl_easy_setopt(easy, CURLOPT_NETRC, origin ? r->netrc : CURL_NETRC_IGNORED);
-  curl_easy_setopt(easy, CURLOPT_NETRC_FILE,
-                   origin && r->netrc != CURL_NETRC_IGNORED ? r->netrc_file
-                                                            : NULL);
-  curl_easy_setopt(easy, CURLOPT_COOKIE, origin ? r->cookie_string : NULL);
-  curl_easy_setopt(easy, CURLOPT_PINNEDPUBLICKEY,
-                   origin ? r->pinned_pubkey : NULL);
+  bad |= curl_easy_setopt(easy, CURLOPT_NETRC_FILE,
+                          origin && r->netrc != CURL_NETRC_IGNORED
+                              ? r->netrc_file
+                              : NULL) != CURLE_OK;
+  bad |= curl_easy_setopt(easy, CURLOPT_COOKIE,
+                          origin ? r->cookie_string : NULL) != CURLE_OK;
+  bad |= curl_easy_setopt(easy, CURLOPT_PINNEDPUBLICKEY,
+                          origin ? r->pinned_pubkey : NULL) != CURLE_OK;
+  return bad ? RF_ENOMEM : 0;
 }
 
 int rf_header_check(const char *line, char *why, size_t why_size)

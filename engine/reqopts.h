@@ -64,18 +64,20 @@ void rf__reqopts_free(rf__reqopts *r);
  * What every handle of the job gets once: referer, TLS checks, address
  * family, interface, resolve entries, the cookie store.  first: the job's
  * first handle, which loads the cookie file and writes the cookie jar
- * when it is cleaned up.
+ * when it is cleaned up.  Returns 0, or RF_ENOMEM when libcurl could not
+ * copy a string (the handle must not be used).
  */
-void rf__reqopts_apply_conn(const rf__reqopts *r, CURL *easy, int first);
+int rf__reqopts_apply_conn(const rf__reqopts *r, CURL *easy, int first);
 
 /*
  * What one request gets for its source: for the origin the credentials,
  * origin_headers (the caller's headers, plus If-Range when the request
  * needs it), the cookie string and the pinned key; for any other source
- * none of them.
+ * none of them.  Returns 0, or RF_ENOMEM when libcurl could not copy a
+ * string (the request must not be sent as it is).
  */
-void rf__reqopts_apply_source(const rf__reqopts *r, CURL *easy, int origin,
-                              struct curl_slist *origin_headers);
+int rf__reqopts_apply_source(const rf__reqopts *r, CURL *easy, int origin,
+                             struct curl_slist *origin_headers);
 
 /*
  * A copy of the caller's headers followed by extra (e.g. "If-Range: ..."),

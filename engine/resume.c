@@ -367,8 +367,9 @@ int rf__job_start_pieces(rf_job *job, rf__conn *c, int keep)
              (job->sched.npieces + 1) * sizeof(uint16_t));
   }
   if (rc != 0) {
-    rf__conn_set_error(c, rc, 0, "cannot plan %llu bytes in pieces of %llu",
-                       (unsigned long long)job->total, (unsigned long long)ps);
+    rf__conn_set_error(c, rc, 0, "cannot plan %llu bytes in pieces of %llu: %s",
+                       (unsigned long long)job->total, (unsigned long long)ps,
+                       rf_strerror(rc));
     return rc;
   }
   if (job->stream && (rc = rf__job_stream_plan(job, c)) != 0)
@@ -577,8 +578,9 @@ void rf__job_conn_start_manifest(rf__conn *c)
   job->manifest_buf = NULL;
   job->manifest_len = 0;
   c->src = job->srcs[0];
-  rf__conn_prepare_manifest(c);
-  rc = rf__curlm_add(&job->engine->m, c->easy);
+  rc = rf__conn_prepare_manifest(c);
+  if (rc == 0)
+    rc = rf__curlm_add(&job->engine->m, c->easy);
   if (rc != 0) {
     rf__job_fail(job, rc, "cannot fetch the manifest: %s", rf_strerror(rc));
     return;

@@ -413,8 +413,10 @@ void rf__conn_chain_submit(rf__conn *c)
   c->chain_tail = NULL;
 }
 
-/* Take n bytes (already checked to fit the range and the pool). */
-static void take(rf__conn *c, const unsigned char *p, size_t n)
+/* Take n bytes (already checked to fit the range and the pool).  Returns
+ * 0, or RF_ENOMEM when a staging block could not be allocated (c's error
+ * is set: the transfer must stop). */
+static int take(rf__conn *c, const unsigned char *p, size_t n)
 {
   rf_job *job = c->job;
 
@@ -427,6 +429,13 @@ static void take(rf__conn *c, const unsigned char *p, size_t n)
 
     if (c->blk == NULL) {
       c->blk = rf__store_get(&job->store);
+      if (c->blk == NULL) {
+        c->stop = RF__STOP_ERROR;
+        rf__conn_set_error(c, RF_ENOMEM, 0,
+                           "out of memory (a staging block of %zu bytes)",
+                           job->store.block_size);
+        return RF_ENOMEM;
+      }
       c->blk->off = c->pos;
     }
     if (ch > c->blk->cap - c->blk->len)
@@ -487,9 +496,10 @@ static void take(rf__conn *c, const unsigned char *p, size_t n)
       /* A held piece that was not handed over (bad, or already had). */
       rf__conn_drop_block(c);
       if (c->stop != RF__STOP_NONE)
-        return; /* (a single stream's bad piece: it ends here) */
+        return 0; /* (a single stream's bad piece: on_write stops it) */
     }
   }
+  return 0;
 }
 
 #define RF__MAX_MANIFEST ((size_t)RF_MANIFEST_MAX_TEXT)
@@ -511,8 +521,11 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
       return CURL_WRITEFUNC_ERROR;
     }
     grown = realloc(job->manifest_buf, job->manifest_len + len + 1);
-    if (grown == NULL)
+    if (grown == NULL) {
+      c->stop = RF__STOP_ERROR;
+      rf__conn_set_error(c, RF_ENOMEM, 0, "out of memory (the manifest)");
       return CURL_WRITEFUNC_ERROR;
+    }
     job->manifest_buf = grown;
     memcpy(job->manifest_buf + job->manifest_len, ptr, len);
     job->manifest_len += len;
@@ -549,7 +562,8 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
       c->paused = 1; /* back-pressure: resumed when blocks come back */
       return CURL_WRITEFUNC_PAUSE;
     }
-    take(c, (const unsigned char *)ptr, n);
+    if (take(c, (const unsigned char *)ptr, n) != 0)
+      return CURL_WRITEFUNC_ERROR;
     rf__bucket_take(&job->bucket, n);
     if (c->stop != RF__STOP_NONE)
       return CURL_WRITEFUNC_ERROR;
@@ -571,7 +585,7 @@ static size_t on_write(char *ptr, size_t size, size_t nmemb, void *ud)
   return len;
 }
 
-void rf__conn_apply_route(rf__conn *c)
+int rf__conn_apply_route(rf__conn *c)
 {
   rf_job *job = c->job;
   const rf__route *r = c->src != NULL ? c->src->route : NULL;
@@ -584,20 +598,23 @@ void rf__conn_apply_route(rf__conn *c)
     p = &r->cands[c->route_idx];
   }
   if (p == c->applied)
-    return; /* the handle already carries this candidate's options */
+    return 0; /* the handle already carries this candidate's options */
   c->applied = p;
   if (p != NULL && p->type == RF_PROXY_HTTPS && p->ca_file == NULL &&
       job->proxy_ca_file != NULL) {
     rf_proxy q = *p;
     q.ca_file = job->proxy_ca_file;
-    rf__proxy_apply(c->easy, &q, job->proxy_user, job->proxy_password, auth);
-    return;
+    return rf__proxy_apply(c->easy, &q, job->proxy_user, job->proxy_password,
+                           auth);
   }
-  rf__proxy_apply(c->easy, p, job->proxy_user, job->proxy_password, auth);
+  return rf__proxy_apply(c->easy, p, job->proxy_user, job->proxy_password,
+                         auth);
 }
 
 int rf__conn_init(rf__conn *c, rf_job *job, unsigned id)
 {
+  int bad = 0; /* a string libcurl could not copy */
+
   memset(c, 0, sizeof(*c));
   c->job = job;
   c->id = id;
@@ -634,7 +651,8 @@ int rf__conn_init(rf__conn *c, rf_job *job, unsigned id)
   curl_easy_setopt(c->easy, CURLOPT_SUPPRESS_CONNECT_HEADERS, 1L);
   /* Dead pooled connections (curl#10646 in 7.88.1): do not keep them long. */
   curl_easy_setopt(c->easy, CURLOPT_MAXAGE_CONN, 30L);
-  curl_easy_setopt(c->easy, CURLOPT_USERAGENT, job->user_agent);
+  bad |= curl_easy_setopt(c->easy, CURLOPT_USERAGENT, job->user_agent) !=
+         CURLE_OK;
   curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS,
                    (long)job->connect_timeout_ms);
   /* A connection with no byte for stall_timeout is failed (and retried). */
@@ -643,10 +661,15 @@ int rf__conn_init(rf__conn *c, rf_job *job, unsigned id)
                    (long)((job->stall_timeout_ms + 999) / 1000));
   /* The engine decides about proxies; libcurl must never read the
    * environment: until the route is known, no proxy at all. */
-  rf__proxy_apply(c->easy, NULL, NULL, NULL, 0);
+  bad |= rf__proxy_apply(c->easy, NULL, NULL, NULL, 0) != 0;
   if (job->ca_file != NULL)
-    curl_easy_setopt(c->easy, CURLOPT_CAINFO, job->ca_file);
-  rf__reqopts_apply_conn(&job->req, c->easy, id == 0);
+    bad |= curl_easy_setopt(c->easy, CURLOPT_CAINFO, job->ca_file) !=
+           CURLE_OK;
+  bad |= rf__reqopts_apply_conn(&job->req, c->easy, id == 0) != 0;
+  if (bad) {
+    rf__conn_cleanup(c);
+    return RF_ENOMEM;
+  }
   return 0;
 }
 
@@ -665,6 +688,7 @@ void rf__conn_cleanup(rf__conn *c)
 int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end)
 {
   rf_job *job = c->job;
+  int bad = 0; /* a string libcurl could not copy */
 
   rf__conn_reset_response(c);
   c->stop = RF__STOP_NONE;
@@ -686,10 +710,11 @@ int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end)
   c->piece_fresh = 1;
   if (!job->single && job->sched.npieces > 0)
     c->piece = rf__sched_piece_of(&job->sched, start);
-  rf__conn_apply_route(c);
-  curl_easy_setopt(c->easy, CURLOPT_URL,
-                   c->src->effective_url != NULL ? c->src->effective_url
-                                                 : c->src->url);
+  bad |= rf__conn_apply_route(c) != 0;
+  bad |= curl_easy_setopt(c->easy, CURLOPT_URL,
+                          c->src->effective_url != NULL ? c->src->effective_url
+                                                        : c->src->url) !=
+         CURLE_OK;
   curl_easy_setopt(c->easy, CURLOPT_CONNECTTIMEOUT_MS,
                    (long)c->src->connect_timeout_ms);
   if (job->single && c->role != RF__ROLE_PROBE) {
@@ -697,25 +722,28 @@ int rf__conn_prepare(rf__conn *c, uint64_t start, uint64_t end)
   } else {
     snprintf(c->range, sizeof(c->range), "%llu-%llu", (unsigned long long)start,
              (unsigned long long)(end - 1));
-    curl_easy_setopt(c->easy, CURLOPT_RANGE, c->range);
+    bad |= curl_easy_setopt(c->easy, CURLOPT_RANGE, c->range) != CURLE_OK;
   }
   /* A first probe has no validator yet; a resume's probe checks the one
    * the journal kept.  The origin's validator means nothing to another
    * server: other sources are held to the origin's length instead (and
    * the manifest).  job->if_range carries the caller's headers too. */
-  rf__reqopts_apply_source(
-      &job->req, c->easy, c->src->id == 0,
-      (c->role == RF__ROLE_PROBE && job->resume == NULL) || job->if_range == NULL
-          ? job->req.headers
-          : job->if_range);
+  bad |= rf__reqopts_apply_source(
+             &job->req, c->easy, c->src->id == 0,
+             (c->role == RF__ROLE_PROBE && job->resume == NULL) ||
+                     job->if_range == NULL
+                 ? job->req.headers
+                 : job->if_range) != 0;
   /* A rate-limited job reads in small bites (pace.h). */
   curl_easy_setopt(c->easy, CURLOPT_BUFFERSIZE,
                    rf__bucket_buffer(job->bucket.rate, job->nconns, c->bufsize));
-  return 0;
+  return bad ? RF_ENOMEM : 0;
 }
 
-void rf__conn_prepare_manifest(rf__conn *c)
+int rf__conn_prepare_manifest(rf__conn *c)
 {
+  int bad = 0; /* a string libcurl could not copy */
+
   rf__conn_reset_response(c);
   c->stop = RF__STOP_NONE;
   c->err = 0;
@@ -733,8 +761,10 @@ void rf__conn_prepare_manifest(rf__conn *c)
   c->req_start = c->pos = 0;
   c->req_end = c->end = RF_SIZE_UNKNOWN;
   c->req_t0 = uv_hrtime();
-  rf__conn_apply_route(c);
-  curl_easy_setopt(c->easy, CURLOPT_URL, c->job->manifest_url);
+  bad |= rf__conn_apply_route(c) != 0;
+  bad |= curl_easy_setopt(c->easy, CURLOPT_URL, c->job->manifest_url) !=
+         CURLE_OK;
   curl_easy_setopt(c->easy, CURLOPT_RANGE, NULL);
-  rf__reqopts_apply_source(&c->job->req, c->easy, 0, NULL);
+  bad |= rf__reqopts_apply_source(&c->job->req, c->easy, 0, NULL) != 0;
+  return bad ? RF_ENOMEM : 0;
 }

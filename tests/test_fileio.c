@@ -6,6 +6,7 @@
 #include <criterion/criterion.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -224,4 +225,26 @@ Test(fileio, read_file_max_bounds_and_kinds)
   snprintf(p, sizeof(p), "/proc/self/fd/%d", fds[0]);
   cr_assert_eq(rf__read_file_max(p, 7, 0, &buf, &len, NULL), EFBIG);
   close(fds[0]);
+}
+
+/* The directory sync after the final rename allocates nothing (running
+ * out of memory there would fail a download whose file is in place): the
+ * directory name is worked out on the stack, so a path that does not fit
+ * is refused; the file name itself need not exist. */
+Test(fileio, fsync_dir_of)
+{
+  char p[300];
+  char *longp = malloc(PATH_MAX + 16);
+
+  cr_assert_not_null(longp);
+  path_of(p, sizeof(p), "not-there-yet");
+  cr_assert_eq(rf__fsync_dir_of(p), 0);
+  cr_assert_eq(rf__fsync_dir_of("relative-name"), 0); /* "." */
+  path_of(p, sizeof(p), "no-such-dir/f");
+  cr_assert_eq(rf__fsync_dir_of(p), ENOENT);
+  memset(longp, 'a', PATH_MAX + 8);
+  longp[0] = '/';
+  longp[PATH_MAX + 8] = '\0';
+  cr_assert_eq(rf__fsync_dir_of(longp), ENAMETOOLONG);
+  free(longp);
 }

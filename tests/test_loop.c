@@ -120,7 +120,7 @@ Test(loop, parallel_transfers_complete_once_each)
 
   memset(&s, 0, sizeof(s));
   uv_loop_init(&loop);
-  cr_assert_eq(rf__curlm_init(&m, &loop, on_done, on_after, &s), 0);
+  cr_assert_eq(rf__curlm_init(&m, &loop, on_done, on_after, NULL, &s), 0);
   e[0] = easy_for(&s, 0, "/gen/3000000", 0);
   e[1] = easy_for(&s, 1, "/gen/1", 0);
   e[2] = easy_for(&s, 2, "/gen/0", 0);
@@ -153,7 +153,7 @@ Test(loop, timeout_is_reported)
 
   memset(&s, 0, sizeof(s));
   uv_loop_init(&loop);
-  cr_assert_eq(rf__curlm_init(&m, &loop, on_done, NULL, &s), 0);
+  cr_assert_eq(rf__curlm_init(&m, &loop, on_done, NULL, NULL, &s), 0);
   /* The server stalls 5 s; curl's own timer ends it after 300 ms, and the
    * loop must report that completion (no socket event comes). */
   e = easy_for(&s, 0, "/gen/100000?stall=5000", 300);

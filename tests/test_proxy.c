@@ -7,6 +7,7 @@
  * fetch limits, one evaluation per host).  Real proxies: test_proxy_it.c.
  */
 #include <criterion/criterion.h>
+#include <curl/curl.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -20,6 +21,8 @@
 #include <uv.h>
 
 #include "rangefetch.h"
+#include "proxy/chain.h"
+#include "support/curlfail.h"
 #include "support/logbuf.h"
 #include "support/textfile.h"
 #include "support/testserver.h"
@@ -242,6 +245,48 @@ static void fixed_add(fixed *f, rf_proxy_type type, unsigned port)
 static void fixed_close(fixed *f)
 {
   uv_close((uv_handle_t *)&f->timer, NULL);
+}
+
+/* ----------------------------------------------------------- the chain */
+
+/* The URL a route is asked for, reduced: each of libcurl's allocations
+ * failing in turn gives the same answer or RF_ENOMEM, never RF_EURL ("cannot
+ * resolve the proxy route: malformed or unsupported URL").  (No user name
+ * in the URL: libcurl 7.88.1 reports running out of memory while parsing
+ * one as CURLUE_BAD_LOGIN.) */
+Test(proxy, url_reduce_out_of_memory_is_not_a_bad_url)
+{
+  static const char url[] = "HTTPS://Example.ORG:8443/f?q#x";
+  char out[300], scheme[16], host[256];
+  unsigned port = 0;
+  long n, total;
+  int rc, nomem = 0;
+
+  cr_assert_eq(curlfail_install(), 0);
+  curlfail_arm(0);
+  cr_assert_eq(rf__url_reduce(url, out, sizeof(out), scheme, sizeof(scheme),
+                              host, sizeof(host), &port),
+               0);
+  cr_assert_str_eq(out, "https://example.org:8443/");
+  cr_assert_eq(port, 8443);
+  total = curlfail_count();
+  cr_assert_gt(total, 0, "libcurl's allocations are not counted");
+  for (n = 1; n <= total; n++) {
+    curlfail_arm(n);
+    rc = rf__url_reduce(url, out, sizeof(out), scheme, sizeof(scheme), host,
+                        sizeof(host), &port);
+    cr_assert(rc == 0 || rc == RF_ENOMEM, "allocation %ld of %ld: %s", n,
+              total, rf_err_name(rc));
+    if (rc == 0)
+      cr_assert_str_eq(out, "https://example.org:8443/");
+    nomem += rc == RF_ENOMEM;
+  }
+  curlfail_arm(0);
+  cr_assert_gt(nomem, 0);
+  cr_assert_eq(rf__url_reduce("ftp://example.org/", out, sizeof(out), scheme,
+                              sizeof(scheme), host, sizeof(host), &port),
+               RF_EURL);
+  curl_global_cleanup();
 }
 
 /* ---------------------------------------------------------- candidates */

@@ -4,6 +4,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <limits.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
@@ -73,21 +74,21 @@ int rf__pread_full(int fd, unsigned char *p, size_t len, uint64_t off,
 
 int rf__fsync_dir_of(const char *path)
 {
-  char *copy = strdup(path);
+  /* On the stack: after the final rename, a failed allocation would fail
+   * a download whose file is already in place. */
+  char copy[PATH_MAX];
+  size_t n = strlen(path);
   int fd, rc = 0;
 
-  if (copy == NULL)
-    return ENOMEM;
+  if (n >= sizeof(copy))
+    return ENAMETOOLONG;
+  memcpy(copy, path, n + 1);
   fd = open(dirname(copy), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) {
-    rc = errno;
-    goto out;
-  }
+  if (fd < 0)
+    return errno;
   if (fsync(fd) != 0 && errno != EINVAL)
     rc = errno;
   close(fd);
-out:
-  free(copy);
   return rc;
 }
 

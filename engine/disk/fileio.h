@@ -17,7 +17,9 @@ int rf__pread_full(int fd, unsigned char *p, size_t len, uint64_t off,
                    size_t *got);
 
 /* fsync the directory holding path (so a create, rename or unlink in it
- * is durable).  Returns 0 or an errno value; EINVAL (no support) is 0. */
+ * is durable).  Allocates nothing.  Returns 0 or an errno value
+ * (ENAMETOOLONG: path has PATH_MAX bytes or more); EINVAL (no support) is
+ * 0. */
 int rf__fsync_dir_of(const char *path);
 
 /*

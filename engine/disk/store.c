@@ -353,6 +353,13 @@ static void *writer_main(void *arg)
       pthread_mutex_lock(&st->mu);
       if (!report && b->result != 0)
         set_error(st, b->result, 0, "journal");
+      /* The loop fails the job on these (job.c op_done): nothing queued
+       * after them may still be written, nor the .part renamed. */
+      if (b->result != 0 && b->op == RF__OP_PREALLOC)
+        set_error(st, b->result, 0, "preallocate");
+      if (b->result != 0 && b->op == RF__OP_JOURNAL_CREATE &&
+          b->result != RF_EINVAL)
+        set_error(st, b->result, 0, "create the journal of");
       if (ck != 0)
         set_error(st, ck, errno, "journal checkpoint");
       b->next = NULL;

@@ -323,25 +323,26 @@ static unsigned long to_curl_auth(unsigned m)
   return a;
 }
 
-void rf__proxy_apply(CURL *easy, const rf_proxy *p, const char *user,
+int rf__proxy_apply(CURL *easy, const rf_proxy *p, const char *user,
                      const char *password, unsigned auth)
 {
   char url[300];
+  int bad = 0; /* a string libcurl could not copy */
 
   /* Every option is set each time: the handle may have carried another
    * candidate before.  "" disables the proxy and NOPROXY "" stops libcurl
    * from reading no_proxy: the engine decides, never the environment. */
-  curl_easy_setopt(easy, CURLOPT_NOPROXY, "");
+  bad |= curl_easy_setopt(easy, CURLOPT_NOPROXY, "") != CURLE_OK;
   curl_easy_setopt(easy, CURLOPT_PROXYUSERNAME, NULL);
   curl_easy_setopt(easy, CURLOPT_PROXYPASSWORD, NULL);
   curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO, NULL);
   curl_easy_setopt(easy, CURLOPT_PROXYAUTH, (long)CURLAUTH_BASIC);
   if (p == NULL || p->type == RF_PROXY_DIRECT) {
-    curl_easy_setopt(easy, CURLOPT_PROXY, "");
-    return;
+    bad |= curl_easy_setopt(easy, CURLOPT_PROXY, "") != CURLE_OK;
+    return bad ? RF_ENOMEM : 0;
   }
   rf_proxy_format(url, sizeof(url), p);
-  curl_easy_setopt(easy, CURLOPT_PROXY, url);
+  bad |= curl_easy_setopt(easy, CURLOPT_PROXY, url) != CURLE_OK;
   if (p->user != NULL) {
     user = p->user;
     password = p->password;
@@ -353,31 +354,34 @@ void rf__proxy_apply(CURL *easy, const rf_proxy *p, const char *user,
   if (auth & RF_PROXY_AUTH_NONE) {
     curl_easy_setopt(easy, CURLOPT_PROXYAUTH, (long)CURLAUTH_NONE);
     if (p->type == RF_PROXY_HTTPS && p->ca_file != NULL)
-      curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO, p->ca_file);
-    return;
+      bad |= curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO, p->ca_file) !=
+             CURLE_OK;
+    return bad ? RF_ENOMEM : 0;
   }
   if (p->type == RF_PROXY_HTTP || p->type == RF_PROXY_HTTPS) {
     curl_easy_setopt(easy, CURLOPT_PROXYAUTH, (long)to_curl_auth(auth));
     if (user != NULL) {
-      curl_easy_setopt(easy, CURLOPT_PROXYUSERNAME, user);
-      curl_easy_setopt(easy, CURLOPT_PROXYPASSWORD,
-                       password != NULL ? password : "");
+      bad |= curl_easy_setopt(easy, CURLOPT_PROXYUSERNAME, user) != CURLE_OK;
+      bad |= curl_easy_setopt(easy, CURLOPT_PROXYPASSWORD,
+                              password != NULL ? password : "") != CURLE_OK;
     } else if (auth & RF_PROXY_AUTH_NEGOTIATE) {
       /* No user: Negotiate with the ticket cache, like curl -U ":". */
-      curl_easy_setopt(easy, CURLOPT_PROXYUSERNAME, "");
-      curl_easy_setopt(easy, CURLOPT_PROXYPASSWORD, "");
+      bad |= curl_easy_setopt(easy, CURLOPT_PROXYUSERNAME, "") != CURLE_OK;
+      bad |= curl_easy_setopt(easy, CURLOPT_PROXYPASSWORD, "") != CURLE_OK;
     }
   } else if ((p->type == RF_PROXY_SOCKS5 || p->type == RF_PROXY_SOCKS5H) &&
              user != NULL) {
-    curl_easy_setopt(easy, CURLOPT_PROXYUSERNAME, user);
-    curl_easy_setopt(easy, CURLOPT_PROXYPASSWORD,
-                     password != NULL ? password : "");
+    bad |= curl_easy_setopt(easy, CURLOPT_PROXYUSERNAME, user) != CURLE_OK;
+    bad |= curl_easy_setopt(easy, CURLOPT_PROXYPASSWORD,
+                            password != NULL ? password : "") != CURLE_OK;
   } else if (p->type == RF_PROXY_SOCKS4 || p->type == RF_PROXY_SOCKS4A) {
     if (user != NULL) /* SOCKS4 has a user id, no password */
-      curl_easy_setopt(easy, CURLOPT_PROXYUSERNAME, user);
+      bad |= curl_easy_setopt(easy, CURLOPT_PROXYUSERNAME, user) != CURLE_OK;
   }
   if (p->type == RF_PROXY_HTTPS && p->ca_file != NULL)
-    curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO, p->ca_file);
+    bad |= curl_easy_setopt(easy, CURLOPT_PROXY_CAINFO, p->ca_file) !=
+           CURLE_OK;
+  return bad ? RF_ENOMEM : 0;
 }
 
 static const char *socks_reason(long px)

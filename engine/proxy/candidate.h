@@ -30,9 +30,11 @@ unsigned rf__proxy_auth_from_curl(long curlauth);
  * Set every proxy option of easy for p (NULL or DIRECT: no proxy, and
  * libcurl told not to look at the environment).  user/password: the
  * credentials to use when p has none of its own (may be NULL); auth: the
- * schemes allowed when p->auth is 0.
+ * schemes allowed when p->auth is 0.  Returns 0, or RF_ENOMEM when libcurl
+ * could not copy a string (the handle's proxy options are then unknown:
+ * it must not be used as it is).
  */
-void rf__proxy_apply(CURL *easy, const rf_proxy *p, const char *user,
+int rf__proxy_apply(CURL *easy, const rf_proxy *p, const char *user,
                      const char *password, unsigned auth);
 
 typedef enum rf__proxy_fault {

@@ -190,14 +190,22 @@ int rf__url_reduce(const char *url, char *out, size_t size, char *scheme,
   int rc = RF_EURL;
   size_t i, hl;
   unsigned long pv;
+  CURLUcode uc;
 
   if (u == NULL)
     return RF_ENOMEM;
-  if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_SCHEME, &s, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_HOST, &h, 0) != CURLUE_OK ||
-      curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT) != CURLUE_OK)
+  uc = curl_url_set(u, CURLUPART_URL, url, 0);
+  if (uc == CURLUE_OK)
+    uc = curl_url_get(u, CURLUPART_SCHEME, &s, 0);
+  if (uc == CURLUE_OK)
+    uc = curl_url_get(u, CURLUPART_HOST, &h, 0);
+  if (uc == CURLUE_OK)
+    uc = curl_url_get(u, CURLUPART_PORT, &p, CURLU_DEFAULT_PORT);
+  if (uc != CURLUE_OK) {
+    if (uc == CURLUE_OUT_OF_MEMORY) /* not the URL's fault */
+      rc = RF_ENOMEM;
     goto out;
+  }
   if (strcmp(s, "http") != 0 && strcmp(s, "https") != 0)
     goto out;
   hl = strlen(h);

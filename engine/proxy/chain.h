@@ -98,7 +98,7 @@ unsigned rf__chain_bad_for(rf__chain *ch, const rf_proxy *p);
 /*
  * Reduce url to "scheme://host[:port]/" and its parts for rf_resolve_info:
  * no credentials, path, query or fragment; host lower-cased, IPv6 without
- * brackets.  Returns 0 or RF_EURL.
+ * brackets.  Returns 0, RF_EURL or RF_ENOMEM.
  */
 int rf__url_reduce(const char *url, char *out, size_t size, char *scheme,
                    size_t scheme_size, char *host, size_t host_size,

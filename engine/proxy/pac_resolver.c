@@ -509,6 +509,15 @@ static void fetch_done(rf__curlm *m, CURL *easy, CURLcode res, void *ud)
   pump(pr);
 }
 
+/* libcurl lost track of the fetch (loop.h). */
+static void fetch_lost(rf__curlm *m, void *ud)
+{
+  rf__pacres *pr = ud;
+
+  if (pr->easy != NULL)
+    fetch_done(m, pr->easy, CURLE_OUT_OF_MEMORY, pr);
+}
+
 static void on_m_closed(rf__curlm *m, void *ud)
 {
   rf__pacres *pr = ud;
@@ -521,10 +530,10 @@ static void on_m_closed(rf__curlm *m, void *ud)
 static int start_fetch(rf__pacres *pr)
 {
   CURL *e;
-  int rc;
+  int rc, bad = 0; /* bad: a string libcurl could not copy */
 
   if (!pr->m_open) {
-    rc = rf__curlm_init(&pr->m, pr->loop, fetch_done, NULL, pr);
+    rc = rf__curlm_init(&pr->m, pr->loop, fetch_done, NULL, fetch_lost, pr);
     if (rc != 0)
       return rc;
     pr->m_open = 1;
@@ -535,7 +544,7 @@ static int start_fetch(rf__pacres *pr)
   pr->errbuf[0] = '\0';
   pr->ftoobig = 0;
   pr->flen = 0;
-  curl_easy_setopt(e, CURLOPT_URL, pr->location);
+  bad |= curl_easy_setopt(e, CURLOPT_URL, pr->location) != CURLE_OK;
   curl_easy_setopt(e, CURLOPT_PRIVATE, pr);
   curl_easy_setopt(e, CURLOPT_WRITEFUNCTION, fetch_write);
   curl_easy_setopt(e, CURLOPT_WRITEDATA, pr);
@@ -551,10 +560,11 @@ static int start_fetch(rf__pacres *pr)
   curl_easy_setopt(e, CURLOPT_REDIR_PROTOCOLS_STR, "http,https");
   /* Fetched directly: the script decides about proxies, not the reverse;
    * and no environment proxy either. */
-  curl_easy_setopt(e, CURLOPT_PROXY, "");
-  curl_easy_setopt(e, CURLOPT_NOPROXY, "");
-  curl_easy_setopt(e, CURLOPT_USERAGENT, "rangefetch-pac/" RF_VERSION_STRING);
-  rc = rf__curlm_add(&pr->m, e);
+  bad |= curl_easy_setopt(e, CURLOPT_PROXY, "") != CURLE_OK;
+  bad |= curl_easy_setopt(e, CURLOPT_NOPROXY, "") != CURLE_OK;
+  bad |= curl_easy_setopt(e, CURLOPT_USERAGENT,
+                          "rangefetch-pac/" RF_VERSION_STRING) != CURLE_OK;
+  rc = bad ? RF_ENOMEM : rf__curlm_add(&pr->m, e);
   if (rc != 0) {
     curl_easy_cleanup(e);
     return rc;

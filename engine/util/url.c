@@ -62,9 +62,13 @@ int rf__url_check(const char *url, char *why, size_t size)
   CURLUcode uc;
   int rc = RF_EURL;
 
-  if (u == NULL)
+  if (u == NULL) {
+    snprintf(why, size, "out of memory");
     return RF_ENOMEM;
+  }
   uc = curl_url_set(u, CURLUPART_URL, url, CURLU_NON_SUPPORT_SCHEME);
+  if (uc == CURLUE_OUT_OF_MEMORY)
+    goto nomem;
   if (uc == CURLUE_BAD_PORT_NUMBER) {
     url_port_text(url, text, sizeof(text));
     if (text[0] != '\0' && strspn(text, "0123456789") == strlen(text))
@@ -81,7 +85,10 @@ int rf__url_check(const char *url, char *why, size_t size)
     snprintf(why, size, "malformed URL: %s", curl_url_strerror(uc));
     goto out;
   }
-  if (curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+  uc = curl_url_get(u, CURLUPART_SCHEME, &scheme, 0);
+  if (uc == CURLUE_OUT_OF_MEMORY)
+    goto nomem;
+  if (uc != CURLUE_OK ||
       (strcmp(scheme, "http") != 0 && strcmp(scheme, "https") != 0)) {
     snprintf(why, size,
              "unsupported URL scheme '%s': only http:// and https:// URLs "
@@ -89,17 +96,26 @@ int rf__url_check(const char *url, char *why, size_t size)
              scheme != NULL ? scheme : "");
     goto out;
   }
-  if (curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-      host[0] == '\0') {
+  uc = curl_url_get(u, CURLUPART_HOST, &host, 0);
+  if (uc == CURLUE_OUT_OF_MEMORY)
+    goto nomem;
+  if (uc != CURLUE_OK || host[0] == '\0') {
     snprintf(why, size, "URL has no host");
     goto out;
   }
-  if (curl_url_get(u, CURLUPART_PORT, &port, 0) == CURLUE_OK &&
-      strtoul(port, NULL, 10) == 0) {
+  uc = curl_url_get(u, CURLUPART_PORT, &port, 0);
+  if (uc == CURLUE_OUT_OF_MEMORY)
+    goto nomem;
+  if (uc == CURLUE_OK && strtoul(port, NULL, 10) == 0) {
     snprintf(why, size, "port %s is out of range (1-65535)", port);
     goto out;
   }
   rc = 0;
+  goto out;
+nomem:
+  /* libcurl could not take the URL apart: not the URL's fault. */
+  snprintf(why, size, "out of memory");
+  rc = RF_ENOMEM;
 out:
   curl_free(scheme);
   curl_free(host);

@@ -10,6 +10,12 @@
  *
  *   rf_allocfail [download|manifest|pac|all]
  *
+ * For a look at one failure: AF_VERBOSE=1 prints every N that ended in
+ * another error than RF_OK or RF_ENOMEM (AF_VERBOSE=2: every N, with its
+ * message); AF_FROM=N and AF_TO=N bound the sweep; AF_MAX_TIME_MS
+ * (default 20000) is a download's time limit, past which it counts as a
+ * hang; AF_KEEP_GOING=1 reports a hang and goes on.
+ *
  * The server runs in a child process forked before the hook is armed,
  * so only the engine's allocations are counted.
  */
@@ -35,19 +41,32 @@
 /* In the ASan build: a leak check that does not end the process. */
 int __lsan_do_recoverable_leak_check(void) __attribute__((weak));
 
-#define FILE_SIZE 200000u
-#define MAX_N     200000L /* a bound on the sweep */
+#define FILE_SIZE  200000u
+#define MAX_N      200000L /* a bound on the sweep */
+#define MAX_MISSES 40L     /* N past every allocation, in a row: the end */
 
 static char dir[] = "/tmp/rf-allocfail-XXXXXX";
 static long current_n; /* the allocation failing in this run, 0: none */
+static long hangs;     /* downloads that hung (AF_KEEP_GOING) */
 static char url[128];
 
 typedef struct tally {
   long total;    /* allocations of a run without failure */
   long uv;       /* libuv's, counted and never failed */
   long ok, enomem, other;
+  long last;     /* the last N that came (the runs vary) */
   char other_example[300];
 } tally;
+
+/* In the ASan build: a smaller quarantine than the default 256 MiB.  The
+ * leak check after every N walks every chunk, the quarantined ones too:
+ * with the default the sweep takes eight times longer.  (An ASAN_OPTIONS
+ * that sets quarantine_size_mb still wins.) */
+const char *__asan_default_options(void);
+const char *__asan_default_options(void)
+{
+  return "quarantine_size_mb=16";
+}
 
 static int leak_check(void)
 {
@@ -112,6 +131,8 @@ static int one_download(char *msg, size_t msglen)
   o.retry_base_ms = 1;
   o.retry_max_ms = 10;
   o.max_time_ms = 20000; /* a hang is a failure of the sweep */
+  if (getenv("AF_MAX_TIME_MS") != NULL)
+    o.max_time_ms = (unsigned)atol(getenv("AF_MAX_TIME_MS"));
   o.on_done = on_done;
   o.user_data = &d;
   rc = rf_job_add(NULL, e, &o);
@@ -123,6 +144,7 @@ static int one_download(char *msg, size_t msglen)
   }
   rf_engine_run(e);
   rf_engine_free(e);
+  af_disarm(NULL); /* the checks below allocate: they must not fail */
   if (!d.done) {
     snprintf(msg, msglen, "no completion callback");
     return RF_EINTERNAL;
@@ -130,15 +152,18 @@ static int one_download(char *msg, size_t msglen)
   snprintf(msg, msglen, "%s", d.message);
   if (stat(out, &st) == 0 &&
       (d.error != RF_OK || !ts_file_matches_gen(out, FILE_SIZE, 7))) {
-    fprintf(stderr, "allocfail: a wrong file under the final name (%s)\n",
-            rf_err_name(d.error));
+    fprintf(stderr, "allocfail: a wrong file under the final name (%s; "
+                    "the %ldth allocation failed): %s\n",
+            rf_err_name(d.error), current_n, d.message);
     exit(1);
   }
   if (d.error == RF_ETIMEDOUT) {
     fprintf(stderr, "allocfail: the download hung (the %ldth allocation "
                     "failed): %s\n",
             current_n, d.message);
-    exit(1);
+    if (getenv("AF_KEEP_GOING") == NULL)
+      exit(1);
+    hangs++;
   }
   return d.error;
 }
@@ -195,8 +220,9 @@ typedef int (*one_fn)(char *msg, size_t msglen);
 static int sweep(const char *name, one_fn fn, tally *t)
 {
   char msg[600];
-  long n;
+  long n, from = 1, to = MAX_N, misses = 0;
   int failed, rc;
+  int verbose = getenv("AF_VERBOSE") != NULL ? atoi(getenv("AF_VERBOSE")) : 0;
 
   memset(t, 0, sizeof(*t));
   af_arm(0);
@@ -212,21 +238,34 @@ static int sweep(const char *name, one_fn fn, tally *t)
     fprintf(stderr, "allocfail: %s leaks without any failure\n", name);
     return -1;
   }
-  for (n = 1; n <= MAX_N; n++) {
+  if (getenv("AF_FROM") != NULL)
+    from = atol(getenv("AF_FROM"));
+  if (getenv("AF_TO") != NULL)
+    to = atol(getenv("AF_TO"));
+  for (n = from; n <= to; n++) {
     msg[0] = '\0';
     current_n = n;
     af_arm(n);
     rc = fn(msg, sizeof(msg));
     af_disarm(&failed);
+    /* n is past the last allocation: the sweep is complete.  A download
+     * allocates more or less from one run to the next (how the bytes
+     * arrive): a few more tries before the end. */
+    if (!failed && ++misses >= MAX_MISSES)
+      break;
     if (!failed)
-      break; /* n is past the last allocation: the sweep is complete */
+      continue;
+    misses = 0;
+    t->last = n;
+    if (verbose > 1)
+      fprintf(stderr, "  %s N=%ld: %s: %s\n", name, n, rf_err_name(rc), msg);
     if (rc == RF_OK)
       t->ok++;
     else if (rc == RF_ENOMEM)
       t->enomem++;
     else {
       t->other++;
-      if (getenv("AF_VERBOSE") != NULL)
+      if (verbose == 1)
         fprintf(stderr, "  %s N=%ld: %s: %s\n", name, n, rf_err_name(rc), msg);
       if (t->other_example[0] == '\0')
         snprintf(t->other_example, sizeof(t->other_example),
@@ -244,8 +283,9 @@ static int sweep(const char *name, one_fn fn, tally *t)
     }
   }
   printf("%-9s %6ld allocations (and %ld of libuv's); failing each in "
-         "turn: %ld still right, %ld ENOMEM, %ld other clean errors%s%s\n",
-         name, t->total, t->uv, t->ok, t->enomem, t->other,
+         "turn up to N=%ld: %ld still right, %ld ENOMEM, %ld other clean "
+         "errors%s%s\n",
+         name, t->total, t->uv, t->last, t->ok, t->enomem, t->other,
          t->other ? ", e.g. " : "", t->other_example);
   fflush(stdout);
   return 0;
@@ -308,6 +348,10 @@ int main(int argc, char **argv)
     rc |= sweep("pac", one_pac, &t);
   if (strcmp(what, "all") == 0 || strcmp(what, "download") == 0)
     rc |= sweep("download", one_download, &t);
+  if (hangs != 0) {
+    fprintf(stderr, "allocfail: %ld downloads hung\n", hangs);
+    rc = 1;
+  }
   free(manifest_text);
   kill(child, SIGTERM);
   waitpid(child, &status, 0);
