@@ -455,7 +455,10 @@ Test(stream, changed_content_after_bytes_were_written_fails)
                r.message);
   cr_assert(strstr(r.message, "a stream cannot start over") != NULL, "%s",
             r.message);
-  cr_assert_geq(rd.got, 64 * 1024);
+  /* What the reader got is what the result says was written (pieces
+   * still queued for the writer when the job failed are not written),
+   * and it is the file's beginning. */
+  cr_assert_eq(rd.got, r.bytes);
   cr_assert(gen_prefix_ok(rd.buf, rd.got, 48));
   free(rd.buf);
 }
