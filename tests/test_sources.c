@@ -266,7 +266,9 @@ Test(sources, two_mirrors_share_by_rate)
 Test(sources, mirror_with_another_length_is_refused_by_name)
 {
   ts_server *origin = ts_start(NULL), *bad = ts_start(NULL);
-  char *ou = ts_url(origin, "/gen/8388608?seed=4");
+  /* The origin at 4 MB/s a connection (about 0.5 s in all), so that the
+   * mirror is asked before the download ends, however busy the machine. */
+  char *ou = ts_url(origin, "/gen/8388608?seed=4&rate=4000000");
   char *bu = ts_url(bad, "/gen/8388600?seed=4");
   rf_source_options s;
   rf_job_options o;
