@@ -36,7 +36,8 @@ int rf__errno_to_rf(int e)
 int rf__pwrite_full(int fd, const unsigned char *p, size_t len, uint64_t off)
 {
   while (len > 0) {
-    ssize_t n = pwrite(fd, p, len, (off_t)off);
+    ssize_t n = pwrite(fd, p, len < RF__WRITE_CHUNK ? len : RF__WRITE_CHUNK,
+                       (off_t)off);
     if (n < 0) {
       if (errno == EINTR)
         continue;

@@ -7,8 +7,25 @@
 #include <stdint.h>
 #include <sys/stat.h>
 
-/* pwrite all len bytes at off.  Returns 0 or an errno value (EIO for a
- * write that makes no progress); EINTR is retried. */
+/*
+ * The most one write(2) hands the page cache.  The page cache gives a write
+ * of N bytes a folio of about N bytes (ext4 and XFS have large folios), so
+ * 1 MiB writes ask the page allocator for 1 MiB blocks at a time.  On a VM
+ * whose balloon reports free memory to the host (virtio-balloon free page
+ * reporting, in blocks of 2 MiB), those high-order blocks are the ones the
+ * host has taken back, and every page of them is faulted in again: about
+ * 3.4 CPU s per GiB instead of 0.3.  Measured on such a VM (bench/RESULTS.md,
+ * "CPU per byte"): dd with 1 and 2 MiB writes paid it in most runs, 128 to
+ * 512 KiB writes in none; rangefetch writing its 1 MiB staging blocks whole
+ * paid it in 5 runs of 9, in 256 KiB writes in none of 18.  Where nothing
+ * is reported, dd's 256 KiB writes cost about 0.03 s per GiB more than
+ * its 1 MiB ones.
+ */
+#define RF__WRITE_CHUNK ((size_t)256 << 10)
+
+/* pwrite all len bytes at off, RF__WRITE_CHUNK at a time.  Returns 0 or an
+ * errno value (EIO for a write that makes no progress); EINTR is
+ * retried. */
 int rf__pwrite_full(int fd, const unsigned char *p, size_t len, uint64_t off);
 
 /* pread up to len bytes at off; *got < len only at end of file.  Returns 0

@@ -1,5 +1,6 @@
 /* Stream mode's writer: blocks put in order, written once (see stream.h). */
 #include "stream.h"
+#include "fileio.h"
 
 #include <errno.h>
 #include <poll.h>
@@ -61,12 +62,13 @@ void rf__stream_put(rf__stream *s, rf__block *b, rf__block **done)
     s->npending_max = s->npending;
 }
 
-/* write() all n bytes: partial writes continue, EINTR is retried, and a
+/* write() all n bytes, RF__WRITE_CHUNK at a time (stdout may be a file:
+ * fileio.h says why): partial writes continue, EINTR is retried, and a
  * non-blocking fd waits until it takes more.  Returns 0 or errno. */
 static int write_all(int fd, const unsigned char *p, size_t n)
 {
   while (n > 0) {
-    ssize_t w = write(fd, p, n);
+    ssize_t w = write(fd, p, n < RF__WRITE_CHUNK ? n : RF__WRITE_CHUNK);
     if (w < 0) {
       struct pollfd pfd;
       if (errno == EINTR)
