@@ -115,7 +115,7 @@ static char *out_path(const char *name)
 static outcome fetch(const char *path_and_query, const char *output,
                      rf_job_options *opts)
 {
-  outcome o;
+  outcome o = { 0 };
   rf_engine *e = NULL;
   rf_job_options local;
   char *url = ts_url(srv, path_and_query);
@@ -166,7 +166,7 @@ static void fetch_gen_ok(uint64_t size, unsigned conns, uint64_t piece)
 {
   char path[64], name[64], part[600];
   rf_job_options o;
-  outcome r;
+  outcome r = { 0 };
 
   rf_job_options_init(&o);
   o.connections = conns;
@@ -225,7 +225,7 @@ Test(engine, real_file_and_keepalive)
 {
   char src[600];
   rf_job_options o;
-  outcome r;
+  outcome r = { 0 };
   const uint64_t size = 9 * 1024 * 1024 + 5;
 
   snprintf(src, sizeof(src), "%s/real.bin", ts_root(srv));
@@ -254,7 +254,7 @@ Test(engine, real_file_and_keepalive)
 
 Test(engine, server_ignores_range)
 {
-  outcome r;
+  outcome r = { 0 };
   const uint64_t size = 3 * 1024 * 1024 + 1;
 
   r = fetch("/gen/3145729?seed=2&norange=1", out_path("norange"), NULL);
@@ -265,7 +265,7 @@ Test(engine, server_ignores_range)
 
 Test(engine, single_stream_cut_starts_over)
 {
-  outcome r;
+  outcome r = { 0 };
 
   r = fetch("/gen/3145729?seed=8&norange=1&cut=500000&times=2",
             out_path("norange-cut"), NULL);
@@ -276,7 +276,7 @@ Test(engine, single_stream_cut_starts_over)
 
 Test(engine, chunked_without_length)
 {
-  outcome r;
+  outcome r = { 0 };
   const uint64_t size = 2 * 1024 * 1024 + 11;
 
   r = fetch("/gen/2097163?seed=4&chunked=1", out_path("chunked"), NULL);
@@ -286,7 +286,7 @@ Test(engine, chunked_without_length)
 
 Test(engine, connection_cut_is_retried)
 {
-  outcome r;
+  outcome r = { 0 };
   rf_job_options o;
 
   rf_job_options_init(&o);
@@ -300,7 +300,7 @@ Test(engine, connection_cut_is_retried)
 
 Test(engine, gives_up_after_max_tries)
 {
-  outcome r;
+  outcome r = { 0 };
   rf_job_options o;
   char *url;
 
@@ -322,7 +322,7 @@ Test(engine, gives_up_after_max_tries)
  * says so and why. */
 Test(engine, no_answer_is_reported_and_retried_visibly)
 {
-  outcome r;
+  outcome r = { 0 };
   rf_job_options o;
 
   rf_job_options_init(&o);
@@ -349,7 +349,7 @@ Test(engine, no_answer_is_reported_and_retried_visibly)
  * got. */
 Test(engine, stalled_answer_is_named_in_the_retry)
 {
-  outcome r;
+  outcome r = { 0 };
   rf_job_options o;
 
   rf_job_options_init(&o);
@@ -371,7 +371,7 @@ Test(engine, stalled_answer_is_named_in_the_retry)
 
 Test(engine, retry_after_is_honoured)
 {
-  outcome r;
+  outcome r = { 0 };
   rf_job_options o;
 
   rf_job_options_init(&o);
@@ -386,7 +386,7 @@ Test(engine, retry_after_is_honoured)
 
 Test(engine, too_many_requests_429)
 {
-  outcome r;
+  outcome r = { 0 };
 
   r = fetch("/gen/300000?seed=9&s429=1&ra=1", out_path("429"), NULL);
   cr_assert_eq(r.error, 0, "%s", r.message);
@@ -396,7 +396,7 @@ Test(engine, too_many_requests_429)
 
 Test(engine, http_404_is_fatal)
 {
-  outcome r;
+  outcome r = { 0 };
   char part[600];
 
   r = fetch("/nothing-here.bin", out_path("404"), NULL);
@@ -410,7 +410,7 @@ Test(engine, http_404_is_fatal)
 
 Test(engine, http_500_retried_then_fails)
 {
-  outcome r;
+  outcome r = { 0 };
   rf_job_options o;
 
   rf_job_options_init(&o);
@@ -423,7 +423,7 @@ Test(engine, http_500_retried_then_fails)
 
 Test(engine, bad_content_range_never_written)
 {
-  outcome r;
+  outcome r = { 0 };
   rf_job_options o;
 
   rf_job_options_init(&o);
@@ -439,7 +439,7 @@ Test(engine, bad_content_range_never_written)
 
 Test(engine, lying_server_fails_cleanly)
 {
-  outcome r;
+  outcome r = { 0 };
   rf_job_options o;
 
   rf_job_options_init(&o);
@@ -452,7 +452,7 @@ Test(engine, lying_server_fails_cleanly)
 
 Test(engine, content_change_restarts)
 {
-  outcome r;
+  outcome r = { 0 };
   rf_job_options o;
 
   rf_job_options_init(&o);
@@ -467,7 +467,7 @@ Test(engine, content_change_restarts)
 
 Test(engine, stalled_connection_does_not_hold_the_download)
 {
-  outcome r;
+  outcome r = { 0 };
   rf_job_options o;
 
   rf_job_options_init(&o);
@@ -484,7 +484,7 @@ Test(engine, stalled_connection_does_not_hold_the_download)
 
 Test(engine, rate_capped_connections_all_used)
 {
-  outcome r;
+  outcome r = { 0 };
   rf_job_options o;
 
   rf_job_options_init(&o);
@@ -497,7 +497,8 @@ Test(engine, rate_capped_connections_all_used)
   expect_gen(out_path("rate"), 3000000, 14);
 }
 
-/* Run one job to its end on e (own loop); outcome in *o. */
+/* Run one job to its end on e (own loop); outcome in *o, which the caller
+ * initialised (stall_once_ms is read from it). */
 static void run_job(rf_engine *e, const char *path_and_query,
                     const char *output, rf_job_options *opts, outcome *o)
 {
@@ -528,7 +529,7 @@ Test(engine, fast_responses_read_in_batches_pool_unharmed)
   logbuf lb = { 0 };
   rf_engine *e = logbuf_engine(&lb);
   rf_job_options o;
-  outcome a, b;
+  outcome a = { 0 }, b = { 0 };
   uint64_t conns_after_a;
 
   rf_job_options_init(&o);
@@ -565,7 +566,7 @@ Test(engine, slow_responses_not_batched)
   logbuf lb = { 0 };
   rf_engine *e = logbuf_engine(&lb);
   rf_job_options o;
-  outcome a;
+  outcome a = { 0 };
 
   rf_job_options_init(&o);
   o.connections = 1;
@@ -605,7 +606,7 @@ Test(engine, quiet_connection_drops_the_mark)
   logbuf lb = { 0 };
   rf_engine *e = logbuf_engine(&lb);
   rf_job_options o;
-  outcome a;
+  outcome a = { 0 };
 
   rf_job_options_init(&o);
   o.connections = 1;
@@ -626,7 +627,7 @@ Test(engine, quiet_connection_drops_the_mark)
 
 Test(engine, unreachable_port)
 {
-  outcome o;
+  outcome o = { 0 };
   rf_engine *e = NULL;
   rf_job_options opts;
   uv_tcp_t probe;
@@ -761,7 +762,7 @@ Test(engine, existing_output_needs_overwrite)
 {
   rf_engine *e = NULL;
   rf_job_options o;
-  outcome r;
+  outcome r = { 0 };
   FILE *f = fopen(out_path("exists"), "w");
 
   cr_assert_not_null(f);
@@ -789,7 +790,7 @@ static void cancel_on_progress(rf_job *job, const rf_progress *p, void *ud)
 
 Test(engine, cancel_keeps_part)
 {
-  outcome o;
+  outcome o = { 0 };
   rf_engine *e = NULL;
   rf_job_options opts;
   char *url = ts_url(srv, "/gen/50000000?rate=2000000");
@@ -819,7 +820,7 @@ Test(engine, cancel_keeps_part)
 
 Test(engine, disk_full)
 {
-  outcome r;
+  outcome r = { 0 };
   struct rlimit rl = { 1 << 20, 1 << 20 };
   char part[600];
 
@@ -841,7 +842,7 @@ Test(engine, runs_on_caller_loop_with_two_jobs)
   rf_engine_options eo = RF_ENGINE_OPTIONS_INIT;
   rf_engine *e = NULL;
   rf_job_options o;
-  outcome a, b;
+  outcome a = { 0 }, b = { 0 };
   char *ua = ts_url(srv, "/gen/3000000?seed=21");
   char *ub = ts_url(srv, "/gen/2000000?seed=22");
 
@@ -882,7 +883,7 @@ Test(engine, second_job_on_the_same_output_is_refused)
 {
   rf_engine *e = NULL, *e2 = NULL;
   rf_job_options o;
-  outcome a;
+  outcome a = { 0 };
   char *slow = ts_url(srv, "/gen/3000000?seed=31&rate=2000000");
   char *other = ts_url(srv, "/gen/3000000?seed=32");
   char part[600];
